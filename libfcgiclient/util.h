@@ -1,0 +1,73 @@
+/* Private helpers shared by the library's modules: allocator hooks, a
+ * growable byte buffer and overflow-safe size arithmetic. Not installed. */
+#ifndef FCGIC_UTIL_H
+#define FCGIC_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "fcgiclient/common.h"
+#include "fcgiclient/error.h"
+
+#define FCGIC__UNUSED(x) ((void)(x))
+
+/* Copy of the caller's hooks with every member filled in. */
+struct fcgic__alloc {
+    struct fcgic_mem m;
+    bool has_realloc;
+};
+
+void fcgic__alloc_init(struct fcgic__alloc *a, const struct fcgic_mem *mem);
+void *fcgic__malloc(const struct fcgic__alloc *a, size_t n);
+void *fcgic__calloc(const struct fcgic__alloc *a, size_t n, size_t size);
+/* old_n is the old size, needed when the hooks have no realloc. */
+void *fcgic__realloc(const struct fcgic__alloc *a, void *p, size_t old_n, size_t n);
+void fcgic__free(const struct fcgic__alloc *a, void *p);
+char *fcgic__memdup(const struct fcgic__alloc *a, const void *p, size_t n); /* NUL-terminated */
+
+/* a + b into *out; false on overflow. */
+static inline bool fcgic__add_ok(size_t a, size_t b, size_t *out)
+{
+    if (a > SIZE_MAX - b)
+        return false;
+    *out = a + b;
+    return true;
+}
+
+/* Growable byte buffer. len <= cap; data may be NULL while cap == 0. */
+struct fcgic__buf {
+    char *data;
+    size_t len;
+    size_t cap;
+};
+
+/* Make room for `extra` more bytes; returns 0 or FCGIC_E_NOMEM. */
+int fcgic__buf_reserve(struct fcgic__buf *b, const struct fcgic__alloc *a, size_t extra);
+int fcgic__buf_append(struct fcgic__buf *b, const struct fcgic__alloc *a, const void *p, size_t n);
+void fcgic__buf_free(struct fcgic__buf *b, const struct fcgic__alloc *a);
+
+/* Big-endian helpers. */
+static inline void fcgic__put16(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)(v >> 8);
+    p[1] = (uint8_t)v;
+}
+static inline void fcgic__put32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+static inline uint16_t fcgic__get16(const uint8_t *p)
+{
+    return (uint16_t)((p[0] << 8) | p[1]);
+}
+static inline uint32_t fcgic__get32(const uint8_t *p)
+{
+    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+}
+
+#endif
