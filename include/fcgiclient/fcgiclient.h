@@ -7,10 +7,11 @@
 
 #include "common.h"
 #include "error.h"
-#include "version.h"
-/* record codec */
-/* cgi response parser */
-/* connection engine */
+#include <fcgiclient/version.h>
+#include "record.h"
+#include "cgi.h"
+#include "conn.h"
+#include "transport.h"
 /* env builder */
 /* expression engine */
 /* pool and balancer */

@@ -1,0 +1,48 @@
+/**
+ * @file transport.h
+ * @brief The contract between objects that need connections (pools,
+ *        balancers) and whatever moves the bytes (the POSIX transport, or an
+ *        embedder's own event loop).
+ *
+ * A transport opens a socket to a backend, creates the connection engine for
+ * it (fcgic_conn_new(), then fcgic_conn_connecting()), and from then on moves
+ * bytes between the socket and the engine, calls fcgic_conn_connected(),
+ * fcgic_conn_recv(), fcgic_conn_recv_eof(), fcgic_conn_fail() and
+ * fcgic_conn_tick() as things happen, until it is told to close it.
+ */
+#ifndef FCGICLIENT_TRANSPORT_H
+#define FCGICLIENT_TRANSPORT_H
+
+#include "common.h"
+#include "conn.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Transport operations. The struct is copied by whoever takes it. */
+struct fcgic_transport {
+    void *ud; /**< passed to every operation */
+    /**
+     * Open a connection to `target` (a backend as users write it:
+     * `fcgi://host:port[/path]` or `unix:/path.sock|fcgi://host/path`) and
+     * create its engine with opts, cb and conn_ud. A connect that fails later
+     * is reported through fcgic_conn_fail(c, FCGIC_E_CONNECT or
+     * FCGIC_E_TIMEOUT_CONNECT), which ends the requests queued on it.
+     * @return 0 with *out set, or a negative error (FCGIC_E_BAD_ADDRESS,
+     *         FCGIC_E_RESOLVE, FCGIC_E_CONNECT when refused at once,
+     *         FCGIC_E_NOMEM).
+     */
+    int (*open)(void *ud, const char *target, const struct fcgic_conn_options *opts,
+                const struct fcgic_conn_callbacks *cb, void *conn_ud, struct fcgic_conn **out, uint64_t now);
+    /** Output was queued on c or its interest changed: write when possible. */
+    void (*kick)(void *ud, struct fcgic_conn *c, uint64_t now);
+    /** Close the socket and free the engine. No callback runs. */
+    void (*close)(void *ud, struct fcgic_conn *c);
+};
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* FCGICLIENT_TRANSPORT_H */
