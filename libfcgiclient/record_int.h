@@ -1,0 +1,19 @@
+/* Record codec internals shared with the connection engine. */
+#ifndef FCGIC_RECORD_INT_H
+#define FCGIC_RECORD_INT_H
+
+#include "fcgiclient/record.h"
+
+/* Total bytes ever queued on the encoder (never decreases): with
+ * fcgic_encoder_pending() it tells whether bytes queued before a given point
+ * have been written. */
+uint64_t fcgic__encoder_queued_total(const struct fcgic_encoder *e);
+
+/* Encoded size of n pairs; FCGIC_E_NV_TOO_LONG or FCGIC_E_INVAL on bad input. */
+int fcgic__pairs_size(const struct fcgic_param *params, size_t n, size_t *out);
+
+/* Give back the last n content bytes of the DATA event just returned, so
+ * they are returned again by the next call (used when a consumer pauses). */
+void fcgic__decoder_unread(struct fcgic_decoder *d, size_t n);
+
+#endif

@@ -1,0 +1,799 @@
+/* Connection engine, driven without sockets: the test plays the application
+ * with canned record bytes, fed one byte at a time, and a clock of its own. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "failalloc.h"
+#include "fcgiclient/conn.h"
+#include "fcgiclient/error.h"
+
+/* ---- what the callbacks saw ---- */
+struct seen {
+    int heads, ends, values_calls;
+    int status;
+    char hdrs[512];
+    char body[70000];
+    size_t body_len;
+    char err[512];
+    struct fcgic_result res;
+    int pause_body;     /* on_body returns FCGIC_PAUSE this many times */
+    int fail_body;      /* on_body returns -1 */
+    int reenter;        /* on_head calls fcgic_conn_recv */
+    int reenter_rc;
+    int free_in_end;    /* on_end frees the connection */
+    char values[256];
+    /* streamed body */
+    const char *chunks[8];
+    int nchunks, next_chunk, again_at;
+};
+
+static int on_head(struct fcgic_conn *c, void *ud, const struct fcgic_response_head *h)
+{
+    struct seen *s = ud;
+    s->heads++;
+    s->status = h->status;
+    for (size_t i = 0; i < h->nheaders; i++) {
+        size_t l = strlen(s->hdrs);
+        snprintf(s->hdrs + l, sizeof s->hdrs - l, "%.*s=%.*s|", (int)h->headers[i].name_len, h->headers[i].name,
+                 (int)h->headers[i].value_len, h->headers[i].value);
+    }
+    for (size_t i = 0; i < h->nvariables; i++) {
+        size_t l = strlen(s->hdrs);
+        snprintf(s->hdrs + l, sizeof s->hdrs - l, "var:%.*s=%.*s|", (int)h->variables[i].name_len,
+                 h->variables[i].name, (int)h->variables[i].value_len, h->variables[i].value);
+    }
+    if (s->reenter) {
+        size_t used;
+        s->reenter_rc = fcgic_conn_recv(c, "x", 1, &used, 0);
+    }
+    return 0;
+}
+
+static int on_body(struct fcgic_conn *c, void *ud, const char *d, size_t n)
+{
+    struct seen *s = ud;
+    (void)c;
+    ck_assert_uint_le(s->body_len + n, sizeof s->body);
+    memcpy(s->body + s->body_len, d, n);
+    s->body_len += n;
+    if (s->fail_body)
+        return -1;
+    if (s->pause_body > 0) {
+        s->pause_body--;
+        return FCGIC_PAUSE;
+    }
+    return 0;
+}
+
+static int on_stderr(struct fcgic_conn *c, void *ud, const char *line, size_t n)
+{
+    struct seen *s = ud;
+    (void)c;
+    size_t l = strlen(s->err);
+    snprintf(s->err + l, sizeof s->err - l, "[%.*s]", (int)n, line);
+    return 0;
+}
+
+static void on_end(struct fcgic_conn *c, void *ud, const struct fcgic_result *r)
+{
+    struct seen *s = ud;
+    s->ends++;
+    s->res = *r;
+    if (s->free_in_end)
+        fcgic_conn_free(c);
+}
+
+static int body_read(struct fcgic_conn *c, void *ud, enum fcgic_type stream, struct fcgic_span *chunk)
+{
+    struct seen *s = ud;
+    (void)c;
+    (void)stream;
+    if (s->again_at == s->next_chunk) {
+        s->again_at = -1;
+        return FCGIC_BODY_AGAIN;
+    }
+    if (s->next_chunk == s->nchunks)
+        return FCGIC_BODY_EOF;
+    chunk->ptr = s->chunks[s->next_chunk];
+    chunk->len = strlen(s->chunks[s->next_chunk]);
+    s->next_chunk++;
+    return FCGIC_BODY_CHUNK;
+}
+
+static void on_values(struct fcgic_conn *c, void *ud, const struct fcgic_param *p, size_t n)
+{
+    struct seen *s = ud;
+    (void)c;
+    s->values_calls++;
+    for (size_t i = 0; i < n; i++) {
+        size_t l = strlen(s->values);
+        snprintf(s->values + l, sizeof s->values - l, "%.*s=%.*s|", (int)p[i].name_len, p[i].name,
+                 (int)p[i].value_len, p[i].value);
+    }
+}
+
+static const struct fcgic_conn_callbacks cbs = {FCGIC_CONN_CALLBACKS_VERSION, on_head, on_body, on_stderr,
+                                               on_end, body_read, on_values};
+
+/* Take everything the connection wants to send. */
+static size_t drain(struct fcgic_conn *c, uint8_t *out, size_t cap)
+{
+    size_t total = 0;
+    for (;;) {
+        struct fcgic_iov iov[64];
+        size_t n = fcgic_conn_out_iov(c, iov, 64), got = 0;
+        if (n == 0)
+            break;
+        for (size_t i = 0; i < n; i++) {
+            ck_assert_uint_le(total + got + iov[i].len, cap);
+            memcpy(out + total + got, iov[i].base, iov[i].len);
+            got += iov[i].len;
+        }
+        ck_assert_int_eq(fcgic_conn_out_done(c, got, 0), 0);
+        total += got;
+    }
+    return total;
+}
+
+/* Feed the application's bytes one at a time. Returns the last rc. */
+static int feed_bytewise(struct fcgic_conn *c, const uint8_t *in, size_t len, uint64_t now)
+{
+    for (size_t i = 0; i < len; i++) {
+        size_t used = 0;
+        int rc = fcgic_conn_recv(c, in + i, 1, &used, now);
+        if (rc)
+            return rc;
+        ck_assert_uint_eq(used, 1);
+    }
+    return 0;
+}
+
+/* Build application output. */
+struct app {
+    uint8_t b[80000];
+    size_t n;
+};
+
+static void app_rec(struct app *a, int type, int id, const void *content, size_t clen, int pad)
+{
+    uint8_t *h = a->b + a->n;
+    h[0] = 1;
+    h[1] = (uint8_t)type;
+    h[2] = (uint8_t)(id >> 8);
+    h[3] = (uint8_t)id;
+    h[4] = (uint8_t)(clen >> 8);
+    h[5] = (uint8_t)clen;
+    h[6] = (uint8_t)pad;
+    h[7] = 0;
+    a->n += 8;
+    memcpy(a->b + a->n, content, clen);
+    a->n += clen;
+    memset(a->b + a->n, 0x5a, (size_t)pad);
+    a->n += (size_t)pad;
+}
+
+static void app_str(struct app *a, int type, int id, const char *s)
+{
+    app_rec(a, type, id, s, strlen(s), 0);
+}
+
+static void app_end(struct app *a, int id, uint32_t app_status, int proto)
+{
+    uint8_t b[8] = {(uint8_t)(app_status >> 24), (uint8_t)(app_status >> 16), (uint8_t)(app_status >> 8),
+                    (uint8_t)app_status, (uint8_t)proto, 0, 0, 0};
+    app_rec(a, 3, id, b, 8, 0);
+}
+
+static struct fcgic_conn *mk(const struct fcgic_conn_options *o)
+{
+    struct fcgic_conn *c;
+    ck_assert_int_eq(fcgic_conn_new(&c, o, &cbs, NULL, NULL), 0);
+    return c;
+}
+
+START_TEST(test_simple_request)
+{
+    struct fcgic_conn *c = mk(NULL);
+    static struct seen s;
+    memset(&s, 0, sizeof s);
+    struct fcgic_param p[1] = {FCGIC_PARAM_LIT("REQUEST_METHOD", "GET")};
+    struct fcgic_request req = {0};
+    req.params = p;
+    req.nparams = 1;
+    uint16_t id = 0;
+    ck_assert_int_eq(fcgic_conn_submit(c, &req, &s, &id, 0), 0);
+    ck_assert_uint_eq(id, 1);
+    ck_assert_int_eq(fcgic_conn_state(c), FCGIC_CONN_ACTIVE);
+    ck_assert_uint_eq(fcgic_conn_wants(c), FCGIC_WANT_READ | FCGIC_WANT_WRITE);
+    uint8_t out[256];
+    size_t n = drain(c, out, sizeof out);
+    const uint8_t want[] = {
+        1, 1, 0, 1, 0, 8, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0,                                   /* BEGIN, no keep */
+        1, 4, 0, 1, 0, 19, 0, 0, 14, 3, 'R', 'E', 'Q', 'U', 'E', 'S', 'T', '_', 'M', 'E', 'T', 'H', 'O',
+        'D', 'G', 'E', 'T',                                                                 /* PARAMS */
+        1, 4, 0, 1, 0, 0, 0, 0,                                                             /* end PARAMS */
+        1, 5, 0, 1, 0, 0, 0, 0,                                                             /* empty STDIN */
+    };
+    ck_assert_uint_eq(n, sizeof want);
+    ck_assert_mem_eq(out, want, sizeof want);
+    ck_assert_uint_eq(fcgic_conn_wants(c), FCGIC_WANT_READ);
+
+    static struct app a;
+    a.n = 0;
+    app_str(&a, 7, 1, "warn: one\nwarn: t");
+    app_rec(&a, 6, 1, "Status: 201 Created\r\nX-A: 1\r\n\r\nhel", 34, 6);
+    app_str(&a, 7, 1, "wo\n");
+    app_str(&a, 6, 1, "lo");
+    app_str(&a, 6, 1, "");
+    app_str(&a, 7, 1, "tail");
+    app_str(&a, 7, 1, "");
+    app_end(&a, 1, 7, 0);
+    ck_assert_int_eq(feed_bytewise(c, a.b, a.n, 5), 0);
+    ck_assert_int_eq(s.heads, 1);
+    ck_assert_int_eq(s.status, 201);
+    ck_assert_str_eq(s.hdrs, "Status=201 Created|X-A=1|");
+    ck_assert_uint_eq(s.body_len, 5);
+    ck_assert_mem_eq(s.body, "hello", 5);
+    ck_assert_str_eq(s.err, "[warn: one][warn: two][tail]");
+    ck_assert_int_eq(s.ends, 1);
+    ck_assert_int_eq(s.res.error, 0);
+    ck_assert_int_eq(s.res.got_end_request, 1);
+    ck_assert_uint_eq(s.res.app_status, 7);
+    ck_assert_uint_eq(s.res.stdout_bytes, 36);
+    ck_assert_int_eq(s.res.body_sent, 1);
+    /* keep_conn off: the application closes; not reusable. */
+    ck_assert_int_eq(fcgic_conn_state(c), FCGIC_CONN_DONE);
+    ck_assert_uint_eq(fcgic_conn_wants(c), 0);
+    ck_assert_int_eq(fcgic_conn_submit(c, &req, &s, NULL, 0), FCGIC_E_BUSY);
+    fcgic_conn_free(c);
+}
+END_TEST
+
+START_TEST(test_keepalive_many)
+{
+    struct fcgic_conn_options o = {0};
+    o.keep_conn = 1;
+    struct fcgic_conn *c = mk(&o);
+    static struct seen s;
+    for (int i = 0; i < 1000; i++) {
+        memset(&s, 0, sizeof s);
+        struct fcgic_request req = {0};
+        ck_assert_int_eq(fcgic_conn_submit(c, &req, &s, NULL, 0), 0);
+        uint8_t out[256];
+        size_t n = drain(c, out, sizeof out);
+        ck_assert_uint_eq(out[10], FCGIC_FLAG_KEEP_CONN);
+        ck_assert_uint_eq(n, 16 + 8 + 8);
+        static struct app a;
+        a.n = 0;
+        app_str(&a, 6, 1, "Content-Type: text/plain\r\n\r\nok");
+        app_str(&a, 6, 1, "");
+        app_end(&a, 1, 0, 0);
+        size_t used;
+        ck_assert_int_eq(fcgic_conn_recv(c, a.b, a.n, &used, 0), 0);
+        ck_assert_uint_eq(used, a.n);
+        ck_assert_int_eq(s.ends, 1);
+        ck_assert_mem_eq(s.body, "ok", 2);
+        ck_assert_int_eq(fcgic_conn_state(c), FCGIC_CONN_IDLE);
+    }
+    /* The application closing an idle connection is not an error. */
+    ck_assert_int_eq(fcgic_conn_recv_eof(c, 0), 0);
+    ck_assert_int_eq(fcgic_conn_state(c), FCGIC_CONN_DONE);
+    fcgic_conn_free(c);
+}
+END_TEST
+
+START_TEST(test_protocol_violations)
+{
+    struct {
+        int type, id;
+        int want;
+    } cases[] = {
+        {6, 2, FCGIC_E_UNKNOWN_ID}, {4, 1, FCGIC_E_BAD_TYPE}, {5, 1, FCGIC_E_BAD_TYPE},
+        {1, 1, FCGIC_E_BAD_LENGTH} /* BEGIN_REQUEST with 3 bytes */,
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct fcgic_conn *c = mk(NULL);
+        static struct seen s;
+        memset(&s, 0, sizeof s);
+        struct fcgic_request req = {0};
+        ck_assert_int_eq(fcgic_conn_submit(c, &req, &s, NULL, 0), 0);
+        uint8_t out[256];
+        drain(c, out, sizeof out);
+        static struct app a;
+        a.n = 0;
+        app_str(&a, cases[i].type, cases[i].id, "abc");
+        ck_assert_int_eq(feed_bytewise(c, a.b, a.n, 0), cases[i].want);
+        ck_assert_int_eq(s.ends, 1);
+        ck_assert_int_eq(s.res.error, cases[i].want);
+        ck_assert_int_eq(fcgic_conn_state(c), FCGIC_CONN_FAILED);
+        ck_assert_int_eq(fcgic_conn_error(c), cases[i].want);
+        size_t used;
+        ck_assert_int_eq(fcgic_conn_recv(c, a.b, a.n, &used, 0), cases[i].want); /* sticky */
+        ck_assert_int_eq(fcgic_conn_submit(c, &req, &s, NULL, 0), FCGIC_E_CONN_FAILED);
+        fcgic_conn_free(c);
+    }
+    /* Records after END_REQUEST (keep-alive connection). */
+    struct fcgic_conn_options o = {0};
+    o.keep_conn = 1;
+    struct fcgic_conn *c = mk(&o);
+    static struct seen s;
+    memset(&s, 0, sizeof s);
+    struct fcgic_request req = {0};
+    ck_assert_int_eq(fcgic_conn_submit(c, &req, &s, NULL, 0), 0);
+    static struct app a;
+    a.n = 0;
+    app_str(&a, 6, 1, "X: 1\r\n\r\n");
+    app_end(&a, 1, 0, 0);
+    app_str(&a, 6, 1, "late");
+    ck_assert_int_eq(feed_bytewise(c, a.b, a.n, 0), FCGIC_E_AFTER_END);
+    fcgic_conn_free(c);
+}
+END_TEST
+
+START_TEST(test_streamed_body_backpressure)
+{
+    struct fcgic_conn *c = mk(NULL);
+    static struct seen s;
+    memset(&s, 0, sizeof s);
+    s.chunks[0] = "hello ";
+    s.chunks[1] = "world";
+    s.nchunks = 2;
+    s.again_at = 1; /* second pull says "not yet" */
+    struct fcgic_request req = {0};
+    req.stdin_mode = FCGIC_BODY_STREAM;
+    uint16_t id;
+    ck_assert_int_eq(fcgic_conn_submit(c, &req, &s, &id, 0), 0);
+    /* Only the first chunk is queued until it is written. */
+    ck_assert_int_eq(s.next_chunk, 1);
+    uint8_t out[512];
+    size_t n = drain(c, out, sizeof out);
+    ck_assert_uint_eq(n, 16 + 8 + 8 + 6);
+    ck_assert_mem_eq(out + 32, "hello ", 6);
+    ck_assert_uint_eq(fcgic_conn_out_pending(c), 0); /* waiting: AGAIN */
+    ck_assert_int_eq(fcgic_conn_resume(c, id, 0), 0);
+    n = drain(c, out, sizeof out);
+    const uint8_t want[] = {1, 5, 0, 1, 0, 5, 0, 0, 'w', 'o', 'r', 'l', 'd', 1, 5, 0, 1, 0, 0, 0, 0};
+    ck_assert_uint_eq(n, sizeof want);
+    ck_assert_mem_eq(out, want, sizeof want);
+    ck_assert_int_eq(fcgic_conn_resume(c, 9, 0), FCGIC_E_NOT_FOUND);
+    fcgic_conn_free(c);
+}
+END_TEST
+
+START_TEST(test_answer_before_body)
+{
+    /* The application answers and ends while the body is still queued: on_end
+     * waits until the referenced bytes are written; the connection is not
+     * reused. */
+    struct fcgic_conn_options o = {0};
+    o.keep_conn = 1;
+    struct fcgic_conn *c = mk(&o);
+    static struct seen s;
+    memset(&s, 0, sizeof s);
+    static char body[200000];
+    memset(body, 'b', sizeof body);
+    struct fcgic_request req = {0};
+    req.stdin_mode = FCGIC_BODY_BUFFER;
+    req.stdin_data = body;
+    req.stdin_len = sizeof body;
+    ck_assert_int_eq(fcgic_conn_submit(c, &req, &s, NULL, 0), 0);
+    struct fcgic_iov iov[8];
+    size_t k = fcgic_conn_out_iov(c, iov, 8);
+    ck_assert_uint_ge(k, 2);
+    ck_assert_int_eq(fcgic_conn_out_done(c, iov[0].len, 0), 0); /* BEGIN + PARAMS only */
+    static struct app a;
+    a.n = 0;
+    app_str(&a, 6, 1, "Status: 413 Too Large\r\n\r\n");
+    app_str(&a, 6, 1, "");
+    app_end(&a, 1, 0, 0);
+    size_t used;
+    ck_assert_int_eq(fcgic_conn_recv(c, a.b, a.n, &used, 0), 0);
+    ck_assert_int_eq(s.heads, 1);
+    ck_assert_int_eq(s.ends, 0);
+    static uint8_t out[300000];
+    drain(c, out, sizeof out);
+    ck_assert_int_eq(s.ends, 1);
+    ck_assert_int_eq(s.status, 413);
+    ck_assert_int_eq(fcgic_conn_state(c), FCGIC_CONN_DONE);
+    fcgic_conn_free(c);
+}
+END_TEST
+
+START_TEST(test_multiplexed)
+{
+    struct fcgic_conn_options o = {0};
+    o.keep_conn = 1;
+    o.max_requests = 3;
+    struct fcgic_conn *c = mk(&o);
+    static struct seen s[4];
+    memset(s, 0, sizeof s);
+    struct fcgic_request req = {0};
+    uint16_t ids[4];
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(fcgic_conn_submit(c, &req, &s[i], &ids[i], 0), 0);
+    ck_assert_int_eq(fcgic_conn_submit(c, &req, &s[3], &ids[3], 0), FCGIC_E_BUSY);
+    ck_assert_uint_eq(ids[0], 1);
+    ck_assert_uint_eq(ids[2], 3);
+    ck_assert_uint_eq(fcgic_conn_active(c), 3);
+    static uint8_t out[4096];
+    drain(c, out, sizeof out);
+    static struct app a;
+    a.n = 0;
+    app_str(&a, 6, 3, "X: 3\r\n\r\nthree");
+    app_str(&a, 6, 1, "X: 1\r\n\r\none");
+    app_str(&a, 6, 2, "X: 2\r\n\r\ntwo");
+    app_str(&a, 6, 3, "");
+    app_end(&a, 3, 3, 0);
+    app_str(&a, 6, 2, "");
+    app_end(&a, 2, 2, 0);
+    app_str(&a, 6, 1, "");
+    app_end(&a, 1, 1, 0);
+    ck_assert_int_eq(feed_bytewise(c, a.b, a.n, 0), 0);
+    ck_assert_str_eq(s[0].body, "one");
+    ck_assert_str_eq(s[1].body, "two");
+    ck_assert_str_eq(s[2].body, "three");
+    for (int i = 0; i < 3; i++)
+        ck_assert_uint_eq(s[i].res.app_status, (unsigned)i + 1);
+    ck_assert_int_eq(fcgic_conn_state(c), FCGIC_CONN_IDLE);
+    fcgic_conn_free(c);
+}
+END_TEST
+
+START_TEST(test_abort)
+{
+    struct fcgic_conn_options o = {0};
+    o.keep_conn = 1;
+    struct fcgic_conn *c = mk(&o);
+    static struct seen s;
+    memset(&s, 0, sizeof s);
+    struct fcgic_request req = {0};
+    uint16_t id;
+    ck_assert_int_eq(fcgic_conn_submit(c, &req, &s, &id, 0), 0);
+    uint8_t out[256];
+    drain(c, out, sizeof out);
+    ck_assert_int_eq(fcgic_conn_abort(c, id), 0);
+    size_t n = drain(c, out, sizeof out);
+    const uint8_t want[] = {1, 2, 0, 1, 0, 0, 0, 0};
+    ck_assert_uint_eq(n, 8);
+    ck_assert_mem_eq(out, want, 8);
+    static struct app a;
+    a.n = 0;
+    app_str(&a, 6, 1, "X: 1\r\n\r\nignored");
+    app_end(&a, 1, 1, 0);
+    ck_assert_int_eq(feed_bytewise(c, a.b, a.n, 0), 0);
+    ck_assert_int_eq(s.heads, 0);
+    ck_assert_uint_eq(s.body_len, 0);
+    ck_assert_int_eq(s.ends, 1);
+    ck_assert_int_eq(s.res.aborted, 1);
+    ck_assert_int_eq(s.res.error, 0);
+    ck_assert_int_eq(fcgic_conn_abort(c, id), FCGIC_E_NOT_FOUND);
+    fcgic_conn_free(c);
+}
+END_TEST
+
+START_TEST(test_timeouts)
+{
+    const uint64_t ms = 1000000;
+    struct {
+        struct fcgic_timeouts to;
+        uint64_t stdout_at; /* 0 = never */
+        uint64_t expire;
+        int want;
+    } cases[] = {
+        {{100 * ms, 0, 0}, 0, 100 * ms, FCGIC_E_TIMEOUT_FIRST_BYTE},
+        {{0, 50 * ms, 0}, 30 * ms, 80 * ms, FCGIC_E_TIMEOUT_IDLE},
+        {{0, 50 * ms, 120 * ms}, 40 * ms, 90 * ms, FCGIC_E_TIMEOUT_IDLE},
+        {{0, 50 * ms, 120 * ms}, 40 * ms, 90 * ms, FCGIC_E_TIMEOUT_IDLE},
+        {{0, 0, 120 * ms}, 30 * ms, 120 * ms, FCGIC_E_TIMEOUT_TOTAL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct fcgic_conn_options o = {0};
+        o.keep_conn = 1;
+        struct fcgic_conn *c = mk(&o);
+        static struct seen s;
+        memset(&s, 0, sizeof s);
+        struct fcgic_request req = {0};
+        req.timeouts = cases[i].to;
+        ck_assert_int_eq(fcgic_conn_submit(c, &req, &s, NULL, 0), 0);
+        uint8_t out[256];
+        drain(c, out, sizeof out);
+        static struct app a;
+        a.n = 0;
+        app_str(&a, 6, 1, "X: 1\r\n\r\n");
+        if (cases[i].stdout_at) {
+            size_t used;
+            ck_assert_int_eq(fcgic_conn_tick(c, cases[i].stdout_at), 0);
+            ck_assert_int_eq(fcgic_conn_recv(c, a.b, a.n, &used, cases[i].stdout_at), 0);
+        }
+        ck_assert_uint_eq(fcgic_conn_deadline(c), cases[i].expire);
+        ck_assert_int_eq(fcgic_conn_tick(c, cases[i].expire - 1), 0);
+        ck_assert_int_eq(s.ends, 0);
+        ck_assert_int_eq(fcgic_conn_tick(c, cases[i].expire), 0);
+        ck_assert_int_eq(s.ends, 1);
+        ck_assert_int_eq(s.res.error, cases[i].want);
+        /* ABORT_REQUEST goes out; the late END_REQUEST is absorbed. */
+        size_t n = drain(c, out, sizeof out);
+        ck_assert_uint_eq(n, 8);
+        ck_assert_uint_eq(out[1], FCGIC_TYPE_ABORT_REQUEST);
+        ck_assert_uint_eq(fcgic_conn_active(c), 1);
+        a.n = 0;
+        app_str(&a, 6, 1, "late");
+        app_end(&a, 1, 0, 0);
+        ck_assert_int_eq(feed_bytewise(c, a.b, a.n, cases[i].expire + 1), 0);
+        ck_assert_int_eq(s.ends, 1);
+        ck_assert_uint_eq(fcgic_conn_active(c), 0);
+        ck_assert_int_eq(fcgic_conn_state(c), FCGIC_CONN_DONE);
+        fcgic_conn_free(c);
+    }
+    /* Connect timeout. */
+    struct fcgic_conn_options o = {0};
+    o.connect_timeout_ns = 10 * ms;
+    struct fcgic_conn *c = mk(&o);
+    static struct seen s;
+    memset(&s, 0, sizeof s);
+    ck_assert_int_eq(fcgic_conn_connecting(c, 100), 0);
+    struct fcgic_request req = {0};
+    ck_assert_int_eq(fcgic_conn_submit(c, &req, &s, NULL, 100), 0);
+    struct fcgic_iov iov[4];
+    ck_assert_uint_eq(fcgic_conn_out_iov(c, iov, 4), 0);
+    ck_assert_uint_eq(fcgic_conn_wants(c), FCGIC_WANT_WRITE);
+    ck_assert_uint_eq(fcgic_conn_deadline(c), 100 + 10 * ms);
+    ck_assert_int_eq(fcgic_conn_tick(c, 100 + 10 * ms), FCGIC_E_TIMEOUT_CONNECT);
+    ck_assert_int_eq(s.res.error, FCGIC_E_TIMEOUT_CONNECT);
+    fcgic_conn_free(c);
+}
+END_TEST
+
+START_TEST(test_eof_and_truncation)
+{
+    for (int mid_record = 0; mid_record < 2; mid_record++) {
+        struct fcgic_conn *c = mk(NULL);
+        static struct seen s;
+        memset(&s, 0, sizeof s);
+        struct fcgic_request req = {0};
+        ck_assert_int_eq(fcgic_conn_submit(c, &req, &s, NULL, 0), 0);
+        uint8_t out[256];
+        drain(c, out, sizeof out);
+        static struct app a;
+        a.n = 0;
+        app_str(&a, 6, 1, "X: 1\r\n\r\nbody");
+        size_t used;
+        ck_assert_int_eq(fcgic_conn_recv(c, a.b, a.n - (size_t)mid_record, &used, 0), 0);
+        int want = mid_record ? FCGIC_E_TRUNCATED : FCGIC_E_PEER_CLOSED;
+        ck_assert_int_eq(fcgic_conn_recv_eof(c, 0), want);
+        ck_assert_int_eq(s.res.error, want);
+        ck_assert_int_eq(s.res.response_started, 1);
+        fcgic_conn_free(c);
+    }
+}
+END_TEST
+
+START_TEST(test_pause_and_callback_errors)
+{
+    struct fcgic_conn *c = mk(NULL);
+    static struct seen s;
+    memset(&s, 0, sizeof s);
+    s.pause_body = 1;
+    struct fcgic_request req = {0};
+    ck_assert_int_eq(fcgic_conn_submit(c, &req, &s, NULL, 0), 0);
+    uint8_t out[256];
+    drain(c, out, sizeof out);
+    static struct app a;
+    a.n = 0;
+    app_str(&a, 6, 1, "X: 1\r\n\r\nabc");
+    app_str(&a, 6, 1, "def");
+    app_str(&a, 6, 1, "");
+    app_end(&a, 1, 0, 0);
+    size_t used;
+    ck_assert_int_eq(fcgic_conn_recv(c, a.b, a.n, &used, 0), 0);
+    ck_assert_uint_lt(used, a.n);
+    ck_assert_uint_eq(s.body_len, 3);
+    size_t used2;
+    ck_assert_int_eq(fcgic_conn_recv(c, a.b + used, a.n - used, &used2, 0), 0);
+    ck_assert_uint_eq(used + used2, a.n);
+    ck_assert_mem_eq(s.body, "abcdef", 6);
+    ck_assert_int_eq(s.ends, 1);
+    fcgic_conn_free(c);
+
+    /* Re-entering recv from a callback is refused; free from on_end is
+     * deferred safely. */
+    c = mk(NULL);
+    memset(&s, 0, sizeof s);
+    s.reenter = 1;
+    s.free_in_end = 1;
+    ck_assert_int_eq(fcgic_conn_submit(c, &req, &s, NULL, 0), 0);
+    drain(c, out, sizeof out);
+    ck_assert_int_eq(fcgic_conn_recv(c, a.b, a.n, &used, 0), 0);
+    ck_assert_int_eq(s.reenter_rc, FCGIC_E_REENTRANT);
+    ck_assert_int_eq(s.ends, 1); /* c is gone now */
+
+    /* A failing callback fails only its request, with FCGIC_E_CALLBACK. */
+    c = mk(NULL);
+    memset(&s, 0, sizeof s);
+    s.fail_body = 1;
+    ck_assert_int_eq(fcgic_conn_submit(c, &req, &s, NULL, 0), 0);
+    drain(c, out, sizeof out);
+    ck_assert_int_eq(fcgic_conn_recv(c, a.b, a.n, &used, 0), 0);
+    ck_assert_int_eq(s.ends, 1);
+    ck_assert_int_eq(s.res.error, FCGIC_E_CALLBACK);
+    ck_assert_uint_eq(s.body_len, 3);
+    fcgic_conn_free(c);
+}
+END_TEST
+
+START_TEST(test_get_values_and_authorizer)
+{
+    struct fcgic_conn_options o = {0};
+    o.keep_conn = 1;
+    static struct seen s;
+    memset(&s, 0, sizeof s);
+    struct fcgic_conn *c;
+    ck_assert_int_eq(fcgic_conn_new(&c, &o, &cbs, &s, NULL), 0);
+    const char *names[] = {"FCGI_MAX_CONNS", "FCGI_MPXS_CONNS"};
+    ck_assert_int_eq(fcgic_conn_get_values(c, names, 2), 0);
+    uint8_t out[256];
+    size_t n = drain(c, out, sizeof out);
+    ck_assert_uint_eq(n, 8 + 16 + 17);
+    ck_assert_uint_eq(out[1], FCGIC_TYPE_GET_VALUES);
+    static struct app a;
+    a.n = 0;
+    app_rec(&a, 10, 0, "\x0e\x02" "FCGI_MAX_CONNS" "10" "\x0f\x01" "FCGI_MPXS_CONNS" "1", 36, 6);
+    ck_assert_int_eq(feed_bytewise(c, a.b, a.n, 0), 0);
+    ck_assert_int_eq(s.values_calls, 1);
+    ck_assert_str_eq(s.values, "FCGI_MAX_CONNS=10|FCGI_MPXS_CONNS=1|");
+    /* AUTHORIZER: Variable-* surfaced separately. */
+    struct fcgic_request req = {0};
+    req.role = FCGIC_ROLE_AUTHORIZER;
+    ck_assert_int_eq(fcgic_conn_submit(c, &req, &s, NULL, 0), 0);
+    n = drain(c, out, sizeof out);
+    ck_assert_uint_eq(out[9], FCGIC_ROLE_AUTHORIZER);
+    a.n = 0;
+    app_str(&a, 6, 1, "Status: 200\r\nVariable-AUTH_USER: alice\r\n\r\n");
+    app_end(&a, 1, 0, 0);
+    ck_assert_int_eq(feed_bytewise(c, a.b, a.n, 0), 0);
+    ck_assert_str_eq(s.hdrs, "Status=200|var:AUTH_USER=alice|");
+    fcgic_conn_free(c);
+}
+END_TEST
+
+START_TEST(test_filter_role)
+{
+    struct fcgic_conn *c = mk(NULL);
+    static struct seen s;
+    memset(&s, 0, sizeof s);
+    struct fcgic_request req = {0};
+    req.role = FCGIC_ROLE_FILTER;
+    req.stdin_mode = FCGIC_BODY_BUFFER;
+    req.stdin_data = "in";
+    req.stdin_len = 2;
+    req.data_mode = FCGIC_BODY_BUFFER;
+    req.data = "file";
+    req.data_len = 4;
+    ck_assert_int_eq(fcgic_conn_submit(c, &req, &s, NULL, 0), 0);
+    uint8_t out[256];
+    size_t n = drain(c, out, sizeof out);
+    const uint8_t want[] = {
+        1, 1, 0, 1, 0, 8, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0,
+        1, 4, 0, 1, 0, 19, 0, 0, 16, 1, 'F', 'C', 'G', 'I', '_', 'D', 'A', 'T', 'A', '_', 'L', 'E', 'N', 'G', 'T',
+        'H', '4',
+        1, 4, 0, 1, 0, 0, 0, 0,
+        1, 5, 0, 1, 0, 2, 0, 0, 'i', 'n',
+        1, 5, 0, 1, 0, 0, 0, 0,
+        1, 8, 0, 1, 0, 4, 0, 0, 'f', 'i', 'l', 'e',
+        1, 8, 0, 1, 0, 0, 0, 0,
+    };
+    ck_assert_uint_eq(n, sizeof want);
+    ck_assert_mem_eq(out, want, sizeof want);
+    fcgic_conn_free(c);
+}
+END_TEST
+
+START_TEST(test_caps)
+{
+    struct fcgic_conn_options o = {0};
+    o.max_params_bytes = 100;
+    o.max_stderr_bytes = 10;
+    o.max_stderr_line = 4;
+    struct fcgic_conn *c = mk(&o);
+    static char v[200];
+    memset(v, 'v', sizeof v);
+    struct fcgic_param p[1] = {{"BIG", 3, v, sizeof v}};
+    struct fcgic_request req = {0};
+    req.params = p;
+    req.nparams = 1;
+    static struct seen s;
+    memset(&s, 0, sizeof s);
+    ck_assert_int_eq(fcgic_conn_submit(c, &req, &s, NULL, 0), FCGIC_E_PARAMS_TOO_BIG);
+    ck_assert_int_eq(fcgic_conn_state(c), FCGIC_CONN_IDLE);
+    req.nparams = 0;
+    ck_assert_int_eq(fcgic_conn_submit(c, &req, &s, NULL, 0), 0);
+    uint8_t out[256];
+    drain(c, out, sizeof out);
+    static struct app a;
+    a.n = 0;
+    app_str(&a, 7, 1, "abcdefg\nhi");
+    app_str(&a, 7, 1, "0123456789");
+    app_end(&a, 1, 0, 0);
+    ck_assert_int_eq(feed_bytewise(c, a.b, a.n, 0), 0);
+    ck_assert_str_eq(s.err, "[abcd][efg]"); /* then the cap ends it */
+    ck_assert_int_eq(s.res.error, FCGIC_E_STDERR_TOO_BIG);
+    fcgic_conn_free(c);
+}
+END_TEST
+
+START_TEST(test_alloc_failures)
+{
+    int completed = 0;
+    for (long n = 1; n < 200 && !completed; n++) {
+        struct failalloc fa;
+        failalloc_init(&fa, n);
+        struct fcgic_conn *c = NULL;
+        static struct seen s;
+        memset(&s, 0, sizeof s);
+        int rc = fcgic_conn_new(&c, NULL, &cbs, NULL, &fa.mem);
+        if (rc == 0) {
+            struct fcgic_param p[1] = {FCGIC_PARAM_LIT("A", "b")};
+            struct fcgic_request req = {0};
+            req.params = p;
+            req.nparams = 1;
+            rc = fcgic_conn_submit(c, &req, &s, NULL, 0);
+        }
+        if (rc == 0) {
+            uint8_t out[256];
+            drain(c, out, sizeof out);
+            static struct app a;
+            a.n = 0;
+            app_str(&a, 7, 1, "partial line");
+            app_str(&a, 6, 1, "X: 1\r\n");
+            app_str(&a, 6, 1, "\r\nbody");
+            app_end(&a, 1, 0, 0);
+            rc = feed_bytewise(c, a.b, a.n, 0);
+            if (rc == 0 && s.ends == 1 && s.res.error == 0)
+                completed = 1;
+            else if (rc == 0)
+                rc = s.res.error;
+        }
+        if (!completed)
+            ck_assert_msg(rc == FCGIC_E_NOMEM || rc == FCGIC_E_CONN_FAILED, "alloc %ld: rc %d", n, rc);
+        fcgic_conn_free(c);
+        ck_assert_int_eq(fa.live, 0);
+    }
+    ck_assert_int_eq(completed, 1);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("conn");
+    TCase *tc = tcase_create("requests");
+    tcase_add_test(tc, test_simple_request);
+    tcase_add_test(tc, test_keepalive_many);
+    tcase_add_test(tc, test_multiplexed);
+    tcase_add_test(tc, test_get_values_and_authorizer);
+    tcase_add_test(tc, test_filter_role);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("body");
+    tcase_add_test(tc, test_streamed_body_backpressure);
+    tcase_add_test(tc, test_answer_before_body);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("errors");
+    tcase_add_test(tc, test_protocol_violations);
+    tcase_add_test(tc, test_eof_and_truncation);
+    tcase_add_test(tc, test_pause_and_callback_errors);
+    tcase_add_test(tc, test_caps);
+    tcase_add_test(tc, test_abort);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("timers");
+    tcase_add_test(tc, test_timeouts);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("memory");
+    tcase_add_test(tc, test_alloc_failures);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
