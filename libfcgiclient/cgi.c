@@ -1,6 +1,7 @@
 /* Streaming CGI response parser (RFC 3875 section 6). */
 #include "fcgiclient/cgi.h"
 
+#include "cgi_int.h"
 #include "fcgiclient/error.h"
 #include "util.h"
 
@@ -64,20 +65,32 @@ void fcgic_cgi_parser_reset(struct fcgic_cgi_parser *p)
     memset(&p->head, 0, sizeof p->head);
 }
 
+void fcgic__cgi_parser_set_authorizer(struct fcgic_cgi_parser *p, bool on)
+{
+    p->o.authorizer = on;
+}
+
 int fcgic_cgi_parser_head_done(const struct fcgic_cgi_parser *p)
 {
     return p->state != CGI_HEAD;
 }
 
+/* RFC 9110 token characters. */
+static const uint8_t tchar[256] = {
+    ['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1, ['*'] = 1, ['+'] = 1, ['-'] = 1, ['.'] = 1,
+    ['^'] = 1, ['_'] = 1, ['`'] = 1, ['|'] = 1, ['~'] = 1,
+    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1,
+    ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1, ['H'] = 1, ['I'] = 1, ['J'] = 1,
+    ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1, ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1,
+    ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1, ['Y'] = 1, ['Z'] = 1,
+    ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['g'] = 1, ['h'] = 1, ['i'] = 1, ['j'] = 1,
+    ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1,
+    ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1, ['y'] = 1, ['z'] = 1,
+};
+
 static bool is_tchar(unsigned char c)
 {
-    if (c >= 'a' && c <= 'z')
-        return true;
-    if (c >= 'A' && c <= 'Z')
-        return true;
-    if (c >= '0' && c <= '9')
-        return true;
-    return c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL;
+    return tchar[c] != 0;
 }
 
 static bool ieq(const char *a, size_t alen, const char *lit)
@@ -212,19 +225,23 @@ static int parse_block(struct fcgic_cgi_parser *p, const char *blk, size_t n)
 static size_t scan_end(struct fcgic_cgi_parser *p, const char *buf, size_t len)
 {
     int st = p->scan;
-    for (size_t i = 0; i < len; i++) {
-        char ch = buf[i];
-        if (ch == '\n') {
-            if (st >= 1) {
-                p->scan = 0;
-                return i + 1;
-            }
+    size_t i = 0;
+    while (i < len) {
+        if (st == 0) {
+            /* Inside a line: jump to its end. */
+            const char *nl = memchr(buf + i, '\n', len - i);
+            if (nl == NULL)
+                break;
+            i = (size_t)(nl - buf) + 1;
             st = 1;
-        } else if (ch == '\r') {
-            st = st == 1 ? 2 : 0;
-        } else {
-            st = 0;
+            continue;
         }
+        char ch = buf[i++];
+        if (ch == '\n') {
+            p->scan = 0;
+            return i;
+        }
+        st = (ch == '\r' && st == 1) ? 2 : 0;
     }
     p->scan = st;
     return 0;

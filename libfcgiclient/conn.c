@@ -2,6 +2,7 @@
 #include "fcgiclient/conn.h"
 
 #include "fcgiclient/error.h"
+#include "cgi_int.h"
 #include "record_int.h"
 #include "util.h"
 
@@ -57,6 +58,7 @@ struct fcgic_conn {
     bool done;    /* will not take new requests (keep_conn off, retired, EOF) */
     int error;    /* sticky */
     int depth;    /* callback nesting */
+    uint64_t now; /* latest time passed in */
     bool free_pending;
     bool pumping, pump_again;
     /* the record being received */
@@ -155,6 +157,11 @@ void fcgic_conn_set_userdata(struct fcgic_conn *c, void *conn_ud)
     c->ud = conn_ud;
 }
 
+uint64_t fcgic_conn_last_now(const struct fcgic_conn *c)
+{
+    return c->now;
+}
+
 int fcgic_conn_error(const struct fcgic_conn *c)
 {
     return c->error;
@@ -209,6 +216,7 @@ unsigned fcgic_conn_wants(const struct fcgic_conn *c)
 
 int fcgic_conn_connecting(struct fcgic_conn *c, uint64_t now)
 {
+    c->now = now;
     if (c->error)
         return c->error;
     if (fcgic__encoder_queued_total(c->enc) != fcgic_encoder_pending(c->enc))
@@ -220,7 +228,7 @@ int fcgic_conn_connecting(struct fcgic_conn *c, uint64_t now)
 
 int fcgic_conn_connected(struct fcgic_conn *c, uint64_t now)
 {
-    FCGIC__UNUSED(now);
+    c->now = now;
     if (c->error)
         return c->error;
     if (!c->connecting)
@@ -438,6 +446,7 @@ static bool has_param(const struct fcgic_param *p, size_t n, const char *name)
 int fcgic_conn_submit(struct fcgic_conn *c, const struct fcgic_request *req, void *req_ud, uint16_t *id_out,
                       uint64_t now)
 {
+    c->now = now;
     if (req == NULL || (req->params == NULL && req->nparams))
         return FCGIC_E_INVAL;
     if (c->error)
@@ -466,31 +475,15 @@ int fcgic_conn_submit(struct fcgic_conn *c, const struct fcgic_request *req, voi
     if (s->cgi == NULL && !req->raw_stdout) {
         struct fcgic_cgi_options co = {0};
         co.max_header_bytes = c->o.max_header_bytes;
-        co.authorizer = role == FCGIC_ROLE_AUTHORIZER;
         struct fcgic_mem m = c->a.m;
         rc = fcgic_cgi_parser_new(&s->cgi, &co, &m);
         if (rc)
             return rc;
-    } else if (s->cgi) {
-        /* Reused slot: the AUTHORIZER option may differ. */
-        fcgic_cgi_parser_free(s->cgi);
-        s->cgi = NULL;
-        if (!req->raw_stdout) {
-            struct fcgic_cgi_options co = {0};
-            co.max_header_bytes = c->o.max_header_bytes;
-            co.authorizer = role == FCGIC_ROLE_AUTHORIZER;
-            struct fcgic_mem m = c->a.m;
-            rc = fcgic_cgi_parser_new(&s->cgi, &co, &m);
-            if (rc)
-                return rc;
-        }
     }
     /* Queue BEGIN_REQUEST and PARAMS; roll back on failure. */
-    size_t pending_before = fcgic_encoder_pending(c->enc);
-    FCGIC__UNUSED(pending_before);
     rc = fcgic_encoder_begin_request(c->enc, s->id, role, c->o.keep_conn ? FCGIC_FLAG_KEEP_CONN : 0);
     if (rc == 0)
-        rc = fcgic_encoder_pairs(c->enc, FCGIC_TYPE_PARAMS, s->id, req->params, req->nparams);
+        rc = fcgic__encoder_pairs_sized(c->enc, FCGIC_TYPE_PARAMS, s->id, req->params, req->nparams, psize);
     if (rc == 0 && role == FCGIC_ROLE_FILTER && req->data_mode != FCGIC_BODY_STREAM &&
         !has_param(req->params, req->nparams, "FCGI_DATA_LENGTH")) {
         char num[24];
@@ -522,8 +515,10 @@ int fcgic_conn_submit(struct fcgic_conn *c, const struct fcgic_request *req, voi
     s->cgi = cgi;
     s->errline = errline;
     s->errline.len = 0;
-    if (cgi)
+    if (cgi) {
         fcgic_cgi_parser_reset(cgi);
+        fcgic__cgi_parser_set_authorizer(cgi, role == FCGIC_ROLE_AUTHORIZER);
+    }
     s->st = SLOT_ACTIVE;
     s->ud = req_ud;
     s->role = role;
@@ -549,7 +544,7 @@ int fcgic_conn_submit(struct fcgic_conn *c, const struct fcgic_request *req, voi
 
 int fcgic_conn_resume(struct fcgic_conn *c, uint16_t id, uint64_t now)
 {
-    FCGIC__UNUSED(now);
+    c->now = now;
     struct slot *s = find_slot(c, id);
     if (s == NULL || s->st != SLOT_ACTIVE)
         return FCGIC_E_NOT_FOUND;
@@ -612,7 +607,7 @@ size_t fcgic_conn_out_pending(const struct fcgic_conn *c)
 
 int fcgic_conn_out_done(struct fcgic_conn *c, size_t n, uint64_t now)
 {
-    FCGIC__UNUSED(now);
+    c->now = now;
     if (c->depth)
         return FCGIC_E_REENTRANT;
     if (c->error)
@@ -944,6 +939,7 @@ int fcgic_conn_recv(struct fcgic_conn *c, const void *buf, size_t len, size_t *c
         *consumed = 0;
     if (c->depth)
         return FCGIC_E_REENTRANT;
+    c->now = now;
     if (c->error)
         return c->error;
     if (buf == NULL && len)
@@ -987,7 +983,7 @@ int fcgic_conn_recv(struct fcgic_conn *c, const void *buf, size_t len, size_t *c
 
 int fcgic_conn_recv_eof(struct fcgic_conn *c, uint64_t now)
 {
-    FCGIC__UNUSED(now);
+    c->now = now;
     if (c->depth)
         return FCGIC_E_REENTRANT;
     if (c->error)
@@ -1004,7 +1000,7 @@ int fcgic_conn_recv_eof(struct fcgic_conn *c, uint64_t now)
 
 int fcgic_conn_fail(struct fcgic_conn *c, int err, uint64_t now)
 {
-    FCGIC__UNUSED(now);
+    c->now = now;
     if (c->depth)
         return FCGIC_E_REENTRANT;
     if (err >= 0)
@@ -1059,6 +1055,7 @@ uint64_t fcgic_conn_deadline(const struct fcgic_conn *c)
 
 int fcgic_conn_tick(struct fcgic_conn *c, uint64_t now)
 {
+    c->now = now;
     if (c->depth)
         return FCGIC_E_REENTRANT;
     if (c->error)

@@ -264,6 +264,13 @@ int fcgic_encoder_pairs(struct fcgic_encoder *e, enum fcgic_type type, uint16_t 
         return rc;
     if (mgmt && body > FCGIC_MAX_CONTENT_LEN)
         return FCGIC_E_BAD_LENGTH;
+    return fcgic__encoder_pairs_sized(e, type, request_id, params, n, body);
+}
+
+int fcgic__encoder_pairs_sized(struct fcgic_encoder *e, enum fcgic_type type, uint16_t request_id,
+                               const struct fcgic_param *params, size_t n, size_t body)
+{
+    int rc;
     if (body == 0)
         return 0;
     /* Worst case: every pair opens a record, plus splits of big pairs. */
@@ -283,9 +290,22 @@ int fcgic_encoder_pairs(struct fcgic_encoder *e, enum fcgic_type type, uint16_t 
         size_t ll = fcgic_nv_length_encode(lens, p->name_len);
         ll += fcgic_nv_length_encode(lens + ll, p->value_len);
         size_t s = ll + p->name_len + p->value_len;
-        /* Keep a pair inside one record whenever it fits in one. */
-        if (w.open && s <= FCGIC_MAX_CONTENT_LEN && w.rec_len + s > FCGIC_MAX_CONTENT_LEN)
-            pw_close(&w);
+        if (s <= FCGIC_MAX_CONTENT_LEN) {
+            /* Keep a pair inside one record whenever it fits in one. */
+            if (!w.open || w.rec_len + s > FCGIC_MAX_CONTENT_LEN) {
+                pw_close(&w);
+                pw_open(&w);
+            }
+            uint8_t *dst = (uint8_t *)e->arena.data + e->arena.len;
+            memcpy(dst, lens, ll);
+            if (p->name_len)
+                memcpy(dst + ll, p->name, p->name_len);
+            if (p->value_len)
+                memcpy(dst + ll + p->name_len, p->value, p->value_len);
+            e->arena.len += s;
+            w.rec_len += s;
+            continue;
+        }
         pw_write(&w, lens, ll);
         pw_write(&w, p->name, p->name_len);
         pw_write(&w, p->value, p->value_len);

@@ -291,6 +291,12 @@ FCGIC_API unsigned fcgic_conn_wants(const struct fcgic_conn *c);
 /** The current state. */
 FCGIC_API enum fcgic_conn_state fcgic_conn_state(const struct fcgic_conn *c);
 
+/**
+ * The latest `now` passed to any call of this connection (0 before the
+ * first): lets a callback know the time without a clock of its own.
+ */
+FCGIC_API uint64_t fcgic_conn_last_now(const struct fcgic_conn *c);
+
 /** The sticky error, or 0. */
 FCGIC_API int fcgic_conn_error(const struct fcgic_conn *c);
 

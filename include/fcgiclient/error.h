@@ -68,6 +68,7 @@ extern "C" {
     X(CONNECT, -92, "connection to the application failed")                                    \
     X(IO, -93, "socket read or write failed")                                                  \
     X(TIMEOUT, -94, "operation timed out")                                                     \
+    X(SOCKET, -95, "could not create a socket (descriptor limit or unsupported family)")       \
     /* CGI environment builder: -110 .. -139 */                                                \
     X(ENV_PATH_CTL, -110, "decoded path contains NUL, CR or LF")                               \
     X(ENV_BAD_URI, -111, "malformed request target")                                           \
@@ -76,6 +77,8 @@ extern "C" {
     X(ENV_BAD_PATTERN, -114, "invalid mapping pattern")                                        \
     X(ENV_NO_FILE, -115, "no file found for handler mapping")                                  \
     X(ENV_BAD_HEADER, -116, "request header value is not allowed")                             \
+    X(ENV_BAD_TARGET, -117, "malformed backend target (fcgi://host:port/path)")                \
+    X(ENV_HEADERS_TOO_BIG, -118, "request headers make the environment exceed its size cap")   \
     /* expression engine: -140 .. -169 */                                                      \
     X(EXPR_SYNTAX, -140, "expression syntax error")                                            \
     X(EXPR_UNKNOWN_VAR, -141, "unknown variable in expression")                                \
@@ -86,6 +89,7 @@ extern "C" {
     X(EXPR_EVAL, -146, "expression evaluation failed")                                         \
     X(EXPR_MATCH_LIMIT, -147, "regular expression match limit reached")                        \
     X(EXPR_CONFIG, -148, "invalid override rule")                                              \
+    X(EXPR_BAD_ARG, -149, "invalid constant argument to an expression operator")               \
     /* pool and balancer: -170 .. -199 */                                                      \
     X(POOL_QUEUE_FULL, -170, "connection pool queue is full")                                  \
     X(POOL_TIMEOUT, -171, "timed out waiting for a pooled connection")                         \

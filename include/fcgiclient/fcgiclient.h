@@ -13,8 +13,13 @@
 #include "conn.h"
 #include "transport.h"
 /* env builder */
+#include "env.h"
 /* expression engine */
+#include "expr.h"
 /* pool and balancer */
+#include "pool.h"
+#include "balancer.h"
 /* posix transport */
+#include "posix.h"
 
 #endif /* FCGICLIENT_FCGICLIENT_H */

@@ -9,6 +9,13 @@
  * bytes between the socket and the engine, calls fcgic_conn_connected(),
  * fcgic_conn_recv(), fcgic_conn_recv_eof(), fcgic_conn_fail() and
  * fcgic_conn_tick() as things happen, until it is told to close it.
+ *
+ * Every operation may be called from inside a callback of a connection the
+ * transport runs: open and kick of any connection, and close of another one,
+ * take effect at once; close (and kick) of the connection whose callback is
+ * running take effect when that callback's engine call returns. A connection
+ * the application closes while idle turns FCGIC_CONN_DONE (see
+ * fcgic_conn_state()); the transport keeps it until told to close it.
  */
 #ifndef FCGICLIENT_TRANSPORT_H
 #define FCGICLIENT_TRANSPORT_H

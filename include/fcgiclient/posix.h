@@ -1,0 +1,326 @@
+/**
+ * @file posix.h
+ * @brief Optional POSIX transport: FastCGI over TCP and unix-domain sockets.
+ *
+ * Three layers, all on the same code:
+ *  - backend addresses as users write them (fcgic_posix_addr_parse());
+ *  - an event-loop object, struct fcgic_posix, that owns many sockets and
+ *    their connection engines. The embedder owns the loop, in the libcurl
+ *    multi / c-ares way: the object reports socket interest and its next
+ *    deadline through callbacks, and is driven with
+ *    fcgic_posix_socket_action() and fcgic_posix_timeout(). It can also run
+ *    its own poll(2) loop (fcgic_posix_run(), fcgic_posix_run_until()), and
+ *    it implements struct fcgic_transport (fcgic_posix_transport()) so a
+ *    pool or balancer can open, kick and close connections through it;
+ *  - a blocking one-call request, fcgic_posix_request().
+ *
+ * Sockets are nonblocking and close-on-exec; TCP sockets get TCP_NODELAY.
+ * Output is written with sendmsg(2) straight from the engine's iovec list
+ * with MSG_NOSIGNAL (SO_NOSIGPIPE where MSG_NOSIGNAL does not exist), so a
+ * peer that goes away never raises SIGPIPE and no process-wide signal
+ * disposition is touched. Input is read into one reusable buffer per object.
+ *
+ * Host names are resolved with getaddrinfo(3), which blocks the calling
+ * thread; numeric IPv4 and IPv6 addresses take a fast path that never calls
+ * the resolver. getaddrinfo allocates with the C library; its result is
+ * copied into memory from the object's hooks and released at once.
+ *
+ * Times (`now`, deadlines) are nanoseconds on the clock the embedder uses
+ * for the connection engines. The built-in loop and the blocking call use
+ * CLOCK_MONOTONIC (fcgic_posix_now()); an embedder that mixes them with its
+ * own calls must use the same clock.
+ */
+#ifndef FCGICLIENT_POSIX_H
+#define FCGICLIENT_POSIX_H
+
+#include "common.h"
+#include "conn.h"
+#include "transport.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------------ */
+/* Addresses                                                                */
+/* ------------------------------------------------------------------------ */
+
+/** Kinds of backend address. */
+enum fcgic_posix_addr_kind {
+    FCGIC_POSIX_ADDR_TCP = 1, /**< `fcgi://host:port[/path]` */
+    FCGIC_POSIX_ADDR_UNIX = 2 /**< `unix:/path/to.sock|fcgi://host[/path]` */
+};
+
+/**
+ * A backend address split into spans. Every span points into the string
+ * given to fcgic_posix_addr_parse() and lives as long as it does.
+ */
+struct fcgic_posix_addr {
+    enum fcgic_posix_addr_kind kind;
+    /** The host of the fcgi:// part, without the brackets of an IPv6
+     *  literal. UNIX: only a name (never resolved). */
+    struct fcgic_span host;
+    /** TCP: the port, 1..65535. UNIX: 0 (a port after '|' is ignored). */
+    uint16_t port;
+    /** The path after the authority of the fcgi:// part ("/..." or empty).
+     *  Not used to connect. */
+    struct fcgic_span path;
+    /** UNIX: the socket's file name (after "unix:", up to '|'). TCP:
+     *  empty. */
+    struct fcgic_span socket_path;
+    /** 1 when host is an IPv6 literal (written in brackets). */
+    int ipv6_literal;
+};
+
+/**
+ * Split a backend address as users write it, and check that it can be
+ * connected to.
+ *
+ * The syntax is that of fcgic_env_parse_target() (env.h), shared with the
+ * CGI environment builder: an optional `proxy:` prefix, then
+ *  - `fcgi://host:port[/path]`, host an IPv4 address, a bracketed IPv6
+ *    address (`fcgi://[::1]:9000/`) or a host name. The port is required:
+ *    there is no default;
+ *  - `unix:/path/to.sock|fcgi://host[:port][/path]` (Apache's form). The
+ *    part after '|' is reported but not used to connect. The socket path
+ *    must be shorter than sun_path (108 bytes on Linux); a relative path is
+ *    relative to the working directory at connect time.
+ * Scheme names are case-insensitive; spaces and control bytes are refused.
+ *
+ * @param target the address, NUL-terminated; borrowed for the call, and the
+ *        spans in *out point into it.
+ * @param out receives the parts; undefined on error.
+ * @param detail if not NULL, receives on error a static, NUL-terminated
+ *        sentence saying what is wrong (the syntax, a missing port, an
+ *        invalid IPv6 literal, port 0, a host name or socket path too
+ *        long), and NULL on success.
+ * @return 0; FCGIC_E_INVAL (NULL target or out); FCGIC_E_BAD_ADDRESS.
+ */
+FCGIC_API int fcgic_posix_addr_parse(const char *target, struct fcgic_posix_addr *out, const char **detail);
+
+/* ------------------------------------------------------------------------ */
+/* Event-loop object                                                        */
+/* ------------------------------------------------------------------------ */
+
+/** Socket interest bits given to the socket callback, and event bits given
+ *  to fcgic_posix_socket_action(). */
+#define FCGIC_POSIX_IN 1u     /**< readable / wants to read */
+#define FCGIC_POSIX_OUT 2u    /**< writable / wants to write */
+#define FCGIC_POSIX_ERR 4u    /**< event only: error or hang-up (POLLERR, POLLHUP) */
+#define FCGIC_POSIX_REMOVE 8u /**< interest only: stop watching fd, it is about to be closed */
+
+/**
+ * Options and callbacks of a struct fcgic_posix; copied by
+ * fcgic_posix_new(). Zero-initialise, set version to
+ * FCGIC_POSIX_OPTIONS_VERSION, then set what you need. The callbacks may be
+ * NULL: an object driven only by fcgic_posix_run() needs neither.
+ *
+ * Interest is level-triggered: a socket stays readable or writable in the
+ * embedder's loop until the object stops asking for it. The callbacks must
+ * not call any fcgic_posix_* function of the object (those return
+ * FCGIC_E_REENTRANT or do nothing).
+ */
+struct fcgic_posix_options {
+    unsigned version;
+    /**
+     * Socket interest changed: watch fd for `what` (FCGIC_POSIX_IN and/or
+     * FCGIC_POSIX_OUT; 0 means keep the fd registered but wait for nothing),
+     * or FCGIC_POSIX_REMOVE: forget fd, which is closed right after the
+     * callback returns. `c` is the connection on that socket.
+     */
+    void (*on_socket)(void *ud, int fd, unsigned what, struct fcgic_conn *c);
+    /**
+     * The earliest deadline of all connections changed: call
+     * fcgic_posix_timeout() at `deadline` (or at once if it has passed).
+     * FCGIC_NO_DEADLINE cancels the timer.
+     */
+    void (*on_timer)(void *ud, uint64_t deadline);
+    /** Passed to on_socket and on_timer. */
+    void *ud;
+    /** Size of the read buffer; 0 means 64 KiB. */
+    size_t read_buffer_size;
+};
+
+#define FCGIC_POSIX_OPTIONS_VERSION 1
+
+/** An event-loop transport: many sockets and their engines. Opaque. */
+struct fcgic_posix;
+
+/**
+ * Create an event-loop object.
+ * @param opts options and callbacks (copied), or NULL for none.
+ * @param mem allocator hooks (copied) or NULL for libc; used for the object
+ *        and for every engine it creates.
+ * @return 0, FCGIC_E_INVAL (NULL out, or opts->version is not
+ *         FCGIC_POSIX_OPTIONS_VERSION) or FCGIC_E_NOMEM.
+ */
+FCGIC_API int fcgic_posix_new(struct fcgic_posix **out, const struct fcgic_posix_options *opts,
+                              const struct fcgic_mem *mem);
+
+/**
+ * Free the object: every socket still open is reported with
+ * FCGIC_POSIX_REMOVE, closed, and its engine freed; no engine callback
+ * runs. NULL is a no-op. Called from inside an engine callback, the free is
+ * deferred until the running fcgic_posix_* call returns.
+ */
+FCGIC_API void fcgic_posix_free(struct fcgic_posix *p);
+
+/**
+ * Open a connection to a backend and create its engine. The engine is put
+ * in the connecting state at once (its connect_timeout_ns runs from `now`),
+ * so requests may be submitted right away; their bytes go out when the
+ * socket is connected. Submit with fcgic_conn_submit(), then call
+ * fcgic_posix_kick().
+ *
+ * A connect that fails later (refused, or after trying every resolved
+ * address) is reported through fcgic_conn_fail(c, FCGIC_E_CONNECT); a
+ * connect that takes longer than opts->connect_timeout_ns fails with
+ * FCGIC_E_TIMEOUT_CONNECT. Either ends the requests queued on c; the
+ * connection stays until fcgic_posix_close().
+ *
+ * Host names are resolved here, blocking (see the file comment).
+ *
+ * @param target backend address (see fcgic_posix_addr_parse()); borrowed
+ *        for the call.
+ * @param opts, cb, conn_ud passed to fcgic_conn_new() (cb and opts are
+ *        copied there; conn_ud is the caller's).
+ * @param out receives the engine; it belongs to the object until
+ *        fcgic_posix_close().
+ * @param now current time.
+ * @return 0; FCGIC_E_INVAL; FCGIC_E_BAD_ADDRESS; FCGIC_E_RESOLVE;
+ *         FCGIC_E_CONNECT (refused at once, e.g. a unix socket that does not
+ *         exist or whose listen queue is full); FCGIC_E_SOCKET;
+ *         FCGIC_E_NOMEM; FCGIC_E_REENTRANT (from on_socket or on_timer);
+ *         FCGIC_E_STATE (fcgic_posix_free() was called from a callback and
+ *         the object is going away); FCGIC_E_CLOSED (on_socket freed the
+ *         object: it is gone); an error of fcgic_conn_new().
+ */
+FCGIC_API int fcgic_posix_open(struct fcgic_posix *p, const char *target, const struct fcgic_conn_options *opts,
+                               const struct fcgic_conn_callbacks *cb, void *conn_ud, struct fcgic_conn **out,
+                               uint64_t now);
+
+/**
+ * Output was queued on c (fcgic_conn_submit(), fcgic_conn_resume(),
+ * fcgic_conn_abort(), fcgic_conn_get_values()), or a callback of c returned
+ * FCGIC_PAUSE and the embedder is ready for more input: write what the
+ * socket takes now, feed held-back input, and update interest and timers.
+ * Called from inside one of c's own callbacks, the work is done when that
+ * callback's engine call returns. Unknown c or a call from on_socket or
+ * on_timer: nothing happens.
+ */
+FCGIC_API void fcgic_posix_kick(struct fcgic_posix *p, struct fcgic_conn *c, uint64_t now);
+
+/**
+ * Close c's socket (reported with FCGIC_POSIX_REMOVE) and free its engine.
+ * No engine callback runs: requests still running on c get no on_end. From
+ * inside one of c's own callbacks, the close is deferred until that
+ * callback's engine call returns. Unknown c: nothing happens.
+ */
+FCGIC_API void fcgic_posix_close(struct fcgic_posix *p, struct fcgic_conn *c);
+
+/**
+ * Fill a struct fcgic_transport whose open, kick and close are
+ * fcgic_posix_open(), fcgic_posix_kick() and fcgic_posix_close() on p.
+ * @param p the object; must outlive every user of *out.
+ * @param out receives the operations (the caller copies it as it likes).
+ */
+FCGIC_API void fcgic_posix_transport(struct fcgic_posix *p, struct fcgic_transport *out);
+
+/**
+ * Something happened on fd: do the I/O it allows and run the engine.
+ * @param events FCGIC_POSIX_IN, FCGIC_POSIX_OUT and/or FCGIC_POSIX_ERR.
+ * @return 0 (also when fd is not one of the object's sockets: it may have
+ *         been closed since the event was collected); FCGIC_E_REENTRANT from
+ *         inside any callback of the object.
+ */
+FCGIC_API int fcgic_posix_socket_action(struct fcgic_posix *p, int fd, unsigned events, uint64_t now);
+
+/**
+ * Run the timers of every connection whose deadline is at or before now.
+ * @return 0 or FCGIC_E_REENTRANT (from inside a callback of the object).
+ */
+FCGIC_API int fcgic_posix_timeout(struct fcgic_posix *p, uint64_t now);
+
+/** The earliest deadline of all connections, or FCGIC_NO_DEADLINE. */
+FCGIC_API uint64_t fcgic_posix_deadline(const struct fcgic_posix *p);
+
+/** Connections open on the object. */
+FCGIC_API size_t fcgic_posix_count(const struct fcgic_posix *p);
+
+/** The socket of c, or -1 when c is not one of the object's connections. */
+FCGIC_API int fcgic_posix_fd(const struct fcgic_posix *p, const struct fcgic_conn *c);
+
+/** CLOCK_MONOTONIC in nanoseconds: the clock of the built-in loop. */
+FCGIC_API uint64_t fcgic_posix_now(void);
+
+/**
+ * Built-in loop: wait with poll(2) for the object's sockets and its next
+ * deadline, at most timeout_ns, then handle what happened (one round).
+ * Uses CLOCK_MONOTONIC. Works alongside on_socket/on_timer, which are still
+ * called.
+ * @param timeout_ns longest wait; 0 polls without waiting;
+ *        FCGIC_NO_DEADLINE waits until something happens (with no socket
+ *        and no deadline it returns at once).
+ * @return 0 (also when a callback freed the object with fcgic_posix_free():
+ *         it is gone when this returns); FCGIC_E_NOMEM (poll set);
+ *         FCGIC_E_IO (poll failed other than EINTR); FCGIC_E_REENTRANT (from
+ *         inside a callback of the object).
+ */
+FCGIC_API int fcgic_posix_run(struct fcgic_posix *p, uint64_t timeout_ns);
+
+/**
+ * Built-in loop: run rounds until done(ud) returns nonzero, checked before
+ * every round, or until timeout_ns passed.
+ * @param done condition; called on the caller's thread between rounds.
+ * @param timeout_ns limit, FCGIC_NO_DEADLINE for none.
+ * @return 0 when done; FCGIC_E_TIMEOUT when the limit passed first;
+ *         FCGIC_E_STATE when nothing is left to wait for (no socket wants
+ *         anything and there is no deadline) and done is still 0;
+ *         FCGIC_E_CLOSED when a callback freed the object (it is gone);
+ *         the errors of fcgic_posix_run().
+ */
+FCGIC_API int fcgic_posix_run_until(struct fcgic_posix *p, int (*done)(void *ud), void *ud, uint64_t timeout_ns);
+
+/* ------------------------------------------------------------------------ */
+/* Blocking one-call request                                                */
+/* ------------------------------------------------------------------------ */
+
+/**
+ * Connect to target, run one request and return when it is over (on_end
+ * fired), then close the connection. Built on struct fcgic_posix and its
+ * poll(2) loop. Blocks the calling thread; host names are resolved with
+ * getaddrinfo(3).
+ *
+ * Bound the time with opts->connect_timeout_ns and req->timeouts: with no
+ * limits the call waits as long as the application does. body_read must not
+ * return FCGIC_BODY_AGAIN here (nothing could resume it): the request then
+ * fails with FCGIC_E_BODY_SOURCE. Callbacks may return FCGIC_PAUSE: the
+ * call resumes at once.
+ *
+ * @param target backend address; borrowed for the call.
+ * @param opts connection options (copied) or NULL; keep_conn and
+ *        max_requests are ignored.
+ * @param req the request (see fcgic_conn_submit()).
+ * @param cb callbacks, or NULL for none; called with req_ud in place of the
+ *        request and connection userdata. The `c` they receive is valid only
+ *        during the call.
+ * @param req_ud passed to the callbacks.
+ * @param result if not NULL, receives the outcome: what on_end received,
+ *        or, when the request never started, zeros with `error` set to the
+ *        return value.
+ * @param mem allocator hooks or NULL.
+ * @return result->error: 0 when the request ended with END_REQUEST (look at
+ *         app_status and protocol_status); FCGIC_E_INVAL; the errors of
+ *         fcgic_posix_new(), fcgic_posix_open() and fcgic_conn_submit();
+ *         or the error the request ended with (FCGIC_E_CONNECT,
+ *         FCGIC_E_TIMEOUT_CONNECT, FCGIC_E_PEER_CLOSED, FCGIC_E_IO, ...).
+ */
+FCGIC_API int fcgic_posix_request(const char *target, const struct fcgic_conn_options *opts,
+                                  const struct fcgic_request *req, const struct fcgic_conn_callbacks *cb,
+                                  void *req_ud, struct fcgic_result *result, const struct fcgic_mem *mem);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* FCGICLIENT_POSIX_H */

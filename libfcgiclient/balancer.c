@@ -1,0 +1,1069 @@
+/* Balancer over member pools. See include/fcgiclient/balancer.h.
+ *
+ * Selection. Apache's methods scan every member per request: each usable
+ * member's lbstatus grows by its lbfactor, the best is chosen, and (for
+ * byrequests and bybusyness) the chosen one's lbstatus falls by the sum of
+ * the factors. Here the usable members of one (lbset, standby) tier are
+ * split into groups of equal lbfactor, each group a binary heap:
+ *  - the "grow every lbstatus by its lbfactor" step is a tier counter K, and
+ *    a member in the heap stores lbstatus - K * lbfactor; inside a group all
+ *    members grow alike, so the heap order never changes when K does;
+ *  - the best of a tier is the best of the group tops, compared with their
+ *    real lbstatus and, on a tie, by member order (Apache keeps the first
+ *    best it meets in member order; the heaps order ties the same way).
+ * A pick is O(G + log n), G = distinct lbfactors in the tier (<= 100). A
+ * member leaving the tier (error, disabled, drained, removed) takes its real
+ * lbstatus with it and comes back with it, as in Apache where an unusable
+ * member's lbstatus is not touched.
+ *
+ * Members in error wait in a heap ordered by the time they may be retried;
+ * member pools' deadlines wait in another heap, so tick and deadline do not
+ * scan every member either. */
+#include <string.h>
+
+#include "fcgiclient/balancer.h"
+#include "fcgiclient/error.h"
+#include "pool_int.h"
+#include "util.h"
+
+#define DEFAULT_RETRY_NS (60ull * 1000000000ull)
+#define MAX_LBFACTOR 100u
+#define MAX_LBSET 99u
+#define NPOS ((size_t)-1)
+#define STATUS_MASK (FCGIC_MEMBER_DISABLED | FCGIC_MEMBER_STANDBY | FCGIC_MEMBER_DRAIN | FCGIC_MEMBER_ERROR)
+
+struct tier;
+struct group;
+
+struct member {
+    struct fcgic_balancer *b;
+    unsigned id;
+    uint64_t seq; /* member order */
+    struct fcgic_pool *pool;
+    unsigned lbfactor, lbset, status;
+    long long lbstatus; /* real value; while in a heap: value - K * lbfactor */
+    struct tier *tier;  /* NULL when not usable */
+    struct group *grp;
+    size_t hidx;        /* index in grp's heap */
+    size_t eidx;        /* index in the error heap or NPOS */
+    size_t didx;        /* index in the deadline heap or NPOS */
+    uint64_t dl;        /* cached pool deadline */
+    uint64_t error_until, retry_ns;
+    unsigned busy;
+    uint64_t elected, errors, recoveries, transferred, read;
+    int removed;
+    struct member *prev, *next;
+};
+
+struct group {
+    unsigned f;
+    size_t assigned; /* members whose (lbset, standby, lbfactor) is this group's */
+    struct member **h;
+    size_t n, cap;
+};
+
+struct tier {
+    unsigned lbset;
+    int standby;
+    long long K;
+    long long total; /* sum of lbfactors of the members in the tier */
+    size_t n;
+    struct group *g;
+    size_t ng, gcap;
+};
+
+struct mheap {
+    struct member **h;
+    size_t n, cap;
+};
+
+struct fcgic_balancer_req {
+    struct fcgic_balancer *b;
+    void *ud;
+    struct fcgic_request req; /* params in own memory */
+    struct fcgic__keep keep;
+    struct member *m;
+    struct fcgic_pool_req *pr;
+    struct fcgic_balancer_req *lprev, *lnext;
+    unsigned attempts, max_attempts;
+    int aborted;
+};
+
+struct fcgic_balancer {
+    struct fcgic__alloc a;
+    struct fcgic_balancer_options o;
+    struct fcgic_transport tr;
+    struct fcgic_pool_callbacks cb;   /* the embedder's */
+    struct fcgic_pool_callbacks pcb;  /* given to member pools */
+    void *ud;
+    struct member **slots; /* by id - 1 */
+    size_t nslots, slotcap;
+    struct member *head, *tail;
+    size_t nmembers, nerror;
+    struct tier **tiers; /* sorted by (lbset, standby) */
+    struct fcgic_balancer_req *live; /* every request not yet ended */
+    size_t ntiers, tiercap;
+    struct mheap eheap, dheap;
+    uint64_t next_seq;
+    uint64_t now; /* latest time seen (callbacks carry none) */
+    int reap;     /* removed members wait to be freed */
+    int cb_depth;
+};
+
+/* ------------------------------------------------------------------------ */
+/* Ordering                                                                 */
+/* ------------------------------------------------------------------------ */
+
+static long long traffic(const struct member *m)
+{
+    return (long long)(m->transferred / m->lbfactor) + (long long)(m->read / m->lbfactor);
+}
+
+static long long real_lbstatus(const struct member *m)
+{
+    return m->tier ? m->lbstatus + m->tier->K * (long long)m->lbfactor : m->lbstatus;
+}
+
+/* Is a strictly better than b? Only ever called for members of one tier. */
+static int better(enum fcgic_lb_method meth, const struct member *a, const struct member *b)
+{
+    switch (meth) {
+    case FCGIC_LB_BYBUSYNESS:
+        if (a->busy != b->busy)
+            return a->busy < b->busy;
+        break;
+    case FCGIC_LB_BYTRAFFIC: {
+        long long ta = traffic(a), tb = traffic(b);
+        if (ta != tb)
+            return ta < tb;
+        return a->seq < b->seq;
+    }
+    default:
+        break;
+    }
+    long long la = real_lbstatus(a), lb = real_lbstatus(b);
+    if (la != lb)
+        return la > lb;
+    return a->seq < b->seq;
+}
+
+static void g_swap(struct group *g, size_t i, size_t j)
+{
+    struct member *t = g->h[i];
+    g->h[i] = g->h[j];
+    g->h[j] = t;
+    g->h[i]->hidx = i;
+    g->h[j]->hidx = j;
+}
+
+static void g_up(enum fcgic_lb_method meth, struct group *g, size_t i)
+{
+    while (i > 0) {
+        size_t p = (i - 1) / 2;
+        if (!better(meth, g->h[i], g->h[p]))
+            break;
+        g_swap(g, i, p);
+        i = p;
+    }
+}
+
+static void g_down(enum fcgic_lb_method meth, struct group *g, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, best = i;
+        if (l < g->n && better(meth, g->h[l], g->h[best]))
+            best = l;
+        if (r < g->n && better(meth, g->h[r], g->h[best]))
+            best = r;
+        if (best == i)
+            break;
+        g_swap(g, i, best);
+        i = best;
+    }
+}
+
+static void g_fix(enum fcgic_lb_method meth, struct group *g, size_t i)
+{
+    g_up(meth, g, i);
+    g_down(meth, g, g->h[i] == NULL ? i : g->h[i]->hidx);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Generic member heaps (error retry time, pool deadline)                   */
+/* ------------------------------------------------------------------------ */
+
+static uint64_t ekey(const struct member *m) { return m->error_until; }
+static uint64_t dkey(const struct member *m) { return m->dl; }
+
+static size_t *eidx(struct member *m) { return &m->eidx; }
+static size_t *didx(struct member *m) { return &m->didx; }
+
+struct hk {
+    uint64_t (*key)(const struct member *);
+    size_t *(*idx)(struct member *);
+};
+static const struct hk EH = {ekey, eidx};
+static const struct hk DH = {dkey, didx};
+
+static void mh_swap(const struct hk *k, struct mheap *h, size_t i, size_t j)
+{
+    struct member *t = h->h[i];
+    h->h[i] = h->h[j];
+    h->h[j] = t;
+    *k->idx(h->h[i]) = i;
+    *k->idx(h->h[j]) = j;
+}
+
+static void mh_fix(const struct hk *k, struct mheap *h, size_t i)
+{
+    while (i > 0 && k->key(h->h[i]) < k->key(h->h[(i - 1) / 2])) {
+        mh_swap(k, h, i, (i - 1) / 2);
+        i = (i - 1) / 2;
+    }
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, s = i;
+        if (l < h->n && k->key(h->h[l]) < k->key(h->h[s]))
+            s = l;
+        if (r < h->n && k->key(h->h[r]) < k->key(h->h[s]))
+            s = r;
+        if (s == i)
+            break;
+        mh_swap(k, h, i, s);
+        i = s;
+    }
+}
+
+/* Capacity must have been reserved. */
+static void mh_insert(const struct hk *k, struct mheap *h, struct member *m)
+{
+    h->h[h->n] = m;
+    *k->idx(m) = h->n;
+    h->n++;
+    mh_fix(k, h, h->n - 1);
+}
+
+static void mh_remove(const struct hk *k, struct mheap *h, struct member *m)
+{
+    size_t i = *k->idx(m);
+    if (i == NPOS)
+        return;
+    h->n--;
+    if (i != h->n) {
+        h->h[i] = h->h[h->n];
+        *k->idx(h->h[i]) = i;
+        mh_fix(k, h, i);
+    }
+    *k->idx(m) = NPOS;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Tiers                                                                    */
+/* ------------------------------------------------------------------------ */
+
+static int usable(const struct member *m)
+{
+    return !m->removed && !(m->status & (FCGIC_MEMBER_DISABLED | FCGIC_MEMBER_ERROR | FCGIC_MEMBER_DRAIN));
+}
+
+static struct tier *tier_get(struct fcgic_balancer *b, unsigned lbset, int standby, int create)
+{
+    size_t i = 0;
+    for (; i < b->ntiers; i++) {
+        struct tier *t = b->tiers[i];
+        if (t->lbset == lbset && t->standby == standby)
+            return t;
+        if (t->lbset > lbset || (t->lbset == lbset && t->standby > standby))
+            break;
+    }
+    if (!create)
+        return NULL;
+    if (b->ntiers == b->tiercap) {
+        size_t nc = b->tiercap ? b->tiercap * 2 : 4;
+        struct tier **nt = fcgic__realloc(&b->a, b->tiers, b->tiercap * sizeof(*nt), nc * sizeof(*nt));
+        if (!nt)
+            return NULL;
+        b->tiers = nt;
+        b->tiercap = nc;
+    }
+    struct tier *t = fcgic__calloc(&b->a, 1, sizeof(*t));
+    if (!t)
+        return NULL;
+    t->lbset = lbset;
+    t->standby = standby;
+    memmove(&b->tiers[i + 1], &b->tiers[i], (b->ntiers - i) * sizeof(*b->tiers));
+    b->tiers[i] = t;
+    b->ntiers++;
+    return t;
+}
+
+static struct group *group_get(struct fcgic_balancer *b, struct tier *t, unsigned f)
+{
+    for (size_t i = 0; i < t->ng; i++)
+        if (t->g[i].f == f)
+            return &t->g[i];
+    if (t->ng == t->gcap) {
+        size_t nc = t->gcap ? t->gcap * 2 : 2;
+        struct group *ng = fcgic__realloc(&b->a, t->g, t->gcap * sizeof(*ng), nc * sizeof(*ng));
+        if (!ng)
+            return NULL;
+        for (size_t i = 0; i < t->ng; i++)
+            for (size_t j = 0; j < ng[i].n; j++)
+                ng[i].h[j]->grp = &ng[i];
+        t->g = ng;
+        t->gcap = nc;
+    }
+    struct group *g = &t->g[t->ng++];
+    memset(g, 0, sizeof(*g));
+    g->f = f;
+    return g;
+}
+
+/* Put a usable member into its tier (allocations are reserved by add, so
+ * only the first insertion into a new tier or group can fail). */
+static int tier_insert(struct fcgic_balancer *b, struct member *m)
+{
+    struct tier *t = tier_get(b, m->lbset, (m->status & FCGIC_MEMBER_STANDBY) != 0, 1);
+    if (!t)
+        return FCGIC_E_NOMEM;
+    struct group *g = group_get(b, t, m->lbfactor);
+    if (!g)
+        return FCGIC_E_NOMEM;
+    if (g->n == g->cap) {
+        size_t nc = g->cap ? g->cap * 2 : 4;
+        struct member **nh = fcgic__realloc(&b->a, g->h, g->cap * sizeof(*nh), nc * sizeof(*nh));
+        if (!nh)
+            return FCGIC_E_NOMEM;
+        g->h = nh;
+        g->cap = nc;
+    }
+    m->lbstatus -= t->K * (long long)m->lbfactor;
+    m->tier = t;
+    m->grp = g;
+    g->h[g->n] = m;
+    m->hidx = g->n;
+    g->n++;
+    t->n++;
+    t->total += m->lbfactor;
+    g_up(b->o.method, g, m->hidx);
+    return 0;
+}
+
+static void tier_remove(struct fcgic_balancer *b, struct member *m)
+{
+    struct tier *t = m->tier;
+    if (!t)
+        return;
+    struct group *g = m->grp;
+    size_t i = m->hidx;
+    m->lbstatus += t->K * (long long)m->lbfactor;
+    m->tier = NULL;
+    m->grp = NULL;
+    g->n--;
+    if (i != g->n) {
+        g->h[i] = g->h[g->n];
+        g->h[i]->hidx = i;
+        g_fix(b->o.method, g, i);
+    }
+    t->n--;
+    t->total -= m->lbfactor;
+}
+
+/* Bring the member's heap membership in line with its flags. */
+static int member_sync(struct fcgic_balancer *b, struct member *m)
+{
+    if (m->tier) {
+        int standby = (m->status & FCGIC_MEMBER_STANDBY) != 0;
+        if (usable(m) && m->tier->standby == standby && m->tier->lbset == m->lbset && m->grp->f == m->lbfactor)
+            return 0;
+        tier_remove(b, m);
+    }
+    if (usable(m))
+        return tier_insert(b, m);
+    return 0;
+}
+
+/* Position changed (busy or traffic): re-heap. */
+static void member_reorder(struct fcgic_balancer *b, struct member *m)
+{
+    if (m->tier && b->o.method != FCGIC_LB_BYREQUESTS)
+        g_fix(b->o.method, m->grp, m->hidx);
+}
+
+static void emit_state(struct fcgic_balancer *b, struct member *m, unsigned old, int err)
+{
+    if (!b->cb.on_event || old == m->status)
+        return;
+    struct fcgic_event ev;
+    memset(&ev, 0, sizeof(ev));
+    ev.kind = FCGIC_EVENT_MEMBER_STATE;
+    ev.target = fcgic_pool_target(m->pool);
+    ev.member = m->id;
+    ev.error = err;
+    ev.old_status = old;
+    ev.new_status = m->status;
+    ev.now = b->now;
+    b->cb_depth++;
+    b->cb.on_event(b->ud, &ev);
+    b->cb_depth--;
+}
+
+static void set_error(struct fcgic_balancer *b, struct member *m, int err)
+{
+    if (m->status & FCGIC_MEMBER_ERROR)
+        return;
+    unsigned old = m->status;
+    m->status |= FCGIC_MEMBER_ERROR;
+    m->errors++;
+    b->nerror++;
+    uint64_t r = m->retry_ns == FCGIC_RETRY_IMMEDIATE ? 0 : m->retry_ns;
+    m->error_until = b->now + r < b->now ? UINT64_MAX - 1 : b->now + r;
+    tier_remove(b, m);
+    mh_insert(&EH, &b->eheap, m); /* reserved at add */
+    emit_state(b, m, old, err);
+}
+
+static void clear_error(struct fcgic_balancer *b, struct member *m)
+{
+    if (!(m->status & FCGIC_MEMBER_ERROR))
+        return;
+    unsigned old = m->status;
+    m->status &= ~FCGIC_MEMBER_ERROR;
+    m->recoveries++;
+    b->nerror--;
+    mh_remove(&EH, &b->eheap, m);
+    (void)member_sync(b, m); /* space was reserved: cannot fail for a known tier */
+    emit_state(b, m, old, 0);
+}
+
+/* Members whose retry time passed (Apache: now > error_time + retry), and
+ * forced recovery when every member is in error. */
+static void recover(struct fcgic_balancer *b, uint64_t now)
+{
+    while (b->eheap.n && b->eheap.h[0]->error_until < now)
+        clear_error(b, b->eheap.h[0]);
+    if (!b->o.no_force_recovery && b->nmembers > 0 && b->nerror == b->nmembers) {
+        for (struct member *m = b->head; m; m = m->next)
+            if (!m->removed)
+                clear_error(b, m);
+    }
+}
+
+static struct member *pick(struct fcgic_balancer *b, uint64_t now)
+{
+    recover(b, now);
+    for (size_t i = 0; i < b->ntiers; i++) {
+        struct tier *t = b->tiers[i];
+        if (t->n == 0)
+            continue;
+        if (b->o.method != FCGIC_LB_BYTRAFFIC)
+            t->K++;
+        struct member *best = NULL;
+        for (size_t j = 0; j < t->ng; j++) {
+            struct group *g = &t->g[j];
+            if (g->n && (!best || better(b->o.method, g->h[0], best)))
+                best = g->h[0];
+        }
+        if (!best)
+            continue; /* cannot happen: t->n > 0 */
+        if (b->o.method != FCGIC_LB_BYTRAFFIC) {
+            best->lbstatus -= t->total;
+            g_down(b->o.method, best->grp, best->hidx);
+        }
+        best->elected++;
+        return best;
+    }
+    return NULL;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Member pools                                                             */
+/* ------------------------------------------------------------------------ */
+
+static struct member *by_id(const struct fcgic_balancer *b, unsigned id)
+{
+    if (id == 0 || id > b->nslots)
+        return NULL;
+    return b->slots[id - 1];
+}
+
+static void member_free(struct fcgic_balancer *b, struct member *m)
+{
+    tier_remove(b, m);
+    mh_remove(&EH, &b->eheap, m);
+    mh_remove(&DH, &b->dheap, m);
+    if (m->prev)
+        m->prev->next = m->next;
+    else
+        b->head = m->next;
+    if (m->next)
+        m->next->prev = m->prev;
+    else
+        b->tail = m->prev;
+    b->slots[m->id - 1] = NULL;
+    fcgic_pool_free(m->pool);
+    fcgic__free(&b->a, m);
+}
+
+/* Make sure a member with these parameters can always enter its group
+ * without allocating (so recovery never fails). */
+static int assign(struct fcgic_balancer *b, unsigned lbset, int standby, unsigned f)
+{
+    struct tier *t = tier_get(b, lbset, standby, 1);
+    if (!t)
+        return FCGIC_E_NOMEM;
+    struct group *g = group_get(b, t, f);
+    if (!g)
+        return FCGIC_E_NOMEM;
+    if (g->assigned + 1 > g->cap) {
+        size_t nc = g->cap ? g->cap * 2 : 4;
+        struct member **nh = fcgic__realloc(&b->a, g->h, g->cap * sizeof(*nh), nc * sizeof(*nh));
+        if (!nh)
+            return FCGIC_E_NOMEM;
+        g->h = nh;
+        g->cap = nc;
+    }
+    g->assigned++;
+    return 0;
+}
+
+static void unassign(struct fcgic_balancer *b, unsigned lbset, int standby, unsigned f)
+{
+    struct tier *t = tier_get(b, lbset, standby, 0);
+    if (!t)
+        return;
+    for (size_t i = 0; i < t->ng; i++)
+        if (t->g[i].f == f && t->g[i].assigned)
+            t->g[i].assigned--;
+}
+
+static int reserve_heaps(struct fcgic_balancer *b, size_t need)
+{
+    struct mheap *hs[2] = {&b->eheap, &b->dheap};
+    for (int i = 0; i < 2; i++) {
+        struct mheap *h = hs[i];
+        if (h->cap >= need)
+            continue;
+        size_t nc = h->cap ? h->cap : 8;
+        while (nc < need)
+            nc *= 2;
+        struct member **nh = fcgic__realloc(&b->a, h->h, h->cap * sizeof(*nh), nc * sizeof(*nh));
+        if (!nh)
+            return FCGIC_E_NOMEM;
+        h->h = nh;
+        h->cap = nc;
+    }
+    return 0;
+}
+
+/* The member's pool deadline may have changed. */
+static void pool_wake(void *owner, struct fcgic_pool *p)
+{
+    struct member *m = owner;
+    struct fcgic_balancer *b = m->b;
+    uint64_t d = fcgic_pool_deadline(p);
+    if (d == m->dl && (m->didx != NPOS) == (d != FCGIC_NO_DEADLINE))
+        return;
+    m->dl = d;
+    if (d == FCGIC_NO_DEADLINE) {
+        mh_remove(&DH, &b->dheap, m);
+    } else if (m->didx == NPOS) {
+        mh_insert(&DH, &b->dheap, m); /* reserved at add */
+    } else {
+        mh_fix(&DH, &b->dheap, m->didx);
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Request callbacks given to member pools                                  */
+/* ------------------------------------------------------------------------ */
+
+static int bcb_head(void *req_ud, const struct fcgic_response_head *head)
+{
+    struct fcgic_balancer_req *r = req_ud;
+    return r->b->cb.on_head ? r->b->cb.on_head(r->ud, head) : 0;
+}
+
+static int bcb_body(void *req_ud, const char *data, size_t len)
+{
+    struct fcgic_balancer_req *r = req_ud;
+    return r->b->cb.on_body ? r->b->cb.on_body(r->ud, data, len) : 0;
+}
+
+static int bcb_stderr(void *req_ud, const char *line, size_t len)
+{
+    struct fcgic_balancer_req *r = req_ud;
+    return r->b->cb.on_stderr ? r->b->cb.on_stderr(r->ud, line, len) : 0;
+}
+
+static int bcb_body_read(void *req_ud, enum fcgic_type stream, struct fcgic_span *chunk)
+{
+    struct fcgic_balancer_req *r = req_ud;
+    return r->b->cb.body_read ? r->b->cb.body_read(r->ud, stream, chunk) : -1;
+}
+
+static void bcb_event(void *ud, const struct fcgic_event *ev)
+{
+    struct fcgic_balancer *b = ud;
+    if (b->cb.on_event)
+        b->cb.on_event(b->ud, ev);
+}
+
+static void breq_free(struct fcgic_balancer *b, struct fcgic_balancer_req *r)
+{
+    if (r->lprev)
+        r->lprev->lnext = r->lnext;
+    else
+        b->live = r->lnext;
+    if (r->lnext)
+        r->lnext->lprev = r->lprev;
+    fcgic__keep_free(&r->keep, &b->a);
+    fcgic__free(&b->a, (void *)r->req.params);
+    fcgic__free(&b->a, r);
+}
+
+static void member_busy(struct fcgic_balancer *b, struct member *m, int delta)
+{
+    m->busy = (unsigned)((int)m->busy + delta);
+    member_reorder(b, m);
+    if (m->removed && m->busy == 0)
+        b->reap = 1;
+}
+
+static void emit_failover(struct fcgic_balancer *b, struct member *m, int err)
+{
+    if (!b->cb.on_event)
+        return;
+    struct fcgic_event ev;
+    memset(&ev, 0, sizeof(ev));
+    ev.kind = FCGIC_EVENT_FAILOVER;
+    ev.target = fcgic_pool_target(m->pool);
+    ev.member = m->id;
+    ev.error = err;
+    ev.now = b->now;
+    b->cb_depth++;
+    b->cb.on_event(b->ud, &ev);
+    b->cb_depth--;
+}
+
+/* Run r on a member chosen now; members that refuse at once are put in
+ * error and the next one is tried. Returns 0, FCGIC_E_BAL_ALL_DOWN, or a
+ * pool error that is not about connecting. *last_err gets the last connect
+ * error seen. */
+static int dispatch(struct fcgic_balancer *b, struct fcgic_balancer_req *r, uint64_t now, int *last_err)
+{
+    for (;;) {
+        if (r->attempts > r->max_attempts)
+            return FCGIC_E_BAL_ALL_DOWN;
+        struct member *m = pick(b, now);
+        if (!m)
+            return FCGIC_E_BAL_ALL_DOWN;
+        r->attempts++;
+        r->m = m;
+        member_busy(b, m, +1);
+        r->keep.pos[0] = r->keep.pos[1] = 0;
+        int rc = fcgic__pool_submit_keep(m->pool, &r->req, r, &r->keep, &r->pr, now);
+        if (rc == 0)
+            return 0;
+        member_busy(b, m, -1);
+        r->m = NULL;
+        if (!fcgic__is_connect_error(rc))
+            return rc;
+        *last_err = rc;
+        set_error(b, m, rc);
+        emit_failover(b, m, rc);
+    }
+}
+
+static void bcb_end(void *req_ud, const struct fcgic_result *res)
+{
+    struct fcgic_balancer_req *r = req_ud;
+    struct fcgic_balancer *b = r->b;
+    struct member *m = r->m;
+    r->pr = NULL;
+    if (m) {
+        m->transferred += res->stdin_bytes + res->data_bytes;
+        m->read += res->stdout_bytes + res->stderr_bytes;
+        member_busy(b, m, -1);
+    }
+    r->m = NULL;
+    if (m && fcgic__is_connect_error(res->error) && !res->response_started && !res->aborted && !r->aborted) {
+        set_error(b, m, res->error);
+        emit_failover(b, m, res->error);
+        int last = res->error;
+        int rc = fcgic__keep_replayable(&r->keep, &r->req) ? dispatch(b, r, b->now, &last) : res->error;
+        if (rc == 0)
+            return;
+        struct fcgic_result out = *res;
+        out.error = rc;
+        void *ud = r->ud;
+        breq_free(b, r);
+        b->cb_depth++;
+        if (b->cb.on_end)
+            b->cb.on_end(ud, &out);
+        b->cb_depth--;
+        return;
+    }
+    void *ud = r->ud;
+    breq_free(b, r);
+    b->cb_depth++;
+    if (b->cb.on_end)
+        b->cb.on_end(ud, res);
+    b->cb_depth--;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Public API                                                               */
+/* ------------------------------------------------------------------------ */
+
+int fcgic_balancer_new(struct fcgic_balancer **out, const struct fcgic_balancer_options *opts,
+                       const struct fcgic_transport *transport, const struct fcgic_pool_callbacks *cb, void *ud,
+                       const struct fcgic_mem *mem)
+{
+    if (!out)
+        return FCGIC_E_INVAL;
+    *out = NULL;
+    if (!transport || !cb || cb->version != FCGIC_POOL_CALLBACKS_VERSION)
+        return FCGIC_E_INVAL;
+    if (opts && (unsigned)opts->method > FCGIC_LB_BYTRAFFIC)
+        return FCGIC_E_INVAL;
+    struct fcgic__alloc a;
+    fcgic__alloc_init(&a, mem);
+    struct fcgic_balancer *b = fcgic__calloc(&a, 1, sizeof(*b));
+    if (!b)
+        return FCGIC_E_NOMEM;
+    b->a = a;
+    if (opts)
+        b->o = *opts;
+    b->tr = *transport;
+    b->cb = *cb;
+    b->ud = ud;
+    b->pcb.version = FCGIC_POOL_CALLBACKS_VERSION;
+    b->pcb.on_head = bcb_head;
+    b->pcb.on_body = bcb_body;
+    b->pcb.on_stderr = bcb_stderr;
+    b->pcb.on_end = bcb_end;
+    b->pcb.body_read = bcb_body_read;
+    b->pcb.on_event = bcb_event;
+    *out = b;
+    return 0;
+}
+
+void fcgic_balancer_free(struct fcgic_balancer *b)
+{
+    if (!b)
+        return;
+    while (b->head) {
+        struct member *m = b->head;
+        b->head = m->next;
+        fcgic_pool_free(m->pool);
+        fcgic__free(&b->a, m);
+    }
+    while (b->live)
+        breq_free(b, b->live);
+    for (size_t i = 0; i < b->ntiers; i++) {
+        for (size_t j = 0; j < b->tiers[i]->ng; j++)
+            fcgic__free(&b->a, b->tiers[i]->g[j].h);
+        fcgic__free(&b->a, b->tiers[i]->g);
+        fcgic__free(&b->a, b->tiers[i]);
+    }
+    fcgic__free(&b->a, b->tiers);
+    fcgic__free(&b->a, b->eheap.h);
+    fcgic__free(&b->a, b->dheap.h);
+    fcgic__free(&b->a, b->slots);
+    fcgic__free(&b->a, b);
+}
+
+int fcgic_balancer_add(struct fcgic_balancer *b, const struct fcgic_member_options *opts, unsigned *id,
+                       uint64_t now)
+{
+    if (id)
+        *id = 0;
+    if (!b || !opts)
+        return FCGIC_E_INVAL;
+    if (opts->status & ~(FCGIC_MEMBER_DISABLED | FCGIC_MEMBER_STANDBY | FCGIC_MEMBER_DRAIN))
+        return FCGIC_E_INVAL;
+    if (opts->hc_interval_ns)
+        return FCGIC_E_NOTSUP;
+    unsigned f = opts->lbfactor ? opts->lbfactor : 1;
+    if (f > MAX_LBFACTOR || opts->lbset > MAX_LBSET)
+        return FCGIC_E_RANGE;
+    if (b->nslots >= 0xfffffffeu)
+        return FCGIC_E_RANGE;
+    b->now = now;
+    if (b->nslots == b->slotcap) {
+        size_t nc = b->slotcap ? b->slotcap * 2 : 8;
+        struct member **ns = fcgic__realloc(&b->a, b->slots, b->slotcap * sizeof(*ns), nc * sizeof(*ns));
+        if (!ns)
+            return FCGIC_E_NOMEM;
+        b->slots = ns;
+        b->slotcap = nc;
+    }
+    size_t live = 1;
+    for (size_t i = 0; i < b->ntiers; i++)
+        for (size_t j = 0; j < b->tiers[i]->ng; j++)
+            live += b->tiers[i]->g[j].assigned;
+    int rc = reserve_heaps(b, live + 1);
+    if (rc != 0)
+        return rc;
+    struct member *m = fcgic__calloc(&b->a, 1, sizeof(*m));
+    if (!m)
+        return FCGIC_E_NOMEM;
+    m->b = b;
+    m->lbfactor = f;
+    m->lbset = opts->lbset;
+    m->status = opts->status;
+    m->retry_ns = opts->retry_ns ? opts->retry_ns : DEFAULT_RETRY_NS;
+    m->eidx = m->didx = NPOS;
+    m->dl = FCGIC_NO_DEADLINE;
+    rc = assign(b, m->lbset, (m->status & FCGIC_MEMBER_STANDBY) != 0, f);
+    if (rc != 0) {
+        fcgic__free(&b->a, m);
+        return rc;
+    }
+    rc = fcgic_pool_new(&m->pool, &opts->pool, &b->tr, &b->pcb, b, &b->a.m);
+    if (rc != 0) {
+        unassign(b, m->lbset, (m->status & FCGIC_MEMBER_STANDBY) != 0, f);
+        fcgic__free(&b->a, m);
+        return rc;
+    }
+    m->id = (unsigned)b->nslots + 1;
+    m->seq = b->next_seq++;
+    struct fcgic__pool_owner o = {pool_wake, m, m->id};
+    fcgic__pool_set_owner(m->pool, &o);
+    b->slots[b->nslots++] = m;
+    m->prev = b->tail;
+    if (b->tail)
+        b->tail->next = m;
+    else
+        b->head = m;
+    b->tail = m;
+    b->nmembers++;
+    (void)member_sync(b, m); /* the group was reserved by assign() */
+    if (id)
+        *id = m->id;
+    return 0;
+}
+
+int fcgic_balancer_remove(struct fcgic_balancer *b, unsigned id, uint64_t now)
+{
+    struct member *m = b ? by_id(b, id) : NULL;
+    if (!m || m->removed)
+        return FCGIC_E_BAL_NO_MEMBER;
+    b->now = now;
+    m->removed = 1;
+    b->nmembers--;
+    if (m->status & FCGIC_MEMBER_ERROR)
+        b->nerror--;
+    mh_remove(&EH, &b->eheap, m);
+    tier_remove(b, m);
+    unassign(b, m->lbset, (m->status & FCGIC_MEMBER_STANDBY) != 0, m->lbfactor);
+    fcgic_pool_drain(m->pool, now);
+    b->reap = 1;
+    return 0;
+}
+
+int fcgic_balancer_set_status(struct fcgic_balancer *b, unsigned id, unsigned set, unsigned clear, uint64_t now)
+{
+    struct member *m = b ? by_id(b, id) : NULL;
+    if (!m || m->removed)
+        return FCGIC_E_BAL_NO_MEMBER;
+    if ((set | clear) & ~STATUS_MASK)
+        return FCGIC_E_INVAL;
+    b->now = now;
+    unsigned want = (m->status | set) & ~clear;
+    int sb_old = (m->status & FCGIC_MEMBER_STANDBY) != 0, sb_new = (want & FCGIC_MEMBER_STANDBY) != 0;
+    if (sb_old != sb_new) {
+        int rc = assign(b, m->lbset, sb_new, m->lbfactor);
+        if (rc != 0)
+            return rc;
+        unassign(b, m->lbset, sb_old, m->lbfactor);
+    }
+    if ((want & FCGIC_MEMBER_ERROR) && !(m->status & FCGIC_MEMBER_ERROR)) {
+        m->status = (m->status & FCGIC_MEMBER_ERROR) | (want & ~FCGIC_MEMBER_ERROR);
+        set_error(b, m, 0);
+        return 0;
+    }
+    if (!(want & FCGIC_MEMBER_ERROR) && (m->status & FCGIC_MEMBER_ERROR)) {
+        m->status = FCGIC_MEMBER_ERROR | want;
+        clear_error(b, m);
+        return 0;
+    }
+    unsigned old = m->status;
+    m->status = want;
+    (void)member_sync(b, m);
+    emit_state(b, m, old, 0);
+    return 0;
+}
+
+int fcgic_balancer_set_lbfactor(struct fcgic_balancer *b, unsigned id, unsigned lbfactor)
+{
+    struct member *m = b ? by_id(b, id) : NULL;
+    if (!m || m->removed)
+        return FCGIC_E_BAL_NO_MEMBER;
+    unsigned f = lbfactor ? lbfactor : 1;
+    if (f > MAX_LBFACTOR)
+        return FCGIC_E_RANGE;
+    if (f == m->lbfactor)
+        return 0;
+    int sb = (m->status & FCGIC_MEMBER_STANDBY) != 0;
+    int rc = assign(b, m->lbset, sb, f);
+    if (rc != 0)
+        return rc;
+    unassign(b, m->lbset, sb, m->lbfactor);
+    int in = m->tier != NULL;
+    if (in)
+        tier_remove(b, m);
+    m->lbfactor = f;
+    if (in)
+        (void)tier_insert(b, m);
+    return 0;
+}
+
+int fcgic_balancer_pick(struct fcgic_balancer *b, unsigned *id, uint64_t now)
+{
+    if (id)
+        *id = 0;
+    if (!b)
+        return FCGIC_E_INVAL;
+    b->now = now;
+    struct member *m = pick(b, now);
+    if (!m)
+        return FCGIC_E_BAL_ALL_DOWN;
+    if (id)
+        *id = m->id;
+    return 0;
+}
+
+int fcgic_balancer_submit(struct fcgic_balancer *b, const struct fcgic_request *req, void *req_ud,
+                          struct fcgic_balancer_req **handle, uint64_t now)
+{
+    if (handle)
+        *handle = NULL;
+    if (!b || !req)
+        return FCGIC_E_INVAL;
+    b->now = now;
+    struct fcgic_balancer_req *r = fcgic__calloc(&b->a, 1, sizeof(*r));
+    if (!r)
+        return FCGIC_E_NOMEM;
+    r->b = b;
+    r->ud = req_ud;
+    r->req = *req;
+    int rc = fcgic__copy_params(&b->a, req, &r->req.params);
+    if (rc != 0) {
+        fcgic__free(&b->a, r);
+        return rc;
+    }
+    fcgic__keep_init(&r->keep, 1, req->stdin_mode == FCGIC_BODY_STREAM || req->data_mode == FCGIC_BODY_STREAM
+                                      ? 64u * 1024u : 0);
+    r->lnext = b->live;
+    if (b->live)
+        b->live->lprev = r;
+    b->live = r;
+    r->max_attempts = b->o.max_attempts ? b->o.max_attempts : (unsigned)(b->nmembers ? b->nmembers - 1 : 0);
+    int last = 0;
+    rc = dispatch(b, r, now, &last);
+    if (rc != 0) {
+        breq_free(b, r);
+        return rc;
+    }
+    if (handle)
+        *handle = r;
+    return 0;
+}
+
+int fcgic_balancer_abort(struct fcgic_balancer *b, struct fcgic_balancer_req *r, uint64_t now)
+{
+    if (!b || !r || r->b != b || !r->m || !r->pr)
+        return FCGIC_E_INVAL;
+    b->now = now;
+    r->aborted = 1;
+    return fcgic_pool_abort(r->m->pool, r->pr, now);
+}
+
+int fcgic_balancer_resume(struct fcgic_balancer *b, struct fcgic_balancer_req *r, uint64_t now)
+{
+    if (!b || !r || r->b != b || !r->m || !r->pr)
+        return FCGIC_E_INVAL;
+    b->now = now;
+    return fcgic_pool_resume(r->m->pool, r->pr, now);
+}
+
+int fcgic_balancer_tick(struct fcgic_balancer *b, uint64_t now)
+{
+    if (!b)
+        return FCGIC_E_INVAL;
+    if (b->cb_depth)
+        return FCGIC_E_REENTRANT;
+    b->now = now;
+    /* Each due pool once per tick (a pool that is due again waits for the
+     * next tick, whose deadline is then "now"). */
+    size_t rounds = b->dheap.n;
+    while (rounds-- && b->dheap.n && b->dheap.h[0]->dl <= now) {
+        struct member *m = b->dheap.h[0];
+        int rc = fcgic_pool_tick(m->pool, now);
+        if (rc != 0)
+            return rc;
+        pool_wake(m, m->pool);
+        if (b->dheap.n && b->dheap.h[0] == m && m->dl <= now)
+            break;
+    }
+    recover(b, now);
+    if (b->reap) {
+        b->reap = 0;
+        struct member *m = b->head;
+        while (m) {
+            struct member *next = m->next;
+            if (m->removed && m->busy == 0 && fcgic__pool_busy(m->pool) == 0)
+                member_free(b, m);
+            else if (m->removed)
+                b->reap = 1;
+            m = next;
+        }
+    }
+    return 0;
+}
+
+uint64_t fcgic_balancer_deadline(const struct fcgic_balancer *b)
+{
+    if (!b)
+        return FCGIC_NO_DEADLINE;
+    uint64_t d = FCGIC_NO_DEADLINE;
+    if (b->dheap.n)
+        d = b->dheap.h[0]->dl;
+    if (b->eheap.n && b->eheap.h[0]->error_until + 1 < d)
+        d = b->eheap.h[0]->error_until + 1;
+    if (b->reap) {
+        int any = 0;
+        for (struct member *m = b->head; m && !any; m = m->next)
+            any = m->removed && m->busy == 0 && fcgic__pool_busy(m->pool) == 0;
+        if (any)
+            d = 0;
+    }
+    return d;
+}
+
+int fcgic_balancer_member_stats(const struct fcgic_balancer *b, unsigned id, struct fcgic_member_stats *out)
+{
+    const struct member *m = b ? by_id(b, id) : NULL;
+    if (!m || m->removed || !out)
+        return FCGIC_E_BAL_NO_MEMBER;
+    memset(out, 0, sizeof(*out));
+    fcgic_pool_get_stats(m->pool, &out->pool);
+    out->status = m->status;
+    out->lbfactor = m->lbfactor;
+    out->lbset = m->lbset;
+    out->lbstatus = real_lbstatus(m);
+    out->busy = m->busy;
+    out->elected = m->elected;
+    out->errors = m->errors;
+    out->recoveries = m->recoveries;
+    out->transferred = m->transferred;
+    out->read = m->read;
+    out->error_until = (m->status & FCGIC_MEMBER_ERROR) ? m->error_until : 0;
+    return 0;
+}
+
+size_t fcgic_balancer_count(const struct fcgic_balancer *b)
+{
+    return b ? b->nmembers : 0;
+}

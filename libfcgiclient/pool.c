@@ -1,0 +1,984 @@
+/* Request-level connection pool for one backend. See include/fcgiclient/pool.h.
+ *
+ * Connections (struct pconn) sit on one list of all connections and, while
+ * idle, on an idle list kept most-recently-used first: acquire takes the
+ * head, ttl expiry looks at the tail. Work that must not happen inside an
+ * engine callback (closing a connection, giving a connection that turned
+ * idle to a queued request) is marked and done by process(), which runs
+ * from fcgic_pool_tick() and at the start of fcgic_pool_submit(). */
+#include <string.h>
+
+#include "fcgiclient/error.h"
+#include "fcgiclient/pool.h"
+#include "pool_int.h"
+#include "util.h"
+
+#define DEFAULT_MAX 64u
+#define DEFAULT_QUEUE_MAX 1024u
+#define DEFAULT_REPLAY_MAX (64u * 1024u)
+
+enum rstate { R_QUEUED = 1, R_RUNNING, R_ENDED };
+
+struct pconn {
+    struct fcgic_conn *c;
+    struct fcgic_pool *pool;
+    struct pconn *prev, *next;         /* all connections */
+    struct pconn *iprev, *inext;       /* idle list, MRU first */
+    struct pconn *dnext;               /* dirty list */
+    uint64_t idle_since;
+    uint64_t nreq;                     /* requests started on it */
+    unsigned active;                   /* our requests running on it */
+    unsigned idle : 1, dirty : 1, closing : 1, probing : 1;
+};
+
+struct fcgic_pool_req {
+    struct fcgic_pool *pool;
+    void *ud;
+    struct fcgic_request req;          /* params point into own memory */
+    struct fcgic__keep *keep;
+    struct fcgic__keep own_keep;
+    struct pconn *pc;
+    struct fcgic_pool_req *prev, *next; /* queue */
+    struct fcgic_pool_req *lprev, *lnext; /* every live request */
+    struct rqueue *inq;                /* queue it waits in, or NULL */
+    uint64_t deadline;                 /* queue deadline or FCGIC_NO_DEADLINE */
+    uint16_t id;
+    unsigned state : 2, retried : 1, on_kept : 1, fresh_only : 1, aborted : 1;
+};
+
+struct rqueue {
+    struct fcgic_pool_req *head, *tail;
+    unsigned n;
+};
+
+struct fcgic_pool {
+    struct fcgic__alloc a;
+    struct fcgic_pool_options o;
+    struct fcgic_conn_options copts;
+    struct fcgic_transport tr;
+    struct fcgic_pool_callbacks cb;
+    struct fcgic_conn_callbacks ccb;
+    void *ud;
+    char *target;
+    struct fcgic__pool_owner owner;
+
+    struct pconn *all;
+    struct fcgic_pool_req *live;
+    struct pconn *idle_head, *idle_tail;
+    struct pconn *dirty;
+    unsigned nopen, nidle;
+    unsigned max, mpx;
+    struct rqueue retry, queue;
+    unsigned busy;
+    int probe_state; /* 0 not yet, 1 in flight, 2 done */
+    int draining;
+    int pending;     /* deferred work waits */
+    int cb_depth;
+    struct fcgic_conn *cb_conn; /* connection whose callback is running */
+    struct fcgic_pool_stats st;
+};
+
+/* ------------------------------------------------------------------------ */
+/* Replay keep                                                              */
+/* ------------------------------------------------------------------------ */
+
+void fcgic__keep_init(struct fcgic__keep *k, int want, size_t max)
+{
+    memset(k, 0, sizeof(*k));
+    k->want = want;
+    k->max = max;
+}
+
+void fcgic__keep_free(struct fcgic__keep *k, const struct fcgic__alloc *a)
+{
+    fcgic__buf_free(&k->buf[0], a);
+    fcgic__buf_free(&k->buf[1], a);
+}
+
+int fcgic__keep_replayable(const struct fcgic__keep *k, const struct fcgic_request *req)
+{
+    FCGIC__UNUSED(req);
+    return !k->lost;
+}
+
+static int keep_body_read(struct fcgic__keep *k, const struct fcgic__alloc *a, const struct fcgic_pool_callbacks *cb,
+                          void *ud, enum fcgic_type stream, struct fcgic_span *chunk)
+{
+    int s = stream == FCGIC_TYPE_DATA ? 1 : 0;
+    if (!k->lost && k->pos[s] < k->buf[s].len) {
+        chunk->ptr = k->buf[s].data + k->pos[s];
+        chunk->len = k->buf[s].len - k->pos[s];
+        k->pos[s] = k->buf[s].len;
+        return FCGIC_BODY_CHUNK;
+    }
+    if (k->eof[s])
+        return FCGIC_BODY_EOF;
+    if (!cb->body_read)
+        return -1;
+    int rc = cb->body_read(ud, stream, chunk);
+    if (rc == FCGIC_BODY_CHUNK && chunk->len > 0) {
+        size_t total;
+        if (!k->lost &&
+            (!k->want || !fcgic__add_ok(k->buf[0].len + k->buf[1].len, chunk->len, &total) || total > k->max ||
+             fcgic__buf_append(&k->buf[s], a, chunk->ptr, chunk->len) != 0)) {
+            k->lost = 1;
+            fcgic__keep_free(k, a);
+        }
+        if (!k->lost)
+            k->pos[s] = k->buf[s].len;
+    } else if (rc == FCGIC_BODY_EOF) {
+        k->eof[s] = 1;
+    }
+    return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Helpers                                                                  */
+/* ------------------------------------------------------------------------ */
+
+int fcgic__is_connect_error(int err)
+{
+    return err == FCGIC_E_CONNECT || err == FCGIC_E_TIMEOUT_CONNECT || err == FCGIC_E_RESOLVE ||
+           err == FCGIC_E_BAD_ADDRESS;
+}
+
+static int is_stale_error(int err)
+{
+    return err == FCGIC_E_PEER_CLOSED || err == FCGIC_E_TRUNCATED || err == FCGIC_E_IO ||
+           err == FCGIC_E_CONN_FAILED || err == FCGIC_E_CLOSED;
+}
+
+static void emit(struct fcgic_pool *p, enum fcgic_event_kind kind, int err, unsigned a, unsigned b, uint64_t now)
+{
+    if (!p->cb.on_event)
+        return;
+    struct fcgic_event ev;
+    memset(&ev, 0, sizeof(ev));
+    ev.kind = kind;
+    ev.target = p->target;
+    ev.member = p->owner.member;
+    ev.error = err;
+    ev.old_status = a;
+    ev.new_status = b;
+    ev.now = now;
+    p->cb.on_event(p->ud, &ev);
+}
+
+static void wake(struct fcgic_pool *p)
+{
+    if (p->owner.wake)
+        p->owner.wake(p->owner.owner, p);
+}
+
+static void q_push(struct rqueue *q, struct fcgic_pool_req *r)
+{
+    r->next = NULL;
+    r->prev = q->tail;
+    if (q->tail)
+        q->tail->next = r;
+    else
+        q->head = r;
+    q->tail = r;
+    q->n++;
+    r->inq = q;
+}
+
+static void q_remove(struct rqueue *q, struct fcgic_pool_req *r)
+{
+    if (r->prev)
+        r->prev->next = r->next;
+    else
+        q->head = r->next;
+    if (r->next)
+        r->next->prev = r->prev;
+    else
+        q->tail = r->prev;
+    r->prev = r->next = NULL;
+    r->inq = NULL;
+    q->n--;
+}
+
+static void idle_remove(struct fcgic_pool *p, struct pconn *pc)
+{
+    if (!pc->idle)
+        return;
+    if (pc->iprev)
+        pc->iprev->inext = pc->inext;
+    else
+        p->idle_head = pc->inext;
+    if (pc->inext)
+        pc->inext->iprev = pc->iprev;
+    else
+        p->idle_tail = pc->iprev;
+    pc->iprev = pc->inext = NULL;
+    pc->idle = 0;
+    p->nidle--;
+}
+
+static void idle_push_front(struct fcgic_pool *p, struct pconn *pc, uint64_t now)
+{
+    pc->idle = 1;
+    pc->idle_since = now;
+    pc->iprev = NULL;
+    pc->inext = p->idle_head;
+    if (p->idle_head)
+        p->idle_head->iprev = pc;
+    else
+        p->idle_tail = pc;
+    p->idle_head = pc;
+    p->nidle++;
+}
+
+static void mark_dirty(struct fcgic_pool *p, struct pconn *pc)
+{
+    if (!pc->dirty) {
+        pc->dirty = 1;
+        pc->dnext = p->dirty;
+        p->dirty = pc;
+    }
+    p->pending = 1;
+}
+
+static void mark_close(struct fcgic_pool *p, struct pconn *pc)
+{
+    idle_remove(p, pc);
+    if (!pc->closing) {
+        pc->closing = 1;
+        p->nopen--;
+    }
+    mark_dirty(p, pc);
+}
+
+/* Close and free a connection marked closing (not from its own callback). */
+static void conn_destroy(struct fcgic_pool *p, struct pconn *pc, uint64_t now)
+{
+    int err = pc->c ? fcgic_conn_error(pc->c) : 0;
+    idle_remove(p, pc);
+    if (!pc->closing)
+        p->nopen--;
+    if (pc->prev)
+        pc->prev->next = pc->next;
+    else
+        p->all = pc->next;
+    if (pc->next)
+        pc->next->prev = pc->prev;
+    if (pc->c)
+        p->tr.close(p->tr.ud, pc->c);
+    fcgic__free(&p->a, pc);
+    emit(p, FCGIC_EVENT_CLOSE, err, 0, 0, now);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Ending requests                                                          */
+/* ------------------------------------------------------------------------ */
+
+static void req_free(struct fcgic_pool *p, struct fcgic_pool_req *r)
+{
+    if (r->lprev)
+        r->lprev->lnext = r->lnext;
+    else
+        p->live = r->lnext;
+    if (r->lnext)
+        r->lnext->lprev = r->lprev;
+    if (r->keep == &r->own_keep)
+        fcgic__keep_free(&r->own_keep, &p->a);
+    fcgic__free(&p->a, (void *)r->req.params);
+    fcgic__free(&p->a, r);
+}
+
+/* Deliver on_end and free the request. */
+static void req_finish(struct fcgic_pool *p, struct fcgic_pool_req *r, const struct fcgic_result *res)
+{
+    r->state = R_ENDED;
+    p->busy--;
+    p->st.requests++;
+    if (res->error)
+        p->st.failures++;
+    void *ud = r->ud;
+    struct fcgic_result copy = *res;
+    req_free(p, r);
+    p->cb_depth++;
+    if (p->cb.on_end)
+        p->cb.on_end(ud, &copy);
+    p->cb_depth--;
+}
+
+static void req_fail(struct fcgic_pool *p, struct fcgic_pool_req *r, int err, int aborted)
+{
+    struct fcgic_result res;
+    memset(&res, 0, sizeof(res));
+    res.error = err;
+    res.aborted = aborted;
+    req_finish(p, r, &res);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Engine callbacks                                                         */
+/* ------------------------------------------------------------------------ */
+
+#define ENTER(p, c)                                                                                          \
+    struct fcgic_conn *saved_conn_ = (p)->cb_conn;                                                           \
+    (p)->cb_conn = (c);                                                                                      \
+    (p)->cb_depth++
+#define LEAVE(p)                                                                                             \
+    (p)->cb_conn = saved_conn_;                                                                              \
+    (p)->cb_depth--
+
+static int ccb_head(struct fcgic_conn *c, void *req_ud, const struct fcgic_response_head *head)
+{
+    struct fcgic_pool_req *r = req_ud;
+    struct fcgic_pool *p = r->pool;
+    int rc = 0;
+    if (p->cb.on_head) {
+        ENTER(p, c);
+        rc = p->cb.on_head(r->ud, head);
+        LEAVE(p);
+    }
+    return rc;
+}
+
+static int ccb_body(struct fcgic_conn *c, void *req_ud, const char *data, size_t len)
+{
+    struct fcgic_pool_req *r = req_ud;
+    struct fcgic_pool *p = r->pool;
+    int rc = 0;
+    if (p->cb.on_body) {
+        ENTER(p, c);
+        rc = p->cb.on_body(r->ud, data, len);
+        LEAVE(p);
+    }
+    return rc;
+}
+
+static int ccb_stderr(struct fcgic_conn *c, void *req_ud, const char *line, size_t len)
+{
+    struct fcgic_pool_req *r = req_ud;
+    struct fcgic_pool *p = r->pool;
+    int rc = 0;
+    if (p->cb.on_stderr) {
+        ENTER(p, c);
+        rc = p->cb.on_stderr(r->ud, line, len);
+        LEAVE(p);
+    }
+    return rc;
+}
+
+static int ccb_body_read(struct fcgic_conn *c, void *req_ud, enum fcgic_type stream, struct fcgic_span *chunk)
+{
+    struct fcgic_pool_req *r = req_ud;
+    struct fcgic_pool *p = r->pool;
+    ENTER(p, c);
+    int rc = keep_body_read(r->keep, &p->a, &p->cb, r->ud, stream, chunk);
+    LEAVE(p);
+    return rc;
+}
+
+static void ccb_end(struct fcgic_conn *c, void *req_ud, const struct fcgic_result *res)
+{
+    struct fcgic_pool_req *r = req_ud;
+    struct fcgic_pool *p = r->pool;
+    struct pconn *pc = r->pc;
+    uint64_t now = 0;
+
+    if (pc) {
+        if (pc->active)
+            pc->active--;
+        mark_dirty(p, pc);
+    }
+    r->pc = NULL;
+    p->st.bytes_out += res->stdin_bytes + res->data_bytes;
+    p->st.bytes_in += res->stdout_bytes + res->stderr_bytes;
+
+    if (res->got_end_request && res->protocol_status == FCGIC_OVERLOADED) {
+        /* the backend is out of workers: stop pinning any of them */
+        while (p->idle_head)
+            mark_close(p, p->idle_head);
+        fcgic_conn_retire(c);
+    }
+    if (res->got_end_request && res->protocol_status == FCGIC_CANT_MPX_CONN)
+        p->mpx = 1;
+
+    if (r->on_kept && !r->retried && !r->aborted && res->error && !res->response_started &&
+        !res->got_end_request && !res->aborted && is_stale_error(res->error) &&
+        fcgic__keep_replayable(r->keep, &r->req)) {
+        /* A kept connection that the backend had closed: run it again on a
+         * fresh connection, transparently. */
+        r->retried = 1;
+        r->fresh_only = 1;
+        r->state = R_QUEUED;
+        r->deadline = FCGIC_NO_DEADLINE;
+        r->keep->pos[0] = r->keep->pos[1] = 0;
+        q_push(&p->retry, r);
+        p->st.stale_retries++;
+        p->pending = 1;
+        if (pc)
+            mark_close(p, pc);
+        ENTER(p, c);
+        emit(p, FCGIC_EVENT_STALE_RETRY, res->error, 0, 0, now);
+        LEAVE(p);
+        wake(p);
+        return;
+    }
+    ENTER(p, c);
+    req_finish(p, r, res);
+    LEAVE(p);
+    wake(p);
+}
+
+static unsigned parse_uint(const char *s, size_t n, int *ok)
+{
+    unsigned long v = 0;
+    *ok = n > 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9' || v > 100000000ul) {
+            *ok = 0;
+            return 0;
+        }
+        v = v * 10 + (unsigned long)(s[i] - '0');
+    }
+    return (unsigned)v;
+}
+
+static void ccb_values(struct fcgic_conn *c, void *conn_ud, const struct fcgic_param *pairs, size_t n)
+{
+    struct pconn *pc = conn_ud;
+    struct fcgic_pool *p = pc->pool;
+    unsigned max_conns = 0, max_reqs = 0;
+    int mpxs = 0, ok;
+    for (size_t i = 0; i < n; i++) {
+        const struct fcgic_param *q = &pairs[i];
+        unsigned v = parse_uint(q->value, q->value_len, &ok);
+        if (!ok)
+            continue;
+        if (q->name_len == 14 && memcmp(q->name, "FCGI_MAX_CONNS", 14) == 0)
+            max_conns = v;
+        else if (q->name_len == 13 && memcmp(q->name, "FCGI_MAX_REQS", 13) == 0)
+            max_reqs = v;
+        else if (q->name_len == 15 && memcmp(q->name, "FCGI_MPXS_CONNS", 15) == 0)
+            mpxs = v == 1;
+    }
+    pc->probing = 0;
+    p->probe_state = 2;
+    unsigned old_max = p->max, old_mpx = p->mpx;
+    if (max_conns > 0 && max_conns < p->max)
+        p->max = max_conns;
+    if (mpxs) {
+        unsigned m = max_reqs ? max_reqs : 65535u;
+        if (max_conns > 0 && max_reqs > 0 && max_reqs > max_conns)
+            m = max_reqs; /* FCGI_MAX_REQS is the total; keep it as a per-connection cap */
+        p->mpx = m > 65535u ? 65535u : m;
+        for (struct pconn *x = p->all; x; x = x->next)
+            if (x->c && x->c != c)
+                (void)fcgic_conn_set_max_requests(x->c, p->mpx);
+        (void)fcgic_conn_set_max_requests(c, p->mpx);
+    }
+    if (old_max != p->max || old_mpx != p->mpx) {
+        ENTER(p, c);
+        emit(p, FCGIC_EVENT_VALUES, 0, p->max, p->mpx, 0);
+        LEAVE(p);
+    }
+    p->pending = 1; /* capacity may have grown: dispatch the queue */
+    wake(p);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Dispatch                                                                 */
+/* ------------------------------------------------------------------------ */
+
+static int open_conn(struct fcgic_pool *p, struct pconn **out, uint64_t now)
+{
+    struct pconn *pc = fcgic__calloc(&p->a, 1, sizeof(*pc));
+    if (!pc)
+        return FCGIC_E_NOMEM;
+    pc->pool = p;
+    struct fcgic_conn_options co = p->copts;
+    co.keep_conn = p->o.enable_reuse ? 1 : 0;
+    co.max_requests = p->mpx;
+    co.connect_timeout_ns = p->o.connect_timeout_ns;
+    int rc = p->tr.open(p->tr.ud, p->target, &co, &p->ccb, pc, &pc->c, now);
+    if (rc != 0) {
+        fcgic__free(&p->a, pc);
+        return rc;
+    }
+    pc->next = p->all;
+    if (p->all)
+        p->all->prev = pc;
+    p->all = pc;
+    p->nopen++;
+    p->st.conns_created++;
+    if (p->o.probe_values && p->probe_state == 0) {
+        static const char *const names[] = {"FCGI_MAX_CONNS", "FCGI_MAX_REQS", "FCGI_MPXS_CONNS"};
+        if (fcgic_conn_get_values(pc->c, names, 3) == 0) {
+            p->probe_state = 1;
+            pc->probing = 1;
+        }
+    }
+    emit(p, FCGIC_EVENT_CONNECT, 0, 0, 0, now);
+    *out = pc;
+    return 0;
+}
+
+static void apply_timeouts(const struct fcgic_pool *p, struct fcgic_request *req)
+{
+    if (p->o.timeout_ns && !req->timeouts.first_byte && !req->timeouts.idle) {
+        req->timeouts.first_byte = p->o.timeout_ns;
+        req->timeouts.idle = p->o.timeout_ns;
+    }
+}
+
+/* Try to start r now. Returns 0 (running), FCGIC_E_BUSY (no capacity: queue
+ * it) or another error (the request cannot run). */
+static int try_start(struct fcgic_pool *p, struct fcgic_pool_req *r, uint64_t now)
+{
+    for (;;) {
+        struct pconn *pc = NULL;
+        int kept = 0;
+        if (!r->fresh_only) {
+            while (p->idle_head) {
+                struct pconn *x = p->idle_head;
+                idle_remove(p, x);
+                if (fcgic_conn_state(x->c) == FCGIC_CONN_IDLE && x->c != p->cb_conn) {
+                    pc = x;
+                    kept = 1;
+                    break;
+                }
+                mark_close(p, x);
+            }
+            if (!pc && p->mpx > 1) {
+                for (struct pconn *x = p->all; x; x = x->next) {
+                    if (!x->closing && !x->idle && x->c != p->cb_conn && x->active < p->mpx &&
+                        (fcgic_conn_state(x->c) == FCGIC_CONN_ACTIVE ||
+                         fcgic_conn_state(x->c) == FCGIC_CONN_CONNECTING)) {
+                        pc = x;
+                        break;
+                    }
+                }
+            }
+        }
+        int fresh = 0;
+        if (!pc) {
+            if (p->nopen >= p->max)
+                return FCGIC_E_BUSY;
+            int rc = open_conn(p, &pc, now);
+            if (rc != 0)
+                return rc;
+            fresh = 1;
+        }
+        r->keep->pos[0] = r->keep->pos[1] = 0;
+        r->pc = pc;
+        r->state = R_RUNNING;
+        r->on_kept = pc->nreq > 0;
+        pc->active++;
+        int rc = fcgic_conn_submit(pc->c, &r->req, r, &r->id, now);
+        if (rc != 0) {
+            pc->active--;
+            r->pc = NULL;
+            r->state = R_QUEUED;
+            if (!fresh && (rc == FCGIC_E_BUSY || rc == FCGIC_E_CONN_FAILED || rc == FCGIC_E_REENTRANT)) {
+                if (pc->active == 0)
+                    mark_close(p, pc);
+                continue; /* that connection was unusable: try another */
+            }
+            if (fresh)
+                mark_close(p, pc);
+            else if (kept)
+                idle_push_front(p, pc, pc->idle_since);
+            return rc == FCGIC_E_BUSY ? FCGIC_E_INTERNAL : rc;
+        }
+        pc->nreq++;
+        if (kept) {
+            p->st.conns_reused++;
+            emit(p, FCGIC_EVENT_REUSE, 0, 0, 0, now);
+        }
+        p->tr.kick(p->tr.ud, pc->c, now);
+        return 0;
+    }
+}
+
+/* Deferred work. with_timers: also end queued requests whose acquire time
+ * passed and close idle connections past their ttl. */
+static void process(struct fcgic_pool *p, uint64_t now, int with_timers)
+{
+    p->pending = 0;
+    /* Connections whose request ended: idle, still busy, or finished. */
+    while (p->dirty) {
+        struct pconn *pc = p->dirty;
+        p->dirty = pc->dnext;
+        pc->dnext = NULL;
+        pc->dirty = 0;
+        if (pc->closing) {
+            conn_destroy(p, pc, now);
+            continue;
+        }
+        enum fcgic_conn_state s = fcgic_conn_state(pc->c);
+        if (s == FCGIC_CONN_DONE || s == FCGIC_CONN_FAILED) {
+            if (pc->active == 0)
+                conn_destroy(p, pc, now);
+        } else if (s == FCGIC_CONN_IDLE && pc->active == 0) {
+            if (!p->o.enable_reuse || p->draining)
+                conn_destroy(p, pc, now);
+            else if (!pc->idle)
+                idle_push_front(p, pc, now);
+        }
+    }
+    if (with_timers && p->o.ttl_ns) {
+        unsigned keep = p->o.smax ? p->o.smax : p->max;
+        if (keep < p->o.min)
+            keep = p->o.min;
+        while (p->idle_tail && p->nopen > keep && p->idle_tail->idle_since + p->o.ttl_ns <= now)
+            conn_destroy(p, p->idle_tail, now);
+    }
+    /* Retries first, then the queue in order. */
+    struct rqueue *qs[2] = {&p->retry, &p->queue};
+    for (int i = 0; i < 2; i++) {
+        struct rqueue *q = qs[i];
+        while (q->head) {
+            struct fcgic_pool_req *r = q->head;
+            if (with_timers && r->deadline != FCGIC_NO_DEADLINE && r->deadline <= now) {
+                q_remove(q, r);
+                p->st.queue_timeouts++;
+                emit(p, FCGIC_EVENT_QUEUE_TIMEOUT, FCGIC_E_POOL_TIMEOUT, 0, 0, now);
+                req_fail(p, r, FCGIC_E_POOL_TIMEOUT, 0);
+                continue;
+            }
+            int rc = try_start(p, r, now);
+            if (rc == FCGIC_E_BUSY)
+                break;
+            q_remove(q, r);
+            if (rc != 0)
+                req_fail(p, r, rc, 0);
+        }
+    }
+    /* Connections that could not be used above. */
+    while (p->dirty) {
+        struct pconn *pc = p->dirty;
+        p->dirty = pc->dnext;
+        pc->dnext = NULL;
+        pc->dirty = 0;
+        if (pc->closing)
+            conn_destroy(p, pc, now);
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Public API                                                               */
+/* ------------------------------------------------------------------------ */
+
+int fcgic_pool_new(struct fcgic_pool **out, const struct fcgic_pool_options *opts,
+                   const struct fcgic_transport *transport, const struct fcgic_pool_callbacks *cb, void *ud,
+                   const struct fcgic_mem *mem)
+{
+    if (!out)
+        return FCGIC_E_INVAL;
+    *out = NULL;
+    if (!opts || !opts->target || !transport || !transport->open || !transport->kick || !transport->close ||
+        !cb || cb->version != FCGIC_POOL_CALLBACKS_VERSION)
+        return FCGIC_E_INVAL;
+    unsigned max = opts->max ? opts->max : DEFAULT_MAX;
+    if (opts->min > max)
+        return FCGIC_E_INVAL;
+    struct fcgic__alloc a;
+    fcgic__alloc_init(&a, mem);
+    struct fcgic_pool *p = fcgic__calloc(&a, 1, sizeof(*p));
+    if (!p)
+        return FCGIC_E_NOMEM;
+    p->a = a;
+    p->target = fcgic__memdup(&a, opts->target, strlen(opts->target));
+    if (!p->target) {
+        fcgic__free(&a, p);
+        return FCGIC_E_NOMEM;
+    }
+    p->o = *opts;
+    p->o.target = p->target;
+    p->o.conn = NULL;
+    if (opts->conn)
+        p->copts = *opts->conn;
+    if (!p->o.queue_max)
+        p->o.queue_max = DEFAULT_QUEUE_MAX;
+    if (!p->o.replay_max)
+        p->o.replay_max = DEFAULT_REPLAY_MAX;
+    p->max = max;
+    p->mpx = 1;
+    p->tr = *transport;
+    p->cb = *cb;
+    p->ud = ud;
+    p->ccb.version = FCGIC_CONN_CALLBACKS_VERSION;
+    p->ccb.on_head = ccb_head;
+    p->ccb.on_body = ccb_body;
+    p->ccb.on_stderr = ccb_stderr;
+    p->ccb.on_end = ccb_end;
+    p->ccb.body_read = ccb_body_read;
+    p->ccb.on_values = ccb_values;
+    *out = p;
+    return 0;
+}
+
+void fcgic_pool_free(struct fcgic_pool *p)
+{
+    if (!p)
+        return;
+    while (p->all) {
+        struct pconn *pc = p->all;
+        p->all = pc->next;
+        if (pc->c)
+            p->tr.close(p->tr.ud, pc->c);
+        fcgic__free(&p->a, pc);
+    }
+    while (p->live)
+        req_free(p, p->live);
+    fcgic__free(&p->a, p->target);
+    fcgic__free(&p->a, p);
+}
+
+int fcgic__copy_params(const struct fcgic__alloc *a, const struct fcgic_request *req, const struct fcgic_param **out)
+{
+    size_t n = req->nparams, bytes, total;
+    if (n && !req->params)
+        return FCGIC_E_INVAL;
+    if (n > SIZE_MAX / sizeof(struct fcgic_param))
+        return FCGIC_E_RANGE;
+    bytes = n * sizeof(struct fcgic_param);
+    total = bytes;
+    for (size_t i = 0; i < n; i++) {
+        const struct fcgic_param *q = &req->params[i];
+        if ((q->name_len && !q->name) || (q->value_len && !q->value))
+            return FCGIC_E_INVAL;
+        if (!fcgic__add_ok(total, q->name_len, &total) || !fcgic__add_ok(total, q->value_len, &total))
+            return FCGIC_E_RANGE;
+    }
+    *out = NULL;
+    if (total == 0)
+        return 0;
+    char *mem = fcgic__malloc(a, total);
+    if (!mem)
+        return FCGIC_E_NOMEM;
+    struct fcgic_param *dst = (struct fcgic_param *)(void *)mem;
+    char *w = mem + bytes;
+    for (size_t i = 0; i < n; i++) {
+        const struct fcgic_param *q = &req->params[i];
+        dst[i].name = w;
+        dst[i].name_len = q->name_len;
+        if (q->name_len)
+            memcpy(w, q->name, q->name_len);
+        w += q->name_len;
+        dst[i].value = w;
+        dst[i].value_len = q->value_len;
+        if (q->value_len)
+            memcpy(w, q->value, q->value_len);
+        w += q->value_len;
+    }
+    *out = dst;
+    return 0;
+}
+
+int fcgic__pool_submit_keep(struct fcgic_pool *p, const struct fcgic_request *req, void *req_ud,
+                            struct fcgic__keep *keep, struct fcgic_pool_req **handle, uint64_t now)
+{
+    if (handle)
+        *handle = NULL;
+    if (!p || !req)
+        return FCGIC_E_INVAL;
+    if (p->draining)
+        return FCGIC_E_POOL_CLOSED;
+    if (p->pending && p->cb_depth == 0)
+        process(p, now, 0);
+    struct fcgic_pool_req *r = fcgic__calloc(&p->a, 1, sizeof(*r));
+    if (!r)
+        return FCGIC_E_NOMEM;
+    r->pool = p;
+    r->ud = req_ud;
+    r->req = *req;
+    apply_timeouts(p, &r->req);
+    r->deadline = FCGIC_NO_DEADLINE;
+    int rc = fcgic__copy_params(&p->a, req, &r->req.params);
+    if (rc != 0) {
+        fcgic__free(&p->a, r);
+        return rc;
+    }
+    if (keep) {
+        r->keep = keep;
+    } else {
+        r->keep = &r->own_keep;
+        fcgic__keep_init(&r->own_keep, p->o.enable_reuse, p->o.replay_max);
+    }
+    r->lnext = p->live;
+    if (p->live)
+        p->live->lprev = r;
+    p->live = r;
+    p->busy++;
+
+    if (p->queue.n == 0 && p->retry.n == 0)
+        rc = try_start(p, r, now);
+    else
+        rc = FCGIC_E_BUSY;
+    if (rc == FCGIC_E_BUSY) {
+        if (p->queue.n >= p->o.queue_max) {
+            rc = FCGIC_E_POOL_QUEUE_FULL;
+            p->st.queue_full++;
+        } else {
+            r->state = R_QUEUED;
+            if (p->o.acquire_ns)
+                r->deadline = now + p->o.acquire_ns;
+            q_push(&p->queue, r);
+            rc = 0;
+        }
+    }
+    if (rc != 0) {
+        p->busy--;
+        req_free(p, r);
+        /* connections that failed to take the request */
+        if (p->cb_depth == 0 && p->dirty)
+            process(p, now, 0);
+        wake(p);
+        return rc;
+    }
+    if (handle)
+        *handle = r;
+    wake(p);
+    return 0;
+}
+
+int fcgic_pool_submit(struct fcgic_pool *p, const struct fcgic_request *req, void *req_ud,
+                      struct fcgic_pool_req **handle, uint64_t now)
+{
+    return fcgic__pool_submit_keep(p, req, req_ud, NULL, handle, now);
+}
+
+int fcgic_pool_abort(struct fcgic_pool *p, struct fcgic_pool_req *r, uint64_t now)
+{
+    if (!p || !r || r->pool != p || r->state == R_ENDED)
+        return FCGIC_E_INVAL;
+    r->aborted = 1;
+    if (r->state == R_QUEUED) {
+        q_remove(r->inq, r);
+        req_fail(p, r, FCGIC_E_ABORTED, 1);
+        wake(p);
+        return 0;
+    }
+    struct pconn *pc = r->pc;
+    int rc = fcgic_conn_abort(pc->c, r->id);
+    if (rc == 0)
+        p->tr.kick(p->tr.ud, pc->c, now);
+    return rc;
+}
+
+int fcgic_pool_resume(struct fcgic_pool *p, struct fcgic_pool_req *r, uint64_t now)
+{
+    if (!p || !r || r->pool != p || r->state == R_ENDED)
+        return FCGIC_E_INVAL;
+    if (r->state == R_QUEUED)
+        return 0;
+    int rc = fcgic_conn_resume(r->pc->c, r->id, now);
+    if (rc == 0)
+        p->tr.kick(p->tr.ud, r->pc->c, now);
+    return rc;
+}
+
+int fcgic_pool_tick(struct fcgic_pool *p, uint64_t now)
+{
+    if (!p)
+        return FCGIC_E_INVAL;
+    if (p->cb_depth)
+        return FCGIC_E_REENTRANT;
+    process(p, now, 1);
+    wake(p);
+    return 0;
+}
+
+uint64_t fcgic_pool_deadline(const struct fcgic_pool *p)
+{
+    if (!p)
+        return FCGIC_NO_DEADLINE;
+    if (p->pending || p->dirty)
+        return 0;
+    uint64_t d = FCGIC_NO_DEADLINE;
+    if (p->queue.head && p->queue.head->deadline < d)
+        d = p->queue.head->deadline;
+    if (p->o.ttl_ns && p->idle_tail) {
+        unsigned keep = p->o.smax ? p->o.smax : p->max;
+        if (keep < p->o.min)
+            keep = p->o.min;
+        if (p->nopen > keep && p->idle_tail->idle_since + p->o.ttl_ns < d)
+            d = p->idle_tail->idle_since + p->o.ttl_ns;
+    }
+    return d;
+}
+
+void fcgic_pool_drain(struct fcgic_pool *p, uint64_t now)
+{
+    if (!p)
+        return;
+    p->draining = 1;
+    fcgic_pool_close_idle(p);
+    if (p->cb_depth == 0)
+        process(p, now, 0);
+    wake(p);
+}
+
+void fcgic_pool_close_idle(struct fcgic_pool *p)
+{
+    if (!p)
+        return;
+    while (p->idle_head)
+        mark_close(p, p->idle_head);
+    wake(p);
+}
+
+void fcgic_pool_get_stats(const struct fcgic_pool *p, struct fcgic_pool_stats *out)
+{
+    if (!p || !out)
+        return;
+    *out = p->st;
+    out->conns_open = p->nopen;
+    out->conns_idle = p->nidle;
+    out->busy = p->busy;
+    out->queued = p->queue.n + p->retry.n;
+    out->max = p->max;
+    out->mpx = p->mpx;
+}
+
+const char *fcgic_pool_target(const struct fcgic_pool *p)
+{
+    return p ? p->target : NULL;
+}
+
+void fcgic__pool_set_owner(struct fcgic_pool *p, const struct fcgic__pool_owner *o)
+{
+    p->owner = *o;
+}
+
+unsigned fcgic__pool_busy(const struct fcgic_pool *p)
+{
+    return p->busy;
+}
+
+struct fcgic_conn *fcgic__pool_acquire_idle(struct fcgic_pool *p, uint64_t now)
+{
+    FCGIC__UNUSED(now);
+    while (p->idle_head) {
+        struct pconn *x = p->idle_head;
+        idle_remove(p, x);
+        if (fcgic_conn_state(x->c) == FCGIC_CONN_IDLE)
+            return x->c;
+        mark_close(p, x);
+    }
+    return NULL;
+}
+
+void fcgic__pool_release_idle(struct fcgic_pool *p, struct fcgic_conn *c, uint64_t now)
+{
+    struct pconn *pc = fcgic_conn_userdata(c);
+    if (pc && pc->pool == p && !pc->idle && !pc->closing)
+        idle_push_front(p, pc, now);
+}
+
+int fcgic__pool_open_idle(struct fcgic_pool *p, uint64_t now)
+{
+    if (p->nopen >= p->max)
+        return FCGIC_E_BUSY;
+    struct pconn *pc;
+    int rc = open_conn(p, &pc, now);
+    if (rc == 0)
+        idle_push_front(p, pc, now);
+    return rc;
+}

@@ -1,0 +1,957 @@
+/* The POSIX transport's event-loop object: sockets and their connection
+ * engines, socket interest and timer reporting (libcurl multi / c-ares
+ * style), the struct fcgic_transport operations and a built-in poll(2)
+ * loop. */
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdalign.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "posix_int.h"
+
+/* The engine's iovec list goes to sendmsg(2) by a cast. */
+_Static_assert(sizeof(struct fcgic_iov) == sizeof(struct iovec), "fcgic_iov size differs from iovec");
+_Static_assert(offsetof(struct fcgic_iov, base) == offsetof(struct iovec, iov_base), "fcgic_iov.base misplaced");
+_Static_assert(offsetof(struct fcgic_iov, len) == offsetof(struct iovec, iov_len), "fcgic_iov.len misplaced");
+_Static_assert(alignof(struct fcgic_iov) == alignof(struct iovec), "fcgic_iov alignment differs from iovec");
+
+#ifdef MSG_NOSIGNAL
+#define SEND_FLAGS MSG_NOSIGNAL
+#else
+#define SEND_FLAGS 0 /* SO_NOSIGPIPE is set on the socket instead */
+#endif
+
+#define IOV_BATCH 64         /* iovec entries per sendmsg */
+#define READS_PER_EVENT 16   /* reads per readiness event, so one socket cannot starve others */
+#define DEFAULT_RBUF (64u * 1024u)
+#define NO_HEAP SIZE_MAX
+
+struct psock {
+    struct fcgic_posix *p;
+    struct fcgic_conn *c;
+    int fd;
+    unsigned serial;   /* tells a reused fd number from the one a poll result was for */
+    unsigned interest; /* last reported (FCGIC_POSIX_IN / OUT) */
+    unsigned busy;     /* engine calls for this socket on the stack */
+    bool registered;   /* on_socket told about fd */
+    bool connecting;
+    bool eof;          /* peer closed: read no more */
+    bool dead;         /* socket failed: no more I/O */
+    bool paused;       /* a callback returned FCGIC_PAUSE: input held back */
+    bool closing;      /* fcgic_posix_close() while busy */
+    bool kick_pending;
+    unsigned ticked; /* timer round in which it was last ticked */
+    uint64_t deadline;
+    size_t heap_idx;
+    struct fcgic__sockaddr *addrs;
+    size_t naddrs, next_addr;
+    struct fcgic__buf held; /* input not consumed because of FCGIC_PAUSE */
+    size_t held_off;
+    struct psock *prev, *next;
+};
+
+/* Pointer-keyed open-addressing hash (linear probing, backward-shift
+ * deletion). Key 0 is the empty slot. */
+struct pmap {
+    uintptr_t *keys;
+    struct psock **vals;
+    size_t cap, len; /* cap a power of two or 0; len <= cap / 2 */
+};
+
+struct fcgic_posix {
+    struct fcgic__alloc a;
+    struct fcgic_posix_options o;
+    char *rbuf;
+    size_t rbuf_size;
+    struct psock *head;
+    size_t count;
+    unsigned next_serial;
+    struct pmap by_conn, by_fd;
+    struct psock **heap; /* min-heap on deadline */
+    size_t heap_len, heap_cap;
+    uint64_t reported_deadline;
+    unsigned tick_round;
+    unsigned depth;     /* engine calls on the stack */
+    unsigned notifying; /* inside on_socket / on_timer */
+    unsigned api_depth; /* public entry points on the stack */
+    bool free_pending;
+    struct pollfd *pfds;
+    unsigned *pserial;
+    size_t pcap;
+};
+
+/* ---- hash map --------------------------------------------------------- */
+
+static size_t pmap_hash(uintptr_t k, size_t cap)
+{
+    uint64_t h = (uint64_t)k * 0x9e3779b97f4a7c15ULL;
+    return (size_t)(h >> 32) & (cap - 1);
+}
+
+static struct psock *pmap_get(const struct pmap *m, uintptr_t k)
+{
+    if (m->cap == 0)
+        return NULL;
+    for (size_t i = pmap_hash(k, m->cap);; i = (i + 1) & (m->cap - 1)) {
+        if (m->keys[i] == k)
+            return m->vals[i];
+        if (m->keys[i] == 0)
+            return NULL;
+    }
+}
+
+static void pmap_put_nogrow(struct pmap *m, uintptr_t k, struct psock *v)
+{
+    size_t i = pmap_hash(k, m->cap);
+    while (m->keys[i] != 0 && m->keys[i] != k)
+        i = (i + 1) & (m->cap - 1);
+    if (m->keys[i] == 0)
+        m->len++;
+    m->keys[i] = k;
+    m->vals[i] = v;
+}
+
+/* Make room for one more key. */
+static int pmap_reserve(struct pmap *m, const struct fcgic__alloc *a)
+{
+    if ((m->len + 1) * 2 <= m->cap)
+        return 0;
+    size_t ncap = m->cap ? m->cap * 2 : 16;
+    uintptr_t *keys = fcgic__calloc(a, ncap, sizeof(*keys));
+    struct psock **vals = fcgic__calloc(a, ncap, sizeof(*vals));
+    if (keys == NULL || vals == NULL) {
+        fcgic__free(a, keys);
+        fcgic__free(a, vals);
+        return FCGIC_E_NOMEM;
+    }
+    struct pmap old = *m;
+    m->keys = keys;
+    m->vals = vals;
+    m->cap = ncap;
+    m->len = 0;
+    for (size_t i = 0; i < old.cap; i++)
+        if (old.keys[i])
+            pmap_put_nogrow(m, old.keys[i], old.vals[i]);
+    fcgic__free(a, old.keys);
+    fcgic__free(a, old.vals);
+    return 0;
+}
+
+static void pmap_del(struct pmap *m, uintptr_t k)
+{
+    if (m->cap == 0)
+        return;
+    size_t mask = m->cap - 1, i = pmap_hash(k, m->cap);
+    while (m->keys[i] != k) {
+        if (m->keys[i] == 0)
+            return;
+        i = (i + 1) & mask;
+    }
+    m->keys[i] = 0;
+    m->len--;
+    /* Shift back the entries of the run that follows. */
+    for (size_t j = (i + 1) & mask; m->keys[j] != 0; j = (j + 1) & mask) {
+        size_t home = pmap_hash(m->keys[j], m->cap);
+        /* move j to i when home is not cyclically in (i, j] */
+        bool in_range = i <= j ? (home > i && home <= j) : (home > i || home <= j);
+        if (!in_range) {
+            m->keys[i] = m->keys[j];
+            m->vals[i] = m->vals[j];
+            m->keys[j] = 0;
+            i = j;
+        }
+    }
+}
+
+static void pmap_free(struct pmap *m, const struct fcgic__alloc *a)
+{
+    fcgic__free(a, m->keys);
+    fcgic__free(a, m->vals);
+    memset(m, 0, sizeof(*m));
+}
+
+static uintptr_t fd_key(int fd)
+{
+    return (uintptr_t)fd + 1;
+}
+
+/* ---- deadline heap ---------------------------------------------------- */
+
+static void heap_swap(struct fcgic_posix *p, size_t i, size_t j)
+{
+    struct psock *t = p->heap[i];
+    p->heap[i] = p->heap[j];
+    p->heap[j] = t;
+    p->heap[i]->heap_idx = i;
+    p->heap[j]->heap_idx = j;
+}
+
+static void heap_up(struct fcgic_posix *p, size_t i)
+{
+    while (i > 0) {
+        size_t parent = (i - 1) / 2;
+        if (p->heap[parent]->deadline <= p->heap[i]->deadline)
+            break;
+        heap_swap(p, i, parent);
+        i = parent;
+    }
+}
+
+static void heap_down(struct fcgic_posix *p, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < p->heap_len && p->heap[l]->deadline < p->heap[m]->deadline)
+            m = l;
+        if (r < p->heap_len && p->heap[r]->deadline < p->heap[m]->deadline)
+            m = r;
+        if (m == i)
+            return;
+        heap_swap(p, i, m);
+        i = m;
+    }
+}
+
+static void heap_remove(struct fcgic_posix *p, struct psock *s)
+{
+    size_t i = s->heap_idx;
+    if (i == NO_HEAP)
+        return;
+    s->heap_idx = NO_HEAP;
+    p->heap_len--;
+    if (i == p->heap_len)
+        return;
+    p->heap[i] = p->heap[p->heap_len];
+    p->heap[i]->heap_idx = i;
+    heap_up(p, i);
+    heap_down(p, p->heap[i]->heap_idx);
+}
+
+/* Capacity for every socket is reserved at open, so this cannot fail. */
+static void heap_set(struct fcgic_posix *p, struct psock *s, uint64_t deadline)
+{
+    if (deadline == FCGIC_NO_DEADLINE) {
+        heap_remove(p, s);
+        s->deadline = deadline;
+        return;
+    }
+    s->deadline = deadline;
+    if (s->heap_idx == NO_HEAP) {
+        s->heap_idx = p->heap_len;
+        p->heap[p->heap_len++] = s;
+        heap_up(p, s->heap_idx);
+    } else {
+        heap_up(p, s->heap_idx);
+        heap_down(p, s->heap_idx);
+    }
+}
+
+/* ---- notifications ---------------------------------------------------- */
+
+static void notify_socket(struct fcgic_posix *p, struct psock *s, unsigned what)
+{
+    if (p->o.on_socket == NULL)
+        return;
+    p->notifying++;
+    p->o.on_socket(p->o.ud, s->fd, what, s->c);
+    p->notifying--;
+}
+
+static void notify_timer(struct fcgic_posix *p)
+{
+    uint64_t d = p->heap_len ? p->heap[0]->deadline : FCGIC_NO_DEADLINE;
+    if (d == p->reported_deadline)
+        return;
+    p->reported_deadline = d;
+    if (p->o.on_timer == NULL)
+        return;
+    p->notifying++;
+    p->o.on_timer(p->o.ud, d);
+    p->notifying--;
+}
+
+/* ---- sockets ---------------------------------------------------------- */
+
+static unsigned sock_want(const struct psock *s)
+{
+    if (s->closing || s->dead)
+        return 0;
+    if (s->connecting)
+        return FCGIC_POSIX_OUT;
+    unsigned w = fcgic_conn_wants(s->c), want = 0;
+    if ((w & FCGIC_WANT_READ) && !s->eof && !s->paused)
+        want |= FCGIC_POSIX_IN;
+    if ((w & FCGIC_WANT_WRITE) && fcgic_conn_out_pending(s->c) > 0)
+        want |= FCGIC_POSIX_OUT;
+    return want;
+}
+
+/* Report interest and deadline after the engine ran. */
+static void sock_update(struct psock *s)
+{
+    struct fcgic_posix *p = s->p;
+    unsigned want = sock_want(s);
+    if (!s->registered || want != s->interest) {
+        s->interest = want;
+        s->registered = true;
+        notify_socket(p, s, want);
+    }
+    heap_set(p, s, (s->dead || s->closing) ? FCGIC_NO_DEADLINE : fcgic_conn_deadline(s->c));
+}
+
+static void sock_forget_fd(struct psock *s)
+{
+    if (s->fd < 0)
+        return;
+    pmap_del(&s->p->by_fd, fd_key(s->fd));
+    if (s->registered)
+        notify_socket(s->p, s, FCGIC_POSIX_REMOVE);
+    s->registered = false;
+    close(s->fd);
+    s->fd = -1;
+}
+
+static void sock_destroy(struct psock *s)
+{
+    struct fcgic_posix *p = s->p;
+    sock_forget_fd(s);
+    pmap_del(&p->by_conn, (uintptr_t)s->c);
+    heap_remove(p, s);
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        p->head = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    p->count--;
+    fcgic_conn_free(s->c);
+    fcgic__free(&p->a, s->addrs);
+    fcgic__buf_free(&s->held, &p->a);
+    fcgic__free(&p->a, s);
+}
+
+/* Start connecting s to addrs[next_addr] on a new socket.
+ * Returns 0 (connected or in progress), FCGIC_E_SOCKET, FCGIC_E_CONNECT. */
+static int sock_start_connect(struct psock *s)
+{
+    const struct fcgic__sockaddr *sa = &s->addrs[s->next_addr];
+    int family = sa->ss.ss_family, type = SOCK_STREAM;
+#if defined(SOCK_NONBLOCK) && defined(SOCK_CLOEXEC)
+    type |= SOCK_NONBLOCK | SOCK_CLOEXEC;
+#endif
+    int fd = socket(family, type, 0);
+    if (fd < 0)
+        return FCGIC_E_SOCKET;
+#if !(defined(SOCK_NONBLOCK) && defined(SOCK_CLOEXEC))
+    if (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0 || fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0) {
+        close(fd);
+        return FCGIC_E_SOCKET;
+    }
+#endif
+    int one = 1;
+#if !defined(MSG_NOSIGNAL) && defined(SO_NOSIGPIPE)
+    (void)setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof(one));
+#endif
+    if (family == AF_INET || family == AF_INET6)
+        (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    int r = connect(fd, (const struct sockaddr *)&sa->ss, sa->len);
+    if (r == 0) {
+        s->connecting = false;
+    } else if (errno == EINPROGRESS || errno == EINTR) {
+        /* EINTR: the connect goes on asynchronously, as with EINPROGRESS */
+        s->connecting = true;
+    } else {
+        close(fd);
+        return FCGIC_E_CONNECT;
+    }
+    s->fd = fd;
+    s->serial = ++s->p->next_serial;
+    pmap_put_nogrow(&s->p->by_fd, fd_key(fd), s); /* room: reserved by the caller */
+    return 0;
+}
+
+/* Try the addresses from next_addr on until one connects or is in progress. */
+static int sock_connect_from(struct psock *s)
+{
+    int rc = FCGIC_E_CONNECT;
+    for (; s->next_addr < s->naddrs; s->next_addr++) {
+        rc = sock_start_connect(s);
+        if (rc == 0)
+            return 0;
+    }
+    return rc;
+}
+
+static void sock_fail(struct psock *s, int err, uint64_t now)
+{
+    s->dead = true;
+    fcgic_conn_fail(s->c, err, now);
+}
+
+/* The connecting socket became writable or reported an error. */
+static void sock_finish_connect(struct psock *s, uint64_t now)
+{
+    int err = 0;
+    socklen_t len = sizeof(err);
+    if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+        err = errno;
+    if (err == 0) {
+        struct sockaddr_storage peer;
+        socklen_t plen = sizeof(peer);
+        if (getpeername(s->fd, (struct sockaddr *)&peer, &plen) < 0) {
+            if (errno == ENOTCONN)
+                return; /* not yet: a stale event */
+            err = errno;
+        }
+    }
+    if (err == 0) {
+        s->connecting = false;
+        fcgic_conn_connected(s->c, now);
+        return;
+    }
+    if (err == EINPROGRESS || err == EALREADY || err == EINTR)
+        return;
+    /* Next address, on a new socket. by_fd has room: the old fd is removed first. */
+    sock_forget_fd(s);
+    s->next_addr++;
+    if (sock_connect_from(s) == 0) {
+        if (!s->connecting)
+            fcgic_conn_connected(s->c, now);
+        return;
+    }
+    sock_fail(s, FCGIC_E_CONNECT, now);
+}
+
+static void sock_write(struct psock *s, uint64_t now)
+{
+    struct fcgic_iov iov[IOV_BATCH];
+    while (!s->connecting && !s->dead && !s->closing) {
+        size_t n = fcgic_conn_out_iov(s->c, iov, IOV_BATCH);
+        if (n == 0)
+            return;
+        struct msghdr msg;
+        memset(&msg, 0, sizeof(msg));
+        msg.msg_iov = (struct iovec *)(void *)iov;
+        msg.msg_iovlen = n;
+        ssize_t w = sendmsg(s->fd, &msg, SEND_FLAGS);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                return;
+            sock_fail(s, FCGIC_E_IO, now);
+            return;
+        }
+        if (fcgic_conn_out_done(s->c, (size_t)w, now) < 0)
+            return;
+    }
+}
+
+/* Keep the unconsumed input after FCGIC_PAUSE. */
+static void sock_hold(struct psock *s, const char *data, size_t len, uint64_t now)
+{
+    s->held.len = 0;
+    s->held_off = 0;
+    if (fcgic__buf_append(&s->held, &s->p->a, data, len) < 0) {
+        sock_fail(s, FCGIC_E_NOMEM, now);
+        return;
+    }
+    s->paused = true;
+}
+
+/* Feed input held back by FCGIC_PAUSE: one engine call per kick, since the
+ * callback that paused asked to stop. */
+static void sock_feed_held(struct psock *s, uint64_t now)
+{
+    size_t used = 0;
+    int rc = fcgic_conn_recv(s->c, s->held.data + s->held_off, s->held.len - s->held_off, &used, now);
+    s->held_off += used;
+    if (rc < 0 || s->held_off >= s->held.len) {
+        s->held.len = 0;
+        s->held_off = 0;
+        s->paused = false;
+    }
+}
+
+static void sock_read(struct psock *s, uint64_t now)
+{
+    struct fcgic_posix *p = s->p;
+    for (int i = 0; i < READS_PER_EVENT && !s->dead && !s->closing && !s->eof && !s->paused; i++) {
+        ssize_t n = recv(s->fd, p->rbuf, p->rbuf_size, 0);
+        if (n > 0) {
+            size_t used = 0;
+            int rc = fcgic_conn_recv(s->c, p->rbuf, (size_t)n, &used, now);
+            if (rc < 0 || s->closing)
+                return;
+            if (used < (size_t)n) {
+                sock_hold(s, p->rbuf + used, (size_t)n - used, now);
+                return;
+            }
+            if ((size_t)n < p->rbuf_size)
+                return; /* drained, most likely: let the loop tell */
+        } else if (n == 0) {
+            s->eof = true;
+            fcgic_conn_recv_eof(s->c, now);
+            return;
+        } else if (errno == EINTR) {
+            continue;
+        } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            return;
+        } else {
+            sock_fail(s, FCGIC_E_IO, now);
+            return;
+        }
+    }
+}
+
+/* I/O for readiness events. */
+static void sock_io(struct psock *s, unsigned events, uint64_t now)
+{
+    if (s->dead || s->fd < 0)
+        return;
+    if (s->connecting) {
+        if (events & (FCGIC_POSIX_OUT | FCGIC_POSIX_ERR))
+            sock_finish_connect(s, now);
+        if (!s->connecting)
+            sock_write(s, now);
+        return;
+    }
+    if (events & (FCGIC_POSIX_IN | FCGIC_POSIX_ERR))
+        sock_read(s, now);
+    if (events & (FCGIC_POSIX_OUT | FCGIC_POSIX_ERR))
+        sock_write(s, now);
+}
+
+static void sock_enter(struct psock *s)
+{
+    s->busy++;
+    s->p->depth++;
+}
+
+/* Leave an engine call: run deferred work once nothing of s is on the stack. */
+static void sock_leave(struct psock *s, uint64_t now)
+{
+    struct fcgic_posix *p = s->p;
+    p->depth--;
+    if (--s->busy > 0)
+        return;
+    for (;;) {
+        if (s->closing) {
+            sock_destroy(s);
+            return;
+        }
+        if (!s->kick_pending)
+            break;
+        s->kick_pending = false;
+        s->busy++;
+        p->depth++;
+        if (s->paused && !s->dead && !s->closing)
+            sock_feed_held(s, now);
+        sock_write(s, now);
+        p->depth--;
+        s->busy--;
+    }
+    sock_update(s);
+}
+
+/* ---- object ----------------------------------------------------------- */
+
+static void posix_destroy(struct fcgic_posix *p)
+{
+    while (p->head) {
+        p->head->busy = 0;
+        sock_destroy(p->head);
+    }
+    pmap_free(&p->by_conn, &p->a);
+    pmap_free(&p->by_fd, &p->a);
+    struct fcgic__alloc a = p->a;
+    fcgic__free(&a, p->heap);
+    fcgic__free(&a, p->pfds);
+    fcgic__free(&a, p->pserial);
+    fcgic__free(&a, p->rbuf);
+    fcgic__free(&a, p);
+}
+
+/* Every public entry point that may run engine code brackets it with these.
+ * api_leave returns true when the object was freed (deferred free). */
+static void api_enter(struct fcgic_posix *p)
+{
+    p->api_depth++;
+}
+
+static bool api_leave(struct fcgic_posix *p)
+{
+    if (--p->api_depth > 0)
+        return false;
+    if (p->free_pending) {
+        posix_destroy(p);
+        return true;
+    }
+    notify_timer(p);
+    return false;
+}
+
+int fcgic_posix_new(struct fcgic_posix **out, const struct fcgic_posix_options *opts, const struct fcgic_mem *mem)
+{
+    if (out == NULL)
+        return FCGIC_E_INVAL;
+    *out = NULL;
+    if (opts && opts->version != FCGIC_POSIX_OPTIONS_VERSION)
+        return FCGIC_E_INVAL;
+    struct fcgic__alloc a;
+    fcgic__alloc_init(&a, mem);
+    struct fcgic_posix *p = fcgic__calloc(&a, 1, sizeof(*p));
+    if (p == NULL)
+        return FCGIC_E_NOMEM;
+    p->a = a;
+    if (opts)
+        p->o = *opts;
+    p->rbuf_size = p->o.read_buffer_size ? p->o.read_buffer_size : DEFAULT_RBUF;
+    p->rbuf = fcgic__malloc(&a, p->rbuf_size);
+    if (p->rbuf == NULL) {
+        fcgic__free(&a, p);
+        return FCGIC_E_NOMEM;
+    }
+    p->reported_deadline = FCGIC_NO_DEADLINE;
+    *out = p;
+    return 0;
+}
+
+void fcgic_posix_free(struct fcgic_posix *p)
+{
+    if (p == NULL)
+        return;
+    if (p->api_depth > 0 || p->notifying > 0) {
+        p->free_pending = true;
+        return;
+    }
+    posix_destroy(p);
+}
+
+static struct psock *find(const struct fcgic_posix *p, const struct fcgic_conn *c)
+{
+    return c ? pmap_get(&p->by_conn, (uintptr_t)c) : NULL;
+}
+
+int fcgic_posix_open(struct fcgic_posix *p, const char *target, const struct fcgic_conn_options *opts,
+                     const struct fcgic_conn_callbacks *cb, void *conn_ud, struct fcgic_conn **out, uint64_t now)
+{
+    if (out)
+        *out = NULL;
+    if (p == NULL || target == NULL || cb == NULL || out == NULL)
+        return FCGIC_E_INVAL;
+    if (p->notifying || p->free_pending)
+        return p->notifying ? FCGIC_E_REENTRANT : FCGIC_E_STATE;
+    /* Reserve everything that could fail later, so that no failure happens
+     * once the socket exists. */
+    if (p->heap_len >= p->heap_cap || p->count >= p->heap_cap) {
+        size_t ncap = p->heap_cap ? p->heap_cap * 2 : 8;
+        struct psock **h = fcgic__realloc(&p->a, p->heap, p->heap_cap * sizeof(*h), ncap * sizeof(*h));
+        if (h == NULL)
+            return FCGIC_E_NOMEM;
+        p->heap = h;
+        p->heap_cap = ncap;
+    }
+    int rc;
+    if ((rc = pmap_reserve(&p->by_conn, &p->a)) < 0 || (rc = pmap_reserve(&p->by_fd, &p->a)) < 0)
+        return rc;
+    struct psock *s = fcgic__calloc(&p->a, 1, sizeof(*s));
+    if (s == NULL)
+        return FCGIC_E_NOMEM;
+    s->p = p;
+    s->fd = -1;
+    s->heap_idx = NO_HEAP;
+    s->deadline = FCGIC_NO_DEADLINE;
+    rc = fcgic__posix_resolve(&p->a, target, &s->addrs, &s->naddrs);
+    if (rc == 0)
+        rc = fcgic_conn_new(&s->c, opts, cb, conn_ud, &p->a.m);
+    if (rc == 0)
+        rc = fcgic_conn_connecting(s->c, now);
+    if (rc == 0)
+        rc = sock_connect_from(s);
+    if (rc < 0) {
+        fcgic_conn_free(s->c);
+        fcgic__free(&p->a, s->addrs);
+        fcgic__free(&p->a, s);
+        return rc;
+    }
+    pmap_put_nogrow(&p->by_conn, (uintptr_t)s->c, s);
+    s->next = p->head;
+    if (p->head)
+        p->head->prev = s;
+    p->head = s;
+    p->count++;
+    api_enter(p);
+    sock_enter(s);
+    if (!s->connecting)
+        fcgic_conn_connected(s->c, now);
+    *out = s->c;
+    sock_leave(s, now);
+    if (api_leave(p)) {
+        *out = NULL; /* a callback freed the object */
+        return FCGIC_E_CLOSED;
+    }
+    return 0;
+}
+
+void fcgic_posix_kick(struct fcgic_posix *p, struct fcgic_conn *c, uint64_t now)
+{
+    if (p == NULL || p->notifying)
+        return;
+    struct psock *s = find(p, c);
+    if (s == NULL || s->closing)
+        return;
+    s->kick_pending = true;
+    if (s->busy)
+        return;
+    api_enter(p);
+    sock_enter(s);
+    sock_leave(s, now);
+    api_leave(p);
+}
+
+void fcgic_posix_close(struct fcgic_posix *p, struct fcgic_conn *c)
+{
+    if (p == NULL || p->notifying)
+        return;
+    struct psock *s = find(p, c);
+    if (s == NULL || s->closing)
+        return;
+    s->closing = true;
+    api_enter(p); /* on_socket may call fcgic_posix_free() */
+    /* The fd is closed now even when the engine is busy: no more I/O on it. */
+    sock_forget_fd(s);
+    heap_remove(p, s);
+    if (!s->busy)
+        sock_destroy(s);
+    api_leave(p);
+}
+
+static int t_open(void *ud, const char *target, const struct fcgic_conn_options *opts,
+                  const struct fcgic_conn_callbacks *cb, void *conn_ud, struct fcgic_conn **out, uint64_t now)
+{
+    return fcgic_posix_open(ud, target, opts, cb, conn_ud, out, now);
+}
+
+static void t_kick(void *ud, struct fcgic_conn *c, uint64_t now)
+{
+    fcgic_posix_kick(ud, c, now);
+}
+
+static void t_close(void *ud, struct fcgic_conn *c)
+{
+    fcgic_posix_close(ud, c);
+}
+
+void fcgic_posix_transport(struct fcgic_posix *p, struct fcgic_transport *out)
+{
+    if (out == NULL)
+        return;
+    out->ud = p;
+    out->open = t_open;
+    out->kick = t_kick;
+    out->close = t_close;
+}
+
+static int check_top(const struct fcgic_posix *p)
+{
+    if (p == NULL)
+        return FCGIC_E_INVAL;
+    if (p->notifying || p->depth || p->free_pending)
+        return FCGIC_E_REENTRANT;
+    return 0;
+}
+
+int fcgic_posix_socket_action(struct fcgic_posix *p, int fd, unsigned events, uint64_t now)
+{
+    int rc = check_top(p);
+    if (rc)
+        return rc;
+    struct psock *s = pmap_get(&p->by_fd, fd_key(fd));
+    if (s == NULL)
+        return 0;
+    api_enter(p);
+    sock_enter(s);
+    sock_io(s, events, now);
+    sock_leave(s, now);
+    api_leave(p);
+    return 0;
+}
+
+/* Tick every due connection once; a deadline the engine did not move past
+ * now waits for the next call instead of spinning here. */
+static void run_timers(struct fcgic_posix *p, uint64_t now)
+{
+    unsigned round = ++p->tick_round;
+    while (p->heap_len && p->heap[0]->deadline <= now && !p->free_pending) {
+        struct psock *s = p->heap[0];
+        if (s->ticked == round)
+            break;
+        s->ticked = round;
+        sock_enter(s);
+        fcgic_conn_tick(s->c, now);
+        sock_leave(s, now);
+    }
+}
+
+int fcgic_posix_timeout(struct fcgic_posix *p, uint64_t now)
+{
+    int rc = check_top(p);
+    if (rc)
+        return rc;
+    api_enter(p);
+    run_timers(p, now);
+    api_leave(p);
+    return 0;
+}
+
+uint64_t fcgic_posix_deadline(const struct fcgic_posix *p)
+{
+    return (p && p->heap_len) ? p->heap[0]->deadline : FCGIC_NO_DEADLINE;
+}
+
+size_t fcgic_posix_count(const struct fcgic_posix *p)
+{
+    return p ? p->count : 0;
+}
+
+int fcgic_posix_fd(const struct fcgic_posix *p, const struct fcgic_conn *c)
+{
+    const struct psock *s = p ? find(p, c) : NULL;
+    return (s && !s->closing) ? s->fd : -1;
+}
+
+uint64_t fcgic_posix_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Sockets that want something and the poll set for them. */
+static int build_pollset(struct fcgic_posix *p, size_t *n_out)
+{
+    if (p->pcap < p->count) {
+        size_t ncap = p->count;
+        struct pollfd *pf = fcgic__realloc(&p->a, p->pfds, p->pcap * sizeof(*pf), ncap * sizeof(*pf));
+        if (pf == NULL)
+            return FCGIC_E_NOMEM;
+        p->pfds = pf;
+        unsigned *ps = fcgic__realloc(&p->a, p->pserial, p->pcap * sizeof(*ps), ncap * sizeof(*ps));
+        if (ps == NULL)
+            return FCGIC_E_NOMEM;
+        p->pserial = ps;
+        p->pcap = ncap;
+    }
+    size_t n = 0;
+    for (struct psock *s = p->head; s; s = s->next) {
+        if (s->fd < 0 || s->interest == 0)
+            continue;
+        p->pfds[n].fd = s->fd;
+        p->pfds[n].events = (short)(((s->interest & FCGIC_POSIX_IN) ? POLLIN : 0) |
+                                    ((s->interest & FCGIC_POSIX_OUT) ? POLLOUT : 0));
+        p->pfds[n].revents = 0;
+        p->pserial[n] = s->serial;
+        n++;
+    }
+    *n_out = n;
+    return 0;
+}
+
+/* One round; returns 1 when the object was freed by a callback. */
+static int run_round(struct fcgic_posix *p, uint64_t timeout_ns)
+{
+    size_t n;
+    int rc = build_pollset(p, &n);
+    if (rc)
+        return rc;
+    uint64_t now = fcgic_posix_now();
+    uint64_t wait = timeout_ns, d = fcgic_posix_deadline(p);
+    if (d != FCGIC_NO_DEADLINE) {
+        uint64_t until = d > now ? d - now : 0;
+        if (until < wait)
+            wait = until;
+    }
+    if (n == 0 && wait == FCGIC_NO_DEADLINE)
+        return 0; /* nothing would ever wake us */
+    int ms;
+    if (wait == FCGIC_NO_DEADLINE)
+        ms = -1;
+    else if (wait >= (uint64_t)INT32_MAX * 1000000u)
+        ms = INT32_MAX;
+    else
+        ms = (int)((wait + 999999u) / 1000000u); /* round up: never wake before the deadline */
+    int r = poll(p->pfds, (nfds_t)n, ms);
+    if (r < 0)
+        return errno == EINTR ? 0 : FCGIC_E_IO;
+    now = fcgic_posix_now();
+    api_enter(p);
+    for (size_t i = 0; i < n && r > 0 && !p->free_pending; i++) {
+        short re = p->pfds[i].revents;
+        if (re == 0)
+            continue;
+        r--;
+        struct psock *s = pmap_get(&p->by_fd, fd_key(p->pfds[i].fd));
+        if (s == NULL || s->serial != p->pserial[i])
+            continue; /* closed or replaced since the poll set was built */
+        unsigned ev = ((re & POLLIN) ? FCGIC_POSIX_IN : 0) | ((re & POLLOUT) ? FCGIC_POSIX_OUT : 0) |
+                      ((re & (POLLERR | POLLHUP | POLLNVAL)) ? FCGIC_POSIX_ERR : 0);
+        sock_enter(s);
+        sock_io(s, ev, now);
+        sock_leave(s, now);
+    }
+    if (!p->free_pending)
+        run_timers(p, now);
+    return api_leave(p) ? 1 : 0;
+}
+
+int fcgic_posix_run(struct fcgic_posix *p, uint64_t timeout_ns)
+{
+    int rc = check_top(p);
+    if (rc)
+        return rc;
+    rc = run_round(p, timeout_ns);
+    return rc == 1 ? 0 : rc;
+}
+
+static bool has_work(const struct fcgic_posix *p)
+{
+    if (p->heap_len)
+        return true;
+    for (const struct psock *s = p->head; s; s = s->next)
+        if (s->fd >= 0 && s->interest)
+            return true;
+    return false;
+}
+
+int fcgic_posix_run_until(struct fcgic_posix *p, int (*done)(void *ud), void *ud, uint64_t timeout_ns)
+{
+    int rc = check_top(p);
+    if (rc)
+        return rc;
+    if (done == NULL)
+        return FCGIC_E_INVAL;
+    uint64_t start = fcgic_posix_now();
+    uint64_t end = (timeout_ns == FCGIC_NO_DEADLINE || timeout_ns > UINT64_MAX - start) ? FCGIC_NO_DEADLINE
+                                                                                          : start + timeout_ns;
+    for (;;) {
+        if (done(ud))
+            return 0;
+        uint64_t now = fcgic_posix_now();
+        if (end != FCGIC_NO_DEADLINE && now >= end)
+            return FCGIC_E_TIMEOUT;
+        if (!has_work(p))
+            return FCGIC_E_STATE;
+        rc = run_round(p, end == FCGIC_NO_DEADLINE ? FCGIC_NO_DEADLINE : end - now);
+        if (rc == 1)
+            return FCGIC_E_CLOSED;
+        if (rc < 0)
+            return rc;
+    }
+}
