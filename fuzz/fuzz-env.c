@@ -78,6 +78,8 @@ static void check_env(const struct fcgic_env *env, size_t cap, int allow_ctl)
     CHECK(total == fcgic_env_size(env));
 }
 
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
 static const char *const targets[] = {"fcgi://127.0.0.1:9000/srv/", "unix:/s|fcgi://localhost/",
                                       "fcgi://[::1]/d/x/$1$2", "fcgi://h:8000/srv$0"};
 

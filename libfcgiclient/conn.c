@@ -157,6 +157,11 @@ void fcgic_conn_set_userdata(struct fcgic_conn *c, void *conn_ud)
     c->ud = conn_ud;
 }
 
+int fcgic_conn_in_callback(const struct fcgic_conn *c)
+{
+    return c->depth > 0;
+}
+
 uint64_t fcgic_conn_last_now(const struct fcgic_conn *c)
 {
     return c->now;
@@ -785,6 +790,15 @@ static void finish_response(struct fcgic_conn *c, struct slot *s)
 
 static int values_record_end(struct fcgic_conn *c)
 {
+    if (c->values.len == 0) {
+        /* an empty answer: no variables known */
+        if (c->cb.on_values) {
+            c->depth++;
+            c->cb.on_values(c, c->ud, NULL, 0);
+            c->depth--;
+        }
+        return 0;
+    }
     struct fcgic_nv_decoder *d;
     struct fcgic_mem m = c->a.m;
     int rc = fcgic_nv_decoder_new(&d, 0, &m);

@@ -280,8 +280,8 @@ static void notify_timer(struct fcgic_posix *p)
 
 static unsigned sock_want(const struct psock *s)
 {
-    if (s->closing || s->dead)
-        return 0;
+    if (s->closing || s->dead || fcgic_conn_error(s->c))
+        return 0; /* a failed engine (e.g. connect timeout) waits for nothing */
     if (s->connecting)
         return FCGIC_POSIX_OUT;
     unsigned w = fcgic_conn_wants(s->c), want = 0;
@@ -431,6 +431,15 @@ static void sock_finish_connect(struct psock *s, uint64_t now)
 static void sock_write(struct psock *s, uint64_t now)
 {
     struct fcgic_iov iov[IOV_BATCH];
+    if (s->connecting || s->dead || s->closing || fcgic_conn_out_pending(s->c) == 0)
+        return;
+    /* Inside one of the engine's own callbacks (one that
+     * fcgic_conn_submit() or fcgic_conn_resume(), called by the embedder,
+     * is running) nothing may be written, since the write could not be
+     * acknowledged. The pending output keeps FCGIC_POSIX_OUT in the
+     * interest, so the next writable event writes. */
+    if (fcgic_conn_in_callback(s->c))
+        return;
     while (!s->connecting && !s->dead && !s->closing) {
         size_t n = fcgic_conn_out_iov(s->c, iov, IOV_BATCH);
         if (n == 0)
@@ -513,7 +522,7 @@ static void sock_read(struct psock *s, uint64_t now)
 /* I/O for readiness events. */
 static void sock_io(struct psock *s, unsigned events, uint64_t now)
 {
-    if (s->dead || s->fd < 0)
+    if (s->dead || s->fd < 0 || fcgic_conn_error(s->c))
         return;
     if (s->connecting) {
         if (events & (FCGIC_POSIX_OUT | FCGIC_POSIX_ERR))

@@ -643,6 +643,11 @@ START_TEST(test_get_values_and_authorizer)
     ck_assert_int_eq(feed_bytewise(c, a.b, a.n, 0), 0);
     ck_assert_int_eq(s.values_calls, 1);
     ck_assert_str_eq(s.values, "FCGI_MAX_CONNS=10|FCGI_MPXS_CONNS=1|");
+    /* An empty answer (the application knows none of the names). */
+    a.n = 0;
+    app_rec(&a, 10, 0, "", 0, 0);
+    ck_assert_int_eq(feed_bytewise(c, a.b, a.n, 0), 0);
+    ck_assert_int_eq(s.values_calls, 2);
     /* AUTHORIZER: Variable-* surfaced separately. */
     struct fcgic_request req = {0};
     req.role = FCGIC_ROLE_AUTHORIZER;

@@ -1074,6 +1074,80 @@ START_TEST(test_map_config_errors)
 }
 END_TEST
 
+/* The environment seen through the expression engine: ProxyFCGISetEnvIf
+ * rules run after the build, reqenv() reads the list, captures carry to the
+ * value, and explain names the rule. */
+START_TEST(test_setenvif_adapter)
+{
+    struct fcgic_env_map_config cfg = {0};
+    cfg.kind = FCGIC_ENV_MAP_PREFIX;
+    cfg.match = "/app/";
+    cfg.target = "fcgi://127.0.0.1:9000/srv/prefix42/";
+    cfg.backend = FCGIC_ENV_BACKEND_GENERIC;
+    cfg.pathinfo = FCGIC_ENV_PATHINFO_FIRST_DOT;
+    cfg.document_root = "/srv";
+    struct fcgic_env_map *map;
+    ck_assert_int_eq(fcgic_env_map_new(&map, &cfg, NULL), 0);
+    struct fcgic_env *env;
+    ck_assert_int_eq(fcgic_env_new(&env, NULL), 0);
+    struct fcgic_env_request req = {0};
+    req.method = (struct fcgic_span){"GET", 3};
+    req.target = (struct fcgic_span){"/app/x.php/tail", 15};
+    req.protocol = (struct fcgic_span){"HTTP/1.1", 8};
+    req.remote_addr = (struct fcgic_span){"127.0.0.1", 9};
+    req.server_addr = (struct fcgic_span){"127.0.0.1", 9};
+    ck_assert_int_eq(fcgic_env_build(env, map, &req), 0);
+    struct fcgic_span v;
+    ck_assert_int_eq(fcgic_env_get(env, "SCRIPT_FILENAME", 15, &v), 0);
+    ck_assert_int_eq(fcgic_env_get(env, "PATH_TRANSLATED", 15, &v), 0);
+    size_t before = fcgic_env_count(env);
+
+    struct fcgic_setenvif *rules;
+    ck_assert_int_eq(fcgic_setenvif_new(&rules, NULL, NULL), 0);
+    const char *r1[] = {"reqenv('SCRIPT_FILENAME') =~ m|(/.*prefix)(\\d+)(.*)|", "SCRIPT_FILENAME", "$1$3"};
+    const char *r2[] = {"true", "PATH_INFO", "/example"};
+    const char *r3[] = {"true", "!SERVER_ADMIN"};
+    const char *r4[] = {"-n %{reqenv:SCRIPT_NAME}", "X_SCRIPT", "%{reqenv:SCRIPT_NAME}"};
+    ck_assert_int_eq(fcgic_setenvif_add(rules, 3, r1, "t:1", NULL), 0);
+    ck_assert_int_eq(fcgic_setenvif_add(rules, 3, r2, "t:2", NULL), 0);
+    ck_assert_int_eq(fcgic_setenvif_add(rules, 2, r3, "t:3", NULL), 0);
+    ck_assert_int_eq(fcgic_setenvif_add(rules, 3, r4, "t:4", NULL), 0);
+    struct fcgic_expr_ctx *ctx;
+    ck_assert_int_eq(fcgic_expr_ctx_new(&ctx, NULL, NULL), 0);
+    struct fcgic_expr_env ops;
+    fcgic_env_expr_env(env, &ops);
+    fcgic_expr_ctx_reset(ctx, NULL, &ops);
+    const struct fcgic_setenvif *lists[1] = {rules};
+    ck_assert_int_eq(fcgic_setenvif_apply(lists, 1, ctx, NULL), 0);
+
+    ck_assert_int_eq(fcgic_env_get(env, "SCRIPT_FILENAME", 15, &v), 0);
+    /* first-dot leaves SCRIPT_FILENAME whole, as Apache does */
+    ck_assert_msg(v.len == 22 && memcmp(v.ptr, "/srv/prefix/x.php/tail", 22) == 0, "SCRIPT_FILENAME=%.*s", (int)v.len,
+                  v.ptr);
+    ck_assert_int_eq(fcgic_env_get(env, "PATH_INFO", 9, &v), 0);
+    ck_assert_int_eq((int)v.len, 8);
+    ck_assert_int_eq(fcgic_env_get(env, "SERVER_ADMIN", 12, &v), FCGIC_E_NOT_FOUND);
+    ck_assert_int_eq(fcgic_env_get(env, "X_SCRIPT", 8, &v), 0);
+    ck_assert_int_eq(fcgic_env_get(env, "SCRIPT_NAME", 11, &v), 0);
+    /* one removed, one appended: same count; the new one is last */
+    ck_assert_uint_eq(fcgic_env_count(env), before);
+    const struct fcgic_param *p = fcgic_env_params(env);
+    size_t last = fcgic_env_count(env) - 1;
+    ck_assert_int_eq((int)p[last].name_len, 8);
+    ck_assert_int_eq(memcmp(p[last].name, "X_SCRIPT", 8), 0);
+    enum fcgic_env_origin origin;
+    const char *rule = NULL;
+    ck_assert_int_eq(fcgic_env_explain(env, last, &origin, &rule), 0);
+    ck_assert_int_eq(origin, FCGIC_ENV_ORIGIN_OVERRIDE);
+    ck_assert_ptr_nonnull(rule);
+    ck_assert_ptr_nonnull(strstr(rule, "t:4"));
+    fcgic_expr_ctx_free(ctx);
+    fcgic_setenvif_free(rules);
+    fcgic_env_free(env);
+    fcgic_env_map_free(map);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("env");
@@ -1095,6 +1169,7 @@ int main(void)
         {"failalloc", test_failalloc, 0},
         {"reuse", test_reuse_no_alloc, 0},
         {"config", test_map_config_errors, 0},
+        {"setenvif", test_setenvif_adapter, 0},
     };
     for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
         TCase *tc = tcase_create(tests[i].name);

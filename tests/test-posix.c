@@ -75,6 +75,8 @@ struct resp {
     unsigned pauses;
     /* streamed POST body */
     size_t body_total, body_sent;
+    struct fcgic_posix *kick_p; /* body_read kicks the connection through it */
+    unsigned kicks;
     char chunk[65536];
 };
 
@@ -125,6 +127,11 @@ static void r_end(struct fcgic_conn *c, void *ud, const struct fcgic_result *res
 static int r_body_read(struct fcgic_conn *c, void *ud, enum fcgic_type stream, struct fcgic_span *chunk)
 {
     struct resp *r = ud;
+    if (r->kick_p) {
+        /* inside the engine's own callback: nothing may be written now */
+        fcgic_posix_kick(r->kick_p, c, fcgic_posix_now());
+        r->kicks++;
+    }
     if (r->body_sent >= r->body_total)
         return FCGIC_BODY_EOF;
     size_t n = r->body_total - r->body_sent;
@@ -736,6 +743,38 @@ START_TEST(no_sigpipe)
 }
 END_TEST
 
+/* fcgic_conn_submit() called by the embedder runs body_read, which kicks the
+ * connection: the transport must not write while the engine is inside its
+ * callback (the write could not be acknowledged). */
+START_TEST(kick_inside_submit)
+{
+    struct harness_app *app = start_echo(HARNESS_UNIX, NULL);
+    struct fcgic_posix *p;
+    ck_assert_int_eq(fcgic_posix_new(&p, NULL, NULL), 0);
+    struct fcgic_conn_callbacks cb = resp_callbacks();
+    struct fcgic_conn *c;
+    uint64_t now = fcgic_posix_now();
+    ck_assert_int_eq(fcgic_posix_open(p, app->url, NULL, &cb, NULL, &c, now), 0);
+    ck_assert_int_eq(fcgic_conn_state(c), FCGIC_CONN_IDLE); /* unix: connected at once */
+    struct req3 q;
+    req_init(&q, "POST", "", 1048576);
+    q.req.stdin_mode = FCGIC_BODY_STREAM;
+    struct resp *r = calloc(1, sizeof(*r));
+    r->body_total = 1048576;
+    r->kick_p = p;
+    ck_assert_int_eq(fcgic_conn_submit(c, &q.req, r, NULL, now), 0);
+    ck_assert_uint_ge(r->kicks, 1);
+    fcgic_posix_kick(p, c, now);
+    ck_assert_int_eq(fcgic_posix_run_until(p, resp_ended, r, 20 * SEC), 0);
+    ck_assert_int_eq(r->res.error, 0);
+    ck_assert_str_eq(r->body.p, post_expected);
+    fcgic_posix_free(p);
+    resp_free(r);
+    free(r);
+    harness_app_stop(app);
+}
+END_TEST
+
 /* ---- event-loop form with the embedder's own loop ---------------------- */
 
 #define MAXFD 64
@@ -1158,6 +1197,7 @@ static Suite *posix_suite(void)
     tc = tcase_create("event_loop");
     tcase_add_loop_test(tc, loop_callbacks, 0, 2);
     tcase_add_test(tc, free_from_callback);
+    tcase_add_test(tc, kick_inside_submit);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("transport");

@@ -297,6 +297,15 @@ FCGIC_API enum fcgic_conn_state fcgic_conn_state(const struct fcgic_conn *c);
  */
 FCGIC_API uint64_t fcgic_conn_last_now(const struct fcgic_conn *c);
 
+/**
+ * 1 while one of this connection's callbacks is running (then
+ * fcgic_conn_recv(), fcgic_conn_out_done(), fcgic_conn_tick(),
+ * fcgic_conn_recv_eof() and fcgic_conn_fail() would return
+ * FCGIC_E_REENTRANT): a transport asked to write or read from inside such a
+ * callback defers the work until the callback's engine call returns.
+ */
+FCGIC_API int fcgic_conn_in_callback(const struct fcgic_conn *c);
+
 /** The sticky error, or 0. */
 FCGIC_API int fcgic_conn_error(const struct fcgic_conn *c);
 

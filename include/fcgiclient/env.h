@@ -25,6 +25,7 @@
 
 #include "common.h"
 #include "error.h"
+#include "expr.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -351,6 +352,16 @@ struct fcgic_env_request {
  */
 FCGIC_API int fcgic_env_build(struct fcgic_env *env, const struct fcgic_env_map *map,
                               const struct fcgic_env_request *req);
+
+/**
+ * Describe env as the environment table of the expression engine, so that
+ * ProxyFCGISetEnvIf rules (fcgic_setenvif_apply()) and reqenv() read and
+ * change it: variables the rules set are recorded with origin
+ * FCGIC_ENV_ORIGIN_OVERRIDE and the rule's text for explain.
+ * @param env the list; must outlive every use of *out.
+ * @param out receives the operations.
+ */
+FCGIC_API void fcgic_env_expr_env(struct fcgic_env *env, struct fcgic_expr_env *out);
 
 #ifdef __cplusplus
 }

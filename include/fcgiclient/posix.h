@@ -25,6 +25,15 @@
  * the resolver. getaddrinfo allocates with the C library; its result is
  * copied into memory from the object's hooks and released at once.
  *
+ * Engine callbacks (on_end, body_read, ...) may call fcgic_posix_open(),
+ * fcgic_posix_kick(), fcgic_posix_close() and fcgic_posix_free() (the last
+ * two deferred for the connection or object that is running), and
+ * fcgic_conn_submit() and friends on any connection. They must not drive the
+ * object (fcgic_posix_socket_action(), fcgic_posix_timeout(),
+ * fcgic_posix_run*()): that returns FCGIC_E_REENTRANT when the object ran
+ * the callback, and is not allowed either from callbacks that the
+ * embedder's own fcgic_conn_submit() or fcgic_conn_resume() calls run.
+ *
  * Times (`now`, deadlines) are nanoseconds on the clock the embedder uses
  * for the connection engines. The built-in loop and the blocking call use
  * CLOCK_MONOTONIC (fcgic_posix_now()); an embedder that mixes them with its
@@ -204,8 +213,11 @@ FCGIC_API int fcgic_posix_open(struct fcgic_posix *p, const char *target, const 
  * fcgic_conn_abort(), fcgic_conn_get_values()), or a callback of c returned
  * FCGIC_PAUSE and the embedder is ready for more input: write what the
  * socket takes now, feed held-back input, and update interest and timers.
- * Called from inside one of c's own callbacks, the work is done when that
- * callback's engine call returns. Unknown c or a call from on_socket or
+ * Called from inside one of c's own callbacks run by the object, the work is
+ * done when that callback's engine call returns; from one run by the
+ * embedder's own fcgic_conn_submit() or fcgic_conn_resume() call, nothing is
+ * written until the socket's next writable event (so call it again after
+ * those return, as usual). Unknown c or a call from on_socket or
  * on_timer: nothing happens.
  */
 FCGIC_API void fcgic_posix_kick(struct fcgic_posix *p, struct fcgic_conn *c, uint64_t now);

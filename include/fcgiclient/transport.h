@@ -42,7 +42,9 @@ struct fcgic_transport {
      */
     int (*open)(void *ud, const char *target, const struct fcgic_conn_options *opts,
                 const struct fcgic_conn_callbacks *cb, void *conn_ud, struct fcgic_conn **out, uint64_t now);
-    /** Output was queued on c or its interest changed: write when possible. */
+    /** Output was queued on c, its interest changed, or a callback of c
+     *  returned FCGIC_PAUSE and the embedder is ready for more input: write
+     *  when possible and feed input held back since the pause. */
     void (*kick)(void *ud, struct fcgic_conn *c, uint64_t now);
     /** Close the socket and free the engine. No callback runs. */
     void (*close)(void *ud, struct fcgic_conn *c);
