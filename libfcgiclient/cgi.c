@@ -29,12 +29,9 @@ int fcgic_cgi_parser_new(struct fcgic_cgi_parser **out, const struct fcgic_cgi_o
 {
     if (out == NULL)
         return FCGIC_E_INVAL;
-    struct fcgic__alloc a;
-    fcgic__alloc_init(&a, mem);
-    struct fcgic_cgi_parser *p = fcgic__calloc(&a, 1, sizeof *p);
+    struct fcgic_cgi_parser *p = fcgic__object_new(mem, sizeof *p);
     if (p == NULL)
         return FCGIC_E_NOMEM;
-    p->a = a;
     if (opts)
         p->o = *opts;
     if (p->o.max_header_bytes == 0)

@@ -77,12 +77,9 @@ int fcgic_conn_new(struct fcgic_conn **out, const struct fcgic_conn_options *opt
 {
     if (out == NULL || cb == NULL || cb->version != FCGIC_CONN_CALLBACKS_VERSION)
         return FCGIC_E_INVAL;
-    struct fcgic__alloc a;
-    fcgic__alloc_init(&a, mem);
-    struct fcgic_conn *c = fcgic__calloc(&a, 1, sizeof *c);
+    struct fcgic_conn *c = fcgic__object_new(mem, sizeof *c);
     if (c == NULL)
         return FCGIC_E_NOMEM;
-    c->a = a;
     if (opts)
         c->o = *opts;
     if (c->o.max_requests == 0)

@@ -55,12 +55,9 @@ int fcgic_encoder_new(struct fcgic_encoder **out, const struct fcgic_mem *mem)
 {
     if (out == NULL)
         return FCGIC_E_INVAL;
-    struct fcgic__alloc a;
-    fcgic__alloc_init(&a, mem);
-    struct fcgic_encoder *e = fcgic__calloc(&a, 1, sizeof *e);
+    struct fcgic_encoder *e = fcgic__object_new(mem, sizeof *e);
     if (e == NULL)
         return FCGIC_E_NOMEM;
-    e->a = a;
     *out = e;
     return 0;
 }
@@ -411,12 +408,9 @@ int fcgic_decoder_new(struct fcgic_decoder **out, const struct fcgic_mem *mem)
 {
     if (out == NULL)
         return FCGIC_E_INVAL;
-    struct fcgic__alloc a;
-    fcgic__alloc_init(&a, mem);
-    struct fcgic_decoder *d = fcgic__calloc(&a, 1, sizeof *d);
+    struct fcgic_decoder *d = fcgic__object_new(mem, sizeof *d);
     if (d == NULL)
         return FCGIC_E_NOMEM;
-    d->a = a;
     *out = d;
     return 0;
 }
@@ -642,12 +636,9 @@ int fcgic_nv_decoder_new(struct fcgic_nv_decoder **out, size_t max_pair, const s
 {
     if (out == NULL)
         return FCGIC_E_INVAL;
-    struct fcgic__alloc a;
-    fcgic__alloc_init(&a, mem);
-    struct fcgic_nv_decoder *d = fcgic__calloc(&a, 1, sizeof *d);
+    struct fcgic_nv_decoder *d = fcgic__object_new(mem, sizeof *d);
     if (d == NULL)
         return FCGIC_E_NOMEM;
-    d->a = a;
     d->max_pair = max_pair ? max_pair : (size_t)FCGIC_MAX_NV_LEN;
     *out = d;
     return 0;

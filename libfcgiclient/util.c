@@ -32,6 +32,16 @@ void fcgic__alloc_init(struct fcgic__alloc *a, const struct fcgic_mem *mem)
     a->has_realloc = mem->realloc != NULL;
 }
 
+void *fcgic__object_new(const struct fcgic_mem *mem, size_t size)
+{
+    struct fcgic__alloc a;
+    fcgic__alloc_init(&a, mem);
+    struct fcgic__alloc *obj = fcgic__calloc(&a, 1, size);
+    if (obj)
+        *obj = a;
+    return obj;
+}
+
 void *fcgic__malloc(const struct fcgic__alloc *a, size_t n)
 {
     return a->m.malloc(n ? n : 1, a->m.ud);

@@ -20,6 +20,10 @@ struct fcgic__alloc {
 };
 
 void fcgic__alloc_init(struct fcgic__alloc *a, const struct fcgic_mem *mem);
+/* Allocate a zeroed object of `size` bytes with the hooks `mem` (NULL =
+ * libc). Its first member must be a struct fcgic__alloc, which is filled in
+ * with the hooks. NULL when out of memory. */
+void *fcgic__object_new(const struct fcgic_mem *mem, size_t size);
 void *fcgic__malloc(const struct fcgic__alloc *a, size_t n);
 void *fcgic__calloc(const struct fcgic__alloc *a, size_t n, size_t size);
 /* old_n is the old size, needed when the hooks have no realloc. */

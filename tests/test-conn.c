@@ -8,6 +8,7 @@
 #include "failalloc.h"
 #include "fcgiclient/conn.h"
 #include "fcgiclient/error.h"
+#include "testutil.h"
 
 /* ---- what the callbacks saw ---- */
 struct seen {
@@ -796,9 +797,5 @@ int main(void)
     tc = tcase_create("memory");
     tcase_add_test(tc, test_alloc_failures);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return testutil_run(s);
 }

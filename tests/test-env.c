@@ -73,6 +73,7 @@ struct env_case {
 };
 
 #include "env-cases.h"
+#include "testutil.h"
 
 #define NCASES (sizeof(env_cases) / sizeof(env_cases[0]))
 #define SP(s) ((struct fcgic_span){(s), sizeof(s) - 1})
@@ -1180,9 +1181,5 @@ int main(void)
             tcase_add_test(tc, tests[i].t);
         suite_add_tcase(s, tc);
     }
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return testutil_run(s);
 }

@@ -6,6 +6,7 @@
 
 #include "fcgiclient/error.h"
 #include "fcgiclient/version.h"
+#include "testutil.h"
 
 static const int all_codes[] = {
 #define X(name, num, msg) num,
@@ -62,9 +63,5 @@ int main(void)
     tc = tcase_create("version");
     tcase_add_test(tc, test_version);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return testutil_run(s);
 }

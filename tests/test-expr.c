@@ -9,6 +9,7 @@
 
 #include "failalloc.h"
 #include "fcgiclient/expr.h"
+#include "testutil.h"
 
 /* ------------------------------------------------------------------------ */
 /* A fake request and a fake environment                                    */
@@ -1796,9 +1797,5 @@ static Suite *expr_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(expr_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return testutil_run(expr_suite());
 }

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "testutil.h"
 
 /* ---- running fcgic ---- */
 
@@ -789,9 +790,5 @@ int main(void)
     int have_php = harness_php_fpm_binary(buf, sizeof buf) != NULL;
     if (!have_php)
         fprintf(stderr, "php-fpm not found: PHP-FPM tests skipped\n");
-    SRunner *sr = srunner_create(fcgic_suite(have_php));
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return testutil_run(fcgic_suite(have_php));
 }

@@ -16,6 +16,7 @@
 
 #include "app-common.h"
 #include "harness.h"
+#include "testutil.h"
 
 /* ---- tiny FastCGI client ---- */
 
@@ -855,9 +856,5 @@ int main(void)
         fprintf(stderr, "SKIP php-fpm tests: no php-fpm binary found\n");
     }
 
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return testutil_run(s);
 }

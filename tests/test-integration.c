@@ -12,6 +12,7 @@
 #include "fcgiclient/error.h"
 #include "fcgiclient/posix.h"
 #include "harness.h"
+#include "testutil.h"
 
 #define SEC 1000000000ull
 
@@ -593,9 +594,5 @@ int main(void)
     tcase_add_test(tc, test_php_fpm_tcp);
     tcase_add_test(tc, test_php_fpm_unix);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return testutil_run(s);
 }

@@ -22,6 +22,7 @@
 #include "fcgiclient/error.h"
 #include "fcgiclient/posix.h"
 #include "harness.h"
+#include "testutil.h"
 
 #define MS 1000000ull
 #define SEC 1000000000ull
@@ -1212,9 +1213,5 @@ static Suite *posix_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(posix_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return testutil_run(posix_suite());
 }

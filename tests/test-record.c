@@ -7,6 +7,7 @@
 #include "failalloc.h"
 #include "fcgiclient/error.h"
 #include "fcgiclient/record.h"
+#include "testutil.h"
 
 /* Flatten everything queued in an encoder. */
 static size_t flatten(struct fcgic_encoder *e, uint8_t *out, size_t cap)
@@ -442,9 +443,5 @@ int main(void)
     tc = tcase_create("alloc");
     tcase_add_test(tc, test_alloc_failures);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return testutil_run(s);
 }
