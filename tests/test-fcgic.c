@@ -118,17 +118,22 @@ static void out_free(struct out *o)
 
 static void expect_line(const struct out *o, const char *line)
 {
-    char *pat = malloc(strlen(line) + 3);
-    sprintf(pat, "\n%s\n", line);
-    ck_assert_msg(strncmp(o->out, line, strlen(line)) == 0 || strstr(o->out, pat) != NULL,
+    size_t n = strlen(line);
+    char *pat = malloc(n + 3);
+    ck_assert_ptr_nonnull(pat);
+    snprintf(pat, n + 3, "\n%s\n", line);
+    int first = strncmp(o->out, line, n) == 0 && (o->out[n] == '\n' || o->out[n] == '\0');
+    ck_assert_msg(first || strstr(o->out, pat) != NULL,
                   "line \"%s\" not in output:\n%s", line, o->out);
     free(pat);
 }
 
 static void expect_no_line_prefix(const struct out *o, const char *prefix)
 {
-    char *pat = malloc(strlen(prefix) + 2);
-    sprintf(pat, "\n%s", prefix);
+    size_t n = strlen(prefix);
+    char *pat = malloc(n + 2);
+    ck_assert_ptr_nonnull(pat);
+    snprintf(pat, n + 2, "\n%s", prefix);
     ck_assert_msg(strncmp(o->out, prefix, strlen(prefix)) != 0 && strstr(o->out, pat) == NULL,
                   "unexpected \"%s\" in output:\n%s", prefix, o->out);
     free(pat);
