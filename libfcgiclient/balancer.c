@@ -17,12 +17,17 @@
  * member's lbstatus is not touched.
  *
  * Members in error wait in a heap ordered by the time they may be retried;
- * member pools' deadlines wait in another heap, so tick and deadline do not
- * scan every member either. */
+ * member pools' deadlines wait in another heap, and members with health
+ * checks in a third one ordered by the time of their next probe action
+ * (start, timeout, or 0 once an answer waits), so tick and deadline do not
+ * scan every member either. Running probes are also on a list, checked by
+ * tick and deadline for connections that failed without a callback (see
+ * health.c). */
 #include <string.h>
 
 #include "fcgiclient/balancer.h"
 #include "fcgiclient/error.h"
+#include "health_int.h"
 #include "pool_int.h"
 #include "util.h"
 
@@ -30,7 +35,8 @@
 #define MAX_LBFACTOR 100u
 #define MAX_LBSET 99u
 #define NPOS ((size_t)-1)
-#define STATUS_MASK (FCGIC_MEMBER_DISABLED | FCGIC_MEMBER_STANDBY | FCGIC_MEMBER_DRAIN | FCGIC_MEMBER_ERROR)
+#define STATUS_MASK                                                                                                    \
+    (FCGIC_MEMBER_DISABLED | FCGIC_MEMBER_STANDBY | FCGIC_MEMBER_DRAIN | FCGIC_MEMBER_ERROR | FCGIC_MEMBER_HCFAIL)
 
 struct tier;
 struct group;
@@ -47,12 +53,24 @@ struct member {
     size_t hidx;        /* index in grp's heap */
     size_t eidx;        /* index in the error heap or NPOS */
     size_t didx;        /* index in the deadline heap or NPOS */
+    size_t cidx;        /* index in the health heap or NPOS */
     uint64_t dl;        /* cached pool deadline */
     uint64_t error_until, retry_ns;
     unsigned busy;
     uint64_t elected, errors, recoveries, transferred, read;
     int removed;
     struct member *prev, *next;
+    /* health check (hc_on) */
+    int hc_on;
+    struct fcgic__hc hc;
+    struct fcgic__probe probe;
+    struct member *pprev, *pnext; /* running probes */
+    int probing;                  /* on that list */
+    uint64_t hc_at;               /* next action: start, timeout, 0 = answer waits */
+    unsigned hc_fail_run, hc_pass_run;
+    uint64_t hc_checks, hc_failures;
+    int hc_last_error;
+    unsigned hc_last_status;
 };
 
 struct group {
@@ -103,11 +121,12 @@ struct fcgic_balancer {
     struct tier **tiers; /* sorted by (lbset, standby) */
     struct fcgic_balancer_req *live; /* every request not yet ended */
     size_t ntiers, tiercap;
-    struct mheap eheap, dheap;
+    struct mheap eheap, dheap, hheap;
+    struct member *probing; /* members whose probe runs */
     uint64_t next_seq;
-    uint64_t now; /* latest time seen (callbacks carry none) */
-    int reap;     /* removed members wait to be freed */
+    int reap;    /* removed members wait to be freed */
     int cb_depth;
+    int closing; /* fcgic_balancer_free() runs */
 };
 
 /* ------------------------------------------------------------------------ */
@@ -194,9 +213,11 @@ static void g_fix(enum fcgic_lb_method meth, struct group *g, size_t i)
 
 static uint64_t ekey(const struct member *m) { return m->error_until; }
 static uint64_t dkey(const struct member *m) { return m->dl; }
+static uint64_t ckey(const struct member *m) { return m->hc_at; }
 
 static size_t *eidx(struct member *m) { return &m->eidx; }
 static size_t *didx(struct member *m) { return &m->didx; }
+static size_t *cidx(struct member *m) { return &m->cidx; }
 
 struct hk {
     uint64_t (*key)(const struct member *);
@@ -204,6 +225,7 @@ struct hk {
 };
 static const struct hk EH = {ekey, eidx};
 static const struct hk DH = {dkey, didx};
+static const struct hk CH = {ckey, cidx};
 
 static void mh_swap(const struct hk *k, struct mheap *h, size_t i, size_t j)
 {
@@ -262,7 +284,8 @@ static void mh_remove(const struct hk *k, struct mheap *h, struct member *m)
 
 static int usable(const struct member *m)
 {
-    return !m->removed && !(m->status & (FCGIC_MEMBER_DISABLED | FCGIC_MEMBER_ERROR | FCGIC_MEMBER_DRAIN));
+    return !m->removed && !(m->status & (FCGIC_MEMBER_DISABLED | FCGIC_MEMBER_ERROR | FCGIC_MEMBER_DRAIN |
+                                         FCGIC_MEMBER_HCFAIL));
 }
 
 static struct tier *tier_get(struct fcgic_balancer *b, unsigned lbset, int standby, int create)
@@ -389,50 +412,74 @@ static void member_reorder(struct fcgic_balancer *b, struct member *m)
         g_fix(b->o.method, m->grp, m->hidx);
 }
 
-static void emit_state(struct fcgic_balancer *b, struct member *m, unsigned old, int err)
+static uint64_t add_sat(uint64_t a, uint64_t b)
 {
-    if (!b->cb.on_event || old == m->status)
+    return a + b < a ? UINT64_MAX - 1 : a + b;
+}
+
+static void emit(struct fcgic_balancer *b, struct member *m, enum fcgic_event_kind kind, int err, unsigned old,
+                 unsigned new_status, uint64_t now)
+{
+    if (!b->cb.on_event)
         return;
     struct fcgic_event ev;
     memset(&ev, 0, sizeof(ev));
-    ev.kind = FCGIC_EVENT_MEMBER_STATE;
+    ev.kind = kind;
     ev.target = fcgic_pool_target(m->pool);
     ev.member = m->id;
     ev.error = err;
     ev.old_status = old;
-    ev.new_status = m->status;
-    ev.now = b->now;
+    ev.new_status = new_status;
+    ev.now = now;
     b->cb_depth++;
     b->cb.on_event(b->ud, &ev);
     b->cb_depth--;
 }
 
-static void set_error(struct fcgic_balancer *b, struct member *m, int err)
+static void emit_state(struct fcgic_balancer *b, struct member *m, unsigned old, int err, uint64_t now)
+{
+    if (old != m->status)
+        emit(b, m, FCGIC_EVENT_MEMBER_STATE, err, old, m->status, now);
+}
+
+static void set_error(struct fcgic_balancer *b, struct member *m, int err, uint64_t now)
 {
     if (m->status & FCGIC_MEMBER_ERROR)
         return;
     unsigned old = m->status;
     m->status |= FCGIC_MEMBER_ERROR;
-    m->errors++;
+    if (!(old & FCGIC_MEMBER_HCFAIL))
+        m->errors++;
+    m->hc_pass_run = 0; /* health checks must pass anew to end it early */
     b->nerror++;
     uint64_t r = m->retry_ns == FCGIC_RETRY_IMMEDIATE ? 0 : m->retry_ns;
-    m->error_until = b->now + r < b->now ? UINT64_MAX - 1 : b->now + r;
+    m->error_until = add_sat(now, r);
     tier_remove(b, m);
     mh_insert(&EH, &b->eheap, m); /* reserved at add */
-    emit_state(b, m, old, err);
+    emit_state(b, m, old, err, now);
 }
 
-static void clear_error(struct fcgic_balancer *b, struct member *m)
+/* Take ERROR (and, when clear_hc, HCFAIL) away, without an event. */
+static void clear_bits(struct fcgic_balancer *b, struct member *m, int clear_hc)
 {
-    if (!(m->status & FCGIC_MEMBER_ERROR))
+    unsigned bits = FCGIC_MEMBER_ERROR | (clear_hc ? FCGIC_MEMBER_HCFAIL : 0u);
+    if (!(m->status & bits))
         return;
-    unsigned old = m->status;
-    m->status &= ~FCGIC_MEMBER_ERROR;
-    m->recoveries++;
-    b->nerror--;
-    mh_remove(&EH, &b->eheap, m);
+    if (m->status & FCGIC_MEMBER_ERROR) {
+        b->nerror--;
+        mh_remove(&EH, &b->eheap, m);
+    }
+    m->status &= ~bits;
+    if (!(m->status & (FCGIC_MEMBER_ERROR | FCGIC_MEMBER_HCFAIL)))
+        m->recoveries++;
     (void)member_sync(b, m); /* space was reserved: cannot fail for a known tier */
-    emit_state(b, m, old, 0);
+}
+
+static void clear_error(struct fcgic_balancer *b, struct member *m, int clear_hc, uint64_t now)
+{
+    unsigned old = m->status;
+    clear_bits(b, m, clear_hc);
+    emit_state(b, m, old, 0, now);
 }
 
 /* Members whose retry time passed (Apache: now > error_time + retry), and
@@ -440,11 +487,11 @@ static void clear_error(struct fcgic_balancer *b, struct member *m)
 static void recover(struct fcgic_balancer *b, uint64_t now)
 {
     while (b->eheap.n && b->eheap.h[0]->error_until < now)
-        clear_error(b, b->eheap.h[0]);
+        clear_error(b, b->eheap.h[0], 0, now);
     if (!b->o.no_force_recovery && b->nmembers > 0 && b->nerror == b->nmembers) {
         for (struct member *m = b->head; m; m = m->next)
             if (!m->removed)
-                clear_error(b, m);
+                clear_error(b, m, 0, now);
     }
 }
 
@@ -486,8 +533,43 @@ static struct member *by_id(const struct fcgic_balancer *b, unsigned id)
     return b->slots[id - 1];
 }
 
+static void probe_unlink(struct fcgic_balancer *b, struct member *m)
+{
+    if (!m->probing)
+        return;
+    if (m->pprev)
+        m->pprev->pnext = m->pnext;
+    else
+        b->probing = m->pnext;
+    if (m->pnext)
+        m->pnext->pprev = m->pprev;
+    m->pprev = m->pnext = NULL;
+    m->probing = 0;
+}
+
+static void probe_link(struct fcgic_balancer *b, struct member *m)
+{
+    m->pprev = NULL;
+    m->pnext = b->probing;
+    if (b->probing)
+        b->probing->pprev = m;
+    b->probing = m;
+    m->probing = 1;
+}
+
+/* No more health checks for m (removed, or the balancer goes away). */
+static void health_stop(struct fcgic_balancer *b, struct member *m)
+{
+    if (!m->hc_on)
+        return;
+    probe_unlink(b, m);
+    fcgic__probe_close(&m->probe, &b->tr);
+    mh_remove(&CH, &b->hheap, m);
+}
+
 static void member_free(struct fcgic_balancer *b, struct member *m)
 {
+    health_stop(b, m);
     tier_remove(b, m);
     mh_remove(&EH, &b->eheap, m);
     mh_remove(&DH, &b->dheap, m);
@@ -501,6 +583,7 @@ static void member_free(struct fcgic_balancer *b, struct member *m)
         b->tail = m->prev;
     b->slots[m->id - 1] = NULL;
     fcgic_pool_free(m->pool);
+    fcgic__hc_free(&m->hc, &b->a);
     fcgic__free(&b->a, m);
 }
 
@@ -538,8 +621,8 @@ static void unassign(struct fcgic_balancer *b, unsigned lbset, int standby, unsi
 
 static int reserve_heaps(struct fcgic_balancer *b, size_t need)
 {
-    struct mheap *hs[2] = {&b->eheap, &b->dheap};
-    for (int i = 0; i < 2; i++) {
+    struct mheap *hs[3] = {&b->eheap, &b->dheap, &b->hheap};
+    for (int i = 0; i < 3; i++) {
         struct mheap *h = hs[i];
         if (h->cap >= need)
             continue;
@@ -560,6 +643,8 @@ static void pool_wake(void *owner, struct fcgic_pool *p)
 {
     struct member *m = owner;
     struct fcgic_balancer *b = m->b;
+    if (b->closing)
+        return;
     uint64_t d = fcgic_pool_deadline(p);
     if (d == m->dl && (m->didx != NPOS) == (d != FCGIC_NO_DEADLINE))
         return;
@@ -570,6 +655,93 @@ static void pool_wake(void *owner, struct fcgic_pool *p)
         mh_insert(&DH, &b->dheap, m); /* reserved at add */
     } else {
         mh_fix(&DH, &b->dheap, m->didx);
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Health checks                                                            */
+/* ------------------------------------------------------------------------ */
+
+static void hc_set_at(struct fcgic_balancer *b, struct member *m, uint64_t at)
+{
+    m->hc_at = at;
+    if (m->cidx != NPOS)
+        mh_fix(&CH, &b->hheap, m->cidx);
+}
+
+/* The probe has its verdict (called from inside its connection's callback,
+ * or from fcgic__probe_poll()): due at once. */
+static void probe_done(void *owner)
+{
+    struct member *m = owner;
+    hc_set_at(m->b, m, 0);
+}
+
+/* Count a probe's outcome, move the member between healthy and HCFAIL, and
+ * tell the embedder: FCGIC_EVENT_HEALTH, then MEMBER_STATE on a change. */
+static void hc_result(struct fcgic_balancer *b, struct member *m, int err, unsigned http_status, uint64_t now)
+{
+    unsigned old = m->status;
+    m->hc_checks++;
+    m->hc_last_error = err;
+    m->hc_last_status = http_status;
+    if (err == 0) {
+        m->hc_fail_run = 0;
+        m->hc_pass_run++;
+        if ((m->status & (FCGIC_MEMBER_HCFAIL | FCGIC_MEMBER_ERROR)) && m->hc_pass_run >= m->hc.passes)
+            clear_bits(b, m, 1);
+    } else {
+        m->hc_failures++;
+        m->hc_pass_run = 0;
+        m->hc_fail_run++;
+        if (!(m->status & FCGIC_MEMBER_HCFAIL) && m->hc_fail_run >= m->hc.fails) {
+            m->status |= FCGIC_MEMBER_HCFAIL;
+            if (!(old & FCGIC_MEMBER_ERROR))
+                m->errors++;
+            (void)member_sync(b, m); /* leaves its tier: cannot fail */
+        }
+    }
+    unsigned now_status = m->status;
+    emit(b, m, FCGIC_EVENT_HEALTH, err, http_status, now_status, now);
+    if (old != now_status)
+        emit(b, m, FCGIC_EVENT_MEMBER_STATE, err, old, now_status, now);
+}
+
+static void hc_start(struct fcgic_balancer *b, struct member *m, uint64_t now)
+{
+    int rc = fcgic__probe_start(&m->probe, &b->tr, fcgic_pool_target(m->pool), now);
+    if (rc == 0) {
+        probe_link(b, m);
+        hc_set_at(b, m, m->probe.state == FCGIC__PROBE_DONE ? 0 : add_sat(now, m->hc.timeout));
+        return;
+    }
+    hc_set_at(b, m, add_sat(now, m->hc.interval));
+    /* Running out of memory here says nothing about the backend. */
+    if (rc != FCGIC_E_NOMEM)
+        hc_result(b, m, rc, 0, now);
+}
+
+/* Start due probes, end late ones, apply verdicts. */
+static void hc_run(struct fcgic_balancer *b, uint64_t now)
+{
+    for (struct member *m = b->probing; m; m = m->pnext)
+        fcgic__probe_poll(&m->probe);
+    /* Each due member once per tick, as for pools. */
+    size_t rounds = b->hheap.n;
+    while (rounds-- && b->hheap.n && b->hheap.h[0]->hc_at <= now) {
+        struct member *m = b->hheap.h[0];
+        if (m->probe.state == FCGIC__PROBE_IDLE) {
+            hc_start(b, m, now);
+            continue;
+        }
+        int err = m->probe.state == FCGIC__PROBE_DONE ? m->probe.error : FCGIC_E_TIMEOUT;
+        unsigned status = m->probe.status;
+        uint64_t next = add_sat(m->probe.started, m->hc.interval);
+        probe_unlink(b, m);
+        fcgic__probe_close(&m->probe, &b->tr);
+        hc_set_at(b, m, next > now ? next : now);
+        if (err != FCGIC_E_NOMEM) /* our memory, not the backend's health */
+            hc_result(b, m, err, status, now);
     }
 }
 
@@ -621,6 +793,18 @@ static void breq_free(struct fcgic_balancer *b, struct fcgic_balancer_req *r)
     fcgic__free(&b->a, r);
 }
 
+/* Deliver on_end and free the request. */
+static void breq_finish(struct fcgic_balancer *b, struct fcgic_balancer_req *r, const struct fcgic_result *res)
+{
+    void *ud = r->ud;
+    struct fcgic_result out = *res;
+    breq_free(b, r);
+    b->cb_depth++;
+    if (b->cb.on_end)
+        b->cb.on_end(ud, &out);
+    b->cb_depth--;
+}
+
 static void member_busy(struct fcgic_balancer *b, struct member *m, int delta)
 {
     m->busy = (unsigned)((int)m->busy + delta);
@@ -629,27 +813,10 @@ static void member_busy(struct fcgic_balancer *b, struct member *m, int delta)
         b->reap = 1;
 }
 
-static void emit_failover(struct fcgic_balancer *b, struct member *m, int err)
-{
-    if (!b->cb.on_event)
-        return;
-    struct fcgic_event ev;
-    memset(&ev, 0, sizeof(ev));
-    ev.kind = FCGIC_EVENT_FAILOVER;
-    ev.target = fcgic_pool_target(m->pool);
-    ev.member = m->id;
-    ev.error = err;
-    ev.now = b->now;
-    b->cb_depth++;
-    b->cb.on_event(b->ud, &ev);
-    b->cb_depth--;
-}
-
 /* Run r on a member chosen now; members that refuse at once are put in
  * error and the next one is tried. Returns 0, FCGIC_E_BAL_ALL_DOWN, or a
- * pool error that is not about connecting. *last_err gets the last connect
- * error seen. */
-static int dispatch(struct fcgic_balancer *b, struct fcgic_balancer_req *r, uint64_t now, int *last_err)
+ * pool error that is not about connecting. */
+static int dispatch(struct fcgic_balancer *b, struct fcgic_balancer_req *r, uint64_t now)
 {
     for (;;) {
         if (r->attempts > r->max_attempts)
@@ -661,6 +828,8 @@ static int dispatch(struct fcgic_balancer *b, struct fcgic_balancer_req *r, uint
         r->m = m;
         member_busy(b, m, +1);
         r->keep.pos[0] = r->keep.pos[1] = 0;
+        /* The streamed body is kept up to this member's replay_max. */
+        r->keep.max = fcgic__pool_replay_max(m->pool);
         int rc = fcgic__pool_submit_keep(m->pool, &r->req, r, &r->keep, &r->pr, now);
         if (rc == 0)
             return 0;
@@ -668,9 +837,8 @@ static int dispatch(struct fcgic_balancer *b, struct fcgic_balancer_req *r, uint
         r->m = NULL;
         if (!fcgic__is_connect_error(rc))
             return rc;
-        *last_err = rc;
-        set_error(b, m, rc);
-        emit_failover(b, m, rc);
+        set_error(b, m, rc, now);
+        emit(b, m, FCGIC_EVENT_FAILOVER, rc, 0, 0, now);
     }
 }
 
@@ -686,29 +854,22 @@ static void bcb_end(void *req_ud, const struct fcgic_result *res)
         member_busy(b, m, -1);
     }
     r->m = NULL;
-    if (m && fcgic__is_connect_error(res->error) && !res->response_started && !res->aborted && !r->aborted) {
-        set_error(b, m, res->error);
-        emit_failover(b, m, res->error);
-        int last = res->error;
-        int rc = fcgic__keep_replayable(&r->keep, &r->req) ? dispatch(b, r, b->now, &last) : res->error;
+    if (m && !b->closing && fcgic__is_connect_error(res->error) && !res->response_started && !res->aborted &&
+        !r->aborted) {
+        /* The time of the connection event that ended it, not of whatever
+         * call the balancer saw last. */
+        uint64_t now = fcgic__pool_now(m->pool);
+        set_error(b, m, res->error, now);
+        emit(b, m, FCGIC_EVENT_FAILOVER, res->error, 0, 0, now);
+        int rc = fcgic__keep_replayable(&r->keep, &r->req) ? dispatch(b, r, now) : res->error;
         if (rc == 0)
             return;
         struct fcgic_result out = *res;
         out.error = rc;
-        void *ud = r->ud;
-        breq_free(b, r);
-        b->cb_depth++;
-        if (b->cb.on_end)
-            b->cb.on_end(ud, &out);
-        b->cb_depth--;
+        breq_finish(b, r, &out);
         return;
     }
-    void *ud = r->ud;
-    breq_free(b, r);
-    b->cb_depth++;
-    if (b->cb.on_end)
-        b->cb.on_end(ud, res);
-    b->cb_depth--;
+    breq_finish(b, r, res);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -722,16 +883,14 @@ int fcgic_balancer_new(struct fcgic_balancer **out, const struct fcgic_balancer_
     if (!out)
         return FCGIC_E_INVAL;
     *out = NULL;
-    if (!transport || !cb || cb->version != FCGIC_POOL_CALLBACKS_VERSION)
+    if (!transport || !transport->open || !transport->kick || !transport->close || !cb ||
+        cb->version != FCGIC_POOL_CALLBACKS_VERSION)
         return FCGIC_E_INVAL;
     if (opts && (unsigned)opts->method > FCGIC_LB_BYTRAFFIC)
         return FCGIC_E_INVAL;
-    struct fcgic__alloc a;
-    fcgic__alloc_init(&a, mem);
-    struct fcgic_balancer *b = fcgic__calloc(&a, 1, sizeof(*b));
+    struct fcgic_balancer *b = fcgic__object_new(mem, sizeof(*b));
     if (!b)
         return FCGIC_E_NOMEM;
-    b->a = a;
     if (opts)
         b->o = *opts;
     b->tr = *transport;
@@ -752,14 +911,29 @@ void fcgic_balancer_free(struct fcgic_balancer *b)
 {
     if (!b)
         return;
+    b->closing = 1;
+    /* Probes first, then every member's pool: each pool ends its requests
+     * (bcb_end passes FCGIC_E_POOL_CLOSED on to the embedder). */
+    for (struct member *m = b->head; m; m = m->next)
+        health_stop(b, m);
+    for (struct member *m = b->head; m; m = m->next) {
+        struct fcgic_pool *p = m->pool;
+        fcgic_pool_free(p);
+        m->pool = NULL;
+    }
+    /* Requests between members cannot exist outside a call; be safe. */
+    while (b->live) {
+        struct fcgic_result res;
+        memset(&res, 0, sizeof(res));
+        res.error = FCGIC_E_POOL_CLOSED;
+        breq_finish(b, b->live, &res);
+    }
     while (b->head) {
         struct member *m = b->head;
         b->head = m->next;
-        fcgic_pool_free(m->pool);
+        fcgic__hc_free(&m->hc, &b->a);
         fcgic__free(&b->a, m);
     }
-    while (b->live)
-        breq_free(b, b->live);
     for (size_t i = 0; i < b->ntiers; i++) {
         for (size_t j = 0; j < b->tiers[i]->ng; j++)
             fcgic__free(&b->a, b->tiers[i]->g[j].h);
@@ -769,6 +943,7 @@ void fcgic_balancer_free(struct fcgic_balancer *b)
     fcgic__free(&b->a, b->tiers);
     fcgic__free(&b->a, b->eheap.h);
     fcgic__free(&b->a, b->dheap.h);
+    fcgic__free(&b->a, b->hheap.h);
     fcgic__free(&b->a, b->slots);
     fcgic__free(&b->a, b);
 }
@@ -780,16 +955,15 @@ int fcgic_balancer_add(struct fcgic_balancer *b, const struct fcgic_member_optio
         *id = 0;
     if (!b || !opts)
         return FCGIC_E_INVAL;
+    if (b->closing)
+        return FCGIC_E_POOL_CLOSED;
     if (opts->status & ~(FCGIC_MEMBER_DISABLED | FCGIC_MEMBER_STANDBY | FCGIC_MEMBER_DRAIN))
         return FCGIC_E_INVAL;
-    if (opts->hc_interval_ns)
-        return FCGIC_E_NOTSUP;
     unsigned f = opts->lbfactor ? opts->lbfactor : 1;
     if (f > MAX_LBFACTOR || opts->lbset > MAX_LBSET)
         return FCGIC_E_RANGE;
     if (b->nslots >= 0xfffffffeu)
         return FCGIC_E_RANGE;
-    b->now = now;
     if (b->nslots == b->slotcap) {
         size_t nc = b->slotcap ? b->slotcap * 2 : 8;
         struct member **ns = fcgic__realloc(&b->a, b->slots, b->slotcap * sizeof(*ns), nc * sizeof(*ns));
@@ -813,16 +987,29 @@ int fcgic_balancer_add(struct fcgic_balancer *b, const struct fcgic_member_optio
     m->lbset = opts->lbset;
     m->status = opts->status;
     m->retry_ns = opts->retry_ns ? opts->retry_ns : DEFAULT_RETRY_NS;
-    m->eidx = m->didx = NPOS;
+    m->eidx = m->didx = m->cidx = NPOS;
     m->dl = FCGIC_NO_DEADLINE;
+    if (opts->hc_interval_ns) {
+        rc = fcgic__hc_init(&m->hc, &b->a, opts);
+        if (rc != 0) {
+            fcgic__free(&b->a, m);
+            return rc;
+        }
+        m->hc_on = 1;
+        m->probe.hc = &m->hc;
+        m->probe.done = probe_done;
+        m->probe.owner = m;
+    }
     rc = assign(b, m->lbset, (m->status & FCGIC_MEMBER_STANDBY) != 0, f);
     if (rc != 0) {
+        fcgic__hc_free(&m->hc, &b->a);
         fcgic__free(&b->a, m);
         return rc;
     }
     rc = fcgic_pool_new(&m->pool, &opts->pool, &b->tr, &b->pcb, b, &b->a.m);
     if (rc != 0) {
         unassign(b, m->lbset, (m->status & FCGIC_MEMBER_STANDBY) != 0, f);
+        fcgic__hc_free(&m->hc, &b->a);
         fcgic__free(&b->a, m);
         return rc;
     }
@@ -839,6 +1026,10 @@ int fcgic_balancer_add(struct fcgic_balancer *b, const struct fcgic_member_optio
     b->tail = m;
     b->nmembers++;
     (void)member_sync(b, m); /* the group was reserved by assign() */
+    if (m->hc_on) {
+        m->hc_at = now; /* first probe at once */
+        mh_insert(&CH, &b->hheap, m); /* reserved above */
+    }
     if (id)
         *id = m->id;
     return 0;
@@ -846,14 +1037,16 @@ int fcgic_balancer_add(struct fcgic_balancer *b, const struct fcgic_member_optio
 
 int fcgic_balancer_remove(struct fcgic_balancer *b, unsigned id, uint64_t now)
 {
+    if (b && b->closing)
+        return FCGIC_E_POOL_CLOSED;
     struct member *m = b ? by_id(b, id) : NULL;
     if (!m || m->removed)
         return FCGIC_E_BAL_NO_MEMBER;
-    b->now = now;
     m->removed = 1;
     b->nmembers--;
     if (m->status & FCGIC_MEMBER_ERROR)
         b->nerror--;
+    health_stop(b, m);
     mh_remove(&EH, &b->eheap, m);
     tier_remove(b, m);
     unassign(b, m->lbset, (m->status & FCGIC_MEMBER_STANDBY) != 0, m->lbfactor);
@@ -864,12 +1057,13 @@ int fcgic_balancer_remove(struct fcgic_balancer *b, unsigned id, uint64_t now)
 
 int fcgic_balancer_set_status(struct fcgic_balancer *b, unsigned id, unsigned set, unsigned clear, uint64_t now)
 {
+    if (b && b->closing)
+        return FCGIC_E_POOL_CLOSED;
     struct member *m = b ? by_id(b, id) : NULL;
     if (!m || m->removed)
         return FCGIC_E_BAL_NO_MEMBER;
     if ((set | clear) & ~STATUS_MASK)
         return FCGIC_E_INVAL;
-    b->now = now;
     unsigned want = (m->status | set) & ~clear;
     int sb_old = (m->status & FCGIC_MEMBER_STANDBY) != 0, sb_new = (want & FCGIC_MEMBER_STANDBY) != 0;
     if (sb_old != sb_new) {
@@ -878,25 +1072,32 @@ int fcgic_balancer_set_status(struct fcgic_balancer *b, unsigned id, unsigned se
             return rc;
         unassign(b, m->lbset, sb_old, m->lbfactor);
     }
+    if ((want ^ m->status) & FCGIC_MEMBER_HCFAIL) {
+        /* by hand: the count toward the next change starts again */
+        m->hc_fail_run = 0;
+        m->hc_pass_run = 0;
+    }
     if ((want & FCGIC_MEMBER_ERROR) && !(m->status & FCGIC_MEMBER_ERROR)) {
         m->status = (m->status & FCGIC_MEMBER_ERROR) | (want & ~FCGIC_MEMBER_ERROR);
-        set_error(b, m, 0);
+        set_error(b, m, 0, now);
         return 0;
     }
     if (!(want & FCGIC_MEMBER_ERROR) && (m->status & FCGIC_MEMBER_ERROR)) {
         m->status = FCGIC_MEMBER_ERROR | want;
-        clear_error(b, m);
+        clear_error(b, m, 0, now);
         return 0;
     }
     unsigned old = m->status;
     m->status = want;
     (void)member_sync(b, m);
-    emit_state(b, m, old, 0);
+    emit_state(b, m, old, 0, now);
     return 0;
 }
 
 int fcgic_balancer_set_lbfactor(struct fcgic_balancer *b, unsigned id, unsigned lbfactor)
 {
+    if (b && b->closing)
+        return FCGIC_E_POOL_CLOSED;
     struct member *m = b ? by_id(b, id) : NULL;
     if (!m || m->removed)
         return FCGIC_E_BAL_NO_MEMBER;
@@ -925,7 +1126,8 @@ int fcgic_balancer_pick(struct fcgic_balancer *b, unsigned *id, uint64_t now)
         *id = 0;
     if (!b)
         return FCGIC_E_INVAL;
-    b->now = now;
+    if (b->closing)
+        return FCGIC_E_POOL_CLOSED;
     struct member *m = pick(b, now);
     if (!m)
         return FCGIC_E_BAL_ALL_DOWN;
@@ -941,27 +1143,27 @@ int fcgic_balancer_submit(struct fcgic_balancer *b, const struct fcgic_request *
         *handle = NULL;
     if (!b || !req)
         return FCGIC_E_INVAL;
-    b->now = now;
+    if (b->closing)
+        return FCGIC_E_POOL_CLOSED;
     struct fcgic_balancer_req *r = fcgic__calloc(&b->a, 1, sizeof(*r));
     if (!r)
         return FCGIC_E_NOMEM;
     r->b = b;
     r->ud = req_ud;
     r->req = *req;
+    /* The only copy of the params: member pools borrow it. */
     int rc = fcgic__copy_params(&b->a, req, &r->req.params);
     if (rc != 0) {
         fcgic__free(&b->a, r);
         return rc;
     }
-    fcgic__keep_init(&r->keep, 1, req->stdin_mode == FCGIC_BODY_STREAM || req->data_mode == FCGIC_BODY_STREAM
-                                      ? 64u * 1024u : 0);
+    fcgic__keep_init(&r->keep, 1, 0); /* cap set per member by dispatch() */
     r->lnext = b->live;
     if (b->live)
         b->live->lprev = r;
     b->live = r;
     r->max_attempts = b->o.max_attempts ? b->o.max_attempts : (unsigned)(b->nmembers ? b->nmembers - 1 : 0);
-    int last = 0;
-    rc = dispatch(b, r, now, &last);
+    rc = dispatch(b, r, now);
     if (rc != 0) {
         breq_free(b, r);
         return rc;
@@ -973,18 +1175,20 @@ int fcgic_balancer_submit(struct fcgic_balancer *b, const struct fcgic_request *
 
 int fcgic_balancer_abort(struct fcgic_balancer *b, struct fcgic_balancer_req *r, uint64_t now)
 {
+    if (b && b->closing)
+        return FCGIC_E_POOL_CLOSED;
     if (!b || !r || r->b != b || !r->m || !r->pr)
         return FCGIC_E_INVAL;
-    b->now = now;
     r->aborted = 1;
     return fcgic_pool_abort(r->m->pool, r->pr, now);
 }
 
 int fcgic_balancer_resume(struct fcgic_balancer *b, struct fcgic_balancer_req *r, uint64_t now)
 {
+    if (b && b->closing)
+        return FCGIC_E_POOL_CLOSED;
     if (!b || !r || r->b != b || !r->m || !r->pr)
         return FCGIC_E_INVAL;
-    b->now = now;
     return fcgic_pool_resume(r->m->pool, r->pr, now);
 }
 
@@ -992,9 +1196,10 @@ int fcgic_balancer_tick(struct fcgic_balancer *b, uint64_t now)
 {
     if (!b)
         return FCGIC_E_INVAL;
+    if (b->closing)
+        return FCGIC_E_POOL_CLOSED;
     if (b->cb_depth)
         return FCGIC_E_REENTRANT;
-    b->now = now;
     /* Each due pool once per tick (a pool that is due again waits for the
      * next tick, whose deadline is then "now"). */
     size_t rounds = b->dheap.n;
@@ -1007,6 +1212,7 @@ int fcgic_balancer_tick(struct fcgic_balancer *b, uint64_t now)
         if (b->dheap.n && b->dheap.h[0] == m && m->dl <= now)
             break;
     }
+    hc_run(b, now);
     recover(b, now);
     if (b->reap) {
         b->reap = 0;
@@ -1025,13 +1231,18 @@ int fcgic_balancer_tick(struct fcgic_balancer *b, uint64_t now)
 
 uint64_t fcgic_balancer_deadline(const struct fcgic_balancer *b)
 {
-    if (!b)
+    if (!b || b->closing)
         return FCGIC_NO_DEADLINE;
     uint64_t d = FCGIC_NO_DEADLINE;
     if (b->dheap.n)
         d = b->dheap.h[0]->dl;
     if (b->eheap.n && b->eheap.h[0]->error_until + 1 < d)
         d = b->eheap.h[0]->error_until + 1;
+    if (b->hheap.n && b->hheap.h[0]->hc_at < d)
+        d = b->hheap.h[0]->hc_at;
+    for (const struct member *m = b->probing; m && d; m = m->pnext)
+        if (fcgic__probe_stalled(&m->probe))
+            d = 0;
     if (b->reap) {
         int any = 0;
         for (struct member *m = b->head; m && !any; m = m->next)
@@ -1060,6 +1271,15 @@ int fcgic_balancer_member_stats(const struct fcgic_balancer *b, unsigned id, str
     out->transferred = m->transferred;
     out->read = m->read;
     out->error_until = (m->status & FCGIC_MEMBER_ERROR) ? m->error_until : 0;
+    if (m->hc_on) {
+        out->hc_checks = m->hc_checks;
+        out->hc_failures = m->hc_failures;
+        out->hc_fail_run = m->hc_fail_run;
+        out->hc_pass_run = m->hc_pass_run;
+        out->hc_last_error = m->hc_last_error;
+        out->hc_last_status = m->hc_last_status;
+        out->hc_next = m->hc_at;
+    }
     return 0;
 }
 

@@ -44,6 +44,7 @@ struct fcgic_pool_req {
     uint64_t deadline;                 /* queue deadline or FCGIC_NO_DEADLINE */
     uint16_t id;
     unsigned state : 2, retried : 1, on_kept : 1, fresh_only : 1, aborted : 1;
+    unsigned borrowed : 1;             /* req.params belong to the submitter */
 };
 
 struct rqueue {
@@ -72,6 +73,8 @@ struct fcgic_pool {
     unsigned busy;
     int probe_state; /* 0 not yet, 1 in flight, 2 done */
     int draining;
+    int closing;     /* fcgic_pool_free() runs */
+    uint64_t now;    /* latest `now` given to a call */
     int pending;     /* deferred work waits */
     int cb_depth;
     struct fcgic_conn *cb_conn; /* connection whose callback is running */
@@ -282,7 +285,8 @@ static void req_free(struct fcgic_pool *p, struct fcgic_pool_req *r)
         r->lnext->lprev = r->lprev;
     if (r->keep == &r->own_keep)
         fcgic__keep_free(&r->own_keep, &p->a);
-    fcgic__free(&p->a, (void *)r->req.params);
+    if (!r->borrowed)
+        fcgic__free(&p->a, (void *)r->req.params);
     fcgic__free(&p->a, r);
 }
 
@@ -378,7 +382,7 @@ static void ccb_end(struct fcgic_conn *c, void *req_ud, const struct fcgic_resul
     struct fcgic_pool_req *r = req_ud;
     struct fcgic_pool *p = r->pool;
     struct pconn *pc = r->pc;
-    uint64_t now = 0;
+    uint64_t now = fcgic_conn_last_now(c);
 
     if (pc) {
         if (pc->active)
@@ -474,7 +478,7 @@ static void ccb_values(struct fcgic_conn *c, void *conn_ud, const struct fcgic_p
     }
     if (old_max != p->max || old_mpx != p->mpx) {
         ENTER(p, c);
-        emit(p, FCGIC_EVENT_VALUES, 0, p->max, p->mpx, 0);
+        emit(p, FCGIC_EVENT_VALUES, 0, p->max, p->mpx, fcgic_conn_last_now(c));
         LEAVE(p);
     }
     p->pending = 1; /* capacity may have grown: dispatch the queue */
@@ -677,15 +681,12 @@ int fcgic_pool_new(struct fcgic_pool **out, const struct fcgic_pool_options *opt
     unsigned max = opts->max ? opts->max : DEFAULT_MAX;
     if (opts->min > max)
         return FCGIC_E_INVAL;
-    struct fcgic__alloc a;
-    fcgic__alloc_init(&a, mem);
-    struct fcgic_pool *p = fcgic__calloc(&a, 1, sizeof(*p));
+    struct fcgic_pool *p = fcgic__object_new(mem, sizeof(*p));
     if (!p)
         return FCGIC_E_NOMEM;
-    p->a = a;
-    p->target = fcgic__memdup(&a, opts->target, strlen(opts->target));
+    p->target = fcgic__memdup(&p->a, opts->target, strlen(opts->target));
     if (!p->target) {
-        fcgic__free(&a, p);
+        fcgic__free(&p->a, p);
         return FCGIC_E_NOMEM;
     }
     p->o = *opts;
@@ -717,6 +718,13 @@ void fcgic_pool_free(struct fcgic_pool *p)
 {
     if (!p)
         return;
+    p->draining = 1;
+    p->closing = 1;
+    /* Connections first (no engine callback runs), so that an on_end below
+     * may release a buffered body the engine still pointed at. */
+    p->idle_head = p->idle_tail = NULL;
+    p->dirty = NULL;
+    p->nidle = 0;
     while (p->all) {
         struct pconn *pc = p->all;
         p->all = pc->next;
@@ -724,8 +732,17 @@ void fcgic_pool_free(struct fcgic_pool *p)
             p->tr.close(p->tr.ud, pc->c);
         fcgic__free(&p->a, pc);
     }
-    while (p->live)
-        req_free(p, p->live);
+    p->nopen = 0;
+    memset(&p->queue, 0, sizeof(p->queue));
+    memset(&p->retry, 0, sizeof(p->retry));
+    /* Every request still running or queued ends now. */
+    while (p->live) {
+        struct fcgic_pool_req *r = p->live;
+        r->pc = NULL;
+        r->inq = NULL;
+        r->prev = r->next = NULL;
+        req_fail(p, r, FCGIC_E_POOL_CLOSED, 0);
+    }
     fcgic__free(&p->a, p->target);
     fcgic__free(&p->a, p);
 }
@@ -780,6 +797,10 @@ int fcgic__pool_submit_keep(struct fcgic_pool *p, const struct fcgic_request *re
         return FCGIC_E_INVAL;
     if (p->draining)
         return FCGIC_E_POOL_CLOSED;
+    if (req->nparams && !req->params)
+        return FCGIC_E_INVAL;
+    if (p->cb_depth == 0)
+        p->now = now;
     if (p->pending && p->cb_depth == 0)
         process(p, now, 0);
     struct fcgic_pool_req *r = fcgic__calloc(&p->a, 1, sizeof(*r));
@@ -790,14 +811,17 @@ int fcgic__pool_submit_keep(struct fcgic_pool *p, const struct fcgic_request *re
     r->req = *req;
     apply_timeouts(p, &r->req);
     r->deadline = FCGIC_NO_DEADLINE;
-    int rc = fcgic__copy_params(&p->a, req, &r->req.params);
-    if (rc != 0) {
-        fcgic__free(&p->a, r);
-        return rc;
-    }
+    int rc = 0;
     if (keep) {
+        /* the caller's params, valid until on_end: one copy, shared */
+        r->borrowed = 1;
         r->keep = keep;
     } else {
+        rc = fcgic__copy_params(&p->a, req, &r->req.params);
+        if (rc != 0) {
+            fcgic__free(&p->a, r);
+            return rc;
+        }
         r->keep = &r->own_keep;
         fcgic__keep_init(&r->own_keep, p->o.enable_reuse, p->o.replay_max);
     }
@@ -846,8 +870,12 @@ int fcgic_pool_submit(struct fcgic_pool *p, const struct fcgic_request *req, voi
 
 int fcgic_pool_abort(struct fcgic_pool *p, struct fcgic_pool_req *r, uint64_t now)
 {
+    if (p && p->closing)
+        return FCGIC_E_POOL_CLOSED;
     if (!p || !r || r->pool != p || r->state == R_ENDED)
         return FCGIC_E_INVAL;
+    if (p->cb_depth == 0)
+        p->now = now;
     r->aborted = 1;
     if (r->state == R_QUEUED) {
         q_remove(r->inq, r);
@@ -864,6 +892,8 @@ int fcgic_pool_abort(struct fcgic_pool *p, struct fcgic_pool_req *r, uint64_t no
 
 int fcgic_pool_resume(struct fcgic_pool *p, struct fcgic_pool_req *r, uint64_t now)
 {
+    if (p && p->closing)
+        return FCGIC_E_POOL_CLOSED;
     if (!p || !r || r->pool != p || r->state == R_ENDED)
         return FCGIC_E_INVAL;
     if (r->state == R_QUEUED)
@@ -878,8 +908,11 @@ int fcgic_pool_tick(struct fcgic_pool *p, uint64_t now)
 {
     if (!p)
         return FCGIC_E_INVAL;
+    if (p->closing)
+        return FCGIC_E_POOL_CLOSED;
     if (p->cb_depth)
         return FCGIC_E_REENTRANT;
+    p->now = now;
     process(p, now, 1);
     wake(p);
     return 0;
@@ -906,8 +939,10 @@ uint64_t fcgic_pool_deadline(const struct fcgic_pool *p)
 
 void fcgic_pool_drain(struct fcgic_pool *p, uint64_t now)
 {
-    if (!p)
+    if (!p || p->closing)
         return;
+    if (p->cb_depth == 0)
+        p->now = now;
     p->draining = 1;
     fcgic_pool_close_idle(p);
     if (p->cb_depth == 0)
@@ -917,7 +952,7 @@ void fcgic_pool_drain(struct fcgic_pool *p, uint64_t now)
 
 void fcgic_pool_close_idle(struct fcgic_pool *p)
 {
-    if (!p)
+    if (!p || p->closing)
         return;
     while (p->idle_head)
         mark_close(p, p->idle_head);
@@ -950,6 +985,16 @@ void fcgic__pool_set_owner(struct fcgic_pool *p, const struct fcgic__pool_owner 
 unsigned fcgic__pool_busy(const struct fcgic_pool *p)
 {
     return p->busy;
+}
+
+uint64_t fcgic__pool_now(const struct fcgic_pool *p)
+{
+    return p->cb_conn ? fcgic_conn_last_now(p->cb_conn) : p->now;
+}
+
+size_t fcgic__pool_replay_max(const struct fcgic_pool *p)
+{
+    return p->o.replay_max;
 }
 
 struct fcgic_conn *fcgic__pool_acquire_idle(struct fcgic_pool *p, uint64_t now)

@@ -33,10 +33,19 @@ struct fcgic__pool_owner {
 
 void fcgic__pool_set_owner(struct fcgic_pool *p, const struct fcgic__pool_owner *o);
 
-/* Submit with an external keep (owned by the caller, which frees it after
- * on_end). */
+/* Submit with an external keep and borrowed params: keep and req->params
+ * belong to the caller, which keeps them valid until on_end returns and
+ * frees them afterwards (the pool copies neither). */
 int fcgic__pool_submit_keep(struct fcgic_pool *p, const struct fcgic_request *req, void *req_ud,
                             struct fcgic__keep *keep, struct fcgic_pool_req **handle, uint64_t now);
+
+/* The time of the event running now: inside an engine callback the
+ * connection's fcgic_conn_last_now(), else the `now` of the pool call that
+ * runs (the latest one seen). */
+uint64_t fcgic__pool_now(const struct fcgic_pool *p);
+
+/* The pool's effective replay_max (the option, or its default). */
+size_t fcgic__pool_replay_max(const struct fcgic_pool *p);
 
 /* Requests submitted and not ended (queued included). */
 unsigned fcgic__pool_busy(const struct fcgic_pool *p);

@@ -27,6 +27,8 @@ struct fake_conn {
     uint16_t last_id;
     unsigned nvalues;         /* GET_VALUES records seen */
     size_t stdin_bytes;
+    char params[512];         /* PARAMS bytes of the last request (truncated) */
+    size_t params_len;
 };
 
 struct fake {
@@ -88,6 +90,12 @@ static inline void fake_parse(struct fake_conn *fc)
             fc->nbegin++;
             fc->last_flags = h[8 + 2];
             fc->last_id = id;
+            fc->params_len = 0;
+        } else if (h[1] == 4) {
+            size_t room = sizeof(fc->params) - fc->params_len;
+            size_t k = clen < room ? clen : room;
+            memcpy(fc->params + fc->params_len, h + 8, k);
+            fc->params_len += k;
         } else if (h[1] == 5) {
             fc->stdin_bytes += clen;
         } else if (h[1] == 9) {
@@ -202,6 +210,48 @@ static inline int fake_respond_ps(struct fake *f, int i, const char *body, int p
 static inline int fake_respond(struct fake *f, int i, const char *body)
 {
     return fake_respond_ps(f, i, body, 0);
+}
+
+/* Answer the last request on connection i with exactly `out` as STDOUT,
+ * then END_REQUEST with app_status and protocol status ps. */
+static inline int fake_respond_raw(struct fake *f, int i, const char *out, unsigned app_status, int ps)
+{
+    unsigned char b[4096];
+    size_t n = strlen(out);
+    uint16_t id = f->fc[i].last_id ? f->fc[i].last_id : 1;
+    size_t len = n ? put_rec(b, 6, id, out, n) : 0;
+    len += put_rec(b + len, 6, id, NULL, 0);
+    unsigned char end[8] = {(unsigned char)(app_status >> 24), (unsigned char)(app_status >> 16),
+                            (unsigned char)(app_status >> 8), (unsigned char)app_status, (unsigned char)ps, 0, 0,
+                            0};
+    len += put_rec(b + len, 3, id, end, 8);
+    return fake_feed(f, i, b, len);
+}
+
+/* Does connection i's last PARAMS block hold this name-value pair (both
+ * shorter than 128 bytes)? */
+static inline int fake_has_param(const struct fake *f, int i, const char *name, const char *value)
+{
+    const struct fake_conn *fc = &f->fc[i];
+    size_t nl = strlen(name), vl = strlen(value);
+    unsigned char want[260];
+    want[0] = (unsigned char)nl;
+    want[1] = (unsigned char)vl;
+    memcpy(want + 2, name, nl);
+    memcpy(want + 2 + nl, value, vl);
+    for (size_t k = 0; k + 2 + nl + vl <= fc->params_len; k++)
+        if (memcmp(fc->params + k, want, 2 + nl + vl) == 0)
+            return 1;
+    return 0;
+}
+
+/* The newest connection to target (open or closed), or -1. */
+static inline int fake_last_to(const struct fake *f, const char *target)
+{
+    for (int i = f->n - 1; i >= 0; i--)
+        if (strcmp(f->fc[i].target, target) == 0)
+            return i;
+    return -1;
 }
 
 /* Part of a response without the end. */

@@ -1,8 +1,10 @@
 /* Tests of the balancer: Apache's byrequests / bybusyness / bytraffic
  * choices (explicit sequences and a straightforward O(n) model of Apache's
  * scan, run side by side with the library's heap-based selection), member
- * status, failover, forced recovery, run-time changes, allocation failures,
- * and integration against real app-echo processes. */
+ * status, failover, forced recovery, run-time changes, active health checks
+ * (deterministic clock, fake transport), freeing with requests in flight,
+ * allocation failures, and integration against real app-echo processes and
+ * PHP-FPM. */
 #include <check.h>
 #include <signal.h>
 #include <stdio.h>
@@ -15,6 +17,7 @@
 #include "fcgiclient/posix.h"
 #include "harness.h"
 #include "pool-fake.h"
+#include "testutil.h"
 
 #define SEC 1000000000ull
 
@@ -27,6 +30,8 @@ struct ref_m {
     long long lbstatus;
     uint64_t until;
     int present;
+    unsigned busy;              /* requests in flight (bybusyness) */
+    uint64_t transferred, read; /* bytes (bytraffic) */
 };
 
 struct ref {
@@ -38,6 +43,25 @@ struct ref {
 static int ref_usable(const struct ref_m *m)
 {
     return m->present && !(m->status & (FCGIC_MEMBER_DISABLED | FCGIC_MEMBER_ERROR));
+}
+
+static long long ref_traffic(const struct ref_m *m)
+{
+    return (long long)(m->transferred / m->f) + (long long)(m->read / m->f);
+}
+
+/* Apache's is_best_byrequests / _bybusyness / _bytraffic: is m better than
+ * the best one so far? */
+static int ref_better(int method, const struct ref_m *m, const struct ref_m *best)
+{
+    switch (method) {
+    case FCGIC_LB_BYBUSYNESS:
+        return m->busy < best->busy || (m->busy == best->busy && m->lbstatus > best->lbstatus);
+    case FCGIC_LB_BYTRAFFIC:
+        return ref_traffic(m) < ref_traffic(best);
+    default:
+        return m->lbstatus > best->lbstatus;
+    }
 }
 
 static int ref_pick(struct ref *r, uint64_t now)
@@ -69,13 +93,16 @@ static int ref_pick(struct ref *r, uint64_t now)
                 if (!ref_usable(m) || m->lbset != set || (m->status & FCGIC_MEMBER_DRAIN) ||
                     ((m->status & FCGIC_MEMBER_STANDBY) != 0) != sb)
                     continue;
-                m->lbstatus += m->f;
-                total += m->f;
-                if (best < 0 || m->lbstatus > r->m[best].lbstatus)
+                if (r->method != FCGIC_LB_BYTRAFFIC) {
+                    m->lbstatus += m->f;
+                    total += m->f;
+                }
+                if (best < 0 || ref_better(r->method, m, &r->m[best]))
                     best = i;
             }
             if (best >= 0) {
-                r->m[best].lbstatus -= total;
+                if (r->method != FCGIC_LB_BYTRAFFIC)
+                    r->m[best].lbstatus -= total;
                 return best;
             }
         }
@@ -93,14 +120,41 @@ struct ctx {
     struct fcgic_balancer *b;
     int ends, end_err, heads;
     int member_events, failovers;
+    uint64_t state_now; /* `now` of the last MEMBER_STATE event */
     char log[512];
+    const char *stream; /* body handed out by body_read, 4 bytes at a time */
+    size_t stream_pos;
+    int body_reads;
+    /* on_end while the balancer is being freed: try it again */
+    struct fcgic_balancer *again;
+    int again_rc;
 };
+
+static struct fcgic_request simple_req(void);
 
 static void c_end(void *ud, const struct fcgic_result *res)
 {
     struct ctx *c = ud;
     c->ends++;
     c->end_err = res->error;
+    if (c->again) {
+        struct fcgic_request req = simple_req();
+        c->again_rc = fcgic_balancer_submit(c->again, &req, c, NULL, 0);
+    }
+}
+
+static int c_read(void *ud, enum fcgic_type s, struct fcgic_span *chunk)
+{
+    struct ctx *c = ud;
+    (void)s;
+    c->body_reads++;
+    size_t len = strlen(c->stream);
+    if (c->stream_pos >= len)
+        return FCGIC_BODY_EOF;
+    chunk->ptr = c->stream + c->stream_pos;
+    chunk->len = len - c->stream_pos > 4 ? 4 : len - c->stream_pos;
+    c->stream_pos += chunk->len;
+    return FCGIC_BODY_CHUNK;
 }
 
 static int c_head(void *ud, const struct fcgic_response_head *h)
@@ -117,7 +171,11 @@ static void c_event(void *ud, const struct fcgic_event *ev)
     char tmp[64];
     if (ev->kind == FCGIC_EVENT_MEMBER_STATE) {
         c->member_events++;
+        c->state_now = ev->now;
         snprintf(tmp, sizeof(tmp), "m%u:%u>%u ", ev->member, ev->old_status, ev->new_status);
+        strncat(c->log, tmp, sizeof(c->log) - strlen(c->log) - 1);
+    } else if (ev->kind == FCGIC_EVENT_HEALTH) {
+        snprintf(tmp, sizeof(tmp), "h%u:%d ", ev->member, ev->error);
         strncat(c->log, tmp, sizeof(c->log) - strlen(c->log) - 1);
     } else if (ev->kind == FCGIC_EVENT_FAILOVER) {
         c->failovers++;
@@ -134,6 +192,7 @@ static struct fcgic_pool_callbacks cbs(void)
     cb.on_end = c_end;
     cb.on_head = c_head;
     cb.on_event = c_event;
+    cb.body_read = c_read;
     return cb;
 }
 
@@ -242,27 +301,53 @@ static unsigned rnd(unsigned n)
     return (unsigned)((rnd_state >> 33) % n);
 }
 
-START_TEST(byrequests_matches_apache_scan)
+static struct fcgic_request simple_req(void)
 {
-    /* Random members and random status changes; every choice and every
-     * lbstatus must equal the plain scan's. */
-    for (int round = 0; round < 40; round++) {
-        rnd_state = (unsigned long long)round * 7919u + 1;
+    static const struct fcgic_param params[] = {FCGIC_PARAM_LIT("SCRIPT_FILENAME", "/x.php"),
+                                                FCGIC_PARAM_LIT("REQUEST_METHOD", "GET")};
+    struct fcgic_request req;
+    memset(&req, 0, sizeof(req));
+    req.params = params;
+    req.nparams = 2;
+    return req;
+}
+
+/* A request in flight in scan_rounds(). */
+struct flight {
+    int conn, member;
+    size_t stdin_len;
+};
+
+/* Random members, random status and weight changes, time passing, and
+ * requests that start (through fcgic_balancer_submit(): the member is the
+ * one the fake transport was asked to connect to) and end with random
+ * sizes; every choice, lbstatus, busy count and byte count must equal the
+ * plain scan's. Members have distinct targets "fcgi://m<index>:1". */
+static void scan_rounds(int method, int rounds)
+{
+    static const char zeros[64] = {0};
+    static char targets[64][24];
+    for (int round = 0; round < rounds; round++) {
+        rnd_state = (unsigned long long)round * 7919u + 1 + (unsigned long long)method * 104729u;
         struct ctx c;
         struct ref r;
         memset(&r, 0, sizeof(r));
-        setup(&c, FCGIC_LB_BYREQUESTS);
+        r.method = method;
+        setup(&c, (enum fcgic_lb_method)method);
         int n = 2 + (int)rnd(30);
         for (int i = 0; i < n; i++) {
             r.m[i].f = 1 + rnd(round % 2 ? 100 : 4);
             r.m[i].lbset = rnd(4) == 0 ? 1 : 0;
             r.m[i].status = rnd(6) == 0 ? FCGIC_MEMBER_STANDBY : 0;
             r.m[i].present = 1;
-            add(&c, "fcgi://x:1", r.m[i].f, r.m[i].lbset, r.m[i].status);
+            snprintf(targets[i], sizeof(targets[i]), "fcgi://m%d:1", i);
+            add(&c, targets[i], r.m[i].f, r.m[i].lbset, r.m[i].status);
         }
         r.n = n;
+        struct flight fl[256];
+        int nfl = 0;
         for (int step = 0; step < 600; step++) {
-            unsigned op = rnd(20);
+            unsigned op = rnd(24);
             int i = (int)rnd((unsigned)n);
             if (op == 0) {
                 unsigned flag = rnd(2) ? FCGIC_MEMBER_DISABLED : FCGIC_MEMBER_DRAIN;
@@ -284,6 +369,49 @@ START_TEST(byrequests_matches_apache_scan)
             } else if (op == 3 && rnd(10) == 0 && r.m[i].present) {
                 r.m[i].present = 0;
                 ck_assert_int_eq(fcgic_balancer_remove(c.b, (unsigned)i + 1, c.fk.now), 0);
+            } else if (op == 4 && r.m[i].present) {
+                r.m[i].f = 1 + rnd(round % 2 ? 100 : 4);
+                ck_assert_int_eq(fcgic_balancer_set_lbfactor(c.b, (unsigned)i + 1, r.m[i].f), 0);
+            } else if (op >= 5 && op <= 9 && nfl < 256 && c.fk.n < FAKE_MAX_CONNS - 1) {
+                /* a request starts */
+                struct fcgic_request req = simple_req();
+                size_t len = rnd(64);
+                req.stdin_mode = FCGIC_BODY_BUFFER;
+                req.stdin_data = zeros;
+                req.stdin_len = len;
+                int want = ref_pick(&r, c.fk.now);
+                int before = c.fk.n;
+                int rc = fcgic_balancer_submit(c.b, &req, &c, NULL, c.fk.now);
+                if (want < 0) {
+                    ck_assert_int_eq(rc, FCGIC_E_BAL_ALL_DOWN);
+                    continue;
+                }
+                ck_assert_int_eq(rc, 0);
+                ck_assert_int_eq(c.fk.n, before + 1);
+                ck_assert_str_eq(c.fk.fc[before].target, targets[want]);
+                r.m[want].busy++;
+                fl[nfl].conn = before;
+                fl[nfl].member = want;
+                fl[nfl].stdin_len = len;
+                nfl++;
+            } else if (op >= 10 && op <= 13 && nfl > 0) {
+                /* a request ends, with a body of random size */
+                int k = (int)rnd((unsigned)nfl);
+                char out[160];
+                int olen = snprintf(out, sizeof(out), "Status: 200 OK\r\n\r\n%.*s", (int)rnd(100),
+                                    "0123456789012345678901234567890123456789012345678901234567890123456789"
+                                    "012345678901234567890123456789");
+                int ends = c.ends;
+                ck_assert_int_eq(fake_respond_raw(&c.fk, fl[k].conn, out, 0, 0), 0);
+                ck_assert_int_eq(c.ends, ends + 1);
+                ck_assert_int_eq(c.end_err, 0);
+                struct ref_m *m = &r.m[fl[k].member];
+                m->busy--;
+                m->transferred += fl[k].stdin_len;
+                m->read += (uint64_t)olen;
+                fl[k] = fl[--nfl];
+                if (fcgic_balancer_deadline(c.b) <= c.fk.now)
+                    ck_assert_int_eq(fcgic_balancer_tick(c.b, c.fk.now), 0);
             } else {
                 unsigned id = 0;
                 int want = ref_pick(&r, c.fk.now);
@@ -302,12 +430,32 @@ START_TEST(byrequests_matches_apache_scan)
                 continue;
             ck_assert_int_eq(fcgic_balancer_member_stats(c.b, (unsigned)i + 1, &st), 0);
             ck_assert_int_eq(st.lbstatus, r.m[i].lbstatus);
+            ck_assert_uint_eq(st.busy, r.m[i].busy);
+            ck_assert_uint_eq(st.transferred, r.m[i].transferred);
+            ck_assert_uint_eq(st.read, r.m[i].read);
+            ck_assert_uint_eq(st.lbfactor, r.m[i].f);
         }
         teardown(&c);
     }
 }
+
+START_TEST(byrequests_matches_apache_scan)
+{
+    scan_rounds(FCGIC_LB_BYREQUESTS, 40);
+}
 END_TEST
 
+START_TEST(bybusyness_matches_apache_scan)
+{
+    scan_rounds(FCGIC_LB_BYBUSYNESS, 40);
+}
+END_TEST
+
+START_TEST(bytraffic_matches_apache_scan)
+{
+    scan_rounds(FCGIC_LB_BYTRAFFIC, 40);
+}
+END_TEST
 START_TEST(tiers_standby_lbset)
 {
     struct ctx c;
@@ -340,17 +488,6 @@ END_TEST
 /* ------------------------------------------------------------------------ */
 /* bybusyness, bytraffic                                                    */
 /* ------------------------------------------------------------------------ */
-
-static struct fcgic_request simple_req(void)
-{
-    static const struct fcgic_param params[] = {FCGIC_PARAM_LIT("SCRIPT_FILENAME", "/x.php"),
-                                                FCGIC_PARAM_LIT("REQUEST_METHOD", "GET")};
-    struct fcgic_request req;
-    memset(&req, 0, sizeof(req));
-    req.params = params;
-    req.nparams = 2;
-    return req;
-}
 
 static int conn_of(struct ctx *c, const char *target, int nth)
 {
@@ -470,8 +607,16 @@ START_TEST(failover_async_connect_failure)
     struct fcgic_request req = simple_req();
     ck_assert_int_eq(fcgic_balancer_submit(c.b, &req, &c, NULL, 0), 0);
     ck_assert_str_eq(c.fk.fc[0].target, "fcgi://a:1");
+    /* the connect fails 5 s later: the error time is the connection's
+     * (fcgic_conn_last_now()), not the submit's */
+    c.fk.now = 5 * SEC;
     fake_fail(&c.fk, 0, FCGIC_E_CONNECT); /* a refuses: moved to b */
     ck_assert_int_eq(c.ends, 0);
+    ck_assert_uint_eq(c.state_now, 5 * SEC);
+    struct fcgic_member_stats st;
+    ck_assert_int_eq(fcgic_balancer_member_stats(c.b, 1, &st), 0);
+    ck_assert_uint_eq(st.status, FCGIC_MEMBER_ERROR);
+    ck_assert_uint_eq(st.error_until, 65 * SEC);
     ck_assert_int_eq(c.fk.n, 2);
     ck_assert_str_eq(c.fk.fc[1].target, "fcgi://b:1");
     fcgic_conn_connected(c.fk.fc[1].c, 0);
@@ -483,6 +628,108 @@ START_TEST(failover_async_connect_failure)
     ck_assert_int_eq(fcgic_balancer_tick(c.b, 0), 0);
     ck_assert_int_eq(fake_open_count(&c.fk), 0);
     teardown(&c);
+}
+END_TEST
+
+/* Two members; the stream "0123456789ab" (12 bytes) is read on the first
+ * (connected at once), whose connection then fails as a connect failure
+ * would: whether the request moves to the second depends on the member
+ * pools' replay_max. */
+static void replay_case(size_t replay_max, int *ends, int *err, size_t *b_stdin, int *reads_after)
+{
+    struct ctx c;
+    setup(&c, FCGIC_LB_BYREQUESTS);
+    struct fcgic_member_options mo;
+    memset(&mo, 0, sizeof(mo));
+    mo.pool.replay_max = replay_max;
+    mo.pool.target = "fcgi://a:1";
+    ck_assert_int_eq(fcgic_balancer_add(c.b, &mo, NULL, 0), 0);
+    mo.pool.target = "fcgi://b:1";
+    ck_assert_int_eq(fcgic_balancer_add(c.b, &mo, NULL, 0), 0);
+    c.stream = "0123456789ab";
+    struct fcgic_request req = simple_req();
+    req.stdin_mode = FCGIC_BODY_STREAM;
+    ck_assert_int_eq(fcgic_balancer_submit(c.b, &req, &c, NULL, 0), 0);
+    ck_assert_str_eq(c.fk.fc[0].target, "fcgi://a:1");
+    ck_assert_uint_eq(c.fk.fc[0].stdin_bytes, 12);
+    int reads = c.body_reads;
+    fake_fail(&c.fk, 0, FCGIC_E_CONNECT);
+    *reads_after = c.body_reads - reads;
+    *b_stdin = 0;
+    int k = fake_last_to(&c.fk, "fcgi://b:1");
+    if (k >= 0) {
+        *b_stdin = c.fk.fc[k].stdin_bytes;
+        fake_respond(&c.fk, k, "ok");
+    }
+    *ends = c.ends;
+    *err = c.end_err;
+    teardown(&c);
+}
+
+START_TEST(failover_replay_cap_from_member)
+{
+    int ends, err, reads;
+    size_t b_stdin;
+    /* 12 bytes fit in 16: replayed on b from the kept copy */
+    replay_case(16, &ends, &err, &b_stdin, &reads);
+    ck_assert_int_eq(ends, 1);
+    ck_assert_int_eq(err, 0);
+    ck_assert_uint_eq(b_stdin, 12);
+    ck_assert_int_eq(reads, 0);
+    /* not in 8: the request cannot move and ends with the connect error */
+    replay_case(8, &ends, &err, &b_stdin, &reads);
+    ck_assert_int_eq(ends, 1);
+    ck_assert_int_eq(err, FCGIC_E_CONNECT);
+    ck_assert_uint_eq(b_stdin, 0);
+}
+END_TEST
+
+/* Allocations made by one submit that reuses an idle kept connection:
+ * through a balancer (balancer != 0) or a lone pool. */
+static long submit_allocs(int balancer)
+{
+    struct failalloc fa;
+    failalloc_init(&fa, 0);
+    struct ctx c;
+    memset(&c, 0, sizeof(c));
+    fake_transport(&c.fk, &c.tr);
+    c.fk.mem = &fa.mem;
+    struct fcgic_pool_callbacks cb = cbs();
+    struct fcgic_balancer *b = NULL;
+    struct fcgic_pool *p = NULL;
+    struct fcgic_member_options mo;
+    memset(&mo, 0, sizeof(mo));
+    mo.pool.target = "fcgi://a:1";
+    mo.pool.enable_reuse = 1;
+    if (balancer) {
+        ck_assert_int_eq(fcgic_balancer_new(&b, NULL, &c.tr, &cb, &c, &fa.mem), 0);
+        ck_assert_int_eq(fcgic_balancer_add(b, &mo, NULL, 0), 0);
+    } else {
+        ck_assert_int_eq(fcgic_pool_new(&p, &mo.pool, &c.tr, &cb, &c, &fa.mem), 0);
+    }
+    struct fcgic_request req = simple_req();
+    long used = 0;
+    for (int i = 0; i < 2; i++) {
+        long before = fa.count;
+        ck_assert_int_eq(b ? fcgic_balancer_submit(b, &req, &c, NULL, 0) : fcgic_pool_submit(p, &req, &c, NULL, 0), 0);
+        used = fa.count - before;
+        ck_assert_int_eq(fake_respond(&c.fk, 0, "ok"), 0);
+        ck_assert_int_eq(b ? fcgic_balancer_tick(b, 0) : fcgic_pool_tick(p, 0), 0);
+    }
+    ck_assert_int_eq(c.fk.n, 1); /* the second submit reused the connection */
+    fcgic_balancer_free(b);
+    fcgic_pool_free(p);
+    fake_free(&c.fk);
+    ck_assert_int_eq(fa.live, 0);
+    return used;
+}
+
+START_TEST(params_copied_once)
+{
+    /* The balancer's request costs one allocation more than the pool's (its
+     * own struct): the params are copied once, by the balancer, and the
+     * member pool borrows them. */
+    ck_assert_int_eq(submit_allocs(1), submit_allocs(0) + 1);
 }
 END_TEST
 
@@ -553,6 +800,335 @@ START_TEST(runtime_add_remove)
 }
 END_TEST
 
+/* ------------------------------------------------------------------------ */
+/* Health checks                                                            */
+/* ------------------------------------------------------------------------ */
+
+static unsigned add_hc(struct ctx *c, const char *target, enum fcgic_hc_method meth, unsigned fails, unsigned passes)
+{
+    struct fcgic_member_options mo;
+    memset(&mo, 0, sizeof(mo));
+    mo.pool.target = target;
+    mo.hc_interval_ns = 10 * SEC;
+    mo.hc_timeout_ns = 2 * SEC;
+    mo.hc_method = meth;
+    mo.hc_fails = fails;
+    mo.hc_passes = passes;
+    unsigned id = 0;
+    ck_assert_int_eq(fcgic_balancer_add(c->b, &mo, &id, c->fk.now), 0);
+    return id;
+}
+
+/* Tick when due at c->fk.now. */
+static void btick(struct ctx *c)
+{
+    if (fcgic_balancer_deadline(c->b) <= c->fk.now)
+        ck_assert_int_eq(fcgic_balancer_tick(c->b, c->fk.now), 0);
+}
+
+static struct fcgic_member_stats mstats(struct ctx *c, unsigned id)
+{
+    struct fcgic_member_stats st;
+    ck_assert_int_eq(fcgic_balancer_member_stats(c->b, id, &st), 0);
+    return st;
+}
+
+START_TEST(health_values_thresholds)
+{
+    /* GET_VALUES probes every 10 s, 2 s timeout, 2 failures to go down, 2
+     * passes to come back. */
+    struct ctx c;
+    setup(&c, FCGIC_LB_BYREQUESTS);
+    unsigned a = add(&c, "fcgi://a:1", 1, 0, 0);
+    unsigned b = add_hc(&c, "fcgi://b:1", FCGIC_HC_VALUES, 2, 2);
+    static const char *const nv[] = {"FCGI_MPXS_CONNS", "0"};
+    /* t=0: the first probe at once; t=1: answered: pass */
+    ck_assert_uint_eq(fcgic_balancer_deadline(c.b), 0);
+    btick(&c);
+    int k = fake_last_to(&c.fk, "fcgi://b:1");
+    ck_assert_int_eq(k, 0);
+    ck_assert_uint_eq(c.fk.fc[k].nvalues, 1);
+    ck_assert_uint_eq(c.fk.fc[k].nbegin, 0);
+    ck_assert_uint_eq(fcgic_balancer_deadline(c.b), 2 * SEC);
+    c.fk.now = SEC;
+    ck_assert_int_eq(fake_values(&c.fk, k, nv, 1), 0);
+    ck_assert_uint_eq(fcgic_balancer_deadline(c.b), 0); /* the verdict waits for a tick */
+    btick(&c);
+    ck_assert_int_eq(c.fk.fc[k].closed, 1);
+    struct fcgic_member_stats st = mstats(&c, b);
+    ck_assert_uint_eq(st.hc_checks, 1);
+    ck_assert_uint_eq(st.hc_pass_run, 1);
+    ck_assert_uint_eq(st.hc_next, 10 * SEC);
+    ck_assert_uint_eq(st.pool.conns_created, 0); /* probes are not pool connections */
+    ck_assert_uint_eq(fcgic_balancer_deadline(c.b), 10 * SEC);
+    /* t=10: no answer; t=12: timed out (first failure) */
+    c.fk.now = 10 * SEC;
+    btick(&c);
+    k = fake_last_to(&c.fk, "fcgi://b:1");
+    ck_assert_int_eq(k, 1);
+    c.fk.now = 11 * SEC;
+    btick(&c);
+    ck_assert_int_eq(c.fk.fc[k].closed, 0);
+    c.fk.now = 12 * SEC;
+    btick(&c);
+    ck_assert_int_eq(c.fk.fc[k].closed, 1);
+    st = mstats(&c, b);
+    ck_assert_uint_eq(st.hc_fail_run, 1);
+    ck_assert_int_eq(st.hc_last_error, FCGIC_E_TIMEOUT);
+    ck_assert_uint_eq(st.status, 0);
+    ck_assert_uint_eq(fcgic_balancer_deadline(c.b), 20 * SEC);
+    /* t=20: refused at once: second failure, b goes down */
+    c.fk.refuse[0] = "fcgi://b:1";
+    c.fk.now = 20 * SEC;
+    btick(&c);
+    st = mstats(&c, b);
+    ck_assert_uint_eq(st.status, FCGIC_MEMBER_HCFAIL);
+    ck_assert_uint_eq(st.errors, 1);
+    ck_assert_uint_eq(c.state_now, 20 * SEC);
+    unsigned got[4];
+    static const unsigned only_a[4] = {1, 1, 1, 1};
+    picks(&c, 4, got);
+    ck_assert_mem_eq(got, only_a, sizeof(only_a));
+    /* not forced back: with a disabled too, nothing is left */
+    ck_assert_int_eq(fcgic_balancer_set_status(c.b, a, FCGIC_MEMBER_DISABLED, 0, c.fk.now), 0);
+    unsigned id;
+    ck_assert_int_eq(fcgic_balancer_pick(c.b, &id, c.fk.now), FCGIC_E_BAL_ALL_DOWN);
+    ck_assert_int_eq(fcgic_balancer_set_status(c.b, a, 0, FCGIC_MEMBER_DISABLED, c.fk.now), 0);
+    /* t=30: answered (one pass, still down) */
+    c.fk.refuse[0] = NULL;
+    c.fk.now = 30 * SEC;
+    btick(&c);
+    k = fake_last_to(&c.fk, "fcgi://b:1");
+    ck_assert_int_eq(fake_values(&c.fk, k, nv, 1), 0);
+    btick(&c);
+    ck_assert_uint_eq(mstats(&c, b).status, FCGIC_MEMBER_HCFAIL);
+    /* t=40: the backend closes the probe's connection without answering:
+     * no callback tells, the deadline does */
+    c.fk.now = 40 * SEC;
+    btick(&c);
+    k = fake_last_to(&c.fk, "fcgi://b:1");
+    ck_assert_uint_eq(fcgic_balancer_deadline(c.b), 42 * SEC);
+    fake_eof(&c.fk, k);
+    ck_assert_uint_eq(fcgic_balancer_deadline(c.b), 0);
+    btick(&c);
+    st = mstats(&c, b);
+    ck_assert_int_eq(st.hc_last_error, FCGIC_E_PEER_CLOSED);
+    ck_assert_uint_eq(st.hc_pass_run, 0);
+    /* t=50, t=60: two passes in a row: back */
+    for (int i = 5; i <= 6; i++) {
+        c.fk.now = (uint64_t)i * 10 * SEC;
+        btick(&c);
+        k = fake_last_to(&c.fk, "fcgi://b:1");
+        ck_assert_int_eq(fake_values(&c.fk, k, nv, 1), 0);
+        btick(&c);
+    }
+    st = mstats(&c, b);
+    ck_assert_uint_eq(st.status, 0);
+    ck_assert_uint_eq(st.recoveries, 1);
+    ck_assert_uint_eq(st.hc_checks, 7);
+    ck_assert_uint_eq(st.hc_failures, 3);
+    ck_assert_uint_eq(st.hc_pass_run, 2);
+    ck_assert_str_eq(c.log, "h2:0 h2:-94 h2:-92 m2:0>16 m1:0>1 m1:1>0 h2:0 h2:-74 h2:0 h2:0 m2:16>0 ");
+    ck_assert_int_eq(fake_open_count(&c.fk), 0);
+    teardown(&c);
+}
+END_TEST
+
+START_TEST(health_request_probe)
+{
+    /* A FastCGI request with the configured params (copied at add), judged
+     * on END_REQUEST, protocol status, appStatus and HTTP status. One
+     * failure takes the member down, one pass brings it back. */
+    struct ctx c;
+    setup(&c, FCGIC_LB_BYREQUESTS);
+    char path[] = "/ping";
+    struct fcgic_param hp[3] = {
+        {"SCRIPT_NAME", 11, path, 5}, {"SCRIPT_FILENAME", 15, path, 5}, FCGIC_PARAM_LIT("REQUEST_METHOD", "GET")};
+    struct fcgic_member_options mo;
+    memset(&mo, 0, sizeof(mo));
+    mo.pool.target = "fcgi://p:1";
+    mo.hc_interval_ns = 5 * SEC;
+    mo.hc_method = FCGIC_HC_REQUEST;
+    mo.hc_params = hp;
+    mo.hc_nparams = 3;
+    unsigned id;
+    ck_assert_int_eq(fcgic_balancer_add(c.b, &mo, &id, 0), 0);
+    memcpy(path, "/pong", 5); /* the balancer has its own copy */
+    static const struct {
+        const char *out;
+        unsigned app_status;
+        int ps;
+        int err;
+        unsigned http, status;
+    } steps[] = {
+        {"Status: 200 OK\r\nContent-Type: text/plain\r\n\r\npong", 0, 0, 0, 200, 0},
+        {"Status: 503 Service Unavailable\r\n\r\n", 0, 0, FCGIC_E_BAL_HC_STATUS, 503, FCGIC_MEMBER_HCFAIL},
+        {"Status: 200 OK\r\n\r\n", 1, 0, FCGIC_E_BAL_HC_STATUS, 200, FCGIC_MEMBER_HCFAIL},
+        {"Status: 200 OK\r\n\r\n", 0, 2 /* OVERLOADED */, FCGIC_E_BAL_HC_STATUS, 200, FCGIC_MEMBER_HCFAIL},
+        {"Content-Type: text/plain\r\n\r\nok", 0, 0, 0, 200, 0}, /* no Status: 200 */
+        {"Status: 404 Not Found\r\n\r\n", 0, 0, FCGIC_E_BAL_HC_STATUS, 404, FCGIC_MEMBER_HCFAIL},
+        {"Status: 399 Odd\r\n\r\n", 0, 0, 0, 399, 0},
+    };
+    for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+        c.fk.now = (uint64_t)i * 5 * SEC;
+        btick(&c);
+        int k = c.fk.n - 1;
+        ck_assert_int_eq(k, (int)i);
+        ck_assert_str_eq(c.fk.fc[k].target, "fcgi://p:1");
+        ck_assert_uint_eq(c.fk.fc[k].nbegin, 1);
+        ck_assert_uint_eq(c.fk.fc[k].last_flags, 0); /* no FCGI_KEEP_CONN */
+        ck_assert(fake_has_param(&c.fk, k, "SCRIPT_NAME", "/ping"));
+        ck_assert(fake_has_param(&c.fk, k, "REQUEST_METHOD", "GET"));
+        ck_assert_int_eq(fake_respond_raw(&c.fk, k, steps[i].out, steps[i].app_status, steps[i].ps), 0);
+        btick(&c);
+        ck_assert_int_eq(c.fk.fc[k].closed, 1);
+        struct fcgic_member_stats st = mstats(&c, id);
+        ck_assert_int_eq(st.hc_last_error, steps[i].err);
+        ck_assert_uint_eq(st.hc_last_status, steps[i].http);
+        ck_assert_uint_eq(st.status, steps[i].status);
+    }
+    ck_assert_str_eq(c.log, "h1:0 h1:-182 m1:0>16 h1:-182 h1:-182 h1:0 m1:16>0 h1:-182 m1:0>16 h1:0 m1:16>0 ");
+    ck_assert_uint_eq(mstats(&c, id).pool.conns_created, 0);
+    teardown(&c);
+
+    /* hc_expect_status: only that status passes */
+    setup(&c, FCGIC_LB_BYREQUESTS);
+    mo.hc_expect_status = 204;
+    mo.hc_params = NULL;
+    mo.hc_nparams = 0;
+    ck_assert_int_eq(fcgic_balancer_add(c.b, &mo, &id, 0), 0);
+    btick(&c);
+    ck_assert_uint_eq(c.fk.fc[0].params_len, 0);
+    ck_assert_int_eq(fake_respond_raw(&c.fk, 0, "Status: 200 OK\r\n\r\n", 0, 0), 0);
+    btick(&c);
+    ck_assert_int_eq(mstats(&c, id).hc_last_error, FCGIC_E_BAL_HC_STATUS);
+    c.fk.now = 5 * SEC;
+    btick(&c);
+    ck_assert_int_eq(fake_respond_raw(&c.fk, 1, "Status: 204 No Content\r\n\r\n", 0, 0), 0);
+    btick(&c);
+    ck_assert_int_eq(mstats(&c, id).hc_last_error, 0);
+    ck_assert_str_eq(c.log, "h1:-182 m1:0>16 h1:0 m1:16>0 ");
+    teardown(&c);
+}
+END_TEST
+
+START_TEST(health_ends_error_early)
+{
+    /* A member put in error by a failed connect (retry 60 s) comes back at
+     * the next passing probe (hc_passes 1), counted from the error. */
+    struct ctx c;
+    setup(&c, FCGIC_LB_BYREQUESTS);
+    unsigned a = add_hc(&c, "fcgi://a:1", FCGIC_HC_VALUES, 1, 1);
+    add(&c, "fcgi://b:1", 1, 0, 0);
+    static const char *const nv[] = {"FCGI_MPXS_CONNS", "0"};
+    btick(&c);
+    ck_assert_int_eq(fake_values(&c.fk, 0, nv, 1), 0);
+    btick(&c);
+    ck_assert_uint_eq(mstats(&c, a).hc_pass_run, 1);
+    c.fk.now = SEC;
+    c.fk.refuse[0] = "fcgi://a:1";
+    struct fcgic_request req = simple_req();
+    ck_assert_int_eq(fcgic_balancer_submit(c.b, &req, &c, NULL, c.fk.now), 0); /* a refuses: b */
+    struct fcgic_member_stats st = mstats(&c, a);
+    ck_assert_uint_eq(st.status, FCGIC_MEMBER_ERROR);
+    ck_assert_uint_eq(st.error_until, 61 * SEC);
+    ck_assert_uint_eq(st.hc_pass_run, 0);
+    fake_respond(&c.fk, fake_last_to(&c.fk, "fcgi://b:1"), "ok");
+    c.fk.refuse[0] = NULL;
+    c.fk.now = 10 * SEC;
+    btick(&c);
+    ck_assert_int_eq(fake_values(&c.fk, fake_last_to(&c.fk, "fcgi://a:1"), nv, 1), 0);
+    btick(&c);
+    st = mstats(&c, a);
+    ck_assert_uint_eq(st.status, 0);
+    ck_assert_uint_eq(st.recoveries, 1);
+    ck_assert_uint_eq(fcgic_balancer_deadline(c.b), 20 * SEC); /* no retry timer left */
+    ck_assert_str_eq(c.log, "h1:0 m1:0>8 fo1 h1:0 m1:8>0 ");
+    teardown(&c);
+}
+END_TEST
+
+START_TEST(health_options_and_remove)
+{
+    struct ctx c;
+    setup(&c, FCGIC_LB_BYREQUESTS);
+    struct fcgic_member_options mo;
+    memset(&mo, 0, sizeof(mo));
+    mo.pool.target = "fcgi://a:1";
+    mo.hc_interval_ns = SEC;
+    mo.hc_method = (enum fcgic_hc_method)7;
+    unsigned id;
+    ck_assert_int_eq(fcgic_balancer_add(c.b, &mo, &id, 0), FCGIC_E_INVAL);
+    mo.hc_method = FCGIC_HC_REQUEST;
+    mo.hc_nparams = 1;
+    ck_assert_int_eq(fcgic_balancer_add(c.b, &mo, &id, 0), FCGIC_E_INVAL);
+    mo.hc_nparams = 0;
+    mo.hc_expect_status = 1000;
+    ck_assert_int_eq(fcgic_balancer_add(c.b, &mo, &id, 0), FCGIC_E_RANGE);
+    mo.hc_expect_status = 99;
+    ck_assert_int_eq(fcgic_balancer_add(c.b, &mo, &id, 0), FCGIC_E_RANGE);
+    ck_assert_uint_eq(fcgic_balancer_count(c.b), 0);
+    mo.hc_expect_status = 0;
+    ck_assert_int_eq(fcgic_balancer_add(c.b, &mo, &id, 0), 0);
+    /* HCFAIL by hand, then cleared by hand */
+    unsigned got;
+    ck_assert_int_eq(fcgic_balancer_set_status(c.b, id, FCGIC_MEMBER_HCFAIL, 0, 0), 0);
+    ck_assert_int_eq(fcgic_balancer_pick(c.b, &got, 0), FCGIC_E_BAL_ALL_DOWN);
+    ck_assert_int_eq(fcgic_balancer_set_status(c.b, id, 0, FCGIC_MEMBER_HCFAIL, 0), 0);
+    ck_assert_int_eq(fcgic_balancer_pick(c.b, &got, 0), 0);
+    ck_assert_uint_eq(got, id);
+    /* removing a member closes its running probe; no more probes */
+    btick(&c);
+    ck_assert_int_eq(c.fk.n, 1);
+    ck_assert_int_eq(c.fk.fc[0].closed, 0);
+    ck_assert_int_eq(fcgic_balancer_remove(c.b, id, 0), 0);
+    ck_assert_int_eq(c.fk.fc[0].closed, 1);
+    btick(&c);
+    ck_assert_uint_eq(fcgic_balancer_deadline(c.b), FCGIC_NO_DEADLINE);
+    ck_assert_str_eq(c.log, "m1:0>16 m1:16>0 ");
+    teardown(&c);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------ */
+/* Freeing with requests in flight                                          */
+/* ------------------------------------------------------------------------ */
+
+START_TEST(free_ends_requests_in_flight)
+{
+    /* a (max 1): one running, one queued; b: one running; a probe running.
+     * free gives each request on_end(FCGIC_E_POOL_CLOSED), no failover,
+     * and refuses new work from there. */
+    struct ctx c;
+    setup(&c, FCGIC_LB_BYREQUESTS);
+    struct fcgic_member_options mo;
+    memset(&mo, 0, sizeof(mo));
+    mo.pool.target = "fcgi://a:1";
+    mo.pool.max = 1;
+    mo.hc_interval_ns = SEC;
+    ck_assert_int_eq(fcgic_balancer_add(c.b, &mo, NULL, 0), 0);
+    add(&c, "fcgi://b:1", 1, 0, 0);
+    btick(&c); /* probe of a */
+    struct fcgic_request req = simple_req();
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(fcgic_balancer_submit(c.b, &req, &c, NULL, 0), 0); /* a, b, a (queued) */
+    struct fcgic_member_stats st = mstats(&c, 1);
+    ck_assert_uint_eq(st.busy, 2);
+    ck_assert_uint_eq(st.pool.queued, 1);
+    ck_assert_int_eq(fake_open_count(&c.fk), 3);
+    c.again = c.b;
+    c.again_rc = 1;
+    fcgic_balancer_free(c.b);
+    c.b = NULL;
+    ck_assert_int_eq(c.ends, 3);
+    ck_assert_int_eq(c.end_err, FCGIC_E_POOL_CLOSED);
+    ck_assert_int_eq(c.again_rc, FCGIC_E_POOL_CLOSED);
+    ck_assert_int_eq(c.failovers, 0);
+    ck_assert_int_eq(fake_open_count(&c.fk), 0);
+    fake_free(&c.fk);
+}
+END_TEST
+
 START_TEST(failalloc_balancer)
 {
     for (long n = 1;; n++) {
@@ -570,11 +1146,29 @@ START_TEST(failalloc_balancer)
         struct fcgic_member_options mo;
         memset(&mo, 0, sizeof(mo));
         mo.pool.target = "fcgi://a:1";
+        static const struct fcgic_param hp[] = {FCGIC_PARAM_LIT("SCRIPT_NAME", "/ping")};
         unsigned id;
         for (int i = 0; rc == 0 && i < 12; i++) {
             mo.lbfactor = 1 + (unsigned)i % 3;
             mo.status = i == 5 ? FCGIC_MEMBER_STANDBY : 0;
+            /* member 12: a request health probe (started by the tick below,
+             * which fails softly: a probe that cannot allocate is skipped) */
+            mo.hc_interval_ns = i == 11 ? SEC : 0;
+            mo.pool.target = i == 11 ? "fcgi://hc:1" : "fcgi://a:1";
+            mo.hc_method = FCGIC_HC_REQUEST;
+            mo.hc_params = hp;
+            mo.hc_nparams = 1;
             rc = fcgic_balancer_add(b, &mo, &id, 0);
+        }
+        int soft = 0;
+        if (rc == 0) {
+            int before = fa.failed;
+            ck_assert_int_eq(fcgic_balancer_tick(b, 0), 0);
+            soft = fa.failed && !before;
+            struct fcgic_member_stats hst;
+            ck_assert_int_eq(fcgic_balancer_member_stats(b, 12, &hst), 0);
+            ck_assert_uint_eq(hst.hc_checks, 0); /* running, or skipped: never counted */
+            ck_assert_uint_eq(hst.hc_failures, 0);
         }
         struct fcgic_request req = simple_req();
         if (rc == 0)
@@ -584,8 +1178,9 @@ START_TEST(failalloc_balancer)
         if (rc == 0)
             rc = fcgic_balancer_set_lbfactor(b, 7, 50);
         int late = 0;
-        if (rc == 0 && fk.n == 1 && !fa.failed) {
-            fake_respond(&fk, 0, "ok");
+        int k = fake_last_to(&fk, "fcgi://a:1");
+        if (rc == 0 && k >= 0 && fk.fc[k].nbegin == 1 && !fk.fc[k].closed && !fa.failed) {
+            fake_respond(&fk, k, "ok");
             late = fa.failed;
         }
         fcgic_balancer_free(b);
@@ -596,7 +1191,9 @@ START_TEST(failalloc_balancer)
             ck_assert_int_eq(c.ends, 1);
             break;
         }
-        if (!late)
+        if (soft)
+            ck_assert_int_eq(rc, 0);
+        else if (!late)
             ck_assert_int_eq(rc, FCGIC_E_NOMEM);
     }
 }
@@ -610,7 +1207,32 @@ struct ictx {
     int ends, errors;
     char pid[64][16];
     int n;
+    char body[1024]; /* of the last request (the caller empties it) */
+    size_t blen;
+    char log[256]; /* MEMBER_STATE events */
 };
+
+static int i_body(void *ud, const char *d, size_t n)
+{
+    struct ictx *c = ud;
+    size_t room = sizeof(c->body) - 1 - c->blen;
+    if (n > room)
+        n = room;
+    memcpy(c->body + c->blen, d, n);
+    c->blen += n;
+    c->body[c->blen] = 0;
+    return 0;
+}
+
+static void i_event(void *ud, const struct fcgic_event *ev)
+{
+    struct ictx *c = ud;
+    char tmp[64];
+    if (ev->kind == FCGIC_EVENT_MEMBER_STATE) {
+        snprintf(tmp, sizeof(tmp), "m%u:%u>%u ", ev->member, ev->old_status, ev->new_status);
+        strncat(c->log, tmp, sizeof(c->log) - strlen(c->log) - 1);
+    }
+}
 
 static int i_head(void *ud, const struct fcgic_response_head *h)
 {
@@ -788,6 +1410,252 @@ START_TEST(integration_unequal_weights)
 }
 END_TEST
 
+/* Drive the loop and the balancer until cond holds; 0 after 5 s. */
+static int drive_until(struct fcgic_posix *px, struct fcgic_balancer *b, int (*cond)(struct fcgic_balancer *, void *),
+                       void *ud)
+{
+    uint64_t limit = fcgic_posix_now() + 5 * SEC;
+    for (;;) {
+        uint64_t now = fcgic_posix_now();
+        if (fcgic_balancer_deadline(b) <= now)
+            ck_assert_int_eq(fcgic_balancer_tick(b, now), 0);
+        if (cond(b, ud))
+            return 1;
+        if (now >= limit) {
+            for (unsigned id = 1; id <= 2; id++) {
+                struct fcgic_member_stats st;
+                if (fcgic_balancer_member_stats(b, id, &st) == 0)
+                    fprintf(stderr, "member %u: status %u checks %llu failures %llu last %d (%s) http %u\n", id,
+                            st.status, (unsigned long long)st.hc_checks, (unsigned long long)st.hc_failures,
+                            st.hc_last_error, fcgic_strerror(st.hc_last_error), st.hc_last_status);
+            }
+            return 0;
+        }
+        uint64_t d = fcgic_balancer_deadline(b);
+        now = fcgic_posix_now();
+        uint64_t wait = d <= now ? 0 : d - now;
+        if (wait > 20000000ull)
+            wait = 20000000ull;
+        ck_assert_int_eq(fcgic_posix_run(px, wait), 0);
+    }
+}
+
+/* Members 1..n all have `status` and at least `checks` probes behind them
+ * (the last one passed when want_pass). */
+struct hc_want {
+    unsigned n, status;
+    uint64_t checks;
+    int want_pass;
+};
+
+static int hc_reached(struct fcgic_balancer *b, void *ud)
+{
+    const struct hc_want *w = ud;
+    for (unsigned id = 1; id <= w->n; id++) {
+        struct fcgic_member_stats st;
+        if (fcgic_balancer_member_stats(b, id, &st) != 0 || st.status != w->status || st.hc_checks < w->checks ||
+            (w->want_pass && st.hc_last_error != 0))
+            return 0;
+    }
+    return 1;
+}
+
+static int one_status(struct fcgic_balancer *b, unsigned id, unsigned status, uint64_t checks)
+{
+    struct fcgic_member_stats st;
+    ck_assert_int_eq(fcgic_balancer_member_stats(b, id, &st), 0);
+    return st.status == status && st.hc_checks >= checks;
+}
+
+struct one_want {
+    unsigned id, status;
+    uint64_t checks;
+};
+
+static int one_reached(struct fcgic_balancer *b, void *ud)
+{
+    const struct one_want *w = ud;
+    return one_status(b, w->id, w->status, w->checks);
+}
+
+/* Submit n requests one after the other; their members ("1", "2") in order. */
+static void run_requests(struct runarg *ra, struct harness_app **apps, int n, char *order)
+{
+    struct fcgic_request req = simple_req();
+    order[0] = 0;
+    for (int i = 0; i < n; i++) {
+        int want = ra->c->ends + 1;
+        ck_assert_int_eq(fcgic_balancer_submit(ra->b, &req, ra->c, NULL, fcgic_posix_now()), 0);
+        run_until(ra, want);
+        strcat(order, member_of(apps, ra->c->pid[ra->c->n - 1]));
+    }
+}
+
+START_TEST(integration_health_kill_restart)
+{
+    /* Member 1 (app-echo, libfcgi) probed with a FastCGI request, member 2
+     * (app-mpx) with GET_VALUES (libfcgi answers GET_VALUES only after a
+     * request began), every 50 ms; 2 failures take a member out, 2 passes
+     * bring it back. Each app is killed and restarted in turn: the health
+     * checks alone (no request meets the dead member: retry is 60 s) take
+     * it out and bring it back. */
+    struct harness_app *apps[2];
+    const char *args[] = {"-t", "4", NULL};
+    ck_assert_int_eq(harness_app_start(&apps[0], HARNESS_TCP, "app-echo", args), 0);
+    ck_assert_int_eq(harness_app_start(&apps[1], HARNESS_TCP, "app-mpx", NULL), 0);
+    struct fcgic_posix *px;
+    ck_assert_int_eq(fcgic_posix_new(&px, NULL, NULL), 0);
+    struct fcgic_transport tr;
+    fcgic_posix_transport(px, &tr);
+    struct ictx c;
+    memset(&c, 0, sizeof(c));
+    struct fcgic_pool_callbacks cb;
+    memset(&cb, 0, sizeof(cb));
+    cb.version = FCGIC_POOL_CALLBACKS_VERSION;
+    cb.on_head = i_head;
+    cb.on_end = i_end;
+    cb.on_event = i_event;
+    struct fcgic_balancer *b;
+    ck_assert_int_eq(fcgic_balancer_new(&b, NULL, &tr, &cb, &c, NULL), 0);
+    static const struct fcgic_param hp[] = {FCGIC_PARAM_LIT("SCRIPT_FILENAME", "/health"),
+                                            FCGIC_PARAM_LIT("REQUEST_METHOD", "GET")};
+    struct fcgic_member_options mo;
+    memset(&mo, 0, sizeof(mo));
+    mo.hc_interval_ns = 50000000ull;
+    mo.hc_timeout_ns = SEC;
+    mo.hc_fails = 2;
+    mo.hc_passes = 2;
+    mo.pool.target = apps[0]->url;
+    mo.hc_method = FCGIC_HC_REQUEST;
+    mo.hc_params = hp;
+    mo.hc_nparams = 2;
+    ck_assert_int_eq(fcgic_balancer_add(b, &mo, NULL, fcgic_posix_now()), 0);
+    mo.pool.target = apps[1]->url;
+    mo.hc_method = FCGIC_HC_VALUES;
+    ck_assert_int_eq(fcgic_balancer_add(b, &mo, NULL, fcgic_posix_now()), 0);
+    struct runarg ra = {px, b, &c, 0};
+    char order[16];
+
+    struct hc_want healthy = {2, 0, 2, 1};
+    ck_assert(drive_until(px, b, hc_reached, &healthy));
+    struct fcgic_member_stats st;
+    ck_assert_int_eq(fcgic_balancer_member_stats(b, 1, &st), 0);
+    ck_assert_uint_eq(st.hc_last_status, 200);
+
+    for (unsigned dead = 2; dead >= 1; dead--) {
+        unsigned alive = 3 - dead;
+        struct harness_app *app = apps[dead - 1];
+        ck_assert_int_eq(harness_app_kill(app), 0);
+        struct one_want down = {dead, FCGIC_MEMBER_HCFAIL, 0};
+        ck_assert(drive_until(px, b, one_reached, &down));
+        ck_assert_int_eq(fcgic_balancer_member_stats(b, dead, &st), 0);
+        ck_assert_int_ne(st.hc_last_error, 0);
+        run_requests(&ra, apps, 4, order);
+        ck_assert_str_eq(order, alive == 1 ? "1111" : "2222");
+        ck_assert_int_eq(harness_app_restart(app), 0);
+        struct one_want up = {dead, 0, st.hc_checks + 2};
+        ck_assert(drive_until(px, b, one_reached, &up));
+        run_requests(&ra, apps, 4, order);
+        ck_assert_ptr_nonnull(strchr(order, dead == 1 ? '1' : '2'));
+    }
+    ck_assert_int_eq(c.errors, 0);
+    ck_assert_str_eq(c.log, "m2:0>16 m2:16>0 m1:0>16 m1:16>0 ");
+    for (unsigned id = 1; id <= 2; id++) {
+        ck_assert_int_eq(fcgic_balancer_member_stats(b, id, &st), 0);
+        ck_assert_uint_eq(st.errors, 1);
+        ck_assert_uint_eq(st.recoveries, 1);
+        ck_assert_uint_ge(st.hc_failures, 2);
+    }
+    fcgic_balancer_free(b);
+    fcgic_posix_free(px);
+    harness_apps_stop(apps, 2);
+}
+END_TEST
+
+START_TEST(integration_php_fpm_balancer)
+{
+    /* balancer://two of two PHP-FPM pools, each member health-checked with
+     * a FastCGI request to PHP-FPM's ping.path; requests alternate between
+     * the two php-fpm masters (the worker's parent process). */
+    struct harness_app *fpm[2] = {NULL, NULL};
+    int rc = harness_php_start(&fpm[0], HARNESS_TCP, 2);
+    if (rc == HARNESS_SKIP)
+        return; /* no php-fpm on this machine */
+    ck_assert_int_eq(rc, 0);
+    ck_assert_int_eq(harness_php_start(&fpm[1], HARNESS_UNIX, 2), 0);
+    char script[4200];
+    ck_assert_int_eq(harness_php_script(fpm[0], "pid.php", script, sizeof(script)), 0);
+    struct fcgic_posix *px;
+    ck_assert_int_eq(fcgic_posix_new(&px, NULL, NULL), 0);
+    struct fcgic_transport tr;
+    fcgic_posix_transport(px, &tr);
+    struct ictx c;
+    memset(&c, 0, sizeof(c));
+    struct fcgic_pool_callbacks cb;
+    memset(&cb, 0, sizeof(cb));
+    cb.version = FCGIC_POOL_CALLBACKS_VERSION;
+    cb.on_body = i_body;
+    cb.on_end = i_end;
+    cb.on_event = i_event;
+    struct fcgic_balancer *b;
+    ck_assert_int_eq(fcgic_balancer_new(&b, NULL, &tr, &cb, &c, NULL), 0);
+    static const struct fcgic_param ping[] = {FCGIC_PARAM_LIT("SCRIPT_FILENAME", "/ping"),
+                                              FCGIC_PARAM_LIT("SCRIPT_NAME", "/ping"),
+                                              FCGIC_PARAM_LIT("REQUEST_METHOD", "GET")};
+    struct fcgic_member_options mo;
+    memset(&mo, 0, sizeof(mo));
+    mo.pool.enable_reuse = 1;
+    mo.pool.timeout_ns = 10 * SEC;
+    mo.hc_interval_ns = 100000000ull;
+    mo.hc_method = FCGIC_HC_REQUEST;
+    mo.hc_params = ping;
+    mo.hc_nparams = 3;
+    mo.hc_expect_status = 200;
+    for (int i = 0; i < 2; i++) {
+        mo.pool.target = fpm[i]->url;
+        ck_assert_int_eq(fcgic_balancer_add(b, &mo, NULL, fcgic_posix_now()), 0);
+    }
+    struct hc_want healthy = {2, 0, 1, 1};
+    ck_assert(drive_until(px, b, hc_reached, &healthy));
+    struct fcgic_param params[] = {{"SCRIPT_FILENAME", 15, script, strlen(script)},
+                                   FCGIC_PARAM_LIT("SCRIPT_NAME", "/pid.php"),
+                                   FCGIC_PARAM_LIT("REQUEST_METHOD", "GET"),
+                                   FCGIC_PARAM_LIT("QUERY_STRING", ""),
+                                   FCGIC_PARAM_LIT("GATEWAY_INTERFACE", "CGI/1.1")};
+    struct fcgic_request req;
+    memset(&req, 0, sizeof(req));
+    req.params = params;
+    req.nparams = 5;
+    struct runarg ra = {px, b, &c, 0};
+    char order[16] = "";
+    for (int i = 0; i < 6; i++) {
+        c.blen = 0;
+        c.body[0] = 0;
+        ck_assert_int_eq(fcgic_balancer_submit(b, &req, &c, NULL, fcgic_posix_now()), 0);
+        run_until(&ra, i + 1);
+        const char *pp = strstr(c.body, "ppid=");
+        ck_assert_ptr_nonnull(pp);
+        long ppid = atol(pp + 5);
+        strcat(order, ppid == (long)fpm[0]->pid ? "1" : ppid == (long)fpm[1]->pid ? "2" : "?");
+    }
+    ck_assert_str_eq(order, "121212");
+    ck_assert_int_eq(c.errors, 0);
+    for (unsigned id = 1; id <= 2; id++) {
+        struct fcgic_member_stats st;
+        ck_assert_int_eq(fcgic_balancer_member_stats(b, id, &st), 0);
+        ck_assert_uint_eq(st.status, 0);
+        ck_assert_uint_eq(st.hc_last_status, 200);
+        ck_assert_uint_eq(st.pool.conns_created, 1);
+        ck_assert_uint_eq(st.pool.conns_reused, 2);
+    }
+    ck_assert_str_eq(c.log, "");
+    fcgic_balancer_free(b);
+    fcgic_posix_free(px);
+    harness_app_stop(fpm[0]);
+    harness_app_stop(fpm[1]);
+}
+END_TEST
+
 static Suite *balancer_suite(void)
 {
     Suite *s = suite_create("balancer");
@@ -804,11 +1672,24 @@ static Suite *balancer_suite(void)
     tc = tcase_create("methods");
     tcase_add_test(tc, bybusyness_prefers_idle);
     tcase_add_test(tc, bytraffic_prefers_least_bytes);
+    tcase_add_test(tc, bybusyness_matches_apache_scan);
+    tcase_add_test(tc, bytraffic_matches_apache_scan);
     suite_add_tcase(s, tc);
     tc = tcase_create("failover");
     tcase_add_test(tc, failover_refused_then_recovery);
     tcase_add_test(tc, failover_async_connect_failure);
+    tcase_add_test(tc, failover_replay_cap_from_member);
+    tcase_add_test(tc, params_copied_once);
     tcase_add_test(tc, all_down_and_forced_recovery);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("health");
+    tcase_add_test(tc, health_values_thresholds);
+    tcase_add_test(tc, health_request_probe);
+    tcase_add_test(tc, health_ends_error_early);
+    tcase_add_test(tc, health_options_and_remove);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("free");
+    tcase_add_test(tc, free_ends_requests_in_flight);
     suite_add_tcase(s, tc);
     tc = tcase_create("alloc");
     tcase_add_test(tc, failalloc_balancer);
@@ -817,6 +1698,8 @@ static Suite *balancer_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, integration_order_failover_recovery);
     tcase_add_test(tc, integration_unequal_weights);
+    tcase_add_test(tc, integration_health_kill_restart);
+    tcase_add_test(tc, integration_php_fpm_balancer);
     suite_add_tcase(s, tc);
     return s;
 }
@@ -824,9 +1707,5 @@ static Suite *balancer_suite(void)
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
-    SRunner *sr = srunner_create(balancer_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return testutil_run(balancer_suite());
 }

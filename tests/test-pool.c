@@ -1,12 +1,14 @@
 /* Tests of the connection pool: reuse on and off, most-recently-used order,
  * max with a bounded queue and acquire timeout, stale kept connections,
- * ttl, GET_VALUES, OVERLOADED, allocation failures; then integration tests
- * against real app-echo processes through the POSIX transport. */
+ * ttl, GET_VALUES, OVERLOADED, freeing with requests in flight, allocation
+ * failures; then integration tests against real app-echo processes and
+ * PHP-FPM through the POSIX transport. */
 #include <check.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "failalloc.h"
 #include "fcgiclient/error.h"
@@ -14,6 +16,7 @@
 #include "fcgiclient/posix.h"
 #include "harness.h"
 #include "pool-fake.h"
+#include "testutil.h"
 
 #define SEC 1000000000ull
 
@@ -24,9 +27,17 @@ struct ctx {
     int ends, err, aborted, body_reads;
     char body[256];
     char events[512];
-    const char *stream;  /* body handed out by body_read */
+    const char *stream; /* body handed out by body_read */
     size_t stream_pos;
+    uint64_t stale_now; /* `now` of the last STALE_RETRY event */
+    /* on_end while the pool is being freed: try the pool again */
+    struct fcgic_pool *again;
+    struct fcgic_pool_req *again_handle;
+    int again_submit, again_abort, again_tick;
+    char *owned_body; /* freed by the last on_end */
 };
+
+static struct fcgic_request simple_req(void);
 
 static int c_body(void *ud, const char *d, size_t n)
 {
@@ -41,6 +52,19 @@ static void c_end(void *ud, const struct fcgic_result *r)
     c->ends++;
     c->err = r->error;
     c->aborted = r->aborted;
+    if (c->again) {
+        struct fcgic_request req = simple_req();
+        c->again_submit = fcgic_pool_submit(c->again, &req, c, NULL, 0);
+        c->again_abort = fcgic_pool_abort(c->again, c->again_handle, 0);
+        c->again_tick = fcgic_pool_tick(c->again, 0);
+    }
+    /* free_ends_requests_in_flight's last on_end releases the body, which
+     * must still be ours (ASan, valgrind) */
+    if (c->owned_body && c->again && c->ends == 4) {
+        memset(c->owned_body, 'x', 4);
+        free(c->owned_body);
+        c->owned_body = NULL;
+    }
 }
 
 static int c_read(void *ud, enum fcgic_type s, struct fcgic_span *chunk)
@@ -60,8 +84,10 @@ static int c_read(void *ud, enum fcgic_type s, struct fcgic_span *chunk)
 static void c_event(void *ud, const struct fcgic_event *ev)
 {
     struct ctx *c = ud;
-    static const char *const names[] = {"", "connect", "reuse", "stale", "close", "values", "qtimeout", "member",
-                                        "failover"};
+    static const char *const names[] = {"",       "connect",  "reuse",  "stale",    "close",
+                                        "values", "qtimeout", "member", "failover", "health"};
+    if (ev->kind == FCGIC_EVENT_STALE_RETRY)
+        c->stale_now = ev->now;
     strncat(c->events, names[ev->kind], sizeof(c->events) - strlen(c->events) - 2);
     strcat(c->events, " ");
 }
@@ -249,8 +275,10 @@ START_TEST(stale_kept_conn_retried)
     ck_assert_int_eq(fcgic_pool_submit(c.p, &req, &c, NULL, 0), 0);
     ck_assert_int_eq(c.fk.fc[0].stdin_bytes, 11);
     int reads = c.body_reads;
+    c.fk.now = 7 * SEC;
     fake_eof(&c.fk, 0); /* closed before any response byte */
     ck_assert_int_eq(c.ends, 1);
+    ck_assert_uint_eq(c.stale_now, 7 * SEC); /* the connection's time, not 0 */
     tick(&c);
     ck_assert_int_eq(c.fk.n, 2);
     ck_assert_int_eq(c.fk.fc[0].closed, 1);
@@ -379,6 +407,59 @@ START_TEST(abort_queued)
     fcgic_pool_drain(c.p, 0);
     ck_assert_int_eq(fcgic_pool_submit(c.p, &req, &c, NULL, 0), FCGIC_E_POOL_CLOSED);
     teardown(&c);
+}
+END_TEST
+
+START_TEST(free_ends_requests_in_flight)
+{
+    /* One running on the only connection, one waiting for a stale retry,
+     * one queued: each gets on_end(FCGIC_E_POOL_CLOSED) from free, and the
+     * pool refuses to be used from there. */
+    struct ctx c;
+    struct fcgic_pool_options o;
+    memset(&o, 0, sizeof(o));
+    o.enable_reuse = 1;
+    o.max = 2;
+    setup(&c, &o);
+    struct fcgic_request req = simple_req();
+    ck_assert_int_eq(fcgic_pool_submit(c.p, &req, &c, NULL, 0), 0);
+    ck_assert_int_eq(fake_respond(&c.fk, 0, "a"), 0);
+    tick(&c); /* connection 0 idle, kept */
+    /* a running request whose buffered body is released by on_end */
+    c.owned_body = malloc(4);
+    memcpy(c.owned_body, "body", 4);
+    struct fcgic_request breq = simple_req();
+    breq.stdin_mode = FCGIC_BODY_BUFFER;
+    breq.stdin_data = c.owned_body;
+    breq.stdin_len = 4;
+    struct fcgic_pool_req *running;
+    /* on kept connection 0, on a new 1, then queued (max reached) */
+    ck_assert_int_eq(fcgic_pool_submit(c.p, &req, &c, NULL, 0), 0);
+    ck_assert_int_eq(fcgic_pool_submit(c.p, &breq, &c, &running, 0), 0);
+    ck_assert_int_eq(c.fk.n, 2);
+    ck_assert_int_eq(c.fk.fc[1].stdin_bytes, 4);
+    ck_assert_int_eq(fcgic_pool_submit(c.p, &req, &c, NULL, 0), 0);
+    /* 0 was stale: its request waits in the retry queue until a tick */
+    fake_eof(&c.fk, 0);
+    ck_assert_int_eq(c.ends, 1);
+    struct fcgic_pool_stats st;
+    fcgic_pool_get_stats(c.p, &st);
+    ck_assert_uint_eq(st.busy, 3);
+    ck_assert_uint_eq(st.queued, 2);
+    c.again = c.p;
+    c.again_handle = running;
+    c.again_submit = c.again_abort = c.again_tick = 1;
+    int ends = c.ends;
+    fcgic_pool_free(c.p);
+    c.p = NULL;
+    ck_assert_int_eq(c.ends - ends, 3);
+    ck_assert_int_eq(c.err, FCGIC_E_POOL_CLOSED);
+    ck_assert_int_eq(c.again_submit, FCGIC_E_POOL_CLOSED);
+    ck_assert_int_eq(c.again_abort, FCGIC_E_POOL_CLOSED);
+    ck_assert_int_eq(c.again_tick, FCGIC_E_POOL_CLOSED);
+    ck_assert_ptr_null(c.owned_body);
+    ck_assert_int_eq(fake_open_count(&c.fk), 0);
+    fake_free(&c.fk);
 }
 END_TEST
 
@@ -574,6 +655,199 @@ START_TEST(integration_backend_restart)
 }
 END_TEST
 
+/* ------------------------------------------------------------------------ */
+/* Integration: PHP-FPM                                                     */
+/* ------------------------------------------------------------------------ */
+
+struct php_ctx {
+    int ends, errors, status;
+    char body[8192];
+    size_t blen;
+};
+
+static int php_head(void *ud, const struct fcgic_response_head *h)
+{
+    struct php_ctx *c = ud;
+    c->status = h->status;
+    return 0;
+}
+
+static int php_body(void *ud, const char *d, size_t n)
+{
+    struct php_ctx *c = ud;
+    size_t room = sizeof(c->body) - 1 - c->blen;
+    if (n > room)
+        n = room;
+    memcpy(c->body + c->blen, d, n);
+    c->blen += n;
+    c->body[c->blen] = 0;
+    return 0;
+}
+
+static void php_end(void *ud, const struct fcgic_result *res)
+{
+    struct php_ctx *c = ud;
+    c->ends++;
+    if (res->error || !res->got_end_request || res->app_status != 0)
+        c->errors++;
+}
+
+static struct fcgic_pool *php_pool(const struct fcgic_transport *tr, const char *url, int reuse)
+{
+    struct fcgic_pool_callbacks cb;
+    memset(&cb, 0, sizeof(cb));
+    cb.version = FCGIC_POOL_CALLBACKS_VERSION;
+    cb.on_head = php_head;
+    cb.on_body = php_body;
+    cb.on_end = php_end;
+    struct fcgic_pool_options o;
+    memset(&o, 0, sizeof(o));
+    o.target = url;
+    o.enable_reuse = reuse;
+    o.timeout_ns = 10 * SEC;
+    struct fcgic_pool *p;
+    ck_assert_int_eq(fcgic_pool_new(&p, &o, tr, &cb, NULL, NULL), 0);
+    return p;
+}
+
+/* One GET through p; returns the HTTP status, body in c. */
+static int php_get(struct fcgic_posix *px, struct fcgic_pool *p, struct php_ctx *c, const char *filename,
+                   const char *name, const char *query)
+{
+    memset(c, 0, sizeof(*c));
+    struct fcgic_param params[5] = {
+        {"SCRIPT_FILENAME", 15, filename, strlen(filename)},
+        {"SCRIPT_NAME", 11, name, strlen(name)},
+        FCGIC_PARAM_LIT("REQUEST_METHOD", "GET"),
+        {"QUERY_STRING", 12, query, strlen(query)},
+        FCGIC_PARAM_LIT("GATEWAY_INTERFACE", "CGI/1.1"),
+    };
+    struct fcgic_request req;
+    memset(&req, 0, sizeof(req));
+    req.params = params;
+    req.nparams = 5;
+    ck_assert_int_eq(fcgic_pool_submit(p, &req, c, NULL, fcgic_posix_now()), 0);
+    uint64_t limit = fcgic_posix_now() + 10 * SEC;
+    while (c->ends == 0) {
+        uint64_t now = fcgic_posix_now();
+        ck_assert_uint_lt(now, limit);
+        if (fcgic_pool_deadline(p) <= now)
+            fcgic_pool_tick(p, now);
+        if (c->ends == 0)
+            fcgic_posix_run(px, 20000000ull);
+    }
+    uint64_t now = fcgic_posix_now();
+    if (fcgic_pool_deadline(p) <= now)
+        fcgic_pool_tick(p, now);
+    ck_assert_int_eq(c->errors, 0);
+    return c->status;
+}
+
+static long body_long(const char *body, const char *key)
+{
+    const char *k = strstr(body, key);
+    return k ? atol(k + strlen(key)) : -1;
+}
+
+/* PHP-FPM's full status page lists every worker as "pid: N" followed by
+ * "state: S". Does worker pid (or, with pid 0, any worker) have state? */
+static int fpm_has_state(const char *body, long pid, const char *state)
+{
+    const char *line = body;
+    long cur = -1;
+    while (line && *line) {
+        if (strncmp(line, "pid:", 4) == 0) {
+            cur = atol(line + 4);
+        } else if (strncmp(line, "state:", 6) == 0 && (pid == 0 || cur == pid)) {
+            const char *v = line + 6;
+            while (*v == ' ')
+                v++;
+            size_t n = strlen(state);
+            if (strncmp(v, state, n) == 0 && (v[n] == '\n' || v[n] == '\r' || v[n] == 0))
+                return 1;
+        }
+        line = strchr(line, '\n');
+        if (line)
+            line++;
+    }
+    return 0;
+}
+
+/* Ask the status page until the worker's state is (want=1) or is not
+ * (want=0) `state`; PHP-FPM updates it a moment after the connection
+ * event. Returns 1 when it happened within about 2 s. */
+static int fpm_wait_state(struct fcgic_posix *px, struct fcgic_pool *sp, long pid, const char *state, int want)
+{
+    for (int i = 0; i < 100; i++) {
+        struct php_ctx c;
+        ck_assert_int_eq(php_get(px, sp, &c, "/status", "/status", "full"), 200);
+        if (fpm_has_state(c.body, pid, state) == want)
+            return 1;
+        struct timespec ts = {0, 20000000L};
+        nanosleep(&ts, NULL);
+    }
+    return 0;
+}
+
+START_TEST(integration_php_fpm_reuse)
+{
+    /* Counted on PHP-FPM's side: a PHP-FPM worker serves one connection
+     * until the client closes it. With reuse on, every request runs in the
+     * same worker (getmypid()), and after the last one the status page
+     * shows that worker "Reading headers": it waits on our kept
+     * connection. With reuse off, no worker is left waiting on a
+     * connection. Two workers, so the status page always has one free. */
+    struct harness_app *app;
+    int rc = harness_php_start(&app, HARNESS_TCP, 2);
+    if (rc == HARNESS_SKIP)
+        return; /* no php-fpm on this machine */
+    ck_assert_int_eq(rc, 0);
+    char script[4200];
+    ck_assert_int_eq(harness_php_script(app, "pid.php", script, sizeof(script)), 0);
+    struct fcgic_posix *px;
+    ck_assert_int_eq(fcgic_posix_new(&px, NULL, NULL), 0);
+    struct fcgic_transport tr;
+    fcgic_posix_transport(px, &tr);
+    struct fcgic_pool *sp = php_pool(&tr, app->url, 0); /* for the status page */
+    struct php_ctx c;
+
+    struct fcgic_pool *p = php_pool(&tr, app->url, 1);
+    long pids[4];
+    for (int i = 0; i < 4; i++) {
+        ck_assert_int_eq(php_get(px, p, &c, script, "/pid.php", ""), 200);
+        pids[i] = body_long(c.body, "pid=");
+        ck_assert_int_gt(pids[i], 0);
+    }
+    for (int i = 1; i < 4; i++)
+        ck_assert_int_eq(pids[i], pids[0]);
+    struct fcgic_pool_stats st;
+    fcgic_pool_get_stats(p, &st);
+    ck_assert_uint_eq(st.conns_created, 1);
+    ck_assert_uint_eq(st.conns_reused, 3);
+    ck_assert_uint_eq(st.conns_idle, 1);
+    ck_assert(fpm_wait_state(px, sp, pids[0], "Reading headers", 1));
+    /* closing the kept connection frees the worker */
+    fcgic_pool_close_idle(p);
+    ck_assert_int_eq(fcgic_pool_tick(p, fcgic_posix_now()), 0);
+    ck_assert(fpm_wait_state(px, sp, pids[0], "Idle", 1));
+    fcgic_pool_free(p);
+
+    p = php_pool(&tr, app->url, 0);
+    for (int i = 0; i < 4; i++)
+        ck_assert_int_eq(php_get(px, p, &c, script, "/pid.php", ""), 200);
+    fcgic_pool_get_stats(p, &st);
+    ck_assert_uint_eq(st.conns_created, 4);
+    ck_assert_uint_eq(st.conns_reused, 0);
+    ck_assert_uint_eq(st.conns_open, 0);
+    ck_assert(fpm_wait_state(px, sp, 0, "Reading headers", 0));
+    fcgic_pool_free(p);
+
+    fcgic_pool_free(sp);
+    fcgic_posix_free(px);
+    harness_app_stop(app);
+}
+END_TEST
+
 static Suite *pool_suite(void)
 {
     Suite *s = suite_create("pool");
@@ -588,6 +862,7 @@ static Suite *pool_suite(void)
     tcase_add_test(tc, ttl_smax_and_overloaded);
     tcase_add_test(tc, get_values_caps_max);
     tcase_add_test(tc, abort_queued);
+    tcase_add_test(tc, free_ends_requests_in_flight);
     suite_add_tcase(s, tc);
     tc = tcase_create("stale");
     tcase_add_test(tc, stale_kept_conn_retried);
@@ -602,6 +877,7 @@ static Suite *pool_suite(void)
     tcase_add_test(tc, integration_reuse_off_on);
     tcase_add_test(tc, integration_max_queueing);
     tcase_add_test(tc, integration_backend_restart);
+    tcase_add_test(tc, integration_php_fpm_reuse);
     suite_add_tcase(s, tc);
     return s;
 }
@@ -609,9 +885,5 @@ static Suite *pool_suite(void)
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
-    SRunner *sr = srunner_create(pool_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return testutil_run(pool_suite());
 }

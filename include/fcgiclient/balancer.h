@@ -16,9 +16,11 @@
  *    in member order on a tie.
  * Members are tried by lbset (0 first); within an lbset the regular members,
  * and only when none of them is usable the hot standbys. Draining and
- * disabled members are never chosen. Members in error return after `retry`
- * (default 60 s); when every member is in error they are all tried again
- * (Apache's forcerecovery, on by default).
+ * disabled members are never chosen, nor members that failed their health
+ * checks. Members in error return after `retry` (default 60 s); when every
+ * member is in error they are all tried again (Apache's forcerecovery, on
+ * by default; a member that failed its health checks is not in error, so
+ * it is neither forced back nor counted as in error).
  *
  * Cost of one choice: O(G + log n), where n is the number of usable members
  * and G the number of distinct lbfactor values among them (at most 100),
@@ -29,7 +31,24 @@
  * FCGIC_E_TIMEOUT_CONNECT, FCGIC_E_RESOLVE, FCGIC_E_BAD_ADDRESS) before
  * any response byte puts that member in error for `retry` and moves to
  * another member, at most max_attempts times; the embedder sees one on_end.
- * When no member is left the request ends with FCGIC_E_BAL_ALL_DOWN.
+ * When no member is left the request ends with FCGIC_E_BAL_ALL_DOWN. A
+ * streamed body is kept for that up to the replay_max of the member's pool
+ * options (a request whose body outgrew it is not moved).
+ *
+ * Active health checks (hc_* member options): every hc_interval_ns the
+ * balancer opens a connection of its own to the member (through the
+ * transport, not counted in the member's pool) and sends either GET_VALUES
+ * (passes when GET_VALUES_RESULT arrives) or one FastCGI request with the
+ * configured params (passes when it ends with END_REQUEST, protocolStatus
+ * REQUEST_COMPLETE, appStatus 0 and an HTTP status below 400, or equal to
+ * hc_expect_status when set), then closes it. hc_fails consecutive failed
+ * probes set FCGIC_MEMBER_HCFAIL (Apache's status C): the member is not
+ * chosen; hc_passes consecutive passed probes clear HCFAIL and ERROR again.
+ * The probes run from fcgic_balancer_tick() on the caller's clock; their
+ * results are applied there too (FCGIC_EVENT_HEALTH for each probe,
+ * FCGIC_EVENT_MEMBER_STATE when the flags change). Call
+ * fcgic_balancer_deadline() after every transport event, as for a pool: it
+ * is 0 when a probe's answer waits to be applied.
  */
 #ifndef FCGICLIENT_BALANCER_H
 #define FCGICLIENT_BALANCER_H
@@ -58,6 +77,20 @@ enum fcgic_lb_method {
 #define FCGIC_MEMBER_STANDBY 2u  /**< hot standby: chosen only when no regular member of its lbset is usable */
 #define FCGIC_MEMBER_DRAIN 4u    /**< draining: no new requests, running ones finish */
 #define FCGIC_MEMBER_ERROR 8u    /**< in error until retry passes (set by the balancer) */
+#define FCGIC_MEMBER_HCFAIL 16u  /**< failed its health checks (Apache's C): not chosen until they pass */
+
+/** Health-check probes (member option hc_method). */
+enum fcgic_hc_method {
+    /** FCGI_GET_VALUES on a new connection; passes when the answer
+     *  (GET_VALUES_RESULT, whatever it holds) arrives in time. PHP-FPM
+     *  answers it; applications built on libfcgi do not before a request
+     *  has begun on the connection: probe those with FCGIC_HC_REQUEST. */
+    FCGIC_HC_VALUES = 0,
+    /** One FastCGI RESPONDER request with hc_params and an empty body on a
+     *  new connection; passes when it ends with END_REQUEST,
+     *  REQUEST_COMPLETE, appStatus 0 and the expected HTTP status. */
+    FCGIC_HC_REQUEST = 1
+};
 
 /** retry_ns value meaning "retry at once" (0 means Apache's 60 s). */
 #define FCGIC_RETRY_IMMEDIATE UINT64_MAX
@@ -84,11 +117,29 @@ struct fcgic_member_options {
     unsigned status;
     /** Time in error before the member is tried again; 0 means 60 s. */
     uint64_t retry_ns;
-    /** Active health check: a GET_VALUES probe every hc_interval_ns (0: no
-     *  health check). hc_fails consecutive failures put the member in
-     *  error; hc_passes consecutive successes take it out (0 means 1). */
+    /** Active health check: one probe every hc_interval_ns (0: no health
+     *  check), the first at once. hc_fails consecutive failed probes set
+     *  FCGIC_MEMBER_HCFAIL; hc_passes consecutive passed probes (counted
+     *  from the last failure, or from the member's last failover error)
+     *  clear HCFAIL and ERROR. 0 means 1 for both. Disabled, draining and
+     *  standby members are probed too. */
     uint64_t hc_interval_ns;
     unsigned hc_fails, hc_passes;
+    /** The probe: FCGIC_HC_VALUES (default) or FCGIC_HC_REQUEST. */
+    enum fcgic_hc_method hc_method;
+    /** Longest time a probe may take, connect included, before it counts
+     *  as failed (FCGIC_E_TIMEOUT); 0 means hc_interval_ns. The pool
+     *  options' connect_timeout_ns and conn caps apply to the probe's
+     *  connection as well. */
+    uint64_t hc_timeout_ns;
+    /** FCGIC_HC_REQUEST: the request's params (e.g. SCRIPT_FILENAME,
+     *  SCRIPT_NAME=/ping, REQUEST_METHOD=GET for PHP-FPM's ping.path);
+     *  copied by fcgic_balancer_add(). */
+    const struct fcgic_param *hc_params;
+    size_t hc_nparams;
+    /** FCGIC_HC_REQUEST: the HTTP status that passes (100..999); 0 means
+     *  any status below 400. */
+    unsigned hc_expect_status;
 };
 
 /** Statistics of a member. */
@@ -99,11 +150,21 @@ struct fcgic_member_stats {
     long long lbstatus;   /**< Apache's lbstatus */
     unsigned busy;        /**< requests in flight through the balancer */
     uint64_t elected;     /**< times chosen */
-    uint64_t errors;      /**< times put in error */
-    uint64_t recoveries;  /**< times taken out of error (retry passed, forced, health check) */
+    uint64_t errors;      /**< times put in error or in health-check failure */
+    uint64_t recoveries;  /**< times taken out of error or health-check failure
+                               (retry passed, forced, health checks passed) */
     uint64_t transferred; /**< bytes sent (Apache's transferred) */
     uint64_t read;        /**< bytes received (Apache's read) */
     uint64_t error_until; /**< while in error: when it may be tried again */
+    /* Health checks (all 0 when the member has none). */
+    uint64_t hc_checks;   /**< probes that ended */
+    uint64_t hc_failures; /**< of which failed */
+    unsigned hc_fail_run; /**< consecutive failed probes up to now */
+    unsigned hc_pass_run; /**< consecutive passed probes up to now */
+    int hc_last_error;    /**< the last probe's outcome: 0 passed, else why not */
+    unsigned hc_last_status; /**< HTTP status of the last request probe, or 0 */
+    uint64_t hc_next;     /**< when the next probe starts, or the running one
+                               times out (0: its answer waits for a tick) */
 };
 
 /**
@@ -119,36 +180,55 @@ FCGIC_API int fcgic_balancer_new(struct fcgic_balancer **out, const struct fcgic
                                  const struct fcgic_transport *transport, const struct fcgic_pool_callbacks *cb,
                                  void *ud, const struct fcgic_mem *mem);
 
-/** Free the balancer and every member's pool (no callbacks). NULL: no-op. */
+/**
+ * Close every connection and health probe, end every request still running
+ * or queued, and free the balancer and every member's pool. Each such
+ * request gets its on_end, in no particular order, with result.error
+ * FCGIC_E_POOL_CLOSED; no failover. While those on_end callbacks run, every
+ * other fcgic_balancer_* call that acts on the balancer (submit, pick,
+ * abort, resume, tick, add, remove, set_status, set_lbfactor) returns
+ * FCGIC_E_POOL_CLOSED. No event is emitted. NULL is a no-op. Must not be
+ * called from inside one of the balancer's callbacks.
+ */
 FCGIC_API void fcgic_balancer_free(struct fcgic_balancer *b);
 
 /**
- * Add a member at the end of the member order.
+ * Add a member at the end of the member order. With a health check, its
+ * first probe is due at `now`.
+ * @param opts options; opts->pool.target and opts->hc_params are copied.
  * @param id receives the member's id (never 0, never reused).
- * @return 0, FCGIC_E_INVAL, FCGIC_E_RANGE (lbfactor > 100, lbset > 99) or
- *         FCGIC_E_NOMEM.
+ * @return 0; FCGIC_E_INVAL (NULL b or opts, unknown status flags or
+ *         hc_method, hc_nparams without hc_params, or an error of
+ *         fcgic_pool_new()); FCGIC_E_RANGE (lbfactor > 100, lbset > 99,
+ *         hc_expect_status > 999, a param too long); FCGIC_E_NOMEM;
+ *         FCGIC_E_POOL_CLOSED.
  */
 FCGIC_API int fcgic_balancer_add(struct fcgic_balancer *b, const struct fcgic_member_options *opts, unsigned *id,
                                  uint64_t now);
 
 /**
- * Remove a member: it is no longer chosen; it is freed once its running
- * requests end (at once when there are none).
- * @return 0 or FCGIC_E_BAL_NO_MEMBER.
+ * Remove a member: it is no longer chosen and no longer probed (a running
+ * probe is closed); it is freed once its running requests end (at once
+ * when there are none).
+ * @return 0, FCGIC_E_BAL_NO_MEMBER or FCGIC_E_POOL_CLOSED.
  */
 FCGIC_API int fcgic_balancer_remove(struct fcgic_balancer *b, unsigned id, uint64_t now);
 
 /**
- * Change a member's FCGIC_MEMBER_DISABLED, _STANDBY, _DRAIN and _ERROR
- * flags: set those in `set`, then clear those in `clear` (clearing ERROR
- * takes the member out of error now; setting it puts it in error for
- * retry). Emits FCGIC_EVENT_MEMBER_STATE when the flags change.
- * @return 0, FCGIC_E_BAL_NO_MEMBER or FCGIC_E_INVAL (unknown flags).
+ * Change a member's FCGIC_MEMBER_DISABLED, _STANDBY, _DRAIN, _ERROR and
+ * _HCFAIL flags: set those in `set`, then clear those in `clear` (clearing
+ * ERROR takes the member out of error now; setting it puts it in error for
+ * retry; setting or clearing HCFAIL by hand restarts the count of
+ * consecutive probes toward the next change). Emits
+ * FCGIC_EVENT_MEMBER_STATE when the flags change.
+ * @return 0, FCGIC_E_BAL_NO_MEMBER, FCGIC_E_INVAL (unknown flags),
+ *         FCGIC_E_NOMEM (a new standby tier) or FCGIC_E_POOL_CLOSED.
  */
 FCGIC_API int fcgic_balancer_set_status(struct fcgic_balancer *b, unsigned id, unsigned set, unsigned clear,
                                         uint64_t now);
 
-/** Change a member's weight. @return 0, FCGIC_E_BAL_NO_MEMBER, FCGIC_E_RANGE. */
+/** Change a member's weight. @return 0, FCGIC_E_BAL_NO_MEMBER, FCGIC_E_RANGE,
+ *  FCGIC_E_NOMEM or FCGIC_E_POOL_CLOSED. */
 FCGIC_API int fcgic_balancer_set_lbfactor(struct fcgic_balancer *b, unsigned id, unsigned lbfactor);
 
 /**
@@ -156,7 +236,7 @@ FCGIC_API int fcgic_balancer_set_lbfactor(struct fcgic_balancer *b, unsigned id,
  * submitting anything. Used by embedders that route themselves and by
  * tests and benchmarks.
  * @param id receives the member id.
- * @return 0 or FCGIC_E_BAL_ALL_DOWN.
+ * @return 0, FCGIC_E_INVAL, FCGIC_E_BAL_ALL_DOWN or FCGIC_E_POOL_CLOSED.
  */
 FCGIC_API int fcgic_balancer_pick(struct fcgic_balancer *b, unsigned *id, uint64_t now);
 
@@ -166,25 +246,31 @@ FCGIC_API int fcgic_balancer_pick(struct fcgic_balancer *b, unsigned *id, uint64
  * @param handle if not NULL, receives the handle (valid until on_end
  *        returns).
  * @return 0 (on_end follows exactly once); FCGIC_E_INVAL; FCGIC_E_NOMEM;
- *         FCGIC_E_BAL_ALL_DOWN (no usable member); an error of
+ *         FCGIC_E_BAL_ALL_DOWN (no usable member); FCGIC_E_POOL_CLOSED
+ *         (from on_end while the balancer is being freed); an error of
  *         fcgic_pool_submit() other than a connect failure.
  */
 FCGIC_API int fcgic_balancer_submit(struct fcgic_balancer *b, const struct fcgic_request *req, void *req_ud,
                                     struct fcgic_balancer_req **handle, uint64_t now);
 
-/** Abort a request. @return 0 or an error of fcgic_pool_abort(). */
+/** Abort a request. @return 0, FCGIC_E_INVAL, FCGIC_E_POOL_CLOSED or an
+ *  error of fcgic_pool_abort(). */
 FCGIC_API int fcgic_balancer_abort(struct fcgic_balancer *b, struct fcgic_balancer_req *r, uint64_t now);
 
-/** Resume a request's body. @return 0 or an error of fcgic_pool_resume(). */
+/** Resume a request's body. @return 0, FCGIC_E_INVAL, FCGIC_E_POOL_CLOSED
+ *  or an error of fcgic_pool_resume(). */
 FCGIC_API int fcgic_balancer_resume(struct fcgic_balancer *b, struct fcgic_balancer_req *r, uint64_t now);
 
 /**
- * Do the work due at now: members' pools, retries, health checks, freeing
- * removed members. @return 0 or FCGIC_E_REENTRANT.
+ * Do the work due at now: members' pools, retries, health checks (start
+ * due probes, time out late ones, apply answers), freeing removed members.
+ * @return 0, FCGIC_E_INVAL, FCGIC_E_REENTRANT (from inside a callback) or
+ *         FCGIC_E_POOL_CLOSED.
  */
 FCGIC_API int fcgic_balancer_tick(struct fcgic_balancer *b, uint64_t now);
 
-/** When fcgic_balancer_tick() is due (0: at once), or FCGIC_NO_DEADLINE. */
+/** When fcgic_balancer_tick() is due (0: at once), or FCGIC_NO_DEADLINE.
+ *  Cost: O(1) plus one look per health probe running at the moment. */
 FCGIC_API uint64_t fcgic_balancer_deadline(const struct fcgic_balancer *b);
 
 /** Copy a member's statistics. @return 0 or FCGIC_E_BAL_NO_MEMBER. */

@@ -95,7 +95,8 @@ extern "C" {
     X(POOL_TIMEOUT, -171, "timed out waiting for a pooled connection")                         \
     X(POOL_CLOSED, -172, "pool is shutting down")                                              \
     X(BAL_ALL_DOWN, -180, "all balancer members are unavailable")                              \
-    X(BAL_NO_MEMBER, -181, "no such balancer member")
+    X(BAL_NO_MEMBER, -181, "no such balancer member")                                          \
+    X(BAL_HC_STATUS, -182, "health check answer was not healthy (protocol, app or HTTP status)")
 
 /** Error codes. 0 is success; every error is negative. */
 enum fcgic_error {

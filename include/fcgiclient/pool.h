@@ -47,7 +47,8 @@ enum fcgic_event_kind {
     FCGIC_EVENT_VALUES,       /**< a GET_VALUES answer changed max / mpx */
     FCGIC_EVENT_QUEUE_TIMEOUT,/**< a queued request waited longer than acquire */
     FCGIC_EVENT_MEMBER_STATE, /**< a balancer member's status flags changed */
-    FCGIC_EVENT_FAILOVER      /**< a request moved to another balancer member */
+    FCGIC_EVENT_FAILOVER,     /**< a request moved to another balancer member */
+    FCGIC_EVENT_HEALTH        /**< a balancer member's health probe ended */
 };
 
 /** An event for statistics and logs. Lives until the callback returns. */
@@ -57,13 +58,18 @@ struct fcgic_event {
     const char *target;
     /** Balancer member id, or 0 for a pool used on its own. */
     unsigned member;
-    /** STALE_RETRY, FAILOVER, MEMBER_STATE (to error): the error that caused
-     *  it; CLOSE: the connection's error or 0. */
+    /** STALE_RETRY, FAILOVER, MEMBER_STATE (to error or health-check
+     *  failure): the error that caused it; CLOSE: the connection's error or
+     *  0; HEALTH: 0 when the probe passed, else why it failed (a connect or
+     *  engine error, FCGIC_E_TIMEOUT, FCGIC_E_BAL_HC_STATUS). */
     int error;
     /** MEMBER_STATE: the member's FCGIC_MEMBER_* flags before and after.
      *  VALUES: the new max (old_status) and requests per connection
-     *  (new_status). */
+     *  (new_status). HEALTH: the HTTP status a request probe got, or 0
+     *  (old_status), and the member's flags after the probe (new_status). */
     unsigned old_status, new_status;
+    /** When it happened: the `now` of the call, or of the connection event
+     *  (fcgic_conn_last_now()), that caused it. */
     uint64_t now;
 };
 
@@ -122,7 +128,9 @@ struct fcgic_pool_options {
      *  the request sets none; 0 means none. */
     uint64_t timeout_ns;
     /** Largest streamed body kept so a request can be replayed on another
-     *  connection; 0 means 64 KiB. Buffered bodies are always replayable. */
+     *  connection; 0 means 64 KiB. Buffered bodies are always replayable.
+     *  In a balancer member's pool it is also the cap for failover to
+     *  another member (the cap of the member the request runs on). */
     size_t replay_max;
     /** Send GET_VALUES on the first connection and use FCGI_MAX_CONNS to
      *  cap max and FCGI_MPXS_CONNS=1 (with FCGI_MAX_REQS) to run several
@@ -168,9 +176,14 @@ FCGIC_API int fcgic_pool_new(struct fcgic_pool **out, const struct fcgic_pool_op
                              void *ud, const struct fcgic_mem *mem);
 
 /**
- * Close every connection (through the transport) and free the pool.
- * Requests still running or queued are dropped without on_end. NULL is a
- * no-op. Must not be called from inside one of the pool's callbacks.
+ * Close every connection (through the transport), end every request still
+ * running or queued, and free the pool. Each such request gets its on_end,
+ * in no particular order, with result.error FCGIC_E_POOL_CLOSED (and the
+ * other result fields 0); a buffered body may be released from there. While
+ * those on_end callbacks run, fcgic_pool_submit(), fcgic_pool_abort(),
+ * fcgic_pool_resume() and fcgic_pool_tick() on this pool return
+ * FCGIC_E_POOL_CLOSED. NULL is a no-op. Must not be called from inside one
+ * of the pool's callbacks.
  */
 FCGIC_API void fcgic_pool_free(struct fcgic_pool *p);
 
@@ -184,7 +197,7 @@ FCGIC_API void fcgic_pool_free(struct fcgic_pool *p);
  * @param handle if not NULL, receives the request handle (valid until
  *        on_end returns).
  * @return 0; FCGIC_E_INVAL; FCGIC_E_POOL_QUEUE_FULL; FCGIC_E_POOL_CLOSED
- *         (pool draining); FCGIC_E_NOMEM; an error of the transport's open
+ *         (pool draining or being freed); FCGIC_E_NOMEM; an error of the transport's open
  *         (FCGIC_E_BAD_ADDRESS, FCGIC_E_RESOLVE, FCGIC_E_CONNECT) or of
  *         fcgic_conn_submit() (FCGIC_E_PARAMS_TOO_BIG, FCGIC_E_BAD_ROLE, ...)
  *         when the request could not start. No callback runs for a request
@@ -196,14 +209,15 @@ FCGIC_API int fcgic_pool_submit(struct fcgic_pool *p, const struct fcgic_request
 /**
  * Abort a request: a queued one ends at once with FCGIC_E_ABORTED (result
  * .aborted set); a running one is aborted on its connection (on_end follows).
- * @return 0, FCGIC_E_INVAL or an error of fcgic_conn_abort().
+ * @return 0, FCGIC_E_INVAL, FCGIC_E_POOL_CLOSED (from on_end while the
+ *         pool is being freed) or an error of fcgic_conn_abort().
  */
 FCGIC_API int fcgic_pool_abort(struct fcgic_pool *p, struct fcgic_pool_req *r, uint64_t now);
 
 /**
  * A body_read that returned FCGIC_BODY_AGAIN may be called again.
- * @return 0 (also while still queued), FCGIC_E_INVAL or an error of
- *         fcgic_conn_resume().
+ * @return 0 (also while still queued), FCGIC_E_INVAL, FCGIC_E_POOL_CLOSED
+ *         (pool being freed) or an error of fcgic_conn_resume().
  */
 FCGIC_API int fcgic_pool_resume(struct fcgic_pool *p, struct fcgic_pool_req *r, uint64_t now);
 
@@ -211,7 +225,8 @@ FCGIC_API int fcgic_pool_resume(struct fcgic_pool *p, struct fcgic_pool_req *r, 
  * Do the deferred and timed work due at now: close finished and expired
  * connections, hand queued requests to free connections, end queued
  * requests whose acquire time passed (FCGIC_E_POOL_TIMEOUT).
- * @return 0 or FCGIC_E_REENTRANT (from inside a callback).
+ * @return 0, FCGIC_E_INVAL, FCGIC_E_REENTRANT (from inside a callback) or
+ *         FCGIC_E_POOL_CLOSED (pool being freed).
  */
 FCGIC_API int fcgic_pool_tick(struct fcgic_pool *p, uint64_t now);
 

@@ -61,9 +61,11 @@
  * the request's connection is identified by (ipcFd, st_dev, st_ino of
  * fstat(ipcFd)): every accepted socket gets a new sockfs inode, so a changed
  * identity means libfcgi accepted a new connection even when the kernel reused
- * the fd number. Connections that carried no request (e.g. a GET_VALUES probe,
- * which libfcgi answers itself with FCGI_MAX_CONNS=1, FCGI_MAX_REQS=1,
- * FCGI_MPXS_CONNS=0) are not counted.
+ * the fd number. Connections that carried no request are not counted.
+ *
+ * GET_VALUES: libfcgi handles management records inside its own input code,
+ * and a GET_VALUES sent alone on a new connection gets no answer (observed:
+ * none within 2 s). Tests that need GET_VALUES use app-mpx or PHP-FPM.
  *
  * SIGTERM ends the process at once (libfcgi's graceful SIGTERM handler is
  * replaced by the default action), also in the middle of a request.
@@ -341,9 +343,10 @@ static void serve(struct worker *w)
     }
     put_all(r->out, body.p, body.len, chunk);
 
+    /* libfcgi keeps the exit status across the requests of a process:
+     * set it on every request. */
     long long app_status = app_query_num(qs, "app_status", 0);
-    if (app_status != 0)
-        FCGX_SetExitStatus((int)app_status, r->out);
+    FCGX_SetExitStatus((int)app_status, r->out);
 
     if (!stdin_read) {
         FCGX_FFlush(r->out);
