@@ -3,8 +3,9 @@
  * request target, then "Name:value" header lines.
  * Invariants: no crash; on success every name is non-empty, every name and
  * value within the size cap, the total within the cap; header names only
- * [A-Z0-9_]; no CR, LF or NUL in HTTP_* values, SCRIPT_NAME, PATH_INFO or
- * PATH_TRANSLATED (unless the mapping allows CR/LF); on failure an empty
+ * [A-Z0-9_]; no CR, LF or NUL in HTTP_* values, QUERY_STRING, REQUEST_URI,
+ * and none in SCRIPT_NAME, SCRIPT_FILENAME, PATH_INFO or PATH_TRANSLATED
+ * unless the mapping allows CR/LF (never NUL); on failure an empty
  * list and an error code of the env range or NOT_FOUND / NOMEM / INVAL. */
 #include <stdint.h>
 #include <stdlib.h>
@@ -67,12 +68,15 @@ static void check_env(const struct fcgic_env *env, size_t cap, int allow_ctl)
             }
             CHECK(!bad_bytes(p[i].value, p[i].value_len));
         }
-        if (is(&p[i], "SCRIPT_NAME") || is(&p[i], "PATH_INFO") || is(&p[i], "PATH_TRANSLATED")) {
+        /* In handler mode SCRIPT_FILENAME is the decoded file path, so it
+         * follows the same opt-in as the other path variables. */
+        if (is(&p[i], "SCRIPT_NAME") || is(&p[i], "PATH_INFO") || is(&p[i], "PATH_TRANSLATED") ||
+            is(&p[i], "SCRIPT_FILENAME")) {
             CHECK(memchr(p[i].value, '\0', p[i].value_len) == NULL);
             if (!allow_ctl)
                 CHECK(!bad_bytes(p[i].value, p[i].value_len));
         }
-        if (is(&p[i], "SCRIPT_FILENAME") || is(&p[i], "QUERY_STRING") || is(&p[i], "REQUEST_URI"))
+        if (is(&p[i], "QUERY_STRING") || is(&p[i], "REQUEST_URI"))
             CHECK(!bad_bytes(p[i].value, p[i].value_len));
     }
     CHECK(total == fcgic_env_size(env));
