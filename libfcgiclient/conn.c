@@ -1082,9 +1082,13 @@ int fcgic_conn_tick(struct fcgic_conn *c, uint64_t now)
         if (s->st != SLOT_ACTIVE || slot_deadline(s, &which) > now)
             continue;
         /* Ask the application to stop, and keep the id reserved until its
-         * END_REQUEST arrives; the connection is not reused. */
+         * END_REQUEST arrives; the connection is not reused. The result is
+         * delivered now, so body bytes still queued must stop referring to
+         * the caller's memory. */
         c->done = true;
-        int rc = fcgic_encoder_abort_request(c->enc, s->id);
+        int rc = s->queued_end > written_pos(c) ? fcgic__encoder_own(c->enc) : 0;
+        if (rc == 0)
+            rc = fcgic_encoder_abort_request(c->enc, s->id);
         if (rc) {
             conn_failed(c, rc);
             break;

@@ -341,6 +341,33 @@ int fcgic_encoder_stream(struct fcgic_encoder *e, enum fcgic_type type, uint16_t
     return 0;
 }
 
+int fcgic__encoder_own(struct fcgic_encoder *e)
+{
+    size_t need = 0;
+    for (size_t i = e->head; i < e->npieces; i++)
+        if (e->pieces[i].ext)
+            need += e->pieces[i].len - (i == e->head ? e->head_off : 0);
+    if (need == 0)
+        return 0;
+    int rc = fcgic__buf_reserve(&e->arena, &e->a, need);
+    if (rc)
+        return rc;
+    for (size_t i = e->head; i < e->npieces; i++) {
+        struct enc_piece *p = &e->pieces[i];
+        if (p->ext == NULL)
+            continue;
+        size_t skip = i == e->head ? e->head_off : 0;
+        memcpy(e->arena.data + e->arena.len, p->ext + skip, p->len - skip);
+        p->ext = NULL;
+        p->off = e->arena.len;
+        p->len -= skip;
+        if (i == e->head)
+            e->head_off = 0;
+        e->arena.len += p->len;
+    }
+    return 0;
+}
+
 size_t fcgic_encoder_iov(const struct fcgic_encoder *e, struct fcgic_iov *iov, size_t max)
 {
     size_t n = 0;

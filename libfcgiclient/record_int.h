@@ -17,6 +17,10 @@ int fcgic__pairs_size(const struct fcgic_param *params, size_t n, size_t *out);
 int fcgic__encoder_pairs_sized(struct fcgic_encoder *e, enum fcgic_type type, uint16_t request_id,
                                const struct fcgic_param *params, size_t n, size_t body);
 
+/* Copy every queued byte that references caller memory into the encoder,
+ * so the caller may release it now. Returns 0 or FCGIC_E_NOMEM. */
+int fcgic__encoder_own(struct fcgic_encoder *e);
+
 /* Give back the last n content bytes of the DATA event just returned, so
  * they are returned again by the next call (used when a consumer pauses). */
 void fcgic__decoder_unread(struct fcgic_decoder *d, size_t n);

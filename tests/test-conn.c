@@ -770,6 +770,61 @@ START_TEST(test_alloc_failures)
 }
 END_TEST
 
+START_TEST(test_timeout_releases_body)
+{
+    /* A request times out while its buffered body is still queued: on_end
+     * comes at once, the caller frees the body, and the bytes still go out
+     * intact (the engine copied them). */
+    struct fcgic_conn_options o = {0};
+    o.keep_conn = 1;
+    struct fcgic_conn *c = mk(&o);
+    static struct seen s;
+    memset(&s, 0, sizeof s);
+    size_t len = 150000;
+    char *body = malloc(len);
+    ck_assert_ptr_nonnull(body);
+    memset(body, 'b', len);
+    struct fcgic_request req = {0};
+    req.stdin_mode = FCGIC_BODY_BUFFER;
+    req.stdin_data = body;
+    req.stdin_len = len;
+    req.timeouts.total = 1000;
+    ck_assert_int_eq(fcgic_conn_submit(c, &req, &s, NULL, 0), 0);
+    static uint8_t out[200000];
+    struct fcgic_iov iov[8];
+    size_t k = fcgic_conn_out_iov(c, iov, 8), n = 0;
+    ck_assert_uint_ge(k, 2);
+    /* the first piece (BEGIN, PARAMS, a STDIN header) and 1000 body bytes */
+    memcpy(out, iov[0].base, iov[0].len);
+    memcpy(out + iov[0].len, iov[1].base, 1000);
+    n = iov[0].len + 1000;
+    ck_assert_int_eq(fcgic_conn_out_done(c, n, 0), 0);
+    ck_assert_int_eq(fcgic_conn_tick(c, 1000), 0);
+    ck_assert_int_eq(s.ends, 1);
+    ck_assert_int_eq(s.res.error, FCGIC_E_TIMEOUT_TOTAL);
+    free(body); /* the caller may now release it */
+    n += drain(c, out + n, sizeof out - n);
+    /* walk the records: STDIN content is all 'b' and complete, ABORT last */
+    size_t pos = 0, body_bytes = 0;
+    int aborted = 0;
+    while (pos + 8 <= n) {
+        size_t cl = ((size_t)out[pos + 4] << 8) | out[pos + 5];
+        ck_assert_uint_le(pos + 8 + cl, n);
+        if (out[pos + 1] == FCGIC_TYPE_STDIN) {
+            for (size_t i = 0; i < cl; i++)
+                ck_assert_uint_eq(out[pos + 8 + i], 'b');
+            body_bytes += cl;
+        }
+        aborted = out[pos + 1] == FCGIC_TYPE_ABORT_REQUEST;
+        pos += 8 + cl;
+    }
+    ck_assert_uint_eq(pos, n);
+    ck_assert_uint_eq(body_bytes, len);
+    ck_assert_int_eq(aborted, 1);
+    fcgic_conn_free(c);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("conn");
@@ -793,6 +848,7 @@ int main(void)
     suite_add_tcase(s, tc);
     tc = tcase_create("timers");
     tcase_add_test(tc, test_timeouts);
+    tcase_add_test(tc, test_timeout_releases_body);
     suite_add_tcase(s, tc);
     tc = tcase_create("memory");
     tcase_add_test(tc, test_alloc_failures);
