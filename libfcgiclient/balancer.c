@@ -412,11 +412,6 @@ static void member_reorder(struct fcgic_balancer *b, struct member *m)
         g_fix(b->o.method, m->grp, m->hidx);
 }
 
-static uint64_t add_sat(uint64_t a, uint64_t b)
-{
-    return a + b < a ? UINT64_MAX - 1 : a + b;
-}
-
 static void emit(struct fcgic_balancer *b, struct member *m, enum fcgic_event_kind kind, int err, unsigned old,
                  unsigned new_status, uint64_t now)
 {
@@ -453,7 +448,7 @@ static void set_error(struct fcgic_balancer *b, struct member *m, int err, uint6
     m->hc_pass_run = 0; /* health checks must pass anew to end it early */
     b->nerror++;
     uint64_t r = m->retry_ns == FCGIC_RETRY_IMMEDIATE ? 0 : m->retry_ns;
-    m->error_until = add_sat(now, r);
+    m->error_until = fcgic__add_sat(now, r);
     tier_remove(b, m);
     mh_insert(&EH, &b->eheap, m); /* reserved at add */
     emit_state(b, m, old, err, now);
@@ -712,10 +707,10 @@ static void hc_start(struct fcgic_balancer *b, struct member *m, uint64_t now)
     int rc = fcgic__probe_start(&m->probe, &b->tr, fcgic_pool_target(m->pool), now);
     if (rc == 0) {
         probe_link(b, m);
-        hc_set_at(b, m, m->probe.state == FCGIC__PROBE_DONE ? 0 : add_sat(now, m->hc.timeout));
+        hc_set_at(b, m, m->probe.state == FCGIC__PROBE_DONE ? 0 : fcgic__add_sat(now, m->hc.timeout));
         return;
     }
-    hc_set_at(b, m, add_sat(now, m->hc.interval));
+    hc_set_at(b, m, fcgic__add_sat(now, m->hc.interval));
     /* Running out of memory here says nothing about the backend. */
     if (rc != FCGIC_E_NOMEM)
         hc_result(b, m, rc, 0, now);
@@ -736,7 +731,7 @@ static void hc_run(struct fcgic_balancer *b, uint64_t now)
         }
         int err = m->probe.state == FCGIC__PROBE_DONE ? m->probe.error : FCGIC_E_TIMEOUT;
         unsigned status = m->probe.status;
-        uint64_t next = add_sat(m->probe.started, m->hc.interval);
+        uint64_t next = fcgic__add_sat(m->probe.started, m->hc.interval);
         probe_unlink(b, m);
         fcgic__probe_close(&m->probe, &b->tr);
         hc_set_at(b, m, next > now ? next : now);
@@ -780,7 +775,7 @@ static void bcb_event(void *ud, const struct fcgic_event *ev)
         b->cb.on_event(b->ud, ev);
 }
 
-static void breq_free(struct fcgic_balancer *b, struct fcgic_balancer_req *r)
+static void breq_unlink(struct fcgic_balancer *b, struct fcgic_balancer_req *r)
 {
     if (r->lprev)
         r->lprev->lnext = r->lnext;
@@ -788,21 +783,36 @@ static void breq_free(struct fcgic_balancer *b, struct fcgic_balancer_req *r)
         b->live = r->lnext;
     if (r->lnext)
         r->lnext->lprev = r->lprev;
+    r->lprev = r->lnext = NULL;
+}
+
+/* Free a request already taken off the live list. */
+static void breq_release(struct fcgic_balancer *b, struct fcgic_balancer_req *r)
+{
     fcgic__keep_free(&r->keep, &b->a);
     fcgic__free(&b->a, (void *)r->req.params);
     fcgic__free(&b->a, r);
 }
 
-/* Deliver on_end and free the request. */
+static void breq_free(struct fcgic_balancer *b, struct fcgic_balancer_req *r)
+{
+    breq_unlink(b, r);
+    breq_release(b, r);
+}
+
+/* Deliver on_end and free the request: the handle stays valid (r->m and
+ * r->pr NULL) until on_end returns. */
 static void breq_finish(struct fcgic_balancer *b, struct fcgic_balancer_req *r, const struct fcgic_result *res)
 {
-    void *ud = r->ud;
     struct fcgic_result out = *res;
-    breq_free(b, r);
+    r->m = NULL;
+    r->pr = NULL;
+    breq_unlink(b, r);
     b->cb_depth++;
     if (b->cb.on_end)
-        b->cb.on_end(ud, &out);
+        b->cb.on_end(r->ud, &out);
     b->cb_depth--;
+    breq_release(b, r);
 }
 
 static void member_busy(struct fcgic_balancer *b, struct member *m, int delta)
@@ -1163,13 +1173,17 @@ int fcgic_balancer_submit(struct fcgic_balancer *b, const struct fcgic_request *
         b->live->lprev = r;
     b->live = r;
     r->max_attempts = b->o.max_attempts ? b->o.max_attempts : (unsigned)(b->nmembers ? b->nmembers - 1 : 0);
+    /* Set before the request starts: it may end inside dispatch (a kick
+     * that fails at once), and its on_end may clear *handle. */
+    if (handle)
+        *handle = r;
     rc = dispatch(b, r, now);
     if (rc != 0) {
+        if (handle)
+            *handle = NULL;
         breq_free(b, r);
         return rc;
     }
-    if (handle)
-        *handle = r;
     return 0;
 }
 

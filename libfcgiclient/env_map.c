@@ -386,6 +386,8 @@ static int regex_target(struct build *b, const char *uri, size_t ulen, bool *mat
         return 0;
     uint32_t pairs = pcre2_get_ovector_count(env->pcre_md);
     PCRE2_SIZE *ov = pcre2_get_ovector_pointer(env->pcre_md);
+    if (r == 0) /* more groups than slots: every slot was filled (Apache too) */
+        r = (int)pairs;
     const char *src = m->fcgi_url.ptr, *end = src + m->fcgi_url.len;
     struct fcgic__buf *f = SB(b, S_FOUND);
     f->len = 0;

@@ -186,6 +186,19 @@ static void q_push(struct rqueue *q, struct fcgic_pool_req *r)
     r->inq = q;
 }
 
+static void q_push_front(struct rqueue *q, struct fcgic_pool_req *r)
+{
+    r->prev = NULL;
+    r->next = q->head;
+    if (q->head)
+        q->head->prev = r;
+    else
+        q->tail = r;
+    q->head = r;
+    q->n++;
+    r->inq = q;
+}
+
 static void q_remove(struct rqueue *q, struct fcgic_pool_req *r)
 {
     if (r->prev)
@@ -256,6 +269,8 @@ static void mark_close(struct fcgic_pool *p, struct pconn *pc)
 static void conn_destroy(struct fcgic_pool *p, struct pconn *pc, uint64_t now)
 {
     int err = pc->c ? fcgic_conn_error(pc->c) : 0;
+    if (pc->probing && p->probe_state == 1)
+        p->probe_state = 0; /* the GET_VALUES answer never came: ask on the next connection */
     idle_remove(p, pc);
     if (!pc->closing)
         p->nopen--;
@@ -275,7 +290,7 @@ static void conn_destroy(struct fcgic_pool *p, struct pconn *pc, uint64_t now)
 /* Ending requests                                                          */
 /* ------------------------------------------------------------------------ */
 
-static void req_free(struct fcgic_pool *p, struct fcgic_pool_req *r)
+static void req_unlink(struct fcgic_pool *p, struct fcgic_pool_req *r)
 {
     if (r->lprev)
         r->lprev->lnext = r->lnext;
@@ -283,6 +298,12 @@ static void req_free(struct fcgic_pool *p, struct fcgic_pool_req *r)
         p->live = r->lnext;
     if (r->lnext)
         r->lnext->lprev = r->lprev;
+    r->lprev = r->lnext = NULL;
+}
+
+/* Free a request already taken off the live list. */
+static void req_release(struct fcgic_pool *p, struct fcgic_pool_req *r)
+{
     if (r->keep == &r->own_keep)
         fcgic__keep_free(&r->own_keep, &p->a);
     if (!r->borrowed)
@@ -290,7 +311,14 @@ static void req_free(struct fcgic_pool *p, struct fcgic_pool_req *r)
     fcgic__free(&p->a, r);
 }
 
-/* Deliver on_end and free the request. */
+static void req_free(struct fcgic_pool *p, struct fcgic_pool_req *r)
+{
+    req_unlink(p, r);
+    req_release(p, r);
+}
+
+/* Deliver on_end and free the request: the handle stays valid (R_ENDED)
+ * until on_end returns. */
 static void req_finish(struct fcgic_pool *p, struct fcgic_pool_req *r, const struct fcgic_result *res)
 {
     r->state = R_ENDED;
@@ -298,13 +326,13 @@ static void req_finish(struct fcgic_pool *p, struct fcgic_pool_req *r, const str
     p->st.requests++;
     if (res->error)
         p->st.failures++;
-    void *ud = r->ud;
     struct fcgic_result copy = *res;
-    req_free(p, r);
+    req_unlink(p, r);
     p->cb_depth++;
     if (p->cb.on_end)
-        p->cb.on_end(ud, &copy);
+        p->cb.on_end(r->ud, &copy);
     p->cb_depth--;
+    req_release(p, r);
 }
 
 static void req_fail(struct fcgic_pool *p, struct fcgic_pool_req *r, int err, int aborted)
@@ -629,7 +657,7 @@ static void process(struct fcgic_pool *p, uint64_t now, int with_timers)
         unsigned keep = p->o.smax ? p->o.smax : p->max;
         if (keep < p->o.min)
             keep = p->o.min;
-        while (p->idle_tail && p->nopen > keep && p->idle_tail->idle_since + p->o.ttl_ns <= now)
+        while (p->idle_tail && p->nopen > keep && fcgic__add_sat(p->idle_tail->idle_since, p->o.ttl_ns) <= now)
             conn_destroy(p, p->idle_tail, now);
     }
     /* Retries first, then the queue in order. */
@@ -645,10 +673,14 @@ static void process(struct fcgic_pool *p, uint64_t now, int with_timers)
                 req_fail(p, r, FCGIC_E_POOL_TIMEOUT, 0);
                 continue;
             }
-            int rc = try_start(p, r, now);
-            if (rc == FCGIC_E_BUSY)
-                break;
+            /* Off the queue first: the request may end, or move to the
+             * retry queue, inside try_start (a kick that fails at once). */
             q_remove(q, r);
+            int rc = try_start(p, r, now);
+            if (rc == FCGIC_E_BUSY) {
+                q_push_front(q, r);
+                break;
+            }
             if (rc != 0)
                 req_fail(p, r, rc, 0);
         }
@@ -830,6 +862,10 @@ int fcgic__pool_submit_keep(struct fcgic_pool *p, const struct fcgic_request *re
         p->live->lprev = r;
     p->live = r;
     p->busy++;
+    /* Set before the request starts: it may end inside try_start (a kick
+     * that fails at once), and its on_end may clear *handle. */
+    if (handle)
+        *handle = r;
 
     if (p->queue.n == 0 && p->retry.n == 0)
         rc = try_start(p, r, now);
@@ -842,12 +878,14 @@ int fcgic__pool_submit_keep(struct fcgic_pool *p, const struct fcgic_request *re
         } else {
             r->state = R_QUEUED;
             if (p->o.acquire_ns)
-                r->deadline = now + p->o.acquire_ns;
+                r->deadline = fcgic__add_sat(now, p->o.acquire_ns);
             q_push(&p->queue, r);
             rc = 0;
         }
     }
     if (rc != 0) {
+        if (handle)
+            *handle = NULL;
         p->busy--;
         req_free(p, r);
         /* connections that failed to take the request */
@@ -856,8 +894,6 @@ int fcgic__pool_submit_keep(struct fcgic_pool *p, const struct fcgic_request *re
         wake(p);
         return rc;
     }
-    if (handle)
-        *handle = r;
     wake(p);
     return 0;
 }
@@ -931,8 +967,8 @@ uint64_t fcgic_pool_deadline(const struct fcgic_pool *p)
         unsigned keep = p->o.smax ? p->o.smax : p->max;
         if (keep < p->o.min)
             keep = p->o.min;
-        if (p->nopen > keep && p->idle_tail->idle_since + p->o.ttl_ns < d)
-            d = p->idle_tail->idle_since + p->o.ttl_ns;
+        if (p->nopen > keep && fcgic__add_sat(p->idle_tail->idle_since, p->o.ttl_ns) < d)
+            d = fcgic__add_sat(p->idle_tail->idle_since, p->o.ttl_ns);
     }
     return d;
 }

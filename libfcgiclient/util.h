@@ -40,6 +40,12 @@ static inline bool fcgic__add_ok(size_t a, size_t b, size_t *out)
     return true;
 }
 
+/* a + b, saturating at UINT64_MAX (deadlines from a clock plus a timeout). */
+static inline uint64_t fcgic__add_sat(uint64_t a, uint64_t b)
+{
+    return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+}
+
 /* Growable byte buffer. len <= cap; data may be NULL while cap == 0. */
 struct fcgic__buf {
     char *data;

@@ -634,6 +634,26 @@ START_TEST(test_regex_append)
 }
 END_TEST
 
+START_TEST(test_regex_many_groups)
+{
+    /* More capture groups than $0..$9: Apache (AP_MAX_REG_MATCH 10) still
+     * substitutes $1..$9 from the first ten. */
+    struct fcgic_env_map_config cfg;
+    base_config(&cfg);
+    cfg.kind = FCGIC_ENV_MAP_REGEX;
+    cfg.match = "^/(a)(b)(c)(d)(e)(f)(g)(h)(i)(j)/(.*)$";
+    cfg.target = "fcgi://127.0.0.1:9000/srv/$1$9/x";
+    struct fcgic_env_map *m = mkmap(&cfg);
+    struct fcgic_env *env = mkenv();
+    struct fcgic_env_request r;
+    base_request(&r, "/abcdefghij/z.php");
+    ck_assert_int_eq(fcgic_env_build(env, m, &r), 0);
+    expect_val(env, "SCRIPT_FILENAME", "proxy:fcgi://127.0.0.1:9000/srv/ai/x");
+    fcgic_env_free(env);
+    fcgic_env_map_free(m);
+}
+END_TEST
+
 /* ------------------------------------------------------------------------ */
 /* headers */
 
@@ -1163,6 +1183,7 @@ int main(void)
         {"pathinfo_root", test_pathinfo_root_index, 0},
         {"handler", test_handler, 0},
         {"regex", test_regex_append, 0},
+        {"regex_groups", test_regex_many_groups, 0},
         {"headers", test_headers, 0},
         {"limits", test_limits, 0},
         {"list", test_list, 0},

@@ -389,6 +389,39 @@ START_TEST(get_values_caps_max)
 }
 END_TEST
 
+START_TEST(probe_lost_and_far_deadlines)
+{
+    /* A GET_VALUES probe whose connection dies before the answer is asked
+     * again on the next connection; timeouts near the end of the clock do
+     * not wrap around. */
+    struct ctx c;
+    struct fcgic_pool_options o;
+    memset(&o, 0, sizeof(o));
+    o.enable_reuse = 1;
+    o.probe_values = 1;
+    o.max = 1;
+    o.acquire_ns = UINT64_MAX - 1;
+    o.ttl_ns = UINT64_MAX - 1;
+    setup(&c, &o);
+    struct fcgic_request req = simple_req();
+    ck_assert_int_eq(fcgic_pool_submit(c.p, &req, &c, NULL, 0), 0);
+    ck_assert_int_eq(c.fk.fc[0].nvalues, 1);
+    c.fk.now = SEC;
+    ck_assert_int_eq(fcgic_pool_submit(c.p, &req, &c, NULL, SEC), 0); /* queued behind max=1 */
+    ck_assert_uint_ge(fcgic_pool_deadline(c.p), SEC);
+    fake_fail(&c.fk, 0, FCGIC_E_IO);
+    for (int i = 0; i < 4; i++)
+        tick(&c);
+    ck_assert_int_eq(c.ends, 1); /* the first failed (connection error, not replayed: not kept yet) */
+    ck_assert_int_ge(c.fk.n, 2);
+    ck_assert_int_eq(c.fk.fc[c.fk.n - 1].nvalues, 1); /* asked again */
+    ck_assert_int_eq(fake_respond(&c.fk, c.fk.n - 1, "ok"), 0);
+    ck_assert_int_eq(c.ends, 2);
+    ck_assert_int_eq(c.err, 0);
+    teardown(&c);
+}
+END_TEST
+
 START_TEST(abort_queued)
 {
     struct ctx c;
@@ -460,6 +493,175 @@ START_TEST(free_ends_requests_in_flight)
     ck_assert_ptr_null(c.owned_body);
     ck_assert_int_eq(fake_open_count(&c.fk), 0);
     fake_free(&c.fk);
+}
+END_TEST
+
+/* A transport whose kick fails the connection at once, as the POSIX one
+ * does when the write hits EPIPE: the request ends inside the call that
+ * started it. */
+struct kctx {
+    struct ctx c;
+    int fail_kick;
+    struct fcgic_pool_req *handle; /* cleared by on_end */
+    int end_abort;                 /* fcgic_pool_abort() of its own handle from on_end */
+    int handle_freed;              /* the handle's memory was freed before on_end returned */
+    int in_end;                    /* watch frees of the handle */
+};
+
+static void k_kick(void *ud, struct fcgic_conn *c, uint64_t now)
+{
+    struct kctx *k = (struct kctx *)ud;
+    fake_kick(&k->c.fk, c, now);
+    if (k->fail_kick)
+        (void)fcgic_conn_fail(c, FCGIC_E_IO, now);
+}
+
+static int k_open(void *ud, const char *target, const struct fcgic_conn_options *opts,
+                  const struct fcgic_conn_callbacks *cb, void *conn_ud, struct fcgic_conn **out, uint64_t now)
+{
+    struct kctx *k = (struct kctx *)ud;
+    return fake_open(&k->c.fk, target, opts, cb, conn_ud, out, now);
+}
+
+static void k_close(void *ud, struct fcgic_conn *c)
+{
+    struct kctx *k = (struct kctx *)ud;
+    fake_close(&k->c.fk, c);
+}
+
+static void *k_malloc(size_t n, void *ud)
+{
+    (void)ud;
+    return malloc(n);
+}
+
+static void *k_realloc(void *ptr, size_t n, void *ud)
+{
+    (void)ud;
+    return realloc(ptr, n);
+}
+
+static void k_free(void *ptr, void *ud)
+{
+    struct kctx *k = ud;
+    if (ptr && ptr == (void *)k->handle && k->in_end)
+        k->handle_freed = 1;
+    free(ptr);
+}
+
+static void k_end(void *ud, const struct fcgic_result *r)
+{
+    struct kctx *k = ud;
+    k->c.ends++;
+    k->c.err = r->error;
+    k->c.aborted = r->aborted;
+    if (k->handle) {
+        k->end_abort = fcgic_pool_abort(k->c.p, k->handle, 0);
+        k->handle = NULL;
+    }
+}
+
+static void k_setup(struct kctx *k, struct fcgic_pool_options *o)
+{
+    memset(k, 0, sizeof(*k));
+    fake_transport(&k->c.fk, &k->c.tr);
+    k->c.tr.ud = k;
+    k->c.tr.open = k_open;
+    k->c.tr.kick = k_kick;
+    k->c.tr.close = k_close;
+    o->target = "fcgi://127.0.0.1:9000";
+    struct fcgic_pool_callbacks cb = cbs();
+    cb.on_end = k_end;
+    struct fcgic_mem mem = {k_malloc, k_realloc, k_free, k};
+    ck_assert_int_eq(fcgic_pool_new(&k->c.p, o, &k->c.tr, &cb, k, &mem), 0);
+}
+
+START_TEST(handle_valid_during_on_end)
+{
+    /* The handle is valid until on_end returns: aborting it from there is
+     * FCGIC_E_INVAL, not a use after free. */
+    struct kctx k;
+    struct fcgic_pool_options o;
+    memset(&o, 0, sizeof(o));
+    k_setup(&k, &o);
+    struct fcgic_request req = simple_req();
+    ck_assert_int_eq(fcgic_pool_submit(k.c.p, &req, &k, &k.handle, 0), 0);
+    ck_assert_ptr_nonnull(k.handle);
+    k.in_end = 1; /* from here, freeing the handle is too early */
+    ck_assert_int_eq(fake_respond(&k.c.fk, 0, "a"), 0);
+    ck_assert_int_eq(k.c.ends, 1);
+    ck_assert_int_eq(k.handle_freed, 0);
+    ck_assert_int_eq(k.end_abort, FCGIC_E_INVAL);
+    fcgic_pool_free(k.c.p);
+    fake_free(&k.c.fk);
+}
+END_TEST
+
+START_TEST(request_ends_inside_submit)
+{
+    /* The write fails inside submit's kick: on_end runs before submit
+     * returns, and the handle it cleared is not set again afterwards. */
+    struct kctx k;
+    struct fcgic_pool_options o;
+    memset(&o, 0, sizeof(o));
+    k_setup(&k, &o);
+    k.fail_kick = 1;
+    struct fcgic_request req = simple_req();
+    ck_assert_int_eq(fcgic_pool_submit(k.c.p, &req, &k, &k.handle, 0), 0);
+    ck_assert_int_eq(k.c.ends, 1);
+    ck_assert_int_eq(k.c.err, FCGIC_E_IO);
+    ck_assert_ptr_null(k.handle);
+    fcgic_pool_free(k.c.p);
+    fake_free(&k.c.fk);
+}
+END_TEST
+
+START_TEST(stale_inside_dispatch_from_queue)
+{
+    /* A queued request handed by tick to the kept connection, which fails
+     * inside the kick: it moves to the retry queue intact, and can be
+     * aborted there or retried. */
+    struct kctx k;
+    struct fcgic_pool_options o;
+    memset(&o, 0, sizeof(o));
+    o.enable_reuse = 1;
+    o.max = 1;
+    k_setup(&k, &o);
+    struct fcgic_request req = simple_req();
+    struct fcgic_pool_req *h2;
+    ck_assert_int_eq(fcgic_pool_submit(k.c.p, &req, &k, NULL, 0), 0);
+    ck_assert_int_eq(fcgic_pool_submit(k.c.p, &req, &k, &h2, 0), 0);
+    ck_assert_int_eq(fake_respond(&k.c.fk, 0, "a"), 0);
+    ck_assert_int_eq(k.c.ends, 1);
+    k.fail_kick = 1;
+    ck_assert_int_eq(fcgic_pool_tick(k.c.p, 0), 0);
+    k.fail_kick = 0;
+    ck_assert_int_eq(k.c.ends, 1);
+    struct fcgic_pool_stats st;
+    fcgic_pool_get_stats(k.c.p, &st);
+    ck_assert_uint_eq(st.stale_retries, 1);
+    ck_assert_uint_eq(st.queued, 1);
+    ck_assert_int_eq(fcgic_pool_abort(k.c.p, h2, 0), 0);
+    ck_assert_int_eq(k.c.ends, 2);
+    ck_assert_int_eq(k.c.err, FCGIC_E_ABORTED);
+    fcgic_pool_get_stats(k.c.p, &st);
+    ck_assert_uint_eq(st.queued, 0);
+    ck_assert_uint_eq(st.busy, 0);
+    /* the same once more, this time retried on a fresh connection */
+    ck_assert_int_eq(fcgic_pool_submit(k.c.p, &req, &k, NULL, 0), 0);
+    ck_assert_int_eq(fcgic_pool_submit(k.c.p, &req, &k, NULL, 0), 0);
+    int i = k.c.fk.n - 1;
+    ck_assert_int_eq(fake_respond(&k.c.fk, i, "b"), 0);
+    k.fail_kick = 1;
+    ck_assert_int_eq(fcgic_pool_tick(k.c.p, 0), 0);
+    k.fail_kick = 0;
+    ck_assert_int_eq(fcgic_pool_tick(k.c.p, 0), 0);
+    ck_assert_int_eq(k.c.fk.n, i + 2);
+    ck_assert_int_eq(fake_respond(&k.c.fk, i + 1, "c"), 0);
+    ck_assert_int_eq(k.c.ends, 4);
+    ck_assert_int_eq(k.c.err, 0);
+    fcgic_pool_free(k.c.p);
+    fake_free(&k.c.fk);
 }
 END_TEST
 
@@ -861,16 +1063,20 @@ static Suite *pool_suite(void)
     tcase_add_test(tc, max_queue_timeout_full);
     tcase_add_test(tc, ttl_smax_and_overloaded);
     tcase_add_test(tc, get_values_caps_max);
+    tcase_add_test(tc, probe_lost_and_far_deadlines);
     tcase_add_test(tc, abort_queued);
     tcase_add_test(tc, free_ends_requests_in_flight);
     suite_add_tcase(s, tc);
     tc = tcase_create("stale");
     tcase_add_test(tc, stale_kept_conn_retried);
     tcase_add_test(tc, no_retry_after_response_bytes);
+    tcase_add_test(tc, stale_inside_dispatch_from_queue);
     suite_add_tcase(s, tc);
     tc = tcase_create("api");
     tcase_add_test(tc, bad_args);
     tcase_add_test(tc, failalloc_pool);
+    tcase_add_test(tc, handle_valid_during_on_end);
+    tcase_add_test(tc, request_ends_inside_submit);
     suite_add_tcase(s, tc);
     tc = tcase_create("integration");
     tcase_set_timeout(tc, 60);
