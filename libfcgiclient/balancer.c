@@ -300,14 +300,8 @@ static struct tier *tier_get(struct fcgic_balancer *b, unsigned lbset, int stand
     }
     if (!create)
         return NULL;
-    if (b->ntiers == b->tiercap) {
-        size_t nc = b->tiercap ? b->tiercap * 2 : 4;
-        struct tier **nt = fcgic__realloc(&b->a, b->tiers, b->tiercap * sizeof(*nt), nc * sizeof(*nt));
-        if (!nt)
-            return NULL;
-        b->tiers = nt;
-        b->tiercap = nc;
-    }
+    if (fcgic__array_reserve(&b->a, &b->tiers, &b->tiercap, b->ntiers + 1, sizeof(*b->tiers), 4))
+        return NULL;
     struct tier *t = fcgic__calloc(&b->a, 1, sizeof(*t));
     if (!t)
         return NULL;
@@ -351,14 +345,8 @@ static int tier_insert(struct fcgic_balancer *b, struct member *m)
     struct group *g = group_get(b, t, m->lbfactor);
     if (!g)
         return FCGIC_E_NOMEM;
-    if (g->n == g->cap) {
-        size_t nc = g->cap ? g->cap * 2 : 4;
-        struct member **nh = fcgic__realloc(&b->a, g->h, g->cap * sizeof(*nh), nc * sizeof(*nh));
-        if (!nh)
-            return FCGIC_E_NOMEM;
-        g->h = nh;
-        g->cap = nc;
-    }
+    if (fcgic__array_reserve(&b->a, &g->h, &g->cap, g->n + 1, sizeof(*g->h), 4))
+        return FCGIC_E_NOMEM;
     m->lbstatus -= t->K * (long long)m->lbfactor;
     m->tier = t;
     m->grp = g;
@@ -592,14 +580,8 @@ static int assign(struct fcgic_balancer *b, unsigned lbset, int standby, unsigne
     struct group *g = group_get(b, t, f);
     if (!g)
         return FCGIC_E_NOMEM;
-    if (g->assigned + 1 > g->cap) {
-        size_t nc = g->cap ? g->cap * 2 : 4;
-        struct member **nh = fcgic__realloc(&b->a, g->h, g->cap * sizeof(*nh), nc * sizeof(*nh));
-        if (!nh)
-            return FCGIC_E_NOMEM;
-        g->h = nh;
-        g->cap = nc;
-    }
+    if (fcgic__array_reserve(&b->a, &g->h, &g->cap, g->assigned + 1, sizeof(*g->h), 4))
+        return FCGIC_E_NOMEM;
     g->assigned++;
     return 0;
 }
@@ -974,14 +956,8 @@ int fcgic_balancer_add(struct fcgic_balancer *b, const struct fcgic_member_optio
         return FCGIC_E_RANGE;
     if (b->nslots >= 0xfffffffeu)
         return FCGIC_E_RANGE;
-    if (b->nslots == b->slotcap) {
-        size_t nc = b->slotcap ? b->slotcap * 2 : 8;
-        struct member **ns = fcgic__realloc(&b->a, b->slots, b->slotcap * sizeof(*ns), nc * sizeof(*ns));
-        if (!ns)
-            return FCGIC_E_NOMEM;
-        b->slots = ns;
-        b->slotcap = nc;
-    }
+    if (fcgic__array_reserve(&b->a, &b->slots, &b->slotcap, (size_t)b->nslots + 1, sizeof(*b->slots), 8))
+        return FCGIC_E_NOMEM;
     size_t live = 1;
     for (size_t i = 0; i < b->ntiers; i++)
         for (size_t j = 0; j < b->tiers[i]->ng; j++)

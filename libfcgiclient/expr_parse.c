@@ -574,16 +574,9 @@ static uint32_t new_node(struct parser *p, uint8_t op)
     struct fcgic_expr *e = p->e;
     if (p->code)
         return FCGIC__EXPR_NONE;
-    if (e->nnodes == e->cap_nodes) {
-        size_t nc = e->cap_nodes ? e->cap_nodes * 2 : 16;
-        void *n = fcgic__realloc(&e->alloc, e->nodes, e->cap_nodes * sizeof(*e->nodes),
-                                 nc * sizeof(*e->nodes));
-        if (!n) {
-            nomem(p);
-            return FCGIC__EXPR_NONE;
-        }
-        e->nodes = n;
-        e->cap_nodes = nc;
+    if (fcgic__array_reserve(&e->alloc, &e->nodes, &e->cap_nodes, e->nnodes + 1, sizeof(*e->nodes), 16)) {
+        nomem(p);
+        return FCGIC__EXPR_NONE;
     }
     struct fcgic__expr_node *nd = &e->nodes[e->nnodes];
     memset(nd, 0, sizeof(*nd));
@@ -942,16 +935,9 @@ static uint32_t compile_regex(struct parser *p, const struct token *t)
     uint32_t opts = PCRE2_DUPNAMES | PCRE2_DOTALL | PCRE2_DOLLAR_ENDONLY;
     if (t->type == T_REGEX_I)
         opts |= PCRE2_CASELESS;
-    if (e->nregex == e->cap_regex) {
-        size_t nc = e->cap_regex ? e->cap_regex * 2 : 4;
-        void *n = fcgic__realloc(&e->alloc, e->regex, e->cap_regex * sizeof(*e->regex),
-                                 nc * sizeof(*e->regex));
-        if (!n) {
-            nomem(p);
-            return FCGIC__EXPR_NONE;
-        }
-        e->regex = n;
-        e->cap_regex = nc;
+    if (fcgic__array_reserve(&e->alloc, &e->regex, &e->cap_regex, e->nregex + 1, sizeof(*e->regex), 4)) {
+        nomem(p);
+        return FCGIC__EXPR_NONE;
     }
     pcre2_general_context *gc =
         pcre2_general_context_create(fcgic__expr_pcre_malloc, fcgic__expr_pcre_free, &e->alloc);
@@ -1008,16 +994,9 @@ static bool subnet_add(struct parser *p, uint32_t arg, const char *opname, size_
         semantic(p, FCGIC_E_EXPR_BAD_ARG, pos, "parsing of subnet/netmask failed");
         return false;
     }
-    if (e->nsubnets == e->cap_subnets) {
-        size_t nc = e->cap_subnets ? e->cap_subnets * 2 : 2;
-        void *n = fcgic__realloc(&e->alloc, e->subnets, e->cap_subnets * sizeof(*e->subnets),
-                                 nc * sizeof(*e->subnets));
-        if (!n) {
-            nomem(p);
-            return false;
-        }
-        e->subnets = n;
-        e->cap_subnets = nc;
+    if (fcgic__array_reserve(&e->alloc, &e->subnets, &e->cap_subnets, e->nsubnets + 1, sizeof(*e->subnets), 2)) {
+        nomem(p);
+        return false;
     }
     e->subnets[e->nsubnets] = sn;
     *out = (uint32_t)e->nsubnets++;

@@ -157,15 +157,8 @@ int fcgic_setenvif_add(struct fcgic_setenvif *s, int nargs, const char *const *a
         if (!r.text)
             goto nomem;
     }
-    if (s->n == s->cap) {
-        size_t nc = s->cap ? s->cap * 2 : 4;
-        void *nr = fcgic__realloc(&s->alloc, s->rules, s->cap * sizeof(*s->rules),
-                                  nc * sizeof(*s->rules));
-        if (!nr)
-            goto nomem;
-        s->rules = nr;
-        s->cap = nc;
-    }
+    if (fcgic__array_reserve(&s->alloc, &s->rules, &s->cap, s->n + 1, sizeof(*s->rules), 4))
+        goto nomem;
     s->rules[s->n++] = r;
     return 0;
 nomem:

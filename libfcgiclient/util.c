@@ -93,6 +93,29 @@ char *fcgic__memdup(const struct fcgic__alloc *a, const void *p, size_t n)
     return q;
 }
 
+int fcgic__array_reserve(const struct fcgic__alloc *a, void *array, size_t *cap, size_t need, size_t size,
+                         size_t first)
+{
+    if (need <= *cap)
+        return 0;
+    size_t nc = *cap ? *cap : (first ? first : 1);
+    while (nc < need) {
+        if (nc > SIZE_MAX / 2)
+            return FCGIC_E_NOMEM;
+        nc *= 2;
+    }
+    if (size != 0 && nc > SIZE_MAX / size)
+        return FCGIC_E_NOMEM;
+    void *old;
+    memcpy(&old, array, sizeof old);
+    void *n = fcgic__realloc(a, old, *cap * size, nc * size);
+    if (n == NULL)
+        return FCGIC_E_NOMEM;
+    memcpy(array, &n, sizeof n);
+    *cap = nc;
+    return 0;
+}
+
 int fcgic__buf_reserve(struct fcgic__buf *b, const struct fcgic__alloc *a, size_t extra)
 {
     size_t need;

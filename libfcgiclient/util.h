@@ -31,6 +31,13 @@ void *fcgic__realloc(const struct fcgic__alloc *a, void *p, size_t old_n, size_t
 void fcgic__free(const struct fcgic__alloc *a, void *p);
 char *fcgic__memdup(const struct fcgic__alloc *a, const void *p, size_t n); /* NUL-terminated */
 
+/* Make room for `need` elements of `size` bytes in a growable array:
+ * `array` is the address of the array pointer (any element type), `*cap` its
+ * capacity in elements. Doubles from `first`. Returns 0, or FCGIC_E_NOMEM
+ * with the array untouched. */
+int fcgic__array_reserve(const struct fcgic__alloc *a, void *array, size_t *cap, size_t need, size_t size,
+                         size_t first);
+
 /* a + b into *out; false on overflow. */
 static inline bool fcgic__add_ok(size_t a, size_t b, size_t *out)
 {

@@ -420,22 +420,6 @@ static int x_file_test(void *ud, char op, const char *path, size_t path_len)
     }
 }
 
-static int e_get(void *ud, const char *name, size_t name_len, struct fcgic_span *value)
-{
-    return fcgic_env_get(ud, name, name_len, value);
-}
-
-static int e_set(void *ud, const char *name, size_t name_len, const char *value, size_t value_len,
-                 const char *rule)
-{
-    return fcgic_env_set(ud, name, name_len, value, value_len, FCGIC_ENV_ORIGIN_OVERRIDE, rule);
-}
-
-static int e_unset(void *ud, const char *name, size_t name_len)
-{
-    return fcgic_env_unset(ud, name, name_len);
-}
-
 /* ---- public ---- */
 
 int req_env_new(struct req_env **out, const struct cli *cli, const char **unused)
@@ -682,7 +666,8 @@ int req_env_build(struct req_env *re, const struct cli *cli)
                     return EXIT_LOCAL;
             }
             struct fcgic_expr_vars xv = {re, x_lookup, x_file_test};
-            struct fcgic_expr_env xe = {re->env, e_get, e_set, e_unset};
+            struct fcgic_expr_env xe;
+            fcgic_env_expr_env(re->env, &xe);
             fcgic_expr_ctx_reset(re->ctx, &xv, &xe);
             const struct fcgic_setenvif *lists[1] = {re->rules};
             size_t failed = 0;
