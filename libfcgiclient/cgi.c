@@ -325,5 +325,6 @@ int fcgic_cgi_parser_finish(struct fcgic_cgi_parser *p, struct fcgic_cgi_event *
         return 1;
     }
     p->state = CGI_FINISHED;
+    p->finish_body_sent = true; /* over: a later call yields nothing */
     return 0;
 }

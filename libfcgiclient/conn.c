@@ -224,7 +224,8 @@ int fcgic_conn_connecting(struct fcgic_conn *c, uint64_t now)
     if (fcgic__encoder_queued_total(c->enc) != fcgic_encoder_pending(c->enc))
         return FCGIC_E_STATE; /* bytes were already written */
     c->connecting = true;
-    c->connect_deadline = c->o.connect_timeout_ns ? now + c->o.connect_timeout_ns : FCGIC_NO_DEADLINE;
+    uint64_t t = c->o.connect_timeout_ns;
+    c->connect_deadline = t == 0 || now > UINT64_MAX - t ? FCGIC_NO_DEADLINE : now + t; /* saturate, never wrap */
     return 0;
 }
 
@@ -885,7 +886,9 @@ static int handle(struct fcgic_conn *c, const struct fcgic_decoder_event *ev, si
             s->res.stdout_bytes += ev->len;
             if (s->aborted)
                 return 0;
-            return on_stdout(c, s, ev->data, ev->len, used);
+            rc = on_stdout(c, s, ev->data, ev->len, used);
+            s->res.stdout_bytes -= ev->len - *used; /* handed back on pause: counted when fed again */
+            return rc;
         }
         s->res.stderr_bytes += ev->len;
         if (s->res.stderr_bytes > c->o.max_stderr_bytes && !s->aborted) {
@@ -896,7 +899,9 @@ static int handle(struct fcgic_conn *c, const struct fcgic_decoder_event *ev, si
         }
         if (s->aborted)
             return 0;
-        return on_stderr(c, s, ev->data, ev->len, used);
+        rc = on_stderr(c, s, ev->data, ev->len, used);
+        s->res.stderr_bytes -= ev->len - *used; /* handed back on pause: counted when fed again */
+        return rc;
     case FCGIC_DEC_RECORD_END:
         c->cur = NULL;
         if (ev->type == FCGIC_TYPE_GET_VALUES_RESULT)
@@ -955,7 +960,8 @@ int fcgic_conn_recv(struct fcgic_conn *c, const void *buf, size_t len, size_t *c
         return c->error;
     if (buf == NULL && len)
         return FCGIC_E_INVAL;
-    const uint8_t *b = buf;
+    static const uint8_t no_input[1];
+    const uint8_t *b = buf ? (const uint8_t *)buf : no_input; /* no arithmetic on NULL */
     int rc = 0;
     for (;;) {
         struct fcgic_decoder_event ev;

@@ -478,6 +478,11 @@ static void sock_hold(struct psock *s, const char *data, size_t len, uint64_t no
  * callback that paused asked to stop. */
 static void sock_feed_held(struct psock *s, uint64_t now)
 {
+    /* Inside one of the engine's own callbacks (run by the embedder's
+     * fcgic_conn_submit() or fcgic_conn_resume()) the engine refuses input:
+     * keep it for the next kick rather than dropping it. */
+    if (fcgic_conn_in_callback(s->c))
+        return;
     size_t used = 0;
     int rc = fcgic_conn_recv(s->c, s->held.data + s->held_off, s->held.len - s->held_off, &used, now);
     s->held_off += used;
@@ -603,6 +608,10 @@ static bool api_leave(struct fcgic_posix *p)
         return true;
     }
     notify_timer(p);
+    if (p->free_pending) { /* on_timer freed the object */
+        posix_destroy(p);
+        return true;
+    }
     return false;
 }
 

@@ -261,6 +261,8 @@ int fcgic_encoder_pairs(struct fcgic_encoder *e, enum fcgic_type type, uint16_t 
         return rc;
     if (mgmt && body > FCGIC_MAX_CONTENT_LEN)
         return FCGIC_E_BAD_LENGTH;
+    if (mgmt && body == 0)
+        return put_small_record(e, type, 0, NULL, 0); /* an empty query or answer is still a record */
     return fcgic__encoder_pairs_sized(e, type, request_id, params, n, body);
 }
 
@@ -539,7 +541,8 @@ int fcgic_decoder_next(struct fcgic_decoder *d, const uint8_t *buf, size_t len, 
             size_t k = FCGIC_HEADER_LEN - d->have;
             if (k > len - pos)
                 k = len - pos;
-            memcpy(d->hdr + d->have, buf + pos, k);
+            if (k) /* buf may be NULL when len is 0 */
+                memcpy(d->hdr + d->have, buf + pos, k);
             d->have += k;
             pos += k;
             if (d->have < FCGIC_HEADER_LEN)
@@ -570,7 +573,8 @@ int fcgic_decoder_next(struct fcgic_decoder *d, const uint8_t *buf, size_t len, 
             size_t k = d->clen - d->have;
             if (k > len - pos)
                 k = len - pos;
-            memcpy(d->fixed + d->have, buf + pos, k);
+            if (k)
+                memcpy(d->fixed + d->have, buf + pos, k);
             d->have += k;
             pos += k;
             if (d->have < d->clen)

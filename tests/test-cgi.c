@@ -204,6 +204,39 @@ START_TEST(test_no_header_block)
 }
 END_TEST
 
+START_TEST(test_finish_is_final)
+{
+    /* Once fcgic_cgi_parser_finish() has returned 0 the response is over:
+     * calling it again yields no event (it must not hand out the buffered
+     * header bytes as a body). */
+    const char *parts[] = {"X-A: 1\r\n", "\r\nbody"}; /* the block straddles calls */
+    struct fcgic_cgi_parser *p;
+    ck_assert_int_eq(fcgic_cgi_parser_new(&p, NULL, NULL), 0);
+    struct fcgic_cgi_event ev;
+    size_t used;
+    ck_assert_int_eq(fcgic_cgi_parser_next(p, parts[0], strlen(parts[0]), &used, &ev), 0);
+    ck_assert_uint_eq(used, strlen(parts[0]));
+    ck_assert_int_eq(fcgic_cgi_parser_next(p, parts[1], strlen(parts[1]), &used, &ev), 1);
+    ck_assert_int_eq(ev.kind, FCGIC_CGI_HEAD);
+    ck_assert_uint_eq(used, 2);
+    ck_assert_int_eq(fcgic_cgi_parser_next(p, parts[1] + 2, 4, &used, &ev), 1);
+    ck_assert_int_eq(ev.kind, FCGIC_CGI_BODY);
+    ck_assert_int_eq(fcgic_cgi_parser_finish(p, &ev), 0);
+    ck_assert_int_eq(fcgic_cgi_parser_finish(p, &ev), 0);
+    /* Same for output without a header block: HEAD, BODY, then nothing. */
+    fcgic_cgi_parser_reset(p);
+    ck_assert_int_eq(fcgic_cgi_parser_next(p, "no block", 8, &used, &ev), 0);
+    ck_assert_int_eq(fcgic_cgi_parser_finish(p, &ev), 1);
+    ck_assert_int_eq(ev.kind, FCGIC_CGI_HEAD);
+    ck_assert_int_eq(fcgic_cgi_parser_finish(p, &ev), 1);
+    ck_assert_int_eq(ev.kind, FCGIC_CGI_BODY);
+    ck_assert_uint_eq(ev.len, 8);
+    ck_assert_int_eq(fcgic_cgi_parser_finish(p, &ev), 0);
+    ck_assert_int_eq(fcgic_cgi_parser_finish(p, &ev), 0);
+    fcgic_cgi_parser_free(p);
+}
+END_TEST
+
 START_TEST(test_caps)
 {
     static char big[12000];
@@ -286,6 +319,7 @@ int main(void)
     tcase_add_test(tc, test_location);
     tcase_add_test(tc, test_bad_headers);
     tcase_add_test(tc, test_no_header_block);
+    tcase_add_test(tc, test_finish_is_final);
     tcase_add_test(tc, test_caps);
     suite_add_tcase(s, tc);
     tc = tcase_create("authorizer");

@@ -20,6 +20,8 @@ struct seen {
     char err[512];
     struct fcgic_result res;
     int pause_body;     /* on_body returns FCGIC_PAUSE this many times */
+    int pause_head;     /* on_head returns FCGIC_PAUSE */
+    int pause_stderr;   /* on_stderr returns FCGIC_PAUSE this many times */
     int fail_body;      /* on_body returns -1 */
     int reenter;        /* on_head calls fcgic_conn_recv */
     int reenter_rc;
@@ -49,7 +51,7 @@ static int on_head(struct fcgic_conn *c, void *ud, const struct fcgic_response_h
         size_t used;
         s->reenter_rc = fcgic_conn_recv(c, "x", 1, &used, 0);
     }
-    return 0;
+    return s->pause_head ? FCGIC_PAUSE : 0;
 }
 
 static int on_body(struct fcgic_conn *c, void *ud, const char *d, size_t n)
@@ -74,6 +76,10 @@ static int on_stderr(struct fcgic_conn *c, void *ud, const char *line, size_t n)
     (void)c;
     size_t l = strlen(s->err);
     snprintf(s->err + l, sizeof s->err - l, "[%.*s]", (int)n, line);
+    if (s->pause_stderr > 0) {
+        s->pause_stderr--;
+        return FCGIC_PAUSE;
+    }
     return 0;
 }
 
@@ -231,6 +237,9 @@ START_TEST(test_simple_request)
     app_str(&a, 7, 1, "tail");
     app_str(&a, 7, 1, "");
     app_end(&a, 1, 7, 0);
+    size_t none = 99;
+    ck_assert_int_eq(fcgic_conn_recv(c, NULL, 0, &none, 5), 0); /* no input: a valid call */
+    ck_assert_uint_eq(none, 0);
     ck_assert_int_eq(feed_bytewise(c, a.b, a.n, 5), 0);
     ck_assert_int_eq(s.heads, 1);
     ck_assert_int_eq(s.status, 201);
@@ -547,6 +556,28 @@ START_TEST(test_timeouts)
 }
 END_TEST
 
+START_TEST(test_connect_timeout_saturates)
+{
+    /* A connect timeout so long that now + timeout passes 2^64 means "no
+     * practical limit": it must not wrap into a deadline in the past. */
+    struct fcgic_conn_options o = {0};
+    o.connect_timeout_ns = UINT64_MAX - 10;
+    struct fcgic_conn *c = mk(&o);
+    static struct seen s;
+    memset(&s, 0, sizeof s);
+    ck_assert_int_eq(fcgic_conn_connecting(c, 1000), 0);
+    struct fcgic_request req = {0};
+    ck_assert_int_eq(fcgic_conn_submit(c, &req, &s, NULL, 1000), 0);
+    ck_assert_uint_eq(fcgic_conn_deadline(c), UINT64_MAX);
+    ck_assert_int_eq(fcgic_conn_tick(c, 2000), 0);
+    ck_assert_int_eq(s.ends, 0);
+    ck_assert_int_eq(fcgic_conn_state(c), FCGIC_CONN_CONNECTING);
+    ck_assert_int_eq(fcgic_conn_connected(c, 3000), 0);
+    ck_assert_int_eq(fcgic_conn_state(c), FCGIC_CONN_ACTIVE);
+    fcgic_conn_free(c);
+}
+END_TEST
+
 START_TEST(test_eof_and_truncation)
 {
     for (int mid_record = 0; mid_record < 2; mid_record++) {
@@ -620,6 +651,49 @@ START_TEST(test_pause_and_callback_errors)
     ck_assert_int_eq(s.ends, 1);
     ck_assert_int_eq(s.res.error, FCGIC_E_CALLBACK);
     ck_assert_uint_eq(s.body_len, 3);
+    fcgic_conn_free(c);
+}
+END_TEST
+
+START_TEST(test_pause_byte_counts)
+{
+    /* Input handed back by FCGIC_PAUSE and fed again is counted once in
+     * stdout_bytes / stderr_bytes (and against the STDERR cap). */
+    struct fcgic_conn_options o = {0};
+    o.max_stderr_bytes = 8; /* the STDERR below is 8 bytes: exactly at the cap */
+    struct fcgic_conn *c = mk(&o);
+    static struct seen s;
+    memset(&s, 0, sizeof s);
+    s.pause_head = 1;
+    s.pause_stderr = 2;
+    struct fcgic_request req = {0};
+    ck_assert_int_eq(fcgic_conn_submit(c, &req, &s, NULL, 0), 0);
+    uint8_t out[256];
+    drain(c, out, sizeof out);
+    static struct app a;
+    a.n = 0;
+    app_str(&a, 6, 1, "X: 1\r\n\r\nabc"); /* on_head pauses before "abc" */
+    app_str(&a, 6, 1, "def");
+    app_str(&a, 6, 1, "");
+    app_str(&a, 7, 1, "e1\ne2\ne3"); /* on_stderr pauses twice inside */
+    app_str(&a, 7, 1, "");
+    app_end(&a, 1, 0, 0);
+    size_t pos = 0;
+    int calls = 0;
+    while (pos < a.n) {
+        size_t used = 0;
+        ck_assert_int_eq(fcgic_conn_recv(c, a.b + pos, a.n - pos, &used, 0), 0);
+        pos += used;
+        ck_assert_int_lt(++calls, 10);
+    }
+    ck_assert_int_eq(calls, 4); /* three pauses */
+    ck_assert_int_eq(s.ends, 1);
+    ck_assert_int_eq(s.res.error, 0);
+    ck_assert_uint_eq(s.body_len, 6);
+    ck_assert_mem_eq(s.body, "abcdef", 6);
+    ck_assert_str_eq(s.err, "[e1][e2][e3]");
+    ck_assert_uint_eq(s.res.stdout_bytes, 14);
+    ck_assert_uint_eq(s.res.stderr_bytes, 8);
     fcgic_conn_free(c);
 }
 END_TEST
@@ -844,11 +918,13 @@ int main(void)
     tcase_add_test(tc, test_eof_and_truncation);
     tcase_add_test(tc, test_pause_and_callback_errors);
     tcase_add_test(tc, test_caps);
+    tcase_add_test(tc, test_pause_byte_counts);
     tcase_add_test(tc, test_abort);
     suite_add_tcase(s, tc);
     tc = tcase_create("timers");
     tcase_add_test(tc, test_timeouts);
     tcase_add_test(tc, test_timeout_releases_body);
+    tcase_add_test(tc, test_connect_timeout_saturates);
     suite_add_tcase(s, tc);
     tc = tcase_create("memory");
     tcase_add_test(tc, test_alloc_failures);

@@ -776,6 +776,201 @@ START_TEST(kick_inside_submit)
 }
 END_TEST
 
+/* A unix-socket listener in a fresh directory, playing the application
+ * with raw record bytes. */
+struct raw_app {
+    char dir[32];
+    char path[108];
+    char target[160];
+    int l;
+};
+
+static void raw_app_listen(struct raw_app *ra)
+{
+    snprintf(ra->dir, sizeof(ra->dir), "/tmp/fcgic-posix-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(ra->dir));
+    struct sockaddr_un sun = {.sun_family = AF_UNIX};
+    snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/raw.sock", ra->dir);
+    snprintf(ra->path, sizeof(ra->path), "%s", sun.sun_path);
+    snprintf(ra->target, sizeof(ra->target), "unix:%s|fcgi://localhost/", sun.sun_path);
+    ra->l = socket(AF_UNIX, SOCK_STREAM, 0);
+    ck_assert_int_eq(bind(ra->l, (struct sockaddr *)&sun, sizeof(sun)), 0);
+    ck_assert_int_eq(listen(ra->l, 8), 0);
+}
+
+static void raw_app_done(struct raw_app *ra)
+{
+    close(ra->l);
+    unlink(ra->path);
+    rmdir(ra->dir);
+}
+
+/* Append one record to b. */
+static void raw_rec(struct tbuf *b, int type, int id, const char *content, size_t clen)
+{
+    unsigned char h[8] = {1, (unsigned char)type, (unsigned char)(id >> 8), (unsigned char)id,
+                          (unsigned char)(clen >> 8), (unsigned char)clen, 0, 0};
+    tb_add(b, h, 8);
+    tb_add(b, content, clen);
+}
+
+static void write_all(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        ck_assert_int_gt(w, 0);
+        p += w;
+        n -= (size_t)w;
+    }
+}
+
+/* body_read that says "not yet" first, then (resumed by the embedder) kicks
+ * the connection from inside the callback and ends the stream. */
+struct held_kick {
+    struct resp r;
+    struct fcgic_posix *p;
+    int reads;
+};
+
+static int hk_body_read(struct fcgic_conn *c, void *ud, enum fcgic_type stream, struct fcgic_span *chunk)
+{
+    struct held_kick *hk = ud;
+    if (hk->reads++ == 0)
+        return FCGIC_BODY_AGAIN;
+    fcgic_posix_kick(hk->p, c, fcgic_posix_now());
+    return FCGIC_BODY_EOF;
+}
+
+static int hk_body(struct fcgic_conn *c, void *ud, const char *data, size_t len)
+{
+    struct held_kick *hk = ud;
+    tb_add(&hk->r.body, data, len);
+    return hk->r.pauses++ == 0 ? FCGIC_PAUSE : 0; /* pause after the first piece */
+}
+
+static void hk_end(struct fcgic_conn *c, void *ud, const struct fcgic_result *res)
+{
+    struct held_kick *hk = ud;
+    r_end(c, &hk->r, res);
+}
+
+static int hk_ended(void *ud)
+{
+    return ((struct held_kick *)ud)->r.ended > 0;
+}
+
+static int hk_paused(void *ud)
+{
+    return ((struct held_kick *)ud)->r.pauses > 0;
+}
+
+/* Input held back after FCGIC_PAUSE survives a kick made from inside a
+ * callback that the embedder's own fcgic_conn_resume() runs: the engine
+ * cannot take input then, so the kick must keep it for the next one. */
+START_TEST(kick_inside_resume_keeps_held_input)
+{
+    struct raw_app ra;
+    raw_app_listen(&ra);
+    struct fcgic_posix *p;
+    ck_assert_int_eq(fcgic_posix_new(&p, NULL, NULL), 0);
+    struct fcgic_conn_callbacks cb;
+    memset(&cb, 0, sizeof(cb));
+    cb.version = FCGIC_CONN_CALLBACKS_VERSION;
+    cb.on_body = hk_body;
+    cb.on_end = hk_end;
+    cb.body_read = hk_body_read;
+    struct held_kick *hk = calloc(1, sizeof(*hk));
+    hk->p = p;
+    struct fcgic_conn *c;
+    uint64_t now = fcgic_posix_now();
+    ck_assert_int_eq(fcgic_posix_open(p, ra.target, NULL, &cb, NULL, &c, now), 0);
+    int a = accept(ra.l, NULL, NULL);
+    ck_assert_int_ge(a, 0);
+    struct fcgic_request req;
+    memset(&req, 0, sizeof(req));
+    req.stdin_mode = FCGIC_BODY_STREAM;
+    uint16_t id;
+    ck_assert_int_eq(fcgic_conn_submit(c, &req, hk, &id, now), 0);
+    ck_assert_int_eq(hk->reads, 1); /* "not yet" */
+    fcgic_posix_kick(p, c, now);
+
+    /* Two STDOUT records in one write: on_body pauses after the first. */
+    struct tbuf out = {0};
+    raw_rec(&out, 6, 1, "X: 1\r\n\r\nabc", 11);
+    raw_rec(&out, 6, 1, "def", 3);
+    write_all(a, out.p, out.len);
+    ck_assert_int_eq(fcgic_posix_run_until(p, hk_paused, hk, 10 * SEC), 0);
+    ck_assert_str_eq(hk->r.body.p, "abc");
+
+    /* The embedder resumes the body; body_read kicks from inside. */
+    ck_assert_int_eq(fcgic_conn_resume(c, id, fcgic_posix_now()), 0);
+    ck_assert_int_eq(hk->reads, 2);
+    fcgic_posix_kick(p, c, fcgic_posix_now()); /* after resume returned */
+
+    out.len = 0;
+    raw_rec(&out, 6, 1, "", 0);
+    raw_rec(&out, 3, 1, "\0\0\0\0\0\0\0\0", 8);
+    write_all(a, out.p, out.len);
+    ck_assert_int_eq(fcgic_posix_run_until(p, hk_ended, hk, 10 * SEC), 0);
+    ck_assert_int_eq(hk->r.res.error, 0);
+    ck_assert_str_eq(hk->r.body.p, "abcdef");
+    fcgic_posix_free(p);
+    close(a);
+    raw_app_done(&ra);
+    tb_free(&out);
+    resp_free(&hk->r);
+    free(hk);
+}
+END_TEST
+
+/* fcgic_posix_free() from on_timer (as from on_socket) frees the object
+ * once the running call returns: nothing leaks. */
+struct timer_freer {
+    struct fcgic_posix *p;
+    int calls;
+};
+
+static void tf_timer(void *ud, uint64_t deadline)
+{
+    struct timer_freer *tf = ud;
+    tf->calls++;
+    if (deadline != FCGIC_NO_DEADLINE)
+        fcgic_posix_free(tf->p);
+}
+
+START_TEST(free_from_on_timer)
+{
+    struct raw_app ra;
+    raw_app_listen(&ra);
+    struct failalloc fa;
+    failalloc_init(&fa, 0);
+    struct timer_freer tf = {NULL, 0};
+    struct fcgic_posix_options po;
+    memset(&po, 0, sizeof(po));
+    po.version = FCGIC_POSIX_OPTIONS_VERSION;
+    po.on_timer = tf_timer;
+    po.ud = &tf;
+    ck_assert_int_eq(fcgic_posix_new(&tf.p, &po, &fa.mem), 0);
+    struct fcgic_conn_callbacks cb = resp_callbacks();
+    struct fcgic_conn *c;
+    uint64_t now = fcgic_posix_now();
+    ck_assert_int_eq(fcgic_posix_open(tf.p, ra.target, NULL, &cb, NULL, &c, now), 0);
+    ck_assert_int_eq(tf.calls, 0); /* no deadline yet */
+    struct req3 q;
+    req_init(&q, "GET", "", 0);
+    q.req.timeouts.total = 10 * SEC;
+    struct resp *r = calloc(1, sizeof(*r));
+    ck_assert_int_eq(fcgic_conn_submit(c, &q.req, r, NULL, now), 0);
+    fcgic_posix_kick(tf.p, c, now); /* reports the deadline: on_timer frees */
+    ck_assert_int_eq(tf.calls, 1);
+    ck_assert_int_eq(r->ended, 0); /* freeing runs no callback */
+    ck_assert_int_eq(fa.live, 0);
+    raw_app_done(&ra);
+    resp_free(r);
+    free(r);
+}
+END_TEST
+
 /* ---- event-loop form with the embedder's own loop ---------------------- */
 
 #define MAXFD 64
@@ -1199,6 +1394,8 @@ static Suite *posix_suite(void)
     tcase_add_loop_test(tc, loop_callbacks, 0, 2);
     tcase_add_test(tc, free_from_callback);
     tcase_add_test(tc, kick_inside_submit);
+    tcase_add_test(tc, kick_inside_resume_keeps_held_input);
+    tcase_add_test(tc, free_from_on_timer);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("transport");

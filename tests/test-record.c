@@ -122,6 +122,30 @@ START_TEST(test_encode_misc_records)
 }
 END_TEST
 
+START_TEST(test_encode_empty_management_body)
+{
+    /* An application that knows none of the names asked for answers with an
+     * empty GET_VALUES_RESULT record; an empty GET_VALUES is a valid query.
+     * Both must be queued: there is no other call that can queue them. */
+    struct fcgic_encoder *e;
+    ck_assert_int_eq(fcgic_encoder_new(&e, NULL), 0);
+    ck_assert_int_eq(fcgic_encoder_pairs(e, FCGIC_TYPE_GET_VALUES_RESULT, 0, NULL, 0), 0);
+    ck_assert_int_eq(fcgic_encoder_pairs(e, FCGIC_TYPE_GET_VALUES, 0, NULL, 0), 0);
+    /* An empty PARAMS call still queues nothing (the stream terminator is
+     * queued with fcgic_encoder_stream()). */
+    ck_assert_int_eq(fcgic_encoder_pairs(e, FCGIC_TYPE_PARAMS, 1, NULL, 0), 0);
+    const uint8_t want[] = {
+        1, 10, 0, 0, 0, 0, 0, 0, /* empty GET_VALUES_RESULT */
+        1, 9, 0, 0, 0, 0, 0, 0,  /* empty GET_VALUES */
+    };
+    uint8_t got[64];
+    size_t n = flatten(e, got, sizeof got);
+    ck_assert_uint_eq(n, sizeof want);
+    ck_assert_mem_eq(got, want, sizeof want);
+    fcgic_encoder_free(e);
+}
+END_TEST
+
 /* Decode a whole PARAMS stream back into pairs, checking record framing. */
 struct decoded {
     char names[64][64];
@@ -272,6 +296,34 @@ START_TEST(test_decode_bytewise)
     ck_assert_int_eq(ends, 4);
     ck_assert_int_eq(endreq, 1);
     ck_assert_uint_eq(app, 258);
+    ck_assert_int_eq(fcgic_decoder_idle(d), 1);
+    fcgic_decoder_free(d);
+}
+END_TEST
+
+START_TEST(test_decode_empty_input)
+{
+    /* No input at all (NULL, 0) is a valid call at every point: between
+     * records, inside a header and inside a fixed-length body. Under UBSan
+     * this also proves no NULL pointer reaches memcpy. */
+    struct fcgic_decoder *d;
+    ck_assert_int_eq(fcgic_decoder_new(&d, NULL), 0);
+    struct fcgic_decoder_event ev;
+    size_t used = 99;
+    const uint8_t end[16] = {1, 3, 0, 1, 0, 8, 0, 0, 0, 0, 0, 7, 0, 0, 0, 0};
+    size_t cuts[] = {0, 4, 8, 12, 16};
+    size_t pos = 0;
+    for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
+        if (cuts[i] > pos) {
+            int r = fcgic_decoder_next(d, end + pos, cuts[i] - pos, &used, &ev);
+            pos += used;
+            ck_assert_int_eq(r, cuts[i] == 16 ? 1 : 0);
+        }
+        used = 99;
+        ck_assert_int_eq(fcgic_decoder_next(d, NULL, 0, &used, &ev), 0);
+        ck_assert_uint_eq(used, 0);
+    }
+    ck_assert_uint_eq(pos, 16);
     ck_assert_int_eq(fcgic_decoder_idle(d), 1);
     fcgic_decoder_free(d);
 }
@@ -431,11 +483,13 @@ int main(void)
     tcase_add_test(tc, test_header_and_lengths);
     tcase_add_test(tc, test_encode_request);
     tcase_add_test(tc, test_encode_misc_records);
+    tcase_add_test(tc, test_encode_empty_management_body);
     tcase_add_test(tc, test_params_split);
     suite_add_tcase(s, tc);
     tc = tcase_create("decoder");
     tcase_add_test(tc, test_decode_bytewise);
     tcase_add_test(tc, test_decode_violations);
+    tcase_add_test(tc, test_decode_empty_input);
     suite_add_tcase(s, tc);
     tc = tcase_create("nv");
     tcase_add_test(tc, test_nv_decoder);

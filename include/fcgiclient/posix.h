@@ -169,8 +169,8 @@ FCGIC_API int fcgic_posix_new(struct fcgic_posix **out, const struct fcgic_posix
 /**
  * Free the object: every socket still open is reported with
  * FCGIC_POSIX_REMOVE, closed, and its engine freed; no engine callback
- * runs. NULL is a no-op. Called from inside an engine callback, the free is
- * deferred until the running fcgic_posix_* call returns.
+ * runs. NULL is a no-op. Called from inside an engine callback, on_socket or
+ * on_timer, the free is deferred until the running fcgic_posix_* call returns.
  */
 FCGIC_API void fcgic_posix_free(struct fcgic_posix *p);
 
@@ -216,9 +216,9 @@ FCGIC_API int fcgic_posix_open(struct fcgic_posix *p, const char *target, const 
  * Called from inside one of c's own callbacks run by the object, the work is
  * done when that callback's engine call returns; from one run by the
  * embedder's own fcgic_conn_submit() or fcgic_conn_resume() call, nothing is
- * written until the socket's next writable event (so call it again after
- * those return, as usual). Unknown c or a call from on_socket or
- * on_timer: nothing happens.
+ * written until the socket's next writable event and held-back input waits
+ * for the next kick (so call it again after those return, as usual).
+ * Unknown c or a call from on_socket or on_timer: nothing happens.
  */
 FCGIC_API void fcgic_posix_kick(struct fcgic_posix *p, struct fcgic_conn *c, uint64_t now);
 
