@@ -59,6 +59,7 @@ struct fcgic_conn {
     int error;    /* sticky */
     int depth;    /* callback nesting */
     uint64_t now; /* latest time passed in */
+    bool input_paused; /* a callback returned FCGIC_PAUSE in recv */
     bool free_pending;
     bool pumping, pump_again;
     /* the record being received */
@@ -154,6 +155,16 @@ void fcgic_conn_set_userdata(struct fcgic_conn *c, void *conn_ud)
     c->ud = conn_ud;
 }
 
+int fcgic_conn_input_paused(const struct fcgic_conn *c)
+{
+    return c->input_paused;
+}
+
+void fcgic_conn_unpause(struct fcgic_conn *c)
+{
+    c->input_paused = false;
+}
+
 int fcgic_conn_in_callback(const struct fcgic_conn *c)
 {
     return c->depth > 0;
@@ -210,7 +221,7 @@ unsigned fcgic_conn_wants(const struct fcgic_conn *c)
         return FCGIC_WANT_WRITE;
     if (c->done && c->live == 0 && c->zombies == 0)
         return 0;
-    unsigned w = FCGIC_WANT_READ;
+    unsigned w = c->input_paused ? 0 : FCGIC_WANT_READ;
     if (fcgic_encoder_pending(c->enc))
         w |= FCGIC_WANT_WRITE;
     return w;
@@ -956,6 +967,7 @@ int fcgic_conn_recv(struct fcgic_conn *c, const void *buf, size_t len, size_t *c
     if (c->depth)
         return FCGIC_E_REENTRANT;
     c->now = now;
+    c->input_paused = false;
     if (c->error)
         return c->error;
     if (buf == NULL && len)
@@ -984,6 +996,7 @@ int fcgic_conn_recv(struct fcgic_conn *c, const void *buf, size_t len, size_t *c
         if (c->free_pending)
             break;
         if (h == FCGIC_PAUSE) {
+            c->input_paused = true;
             if (taken < ev.len) {
                 fcgic__decoder_unread(c->dec, ev.len - taken);
                 pos -= ev.len - taken;

@@ -483,13 +483,22 @@ static void sock_feed_held(struct psock *s, uint64_t now)
      * keep it for the next kick rather than dropping it. */
     if (fcgic_conn_in_callback(s->c))
         return;
+    if (s->held_off >= s->held.len) {
+        /* the pausing callback had taken everything read: just resume */
+        s->held.len = 0;
+        s->held_off = 0;
+        s->paused = false;
+        fcgic_conn_unpause(s->c);
+        return;
+    }
     size_t used = 0;
     int rc = fcgic_conn_recv(s->c, s->held.data + s->held_off, s->held.len - s->held_off, &used, now);
     s->held_off += used;
     if (rc < 0 || s->held_off >= s->held.len) {
         s->held.len = 0;
         s->held_off = 0;
-        s->paused = false;
+        /* a callback may have paused again on the last byte */
+        s->paused = rc >= 0 && fcgic_conn_input_paused(s->c);
     }
 }
 
@@ -503,7 +512,8 @@ static void sock_read(struct psock *s, uint64_t now)
             int rc = fcgic_conn_recv(s->c, p->rbuf, (size_t)n, &used, now);
             if (rc < 0 || s->closing)
                 return;
-            if (used < (size_t)n) {
+            if (used < (size_t)n || fcgic_conn_input_paused(s->c)) {
+                /* a callback paused: keep what is left (maybe nothing) */
                 sock_hold(s, p->rbuf + used, (size_t)n - used, now);
                 return;
             }

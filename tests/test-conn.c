@@ -622,6 +622,11 @@ START_TEST(test_pause_and_callback_errors)
     ck_assert_int_eq(fcgic_conn_recv(c, a.b, a.n, &used, 0), 0);
     ck_assert_uint_lt(used, a.n);
     ck_assert_uint_eq(s.body_len, 3);
+    /* paused: no reading until input is fed again or unpaused */
+    ck_assert_int_eq(fcgic_conn_input_paused(c), 1);
+    ck_assert_uint_eq(fcgic_conn_wants(c) & FCGIC_WANT_READ, 0);
+    fcgic_conn_unpause(c);
+    ck_assert_uint_eq(fcgic_conn_wants(c) & FCGIC_WANT_READ, FCGIC_WANT_READ);
     size_t used2;
     ck_assert_int_eq(fcgic_conn_recv(c, a.b + used, a.n - used, &used2, 0), 0);
     ck_assert_uint_eq(used + used2, a.n);

@@ -938,6 +938,80 @@ static void tf_timer(void *ud, uint64_t deadline)
         fcgic_posix_free(tf->p);
 }
 
+/* Backpressure in the event loop: after on_body returns FCGIC_PAUSE, no more
+ * body arrives until the embedder kicks, also when the pausing callback had
+ * taken every byte the last read brought (the pause is then the engine's
+ * only record of it). */
+struct bp {
+    int paused;     /* set by on_body, cleared before the kick */
+    int violations; /* on_body called while paused */
+    int calls, ended;
+    size_t bytes;
+    struct fcgic_result res;
+};
+
+static int bp_body(struct fcgic_conn *c, void *ud, const char *d, size_t n)
+{
+    struct bp *b = fcgic_conn_userdata(c);
+    (void)ud;
+    (void)d;
+    if (b->paused)
+        b->violations++;
+    b->paused = 1;
+    b->calls++;
+    b->bytes += n;
+    return FCGIC_PAUSE;
+}
+
+static void bp_end(struct fcgic_conn *c, void *ud, const struct fcgic_result *r)
+{
+    struct bp *b = fcgic_conn_userdata(c);
+    (void)ud;
+    b->ended = 1;
+    b->res = *r;
+}
+
+START_TEST(pause_holds_reading)
+{
+    struct harness_app *app = start_echo(HARNESS_UNIX, NULL);
+    struct fcgic_posix *px;
+    ck_assert_int_eq(fcgic_posix_new(&px, NULL, NULL), 0);
+    struct fcgic_conn_callbacks cb;
+    memset(&cb, 0, sizeof cb);
+    cb.version = FCGIC_CONN_CALLBACKS_VERSION;
+    cb.on_body = bp_body;
+    cb.on_end = bp_end;
+    struct bp b;
+    memset(&b, 0, sizeof b);
+    struct fcgic_conn *c;
+    ck_assert_int_eq(fcgic_posix_open(px, app->url, NULL, &cb, &b, &c, fcgic_posix_now()), 0);
+    static const struct fcgic_param params[] = {FCGIC_PARAM_LIT("REQUEST_METHOD", "GET"),
+                                                FCGIC_PARAM_LIT("QUERY_STRING", "size=400000&chunk=5000")};
+    struct fcgic_request req;
+    memset(&req, 0, sizeof req);
+    req.params = params;
+    req.nparams = 2;
+    ck_assert_int_eq(fcgic_conn_submit(c, &req, NULL, NULL, fcgic_posix_now()), 0);
+    fcgic_posix_kick(px, c, fcgic_posix_now());
+    uint64_t limit = fcgic_posix_now() + 20000000000ull;
+    while (!b.ended && fcgic_posix_now() < limit) {
+        ck_assert_int_eq(fcgic_posix_run(px, 20000000), 0);
+        if (b.paused) {
+            b.paused = 0;
+            fcgic_posix_kick(px, c, fcgic_posix_now());
+        }
+    }
+    ck_assert_int_eq(b.ended, 1);
+    ck_assert_int_eq(b.res.error, 0);
+    ck_assert_uint_eq(b.bytes, 400000);
+    ck_assert_int_eq(b.violations, 0);
+    ck_assert_int_gt(b.calls, 1);
+    fcgic_posix_close(px, c);
+    fcgic_posix_free(px);
+    harness_app_stop(app);
+}
+END_TEST
+
 START_TEST(free_from_on_timer)
 {
     struct raw_app ra;
@@ -1396,6 +1470,7 @@ static Suite *posix_suite(void)
     tcase_add_test(tc, kick_inside_submit);
     tcase_add_test(tc, kick_inside_resume_keeps_held_input);
     tcase_add_test(tc, free_from_on_timer);
+    tcase_add_test(tc, pause_holds_reading);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("transport");

@@ -285,7 +285,8 @@ FCGIC_API int fcgic_conn_tick(struct fcgic_conn *c, uint64_t now);
 /** The next time fcgic_conn_tick() must be called, or FCGIC_NO_DEADLINE. */
 FCGIC_API uint64_t fcgic_conn_deadline(const struct fcgic_conn *c);
 
-/** FCGIC_WANT_READ and/or FCGIC_WANT_WRITE, or 0 when it should be closed. */
+/** FCGIC_WANT_READ and/or FCGIC_WANT_WRITE, or 0 when it should be closed.
+ *  No FCGIC_WANT_READ while input is paused (fcgic_conn_input_paused()). */
 FCGIC_API unsigned fcgic_conn_wants(const struct fcgic_conn *c);
 
 /** The current state. */
@@ -305,6 +306,18 @@ FCGIC_API uint64_t fcgic_conn_last_now(const struct fcgic_conn *c);
  * callback defers the work until the callback's engine call returns.
  */
 FCGIC_API int fcgic_conn_in_callback(const struct fcgic_conn *c);
+
+/**
+ * 1 after a callback returned FCGIC_PAUSE inside fcgic_conn_recv(), until
+ * input is fed again or fcgic_conn_unpause() is called. While paused,
+ * fcgic_conn_wants() leaves out FCGIC_WANT_READ, so a transport stops
+ * reading even when the pausing callback had taken all the input it was
+ * given.
+ */
+FCGIC_API int fcgic_conn_input_paused(const struct fcgic_conn *c);
+
+/** Ready for more input after FCGIC_PAUSE (when no input was held back). */
+FCGIC_API void fcgic_conn_unpause(struct fcgic_conn *c);
 
 /** The sticky error, or 0. */
 FCGIC_API int fcgic_conn_error(const struct fcgic_conn *c);
