@@ -711,11 +711,13 @@ static int on_stdout(struct fcgic_conn *c, struct slot *s, const uint8_t *p, siz
         int rc = fcgic_cgi_parser_next(s->cgi, (const char *)p + *used, n - *used, &k, &ev);
         *used += k;
         if (rc < 0) {
+            /* A malformed response: no more callbacks, ask the application
+             * to stop, and end on its END_REQUEST. */
             s->res.error = rc;
-            s->aborted = true; /* no more callbacks; end on END_REQUEST */
+            s->aborted = true;
             c->done = true;
             *used = n;
-            return 0;
+            return fcgic_encoder_abort_request(c->enc, s->id);
         }
         if (rc == 0)
             break;
@@ -1074,7 +1076,7 @@ uint64_t fcgic_conn_deadline(const struct fcgic_conn *c)
     uint64_t d = c->connecting ? c->connect_deadline : FCGIC_NO_DEADLINE;
     for (size_t i = 0; i < c->nslots; i++) {
         int which;
-        if (c->slots[i]->st == SLOT_ACTIVE) {
+        if (c->slots[i]->st == SLOT_ACTIVE || c->slots[i]->st == SLOT_ENDING) {
             uint64_t t = slot_deadline(c->slots[i], &which);
             if (t < d)
                 d = t;
@@ -1098,8 +1100,20 @@ int fcgic_conn_tick(struct fcgic_conn *c, uint64_t now)
     for (size_t i = 0; i < c->nslots && !c->free_pending && !c->error; i++) {
         struct slot *s = c->slots[i];
         int which;
-        if (s->st != SLOT_ACTIVE || slot_deadline(s, &which) > now)
+        if ((s->st != SLOT_ACTIVE && s->st != SLOT_ENDING) || slot_deadline(s, &which) > now)
             continue;
+        if (s->st == SLOT_ENDING) {
+            /* END_REQUEST came but the application stopped taking the rest
+             * of the body: deliver the result now, after copying the queued
+             * bytes so the caller may release its body. */
+            int rc = fcgic__encoder_own(c->enc);
+            if (rc) {
+                conn_failed(c, rc);
+                break;
+            }
+            deliver_end(c, s, SLOT_ENDING);
+            continue;
+        }
         /* Ask the application to stop, and keep the id reserved until its
          * END_REQUEST arrives; the connection is not reused. The result is
          * delivered now, so body bytes still queued must stop referring to

@@ -904,6 +904,50 @@ START_TEST(test_timeout_releases_body)
 }
 END_TEST
 
+START_TEST(test_ending_times_out)
+{
+    /* END_REQUEST arrives while the body is still queued and the
+     * application takes no more: the request's timer still ends it. */
+    struct fcgic_conn_options o = {0};
+    o.keep_conn = 1;
+    struct fcgic_conn *c = mk(&o);
+    static struct seen s;
+    memset(&s, 0, sizeof s);
+    size_t len = 200000;
+    char *body = malloc(len);
+    ck_assert_ptr_nonnull(body);
+    memset(body, 'b', len);
+    struct fcgic_request req = {0};
+    req.stdin_mode = FCGIC_BODY_BUFFER;
+    req.stdin_data = body;
+    req.stdin_len = len;
+    req.timeouts.idle = 500;
+    ck_assert_int_eq(fcgic_conn_submit(c, &req, &s, NULL, 0), 0);
+    struct fcgic_iov iov[8];
+    ck_assert_uint_ge(fcgic_conn_out_iov(c, iov, 8), 2);
+    ck_assert_int_eq(fcgic_conn_out_done(c, iov[0].len, 0), 0);
+    static struct app a;
+    a.n = 0;
+    app_str(&a, 6, 1, "Status: 413 Too Large\r\n\r\n");
+    app_str(&a, 6, 1, "");
+    app_end(&a, 1, 0, 0);
+    size_t used;
+    ck_assert_int_eq(fcgic_conn_recv(c, a.b, a.n, &used, 100), 0);
+    ck_assert_int_eq(s.ends, 0);
+    ck_assert_uint_eq(fcgic_conn_deadline(c), 600);
+    ck_assert_int_eq(fcgic_conn_tick(c, 600), 0);
+    ck_assert_int_eq(s.ends, 1);
+    ck_assert_int_eq(s.res.error, 0);
+    ck_assert_int_eq(s.res.got_end_request, 1);
+    ck_assert_int_eq(s.res.body_sent, 0);
+    free(body);
+    static uint8_t out[300000];
+    drain(c, out, sizeof out); /* reads only the engine's own copy */
+    ck_assert_int_eq(fcgic_conn_state(c), FCGIC_CONN_DONE);
+    fcgic_conn_free(c);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("conn");
@@ -929,6 +973,7 @@ int main(void)
     tc = tcase_create("timers");
     tcase_add_test(tc, test_timeouts);
     tcase_add_test(tc, test_timeout_releases_body);
+    tcase_add_test(tc, test_ending_times_out);
     tcase_add_test(tc, test_connect_timeout_saturates);
     suite_add_tcase(s, tc);
     tc = tcase_create("memory");

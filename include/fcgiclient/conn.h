@@ -217,7 +217,8 @@ FCGIC_API int fcgic_conn_submit(struct fcgic_conn *c, const struct fcgic_request
 /**
  * Tell the connection that a body_read which returned FCGIC_BODY_AGAIN can
  * be called again.
- * @return 0, FCGIC_E_NOT_FOUND (no such running request) or FCGIC_E_STATE.
+ * @return 0, FCGIC_E_NOT_FOUND (no such running request) or the
+ *         connection's sticky error.
  */
 FCGIC_API int fcgic_conn_resume(struct fcgic_conn *c, uint16_t id, uint64_t now);
 
@@ -231,7 +232,8 @@ FCGIC_API int fcgic_conn_abort(struct fcgic_conn *c, uint16_t id);
 /**
  * Queue a GET_VALUES query; the answer arrives through on_values.
  * @param names variable names, e.g. "FCGI_MAX_CONNS"; copied.
- * @return 0, FCGIC_E_INVAL, FCGIC_E_BAD_LENGTH or FCGIC_E_NOMEM.
+ * @return 0, FCGIC_E_INVAL, FCGIC_E_BAD_LENGTH, FCGIC_E_NOMEM or the
+ *         connection's sticky error.
  */
 FCGIC_API int fcgic_conn_get_values(struct fcgic_conn *c, const char *const *names, size_t n);
 
@@ -247,7 +249,8 @@ FCGIC_API size_t fcgic_conn_out_pending(const struct fcgic_conn *c);
 
 /**
  * Acknowledge n bytes written. May pull more body through body_read.
- * @return 0, FCGIC_E_RANGE or the connection's sticky error.
+ * @return 0, FCGIC_E_RANGE, FCGIC_E_REENTRANT (from inside a callback) or
+ *         the connection's sticky error.
  */
 FCGIC_API int fcgic_conn_out_done(struct fcgic_conn *c, size_t n, uint64_t now);
 
@@ -286,6 +289,8 @@ FCGIC_API int fcgic_conn_tick(struct fcgic_conn *c, uint64_t now);
 FCGIC_API uint64_t fcgic_conn_deadline(const struct fcgic_conn *c);
 
 /** FCGIC_WANT_READ and/or FCGIC_WANT_WRITE, or 0 when it should be closed.
+ *  A DONE connection may still want to read: the END_REQUEST of a request
+ *  that timed out is absorbed if it comes, but the embedder may close.
  *  No FCGIC_WANT_READ while input is paused (fcgic_conn_input_paused()). */
 FCGIC_API unsigned fcgic_conn_wants(const struct fcgic_conn *c);
 
