@@ -389,6 +389,30 @@ size_t fcgic_encoder_pending(const struct fcgic_encoder *e)
     return e->pending;
 }
 
+/* A connection whose queue never empties (requests multiplexed back to back)
+ * would grow forever: drop the written pieces and the arena bytes before the
+ * first one still needed. Arena pieces are in arena order. */
+static void compact(struct fcgic_encoder *e)
+{
+    size_t base = e->arena.len;
+    for (size_t i = e->head; i < e->npieces; i++) {
+        if (e->pieces[i].ext == NULL) {
+            base = e->pieces[i].off;
+            break;
+        }
+    }
+    if (base > 0) {
+        memmove(e->arena.data, e->arena.data + base, e->arena.len - base);
+        e->arena.len -= base;
+        for (size_t i = e->head; i < e->npieces; i++)
+            if (e->pieces[i].ext == NULL)
+                e->pieces[i].off -= base;
+    }
+    memmove(e->pieces, e->pieces + e->head, (e->npieces - e->head) * sizeof *e->pieces);
+    e->npieces -= e->head;
+    e->head = 0;
+}
+
 int fcgic_encoder_consume(struct fcgic_encoder *e, size_t n)
 {
     if (n > e->pending)
@@ -409,6 +433,8 @@ int fcgic_encoder_consume(struct fcgic_encoder *e, size_t n)
         /* Everything written: start over at the beginning of the arena. */
         e->head = e->npieces = e->head_off = 0;
         e->arena.len = 0;
+    } else if (e->head >= 64 && e->head * 2 >= e->npieces) {
+        compact(e);
     }
     return 0;
 }

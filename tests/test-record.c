@@ -476,6 +476,73 @@ START_TEST(test_alloc_failures)
 }
 END_TEST
 
+/* Allocation hooks that remember the largest block asked for. */
+static size_t peak_block;
+static void *peak_malloc(size_t n, void *ud)
+{
+    (void)ud;
+    if (n > peak_block)
+        peak_block = n;
+    return malloc(n);
+}
+static void *peak_realloc(void *p, size_t n, void *ud)
+{
+    (void)ud;
+    if (n > peak_block)
+        peak_block = n;
+    return realloc(p, n);
+}
+static void peak_free(void *p, void *ud)
+{
+    (void)ud;
+    free(p);
+}
+
+START_TEST(test_queue_never_empty_stays_bounded)
+{
+    /* Records queued while older ones are written, the queue never empty
+     * (a busy multiplexed connection): memory stays bounded and every byte
+     * comes out in order. */
+    struct fcgic_mem mem = {peak_malloc, peak_realloc, peak_free, NULL};
+    peak_block = 0;
+    struct fcgic_encoder *e;
+    ck_assert_int_eq(fcgic_encoder_new(&e, &mem), 0);
+    static const char body[] = "0123456789";
+    uint8_t expect[64], got[64];
+    size_t backlog = 0; /* bytes queued, not yet taken */
+    uint8_t queue[256];
+    for (int i = 0; i < 100000; i++) {
+        uint16_t id = (uint16_t)(i % 7 + 1);
+        ck_assert_int_eq(fcgic_encoder_abort_request(e, id), 0);
+        ck_assert_int_eq(fcgic_encoder_stream(e, FCGIC_TYPE_STDIN, id, body, 10), 0);
+        /* what these two records are */
+        uint8_t *x = expect;
+        fcgic_record_header_encode(x, FCGIC_TYPE_ABORT_REQUEST, id, 0, 0);
+        fcgic_record_header_encode(x + 8, FCGIC_TYPE_STDIN, id, 10, 0);
+        memcpy(x + 16, body, 10);
+        memcpy(queue + backlog, expect, 26);
+        backlog += 26;
+        /* take all but 5 bytes */
+        size_t take = backlog - 5, n = 0;
+        struct fcgic_iov iov[16];
+        size_t k = fcgic_encoder_iov(e, iov, 16);
+        for (size_t j = 0; j < k && n < take; j++) {
+            size_t c = iov[j].len < take - n ? iov[j].len : take - n;
+            memcpy(got + n, iov[j].base, c);
+            n += c;
+        }
+        ck_assert_uint_eq(n, take);
+        ck_assert_mem_eq(got, queue, take);
+        ck_assert_int_eq(fcgic_encoder_consume(e, take), 0);
+        memmove(queue, queue + take, backlog - take);
+        backlog -= take;
+        ck_assert_uint_eq(fcgic_encoder_pending(e), backlog);
+    }
+    ck_assert_uint_lt(peak_block, 16384);
+    fcgic_encoder_free(e);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("record");
@@ -485,6 +552,7 @@ int main(void)
     tcase_add_test(tc, test_encode_misc_records);
     tcase_add_test(tc, test_encode_empty_management_body);
     tcase_add_test(tc, test_params_split);
+    tcase_add_test(tc, test_queue_never_empty_stays_bounded);
     suite_add_tcase(s, tc);
     tc = tcase_create("decoder");
     tcase_add_test(tc, test_decode_bytewise);
