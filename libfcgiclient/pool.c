@@ -164,7 +164,11 @@ static void emit(struct fcgic_pool *p, enum fcgic_event_kind kind, int err, unsi
     ev.old_status = a;
     ev.new_status = b;
     ev.now = now;
+    /* on_event is a callback like the others: calls back into the pool from
+     * it are deferred or refused, never run in the middle of this one. */
+    p->cb_depth++;
     p->cb.on_event(p->ud, &ev);
+    p->cb_depth--;
 }
 
 static void wake(struct fcgic_pool *p)

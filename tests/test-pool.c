@@ -35,6 +35,7 @@ struct ctx {
     struct fcgic_pool_req *again_handle;
     int again_submit, again_abort, again_tick;
     char *owned_body; /* freed by the last on_end */
+    int tick_in_event; /* on_event calls fcgic_pool_tick(): its result */
 };
 
 static struct fcgic_request simple_req(void);
@@ -88,6 +89,8 @@ static void c_event(void *ud, const struct fcgic_event *ev)
                                         "values", "qtimeout", "member", "failover", "health"};
     if (ev->kind == FCGIC_EVENT_STALE_RETRY)
         c->stale_now = ev->now;
+    if (c->tick_in_event == 1)
+        c->tick_in_event = fcgic_pool_tick(c->p, ev->now);
     strncat(c->events, names[ev->kind], sizeof(c->events) - strlen(c->events) - 2);
     strcat(c->events, " ");
 }
@@ -162,6 +165,24 @@ START_TEST(reuse_off_default)
     ck_assert_uint_eq(st.requests, 3);
     ck_assert_uint_eq(st.conns_open, 0);
     ck_assert_str_eq(c.events, "connect close connect close connect close ");
+    teardown(&c);
+}
+END_TEST
+
+START_TEST(event_callback_is_a_callback)
+{
+    /* Ticking the pool from on_event is refused instead of re-entering the
+     * dispatch that is emitting the event. */
+    struct ctx c;
+    struct fcgic_pool_options o;
+    memset(&o, 0, sizeof(o));
+    setup(&c, &o);
+    c.tick_in_event = 1;
+    struct fcgic_request req = simple_req();
+    ck_assert_int_eq(fcgic_pool_submit(c.p, &req, &c, NULL, 0), 0);
+    ck_assert_int_eq(c.tick_in_event, FCGIC_E_REENTRANT);
+    ck_assert_int_eq(fake_respond(&c.fk, 0, "ok"), 0);
+    ck_assert_int_eq(c.ends, 1);
     teardown(&c);
 }
 END_TEST
@@ -1057,6 +1078,7 @@ static Suite *pool_suite(void)
     tc = tcase_create("reuse");
     tcase_add_test(tc, reuse_off_default);
     tcase_add_test(tc, reuse_on_keeps_conn);
+    tcase_add_test(tc, event_callback_is_a_callback);
     tcase_add_test(tc, mru_first);
     suite_add_tcase(s, tc);
     tc = tcase_create("limits");
