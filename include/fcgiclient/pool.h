@@ -92,7 +92,7 @@ struct fcgic_pool_callbacks {
      *  Called at most once per byte: on a retry the pool replays what it
      *  kept. */
     int (*body_read)(void *req_ud, enum fcgic_type stream, struct fcgic_span *chunk);
-        /** Statistics and log events; ev lives until the callback returns.
+    /** Statistics and log events; ev lives until the callback returns.
      *  Like the request callbacks, it may submit and abort (the work is
      *  deferred) but fcgic_pool_tick() from it returns FCGIC_E_REENTRANT. */
     void (*on_event)(void *ud, const struct fcgic_event *ev);
