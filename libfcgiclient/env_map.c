@@ -30,6 +30,12 @@ struct fcgic_env_map {
     pcre2_code *re;
     char *target; /* copy of the configured target */
     struct fcgic_span fcgi_url; /* into target */
+    /* The target's authority ("fcgi://host[:port]", into target) and its
+     * canonical form "proxy:fcgi://host[:port]/", computed once (NULL when
+     * the authority holds a substitution or does not parse). */
+    struct fcgic_span auth;
+    char *canon_auth;
+    size_t canon_auth_len;
     char *rule;   /* "ProxyPass /x/ fcgi://..." for explain */
     size_t rule_len;
     struct fcgic_span server_name, server_admin, docroot, ctx_prefix, ctx_docroot, software,
@@ -94,6 +100,7 @@ void fcgic_env_map_free(struct fcgic_env_map *map)
         pcre2_code_free(map->re);
     fcgic__free(a, map->match);
     fcgic__free(a, map->target);
+    fcgic__free(a, map->canon_auth);
     fcgic__free(a, map->rule);
     struct fcgic_span *spans[] = {&map->server_name, &map->server_admin, &map->docroot,
                                   &map->ctx_prefix, &map->ctx_docroot, &map->software,
@@ -133,6 +140,41 @@ static int compile_re(struct fcgic_env_map *m, const char *pat)
 }
 
 static const char *const kind_names[] = {"ProxyPass", "ProxyPassMatch", "SetHandler"};
+
+/* Append "proxy:fcgi://host[:port]/" for the authority "fcgi://host[:port]"
+ * (s, alen) to o: the host lower-cased, mod_proxy's default port 8000 left
+ * out. */
+static int canon_authority(const struct fcgic__alloc *a, struct fcgic__buf *o, const char *s, size_t alen)
+{
+    struct fcgic_env_target t;
+    if (fcgic_env_parse_target(s, alen, &t) != 0)
+        return FCGIC_E_ENV_BAD_URI;
+    int rc = fcgic__buf_append(o, a, "proxy:fcgi://", 13);
+    if (rc == 0 && t.ipv6)
+        rc = fcgic__buf_append(o, a, "[", 1);
+    if (rc == 0)
+        rc = fcgic__buf_reserve(o, a, t.host.len);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < t.host.len; i++)
+        o->data[o->len++] = fcgic__env_lower(t.host.ptr[i]);
+    if (t.ipv6 && (rc = fcgic__buf_append(o, a, "]", 1)) != 0)
+        return rc;
+    if (t.port_str.len && t.port != 8000) {
+        char pb[8];
+        int pl = snprintf(pb, sizeof pb, ":%u", t.port);
+        if ((rc = fcgic__buf_append(o, a, pb, (size_t)pl)) != 0)
+            return rc;
+    }
+    return fcgic__buf_append(o, a, "/", 1);
+}
+
+/* The authority of an fcgi:// URL: up to the first '/' after "fcgi://". */
+static size_t authority_len(const char *s, size_t n)
+{
+    const char *slash = n > 7 ? memchr(s + 7, '/', n - 7) : NULL;
+    return slash ? (size_t)(slash - s) : n;
+}
 
 int fcgic_env_map_new(struct fcgic_env_map **out, const struct fcgic_env_map_config *cfg,
                       const struct fcgic_mem *mem)
@@ -184,6 +226,17 @@ int fcgic_env_map_new(struct fcgic_env_map **out, const struct fcgic_env_map_con
         goto fail;
     m->fcgi_url.ptr = m->target + (t.fcgi_url.ptr - cfg->target);
     m->fcgi_url.len = t.fcgi_url.len;
+    m->auth.ptr = m->fcgi_url.ptr;
+    m->auth.len = authority_len(m->fcgi_url.ptr, m->fcgi_url.len);
+    if (memchr(m->auth.ptr, '$', m->auth.len) == NULL) {
+        struct fcgic__buf cb = {NULL, 0, 0};
+        if (canon_authority(&a, &cb, m->auth.ptr, m->auth.len) == 0) {
+            m->canon_auth = cb.data;
+            m->canon_auth_len = cb.len;
+        } else {
+            fcgic__buf_free(&cb, &a);
+        }
+    }
     if (cfg->match) {
         m->match_len = strlen(cfg->match);
         m->match = fcgic__memdup(&a, cfg->match, m->match_len);
@@ -320,39 +373,21 @@ static int canon(struct build *b)
 {
     struct fcgic__buf *f = SB(b, S_FOUND), *o = SB(b, S_FILE);
     const struct fcgic__alloc *a = &b->env->alloc;
+    const struct fcgic_env_map *m = b->map;
     o->len = 0;
     const char *s = f->data;
     size_t n = f->len;
-    /* authority ends at the first '/' after "fcgi://" */
-    const char *slash = n > 7 ? memchr(s + 7, '/', n - 7) : NULL;
-    size_t alen = slash ? (size_t)(slash - s) : n;
-    struct fcgic_env_target t;
-    if (fcgic_env_parse_target(s, alen, &t) != 0)
-        return FCGIC_E_ENV_BAD_URI;
-    int rc = fcgic__buf_append(o, a, "proxy:fcgi://", 13);
-    if (rc == 0 && t.ipv6)
-        rc = fcgic__buf_append(o, a, "[", 1);
-    if (rc == 0)
-        rc = fcgic__buf_reserve(o, a, t.host.len);
+    size_t alen = authority_len(s, n);
+    int rc;
+    if (m->canon_auth && alen == m->auth.len && memcmp(s, m->auth.ptr, alen) == 0)
+        rc = fcgic__buf_append(o, a, m->canon_auth, m->canon_auth_len);
+    else
+        rc = canon_authority(a, o, s, alen);
     if (rc)
         return rc;
-    for (size_t i = 0; i < t.host.len; i++)
-        o->data[o->len++] = fcgic__env_lower(t.host.ptr[i]);
-    if (t.ipv6 && (rc = fcgic__buf_append(o, a, "]", 1)) != 0)
-        return rc;
-    /* the default port of fcgi:// in mod_proxy is 8000 and is not shown */
-    if (t.port_str.len && t.port != 8000) {
-        char pb[8];
-        int pl = snprintf(pb, sizeof pb, ":%u", t.port);
-        if ((rc = fcgic__buf_append(o, a, pb, (size_t)pl)) != 0)
-            return rc;
-    }
-    if ((rc = fcgic__buf_append(o, a, "/", 1)) != 0)
-        return rc;
     b->canon_path_off = o->len;
-    if (slash)
-        rc = fcgic__env_canonenc(a, o, slash + 1, n - alen - 1,
-                                 b->map->slashes == FCGIC_ENV_SLASHES_NODECODE);
+    if (alen < n)
+        rc = fcgic__env_canonenc(a, o, s + alen + 1, n - alen - 1, m->slashes == FCGIC_ENV_SLASHES_NODECODE);
     return rc;
 }
 
