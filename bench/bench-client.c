@@ -207,10 +207,17 @@ int main(int argc, char **argv)
     }
     int conns[2] = {1, NCONN};
     for (int k = 0; k < 2; k++) {
-        /* alternate to spread machine noise over both */
         double lib = 0, mini = 0;
         for (int round = 0; round < 3; round++) {
-            double a = run_mini(app, conns[k], total), b = run_lib(app, conns[k], total);
+            /* alternate which client goes first */
+            double a, b;
+            if (round % 2) {
+                b = run_lib(app, conns[k], total);
+                a = run_mini(app, conns[k], total);
+            } else {
+                a = run_mini(app, conns[k], total);
+                b = run_lib(app, conns[k], total);
+            }
             if (a < 0 || b < 0) {
                 fprintf(stderr, "run failed\n");
                 harness_app_stop(app);

@@ -9,6 +9,7 @@
 #include <poll.h>
 #include <stdalign.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
@@ -53,6 +54,9 @@ struct psock {
     size_t naddrs, next_addr;
     struct fcgic__buf held; /* input not consumed because of FCGIC_PAUSE */
     size_t held_off;
+    uint64_t rcvtimeo_us; /* SO_RCVTIMEO last set for blocking-read rounds, 0 = none */
+    bool rcvtimeo_set;
+    int fl;               /* file status flags (O_NONBLOCK set), 0 = not read yet */
     struct psock *prev, *next;
 };
 
@@ -371,6 +375,8 @@ static int sock_start_connect(struct psock *s)
         return FCGIC_E_CONNECT;
     }
     s->fd = fd;
+    s->fl = 0; /* a new socket: its flags and SO_RCVTIMEO are its own */
+    s->rcvtimeo_set = false;
     s->serial = ++s->p->next_serial;
     pmap_put_nogrow(&s->p->by_fd, fd_key(fd), s); /* room: reserved by the caller */
     return 0;
@@ -502,23 +508,31 @@ static void sock_feed_held(struct psock *s, uint64_t now)
     }
 }
 
+/* n > 0 bytes read into the read buffer: hand them to the engine. Returns
+ * true when more may be read now. */
+static bool sock_got(struct psock *s, size_t n, uint64_t now)
+{
+    struct fcgic_posix *p = s->p;
+    size_t used = 0;
+    int rc = fcgic_conn_recv(s->c, p->rbuf, n, &used, now);
+    if (rc < 0 || s->closing)
+        return false;
+    if (used < n || fcgic_conn_input_paused(s->c)) {
+        /* a callback paused: keep what is left (maybe nothing) */
+        sock_hold(s, p->rbuf + used, n - used, now);
+        return false;
+    }
+    return n == p->rbuf_size; /* a short read most likely drained the socket */
+}
+
 static void sock_read(struct psock *s, uint64_t now)
 {
     struct fcgic_posix *p = s->p;
     for (int i = 0; i < READS_PER_EVENT && !s->dead && !s->closing && !s->eof && !s->paused; i++) {
         ssize_t n = recv(s->fd, p->rbuf, p->rbuf_size, 0);
         if (n > 0) {
-            size_t used = 0;
-            int rc = fcgic_conn_recv(s->c, p->rbuf, (size_t)n, &used, now);
-            if (rc < 0 || s->closing)
+            if (!sock_got(s, (size_t)n, now))
                 return;
-            if (used < (size_t)n || fcgic_conn_input_paused(s->c)) {
-                /* a callback paused: keep what is left (maybe nothing) */
-                sock_hold(s, p->rbuf + used, (size_t)n - used, now);
-                return;
-            }
-            if ((size_t)n < p->rbuf_size)
-                return; /* drained, most likely: let the loop tell */
         } else if (n == 0) {
             s->eof = true;
             fcgic_conn_recv_eof(s->c, now);
@@ -893,6 +907,70 @@ static int build_pollset(struct fcgic_posix *p, size_t *n_out)
 }
 
 /* One round; returns 1 when the object was freed by a callback. */
+#define BLOCKING_NOT_TAKEN 2
+
+/* The built-in loop waiting on one socket for input only (the common case
+ * of one request, or one kept-alive connection, at a time): a blocking
+ * recv(2) with SO_RCVTIMEO wakes faster than poll(2) followed by recv(2) on
+ * some machines (on the virtual machine we measure on, a round trip took
+ * 35 us with read, 50 us with poll + read). The socket is blocking only
+ * for this call. Returns like run_round(), or BLOCKING_NOT_TAKEN. */
+static int blocking_read_round(struct fcgic_posix *p, uint64_t wait)
+{
+    int fd = p->pfds[0].fd;
+    struct psock *s = pmap_get(&p->by_fd, fd_key(fd));
+    if (s == NULL || s->serial != p->pserial[0] || s->connecting || s->paused)
+        return BLOCKING_NOT_TAKEN;
+    /* SO_RCVTIMEO in microseconds, 0 = no limit. Waking early is harmless
+     * (the caller loops) and waking late is not, so the option is set again
+     * only when it is too long, or much shorter than needed. */
+    uint64_t us = 0;
+    if (wait != FCGIC_NO_DEADLINE) {
+        us = (wait + 999u) / 1000u; /* round up: never wake before the deadline */
+        if (us / 1000000u > (uint64_t)INT32_MAX)
+            us = (uint64_t)INT32_MAX * 1000000u;
+    }
+    uint64_t cur = s->rcvtimeo_us;
+    bool set = !s->rcvtimeo_set || (us == 0 ? cur != 0 : (cur == 0 || cur > us || cur < us / 2));
+    if (set) {
+        struct timeval tv;
+        tv.tv_sec = (time_t)(us / 1000000u);
+        tv.tv_usec = (suseconds_t)(us % 1000000u);
+        if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) < 0)
+            return BLOCKING_NOT_TAKEN;
+        s->rcvtimeo_us = us;
+        s->rcvtimeo_set = true;
+    }
+    if (s->fl == 0 && (s->fl = fcntl(fd, F_GETFL)) <= 0) {
+        s->fl = 0;
+        return BLOCKING_NOT_TAKEN;
+    }
+    int fl = s->fl;
+    if (fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0)
+        return BLOCKING_NOT_TAKEN;
+    ssize_t got = recv(fd, p->rbuf, p->rbuf_size, 0);
+    int err = errno;
+    bool restored = fcntl(fd, F_SETFL, fl) == 0;
+    uint64_t now = fcgic_posix_now();
+    api_enter(p);
+    sock_enter(s);
+    if (!restored) {
+        sock_fail(s, FCGIC_E_IO, now); /* a blocking socket would stall the loop */
+    } else if (got > 0) {
+        if (sock_got(s, (size_t)got, now))
+            sock_read(s, now);
+    } else if (got == 0) {
+        s->eof = true;
+        fcgic_conn_recv_eof(s->c, now);
+    } else if (err != EAGAIN && err != EWOULDBLOCK && err != EINTR) {
+        sock_fail(s, FCGIC_E_IO, now);
+    }
+    sock_leave(s, now);
+    if (!p->free_pending)
+        run_timers(p, now);
+    return api_leave(p) ? 1 : 0;
+}
+
 static int run_round(struct fcgic_posix *p, uint64_t timeout_ns)
 {
     size_t n;
@@ -908,6 +986,11 @@ static int run_round(struct fcgic_posix *p, uint64_t timeout_ns)
     }
     if (n == 0 && wait == FCGIC_NO_DEADLINE)
         return 0; /* nothing would ever wake us */
+    if (n == 1 && p->pfds[0].events == POLLIN && wait != 0) {
+        int br = blocking_read_round(p, wait);
+        if (br != BLOCKING_NOT_TAKEN)
+            return br;
+    }
     int ms;
     if (wait == FCGIC_NO_DEADLINE)
         ms = -1;
