@@ -41,6 +41,10 @@ struct fake {
     uint64_t now;
     const struct fcgic_mem *mem;
     int opens_failed;
+    /* kick fails the connection at once, as the POSIX transport does when
+     * the write hits EPIPE: a request then ends inside the call that
+     * started it */
+    int fail_kick;
 };
 
 static inline int fake_find(struct fake *f, const struct fcgic_conn *c)
@@ -134,10 +138,45 @@ static inline void fake_drain(struct fake *f, int i)
 static inline void fake_kick(void *ud, struct fcgic_conn *c, uint64_t now)
 {
     struct fake *f = ud;
-    (void)now;
     int i = fake_find(f, c);
     if (i >= 0)
         fake_drain(f, i);
+    if (f->fail_kick)
+        (void)fcgic_conn_fail(c, FCGIC_E_IO, now);
+}
+
+/* Allocation hooks that note when one watched block is freed while armed
+ * (a handle freed before its on_end returned). */
+struct free_watch {
+    const void *ptr;
+    int armed;
+    int freed;
+};
+
+static inline void *fw_malloc(size_t n, void *ud)
+{
+    (void)ud;
+    return malloc(n);
+}
+
+static inline void *fw_realloc(void *p, size_t n, void *ud)
+{
+    (void)ud;
+    return realloc(p, n);
+}
+
+static inline void fw_free(void *p, void *ud)
+{
+    struct free_watch *w = ud;
+    if (p && p == w->ptr && w->armed)
+        w->freed = 1;
+    free(p);
+}
+
+static inline struct fcgic_mem free_watch_mem(struct free_watch *w)
+{
+    struct fcgic_mem m = {fw_malloc, fw_realloc, fw_free, w};
+    return m;
 }
 
 static inline void fake_close(void *ud, struct fcgic_conn *c)

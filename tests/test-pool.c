@@ -522,53 +522,10 @@ END_TEST
  * started it. */
 struct kctx {
     struct ctx c;
-    int fail_kick;
     struct fcgic_pool_req *handle; /* cleared by on_end */
-    int end_abort;                 /* fcgic_pool_abort() of its own handle from on_end */
-    int handle_freed;              /* the handle's memory was freed before on_end returned */
-    int in_end;                    /* watch frees of the handle */
+    int end_abort;    /* abort of its own handle from on_end */
+    struct free_watch fw; /* the handle freed before on_end returned */
 };
-
-static void k_kick(void *ud, struct fcgic_conn *c, uint64_t now)
-{
-    struct kctx *k = (struct kctx *)ud;
-    fake_kick(&k->c.fk, c, now);
-    if (k->fail_kick)
-        (void)fcgic_conn_fail(c, FCGIC_E_IO, now);
-}
-
-static int k_open(void *ud, const char *target, const struct fcgic_conn_options *opts,
-                  const struct fcgic_conn_callbacks *cb, void *conn_ud, struct fcgic_conn **out, uint64_t now)
-{
-    struct kctx *k = (struct kctx *)ud;
-    return fake_open(&k->c.fk, target, opts, cb, conn_ud, out, now);
-}
-
-static void k_close(void *ud, struct fcgic_conn *c)
-{
-    struct kctx *k = (struct kctx *)ud;
-    fake_close(&k->c.fk, c);
-}
-
-static void *k_malloc(size_t n, void *ud)
-{
-    (void)ud;
-    return malloc(n);
-}
-
-static void *k_realloc(void *ptr, size_t n, void *ud)
-{
-    (void)ud;
-    return realloc(ptr, n);
-}
-
-static void k_free(void *ptr, void *ud)
-{
-    struct kctx *k = ud;
-    if (ptr && ptr == (void *)k->handle && k->in_end)
-        k->handle_freed = 1;
-    free(ptr);
-}
 
 static void k_end(void *ud, const struct fcgic_result *r)
 {
@@ -580,20 +537,17 @@ static void k_end(void *ud, const struct fcgic_result *r)
         k->end_abort = fcgic_pool_abort(k->c.p, k->handle, 0);
         k->handle = NULL;
     }
+    k->fw.armed = 0; /* freeing it after on_end returns is right */
 }
 
 static void k_setup(struct kctx *k, struct fcgic_pool_options *o)
 {
     memset(k, 0, sizeof(*k));
     fake_transport(&k->c.fk, &k->c.tr);
-    k->c.tr.ud = k;
-    k->c.tr.open = k_open;
-    k->c.tr.kick = k_kick;
-    k->c.tr.close = k_close;
     o->target = "fcgi://127.0.0.1:9000";
     struct fcgic_pool_callbacks cb = cbs();
     cb.on_end = k_end;
-    struct fcgic_mem mem = {k_malloc, k_realloc, k_free, k};
+    struct fcgic_mem mem = free_watch_mem(&k->fw);
     ck_assert_int_eq(fcgic_pool_new(&k->c.p, o, &k->c.tr, &cb, k, &mem), 0);
 }
 
@@ -608,10 +562,11 @@ START_TEST(handle_valid_during_on_end)
     struct fcgic_request req = simple_req();
     ck_assert_int_eq(fcgic_pool_submit(k.c.p, &req, &k, &k.handle, 0), 0);
     ck_assert_ptr_nonnull(k.handle);
-    k.in_end = 1; /* from here, freeing the handle is too early */
+    k.fw.ptr = k.handle;
+    k.fw.armed = 1; /* from here, freeing the handle is too early */
     ck_assert_int_eq(fake_respond(&k.c.fk, 0, "a"), 0);
     ck_assert_int_eq(k.c.ends, 1);
-    ck_assert_int_eq(k.handle_freed, 0);
+    ck_assert_int_eq(k.fw.freed, 0);
     ck_assert_int_eq(k.end_abort, FCGIC_E_INVAL);
     fcgic_pool_free(k.c.p);
     fake_free(&k.c.fk);
@@ -626,7 +581,7 @@ START_TEST(request_ends_inside_submit)
     struct fcgic_pool_options o;
     memset(&o, 0, sizeof(o));
     k_setup(&k, &o);
-    k.fail_kick = 1;
+    k.c.fk.fail_kick = 1;
     struct fcgic_request req = simple_req();
     ck_assert_int_eq(fcgic_pool_submit(k.c.p, &req, &k, &k.handle, 0), 0);
     ck_assert_int_eq(k.c.ends, 1);
@@ -654,9 +609,9 @@ START_TEST(stale_inside_dispatch_from_queue)
     ck_assert_int_eq(fcgic_pool_submit(k.c.p, &req, &k, &h2, 0), 0);
     ck_assert_int_eq(fake_respond(&k.c.fk, 0, "a"), 0);
     ck_assert_int_eq(k.c.ends, 1);
-    k.fail_kick = 1;
+    k.c.fk.fail_kick = 1;
     ck_assert_int_eq(fcgic_pool_tick(k.c.p, 0), 0);
-    k.fail_kick = 0;
+    k.c.fk.fail_kick = 0;
     ck_assert_int_eq(k.c.ends, 1);
     struct fcgic_pool_stats st;
     fcgic_pool_get_stats(k.c.p, &st);
@@ -673,9 +628,9 @@ START_TEST(stale_inside_dispatch_from_queue)
     ck_assert_int_eq(fcgic_pool_submit(k.c.p, &req, &k, NULL, 0), 0);
     int i = k.c.fk.n - 1;
     ck_assert_int_eq(fake_respond(&k.c.fk, i, "b"), 0);
-    k.fail_kick = 1;
+    k.c.fk.fail_kick = 1;
     ck_assert_int_eq(fcgic_pool_tick(k.c.p, 0), 0);
-    k.fail_kick = 0;
+    k.c.fk.fail_kick = 0;
     ck_assert_int_eq(fcgic_pool_tick(k.c.p, 0), 0);
     ck_assert_int_eq(k.c.fk.n, i + 2);
     ck_assert_int_eq(fake_respond(&k.c.fk, i + 1, "c"), 0);
