@@ -57,8 +57,9 @@ static const char *exe(void)
 }
 
 /* Run fcgic with argv (NULL-terminated, without argv[0]); stdin from
- * stdin_path or /dev/null. */
-static void run(struct out *o, const char *stdin_path, const char *const *args)
+ * stdin_path or /dev/null; stdout to stdout_path (then o->out is empty) or
+ * captured. */
+static void run_to(struct out *o, const char *stdin_path, const char *stdout_path, const char *const *args)
 {
     char tout[] = "/tmp/fcgic-t-outXXXXXX", terr[] = "/tmp/fcgic-t-errXXXXXX";
     int fo = mkstemp(tout), fe = mkstemp(terr);
@@ -87,7 +88,13 @@ static void run(struct out *o, const char *stdin_path, const char *const *args)
         if (fi < 0)
             _exit(127);
         dup2(fi, 0);
-        dup2(fo, 1);
+        if (stdout_path) {
+            int fso = open(stdout_path, O_WRONLY);
+            if (fso < 0)
+                _exit(127);
+            dup2(fso, 1);
+        } else
+            dup2(fo, 1);
         dup2(fe, 2);
         execvp(argv[0], (char *const *)argv);
         _exit(127);
@@ -102,6 +109,11 @@ static void run(struct out *o, const char *stdin_path, const char *const *args)
     o->err = slurp(fe, &o->err_len);
     close(fo);
     close(fe);
+}
+
+static void run(struct out *o, const char *stdin_path, const char *const *args)
+{
+    run_to(o, stdin_path, NULL, args);
 }
 
 static void out_free(struct out *o)
@@ -159,6 +171,7 @@ START_TEST(test_usage)
         {"--setenvif", "%{HTTP_HOST} ==", "X=1", "fcgi://127.0.0.1:9000/", "http://h/x", NULL},
         {"--setenvif", "true", "!X=1", "fcgi://127.0.0.1:9000/", "http://h/x", NULL},
         {"--proxy-pass-match", "([a-", "fcgi://127.0.0.1:9000/", "http://h/x", NULL},
+        {"--server-name", "h:0", "fcgi://127.0.0.1:9000/", "http://h/x", NULL}, /* was silent */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         run(&o, NULL, cases[i]);
@@ -174,6 +187,16 @@ START_TEST(test_usage)
     RUN(&o, "--help");
     ck_assert_int_eq(o.code, 0);
     ck_assert_ptr_nonnull(strstr(o.out, "Exit status: 0 success"));
+    out_free(&o);
+    /* ... also for a bad URL and a missing body file */
+    RUN(&o, "fcgi://127.0.0.1:9000/", "http://h/a b");
+    ck_assert_int_eq(o.code, 2);
+    ck_assert_msg(strstr(o.err, "fcgi://127.0.0.1:9000/") != NULL, "%s", o.err);
+    out_free(&o);
+    RUN(&o, "-d", "@/nonexistent/body", "fcgi://127.0.0.1:9000/", "http://h/x");
+    ck_assert_int_eq(o.code, 1);
+    ck_assert_msg(strstr(o.err, "fcgi://127.0.0.1:9000/") != NULL, "%s", o.err);
+    ck_assert_ptr_nonnull(strstr(o.err, "/nonexistent/body"));
     out_free(&o);
     /* mapping that does not apply: exit 3 */
     RUN(&o, "--dry-run", "--proxy-pass", "/app/", "fcgi://127.0.0.1:9000/", "http://h/other");
@@ -625,6 +648,191 @@ START_TEST(test_mpx_get_values_json)
 }
 END_TEST
 
+/* ---- review fixes: JSON bytes, write errors, --repeat bodies ---- */
+
+/* Strict UTF-8 (RFC 3629): what a JSON text must be. */
+static int utf8_valid(const unsigned char *s, size_t n)
+{
+    for (size_t i = 0; i < n;) {
+        unsigned char c = s[i];
+        size_t len;
+        unsigned char lo = 0x80, hi = 0xbf;
+        if (c < 0x80) {
+            i++;
+            continue;
+        } else if (c >= 0xc2 && c <= 0xdf)
+            len = 2;
+        else if (c >= 0xe0 && c <= 0xef) {
+            len = 3;
+            lo = c == 0xe0 ? 0xa0 : 0x80;
+            hi = c == 0xed ? 0x9f : 0xbf;
+        } else if (c >= 0xf0 && c <= 0xf4) {
+            len = 4;
+            lo = c == 0xf0 ? 0x90 : 0x80;
+            hi = c == 0xf4 ? 0x8f : 0xbf;
+        } else
+            return 0;
+        if (i + len > n || s[i + 1] < lo || s[i + 1] > hi)
+            return 0;
+        for (size_t k = 2; k < len; k++)
+            if ((s[i + k] & 0xc0) != 0x80)
+                return 0;
+        i += len;
+    }
+    return 1;
+}
+
+/* The document parses as JSON (python3's json module, input decoded as
+ * strict UTF-8) and is valid UTF-8. */
+static void expect_json(const struct out *o)
+{
+    ck_assert_msg(utf8_valid((const unsigned char *)o->out, o->out_len), "output is not UTF-8:\n%s", o->out);
+    char tmp[] = "/tmp/fcgic-t-jsonXXXXXX";
+    int fd = mkstemp(tmp);
+    ck_assert(fd >= 0);
+    ck_assert(write(fd, o->out, o->out_len) == (ssize_t)o->out_len);
+    close(fd);
+    char cmd[256];
+    snprintf(cmd, sizeof cmd,
+             "python3 -c 'import sys,json; json.loads(open(sys.argv[1],\"rb\").read().decode(\"utf-8\"))' %s", tmp);
+    int st = system(cmd);
+    unlink(tmp);
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "not JSON:\n%s", o->out);
+}
+
+START_TEST(test_json_bytes)
+{
+    /* overlong forms, surrogates, > U+10FFFF, bytes that never start UTF-8,
+     * and well-formed sequences that must pass through */
+    static const char hval[] = "\xc0\xaf|\xe0\x80\xaf|\xed\xa0\x80|\xf4\x90\x80\x80|\xf5\x80\x80|\xf0\x80\x80\x80|"
+                               "\xff|\x01\x7f\"\\|\xf0\x9f\x98\x80|\xe2\x82\xac|\xed\x9f\xbf|\xf4\x8f\xbf\xbf";
+    char hdr[200], param[64];
+    snprintf(hdr, sizeof hdr, "X-A: %s", hval);
+    snprintf(param, sizeof param, "N\xe0\x80\x80\xff=\xed\xbf\xbf");
+    struct out o;
+    RUN(&o, "--dry-run", "--json", "-H", hdr, "--param", param, "fcgi://127.0.0.1:9000/", "http://h/x");
+    ck_assert_msg(o.code == 0, "%s", o.err);
+    expect_json(&o);
+    /* and every byte comes back */
+    struct vparam got[64];
+    size_t ng = json_params(o.out, got, 64);
+    int seen_h = 0, seen_p = 0;
+    for (size_t i = 0; i < ng; i++) {
+        if (strcmp(got[i].name, "HTTP_X_A") == 0) {
+            ck_assert_uint_eq(got[i].vlen, strlen(hval));
+            ck_assert(memcmp(got[i].value, hval, got[i].vlen) == 0);
+            seen_h = 1;
+        }
+        if (strcmp(got[i].name, "N\xe0\x80\x80\xff") == 0) {
+            ck_assert_str_eq(got[i].value, "\xed\xbf\xbf");
+            seen_p = 1;
+        }
+        free(got[i].name);
+        free(got[i].value);
+    }
+    ck_assert(seen_h && seen_p);
+    ck_assert_ptr_nonnull(strstr(o.out, "\"value\": \"\\u00c0\\u00af|\\u00e0\\u0080\\u00af|\\u00ed\\u00a0\\u0080|"
+                                        "\\u00f4\\u0090\\u0080\\u0080|\\u00f5\\u0080\\u0080|"
+                                        "\\u00f0\\u0080\\u0080\\u0080|\\u00ff|\\u0001\\u007f\\\"\\\\|"
+                                        "\xf0\x9f\x98\x80|\xe2\x82\xac|\xed\x9f\xbf|\xf4\x8f\xbf\xbf\""));
+    out_free(&o);
+
+    /* bytes from the application: response header and STDERR */
+    struct harness_app *app = start("app-echo", HARNESS_TCP, NULL);
+    RUN(&o, "--json", app->url, "http://h/a.php?header=X-B:%e0%80%80%ff%c3&stderr=%ed%a0%80%f8");
+    ck_assert_msg(o.code == 0, "%s", o.err);
+    expect_json(&o);
+    ck_assert_ptr_nonnull(strstr(o.out, "{\"name\": \"X-B\", \"value\": \"\\u00e0\\u0080\\u0080\\u00ff\\u00c3\"}"));
+    ck_assert_ptr_nonnull(strstr(o.out, "\"stderr\": [\"\\u00ed\\u00a0\\u0080\\u00f8\", \"second stderr line\"]"));
+    out_free(&o);
+    harness_app_stop(app);
+}
+END_TEST
+
+START_TEST(test_write_errors)
+{
+    struct harness_app *app = start("app-echo", HARNESS_TCP, NULL);
+    struct out o;
+    /* a small body sits in stdio's buffer: the failure shows only at the flush */
+    RUN(&o, "-o", "/dev/full", app->url, "http://h/a.php");
+    ck_assert_int_eq(o.code, 1);
+    ck_assert_msg(strstr(o.err, app->url) != NULL && strstr(o.err, "/dev/full") != NULL, "%s", o.err);
+    out_free(&o);
+    {
+        const char *a[] = {app->url, "http://h/a.php", NULL};
+        run_to(&o, NULL, "/dev/full", a);
+    }
+    ck_assert_int_eq(o.code, 1);
+    ck_assert_msg(strstr(o.err, app->url) != NULL && strstr(o.err, "standard output") != NULL, "%s", o.err);
+    out_free(&o);
+    {
+        const char *a[] = {"--dry-run", app->url, "http://h/a.php", NULL};
+        run_to(&o, NULL, "/dev/full", a);
+    }
+    ck_assert_int_eq(o.code, 1);
+    ck_assert_ptr_nonnull(strstr(o.err, "standard output"));
+    out_free(&o);
+    harness_app_stop(app);
+}
+END_TEST
+
+/* Output of a shell command line (fcgic inside it), with its exit status. */
+static char *sh(const char *cmd, int *status)
+{
+    FILE *pp = popen(cmd, "r");
+    ck_assert_ptr_nonnull(pp);
+    size_t cap = 65536, n = 0;
+    char *b = malloc(cap);
+    ck_assert_ptr_nonnull(b);
+    size_t k;
+    while (n + 1 < cap && (k = fread(b + n, 1, cap - 1 - n, pp)) > 0)
+        n += k;
+    b[n] = '\0';
+    *status = pclose(pp);
+    return b;
+}
+
+static size_t count(const char *s, const char *needle)
+{
+    size_t n = 0;
+    for (const char *p = s; (p = strstr(p, needle)) != NULL; p++)
+        n++;
+    return n;
+}
+
+START_TEST(test_repeat_body)
+{
+    struct harness_app *app = start("app-echo", HARNESS_TCP, NULL);
+    char path[] = "/tmp/fcgic-t-offXXXXXX";
+    int fd = mkstemp(path);
+    ck_assert(fd >= 0);
+    ck_assert(write(fd, "XXXabc", 6) == 6);
+    close(fd);
+    char cmd[1024];
+    int st;
+    /* stdin is a regular file already read up to byte 3: every request
+     * sends "abc", as CONTENT_LENGTH says */
+    snprintf(cmd, sizeof cmd, "{ dd bs=1 count=3 of=/dev/null 2>/dev/null; '%s' --repeat 2 -d @- '%s' http://h/a.php; } < %s",
+             exe(), app->url, path);
+    char *b = sh(cmd, &st);
+    ck_assert_int_eq(st, 0);
+    ck_assert_uint_eq(count(b, "\nCONTENT_LENGTH=3\n"), 2);
+    ck_assert_msg(count(b, "\nSTDIN-BYTES=3\n") == 2, "%s", b);
+    free(b);
+    /* a pipe with a Content-Length of the user: the second request needs the
+     * bytes again */
+    snprintf(cmd, sizeof cmd, "printf abc | '%s' --repeat 2 -d @- -H 'Content-Length: 3' '%s' http://h/a.php",
+             exe(), app->url);
+    b = sh(cmd, &st);
+    ck_assert_int_eq(st, 0);
+    ck_assert_uint_eq(count(b, "\nCONTENT_LENGTH=3\n"), 2);
+    ck_assert_msg(count(b, "\nSTDIN-BYTES=3\n") == 2, "%s", b);
+    free(b);
+    unlink(path);
+    harness_app_stop(app);
+}
+END_TEST
+
 /* ---- PHP-FPM ---- */
 
 static struct harness_app *php(enum harness_transport t)
@@ -745,6 +953,40 @@ START_TEST(test_php_post_health)
     ck_assert(strncmp(o.out, "unhealthy: ", 11) == 0);
     out_free(&o);
 
+    /* --json: one object on one line */
+    char jwant[1024];
+    RUN(&o, "--json", "--fpm-ping", app->url);
+    ck_assert_msg(o.code == 0, "%s%s", o.out, o.err);
+    expect_json(&o);
+    ck_assert_ptr_eq(strchr(o.out, '\n'), o.out + o.out_len - 1);
+    snprintf(jwant, sizeof jwant,
+             "{\"fcgic\": 1, \"check\": \"ping\", \"backend\": \"%s\", \"url\": \"http://localhost/ping\", "
+             "\"healthy\": true, \"exit_code\": 0, \"status\": 200, \"app_status\": 0, "
+             "\"protocol_status\": \"REQUEST_COMPLETE\", \"time_ms\": ",
+             app->url);
+    ck_assert_msg(strncmp(o.out, jwant, strlen(jwant)) == 0, "%s", o.out);
+    snprintf(jwant, sizeof jwant, ", \"detail\": \"healthy: %s ping: pong in ", app->url);
+    ck_assert_ptr_nonnull(strstr(o.out, jwant));
+    ck_assert_ptr_nonnull(strstr(o.out, " ms\", \"error\": null, \"answer\": \"pong\", \"pool\": null}\n"));
+    out_free(&o);
+    RUN(&o, "--json", "--fpm-status", app->url);
+    ck_assert_msg(o.code == 0, "%s%s", o.out, o.err);
+    expect_json(&o);
+    ck_assert_ptr_nonnull(strstr(o.out, "\"check\": \"status\", "));
+    ck_assert_ptr_nonnull(strstr(o.out, "\"healthy\": true, \"exit_code\": 0, \"status\": 200, "));
+    ck_assert_ptr_nonnull(strstr(o.out, "\"error\": null, \"answer\": null, \"pool\": {\"name\": \"fcgictest\", "
+                                        "\"process_manager\": \"static\", \"start_time\": "));
+    ck_assert_ptr_nonnull(strstr(o.out, ", \"total_processes\": 2, \"max_active_processes\": "));
+    ck_assert_ptr_nonnull(strstr(o.out, ", \"max_children_reached\": 0, \"slow_requests\": 0}}\n"));
+    out_free(&o);
+    RUN(&o, "--json", "--fpm-ping", app->url, "http://localhost/nope-ping");
+    ck_assert_int_eq(o.code, 9);
+    expect_json(&o);
+    ck_assert_ptr_nonnull(strstr(o.out, "\"healthy\": false, \"exit_code\": 9, \"status\": 404, "));
+    ck_assert_ptr_nonnull(strstr(o.out, "\"error\": {\"name\": \"HTTP_STATUS\", \"message\": \"HTTP status 404 "
+                                        "instead of 200\"}, \"answer\": "));
+    out_free(&o);
+
     harness_app_kill(app);
     RUN(&o, "--fpm-ping", app->url);
     ck_assert_int_eq(o.code, 4);
@@ -755,6 +997,23 @@ START_TEST(test_php_post_health)
     RUN(&o, "--fpm-status", app->url);
     ck_assert_int_eq(o.code, 4);
     out_free(&o);
+    for (int k = 0; k < 2; k++) {
+        RUN(&o, "--json", k ? "--fpm-status" : "--fpm-ping", app->url);
+        ck_assert_int_eq(o.code, 4);
+        expect_json(&o);
+        snprintf(jwant, sizeof jwant,
+                 "{\"fcgic\": 1, \"check\": \"%s\", \"backend\": \"%s\", \"url\": \"http://localhost/%s\", "
+                 "\"healthy\": false, \"exit_code\": 4, \"status\": null, \"app_status\": null, "
+                 "\"protocol_status\": null, \"time_ms\": ",
+                 k ? "status" : "ping", app->url, k ? "status?json" : "ping");
+        ck_assert_msg(strncmp(o.out, jwant, strlen(jwant)) == 0, "%s", o.out);
+        snprintf(jwant, sizeof jwant, ", \"detail\": \"unhealthy: %s %s: ", app->url, k ? "status" : "ping");
+        ck_assert_ptr_nonnull(strstr(o.out, jwant));
+        ck_assert_ptr_nonnull(strstr(o.out, "\"error\": {\"name\": \"FCGIC_E_CONNECT\", \"message\": "
+                                            "\"connection to the application failed\"}, \"answer\": null, "
+                                            "\"pool\": null}\n"));
+        out_free(&o);
+    }
     harness_app_stop(app);
 }
 END_TEST
@@ -774,6 +1033,11 @@ static Suite *fcgic_suite(int have_php)
     suite_add_tcase(s, tc);
     tc = tcase_create("exit-codes");
     tcase_add_test(tc, test_exit_codes);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("review");
+    tcase_add_test(tc, test_json_bytes);
+    tcase_add_test(tc, test_write_errors);
+    tcase_add_test(tc, test_repeat_body);
     suite_add_tcase(s, tc);
     tc = tcase_create("get-values-json");
     tcase_add_test(tc, test_mpx_get_values_json);

@@ -40,6 +40,7 @@ struct req_env {
 
     long long body_len; /* -1 = no body */
     int body_fd;        /* -1 unless streamed from a file */
+    long long body_off; /* where the body starts in body_fd (--repeat rewinds there) */
     int body_fd_owned;
     int data_fd;        /* FILTER: --data-file */
 
@@ -71,7 +72,7 @@ static int parse_url(struct req_env *re, const struct cli *cli, const char *url)
 {
     for (const unsigned char *p = (const unsigned char *)url; *p; p++)
         if (*p <= 0x20 || *p == 0x7f) {
-            msg_error(cli, "invalid URL \"%s\": space or control character (percent-encode it)", url);
+            msg_error(cli, "backend %s: invalid URL \"%s\": space or control character (percent-encode it)", cli->backend, url);
             return EXIT_USAGE;
         }
     const char *rest;
@@ -84,7 +85,7 @@ static int parse_url(struct req_env *re, const struct cli *cli, const char *url)
     } else if (url[0] == '/') {
         rest = NULL;
     } else {
-        msg_error(cli, "invalid URL \"%s\": expected http://host[:port]/path or https://...", url);
+        msg_error(cli, "backend %s: invalid URL \"%s\": expected http://host[:port]/path or https://...", cli->backend, url);
         return EXIT_USAGE;
     }
     const char *path = url;
@@ -92,28 +93,28 @@ static int parse_url(struct req_env *re, const struct cli *cli, const char *url)
         size_t al = strcspn(rest, "/?#");
         const char *auth = rest, *aend = rest + al;
         if (al == 0) {
-            msg_error(cli, "invalid URL \"%s\": empty host", url);
+            msg_error(cli, "backend %s: invalid URL \"%s\": empty host", cli->backend, url);
             return EXIT_USAGE;
         }
         if (memchr(auth, '@', al)) {
-            msg_error(cli, "invalid URL \"%s\": user info is not supported (send -H 'Authorization: ...')", url);
+            msg_error(cli, "backend %s: invalid URL \"%s\": user info is not supported (send -H 'Authorization: ...')", cli->backend, url);
             return EXIT_USAGE;
         }
         const char *hend = aend;
         if (auth[0] == '[') {
             const char *rb = memchr(auth, ']', al);
             if (rb == NULL || rb == auth + 1) {
-                msg_error(cli, "invalid URL \"%s\": bad IPv6 literal", url);
+                msg_error(cli, "backend %s: invalid URL \"%s\": bad IPv6 literal", cli->backend, url);
                 return EXIT_USAGE;
             }
             for (const char *c = auth + 1; c < rb; c++)
                 if (!isxdigit((unsigned char)*c) && *c != ':' && *c != '.') {
-                    msg_error(cli, "invalid URL \"%s\": bad IPv6 literal", url);
+                    msg_error(cli, "backend %s: invalid URL \"%s\": bad IPv6 literal", cli->backend, url);
                     return EXIT_USAGE;
                 }
             hend = rb + 1;
             if (hend != aend && *hend != ':') {
-                msg_error(cli, "invalid URL \"%s\": junk after the IPv6 literal", url);
+                msg_error(cli, "backend %s: invalid URL \"%s\": junk after the IPv6 literal", cli->backend, url);
                 return EXIT_USAGE;
             }
         } else {
@@ -122,11 +123,11 @@ static int parse_url(struct req_env *re, const struct cli *cli, const char *url)
                 hend = colon;
             for (const char *c = auth; c < hend; c++)
                 if (!isalnum((unsigned char)*c) && !strchr("-._~!$&'()*+,;=%", *c)) {
-                    msg_error(cli, "invalid URL \"%s\": bad character in the host", url);
+                    msg_error(cli, "backend %s: invalid URL \"%s\": bad character in the host", cli->backend, url);
                     return EXIT_USAGE;
                 }
             if (hend == auth) {
-                msg_error(cli, "invalid URL \"%s\": empty host", url);
+                msg_error(cli, "backend %s: invalid URL \"%s\": empty host", cli->backend, url);
                 return EXIT_USAGE;
             }
         }
@@ -134,17 +135,17 @@ static int parse_url(struct req_env *re, const struct cli *cli, const char *url)
             const char *d = hend + 1;
             unsigned long port = 0;
             if (d == aend) {
-                msg_error(cli, "invalid URL \"%s\": empty port", url);
+                msg_error(cli, "backend %s: invalid URL \"%s\": empty port", cli->backend, url);
                 return EXIT_USAGE;
             }
             for (; d < aend; d++) {
                 if (!isdigit((unsigned char)*d) || (port = port * 10 + (unsigned)(*d - '0')) > 65535) {
-                    msg_error(cli, "invalid URL \"%s\": bad port", url);
+                    msg_error(cli, "backend %s: invalid URL \"%s\": bad port", cli->backend, url);
                     return EXIT_USAGE;
                 }
             }
             if (port == 0) {
-                msg_error(cli, "invalid URL \"%s\": bad port", url);
+                msg_error(cli, "backend %s: invalid URL \"%s\": bad port", cli->backend, url);
                 return EXIT_USAGE;
             }
         }
@@ -238,7 +239,7 @@ static int open_body(struct req_env *re, const struct cli *cli)
     if (cli->body == CLI_BODY_FILE) {
         fd = open(cli->body_arg, O_RDONLY | O_CLOEXEC);
         if (fd < 0) {
-            msg_error(cli, "cannot open request body file \"%s\": %s", cli->body_arg, strerror(errno));
+            msg_error(cli, "backend %s: cannot open request body file \"%s\": %s", cli->backend, cli->body_arg, strerror(errno));
             return EXIT_LOCAL;
         }
         re->body_fd_owned = 1;
@@ -247,14 +248,17 @@ static int open_body(struct req_env *re, const struct cli *cli)
     struct stat st;
     if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
         off_t pos = lseek(fd, 0, SEEK_CUR);
-        re->body_len = (long long)st.st_size - (pos > 0 ? (long long)pos : 0);
+        re->body_off = pos > 0 ? (long long)pos : 0;
+        re->body_len = st.st_size > re->body_off ? (long long)st.st_size - re->body_off : 0;
         return EXIT_OK;
     }
-    if (user_header(cli, "Content-Length") != NULL)
-        return EXIT_OK; /* the user says how long it is: stream as it comes */
+    /* The user says how long it is: stream as it comes (once: --repeat
+     * needs the bytes again, so it spools). */
+    if (user_header(cli, "Content-Length") != NULL && cli->repeat <= 1)
+        return EXIT_OK;
     FILE *tmp = tmpfile();
     if (tmp == NULL) {
-        msg_error(cli, "cannot create a temporary file for the request body: %s", strerror(errno));
+        msg_error(cli, "backend %s: cannot create a temporary file for the request body: %s", cli->backend, strerror(errno));
         return EXIT_LOCAL;
     }
     char buf[65536];
@@ -264,27 +268,28 @@ static int open_body(struct req_env *re, const struct cli *cli)
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0) {
-            msg_error(cli, "cannot read the request body: %s", strerror(errno));
+            msg_error(cli, "backend %s: cannot read the request body: %s", cli->backend, strerror(errno));
             fclose(tmp);
             return EXIT_LOCAL;
         }
         if (n == 0)
             break;
         if (fwrite(buf, 1, (size_t)n, tmp) != (size_t)n) {
-            msg_error(cli, "cannot spool the request body: %s", strerror(errno));
+            msg_error(cli, "backend %s: cannot spool the request body: %s", cli->backend, strerror(errno));
             fclose(tmp);
             return EXIT_LOCAL;
         }
         total += n;
     }
     if (fflush(tmp) != 0) {
+        msg_error(cli, "backend %s: cannot spool the request body: %s", cli->backend, strerror(errno));
         fclose(tmp);
         return EXIT_LOCAL;
     }
     int nfd = dup(fileno(tmp));
     fclose(tmp);
     if (nfd < 0 || lseek(nfd, 0, SEEK_SET) != 0) {
-        msg_error(cli, "cannot spool the request body: %s", strerror(errno));
+        msg_error(cli, "backend %s: cannot spool the request body: %s", cli->backend, strerror(errno));
         if (nfd >= 0)
             close(nfd);
         return EXIT_LOCAL;
@@ -682,11 +687,11 @@ int req_env_build(struct req_env *re, const struct cli *cli)
     if (cli->data_file) {
         struct stat st;
         if (re->data_fd < 0 && (re->data_fd = open(cli->data_file, O_RDONLY | O_CLOEXEC)) < 0) {
-            msg_error(cli, "cannot open the FILTER data file \"%s\": %s", cli->data_file, strerror(errno));
+            msg_error(cli, "backend %s: cannot open the FILTER data file \"%s\": %s", cli->backend, cli->data_file, strerror(errno));
             return EXIT_LOCAL;
         }
         if (fstat(re->data_fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-            msg_error(cli, "the FILTER data file \"%s\" must be a regular file", cli->data_file);
+            msg_error(cli, "backend %s: the FILTER data file \"%s\" must be a regular file", cli->backend, cli->data_file);
             return EXIT_USAGE;
         }
         char len[32], mod[32];
@@ -746,4 +751,8 @@ const struct fcgic_env *req_env_env(const struct req_env *re) { return re->env; 
 const char *req_env_method(const struct req_env *re) { return re->method; }
 long long req_env_body_length(const struct req_env *re) { return re->body_len; }
 int req_env_body_fd(const struct req_env *re) { return re->body_fd; }
+int req_env_body_rewind(const struct req_env *re)
+{
+    return re->body_fd >= 0 && lseek(re->body_fd, (off_t)re->body_off, SEEK_SET) < 0 ? -1 : 0;
+}
 int req_env_data_fd(const struct req_env *re) { return re->data_fd; }

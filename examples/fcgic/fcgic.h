@@ -112,6 +112,8 @@ const char *req_env_method(const struct req_env *re);
 /* The byte count of a known-length body (for CONTENT_LENGTH), -1 if none. */
 long long req_env_body_length(const struct req_env *re);
 int req_env_body_fd(const struct req_env *re); /* -1 unless a file/stdin body */
+/* Seek the body back to where it started (--repeat). 0, or -1 with errno. */
+int req_env_body_rewind(const struct req_env *re);
 
 
 /* output.c */

@@ -1,6 +1,7 @@
 /* fcgic: "curl for FastCGI applications". See fcgic(1) and fcgic --help. */
 #include "fcgic.h"
 
+#include <errno.h>
 #include <string.h>
 
 static void json_doc(const struct cli *cli, const struct req_env *re, const struct run_out *ro, int ex)
@@ -56,6 +57,18 @@ static void json_doc(const struct cli *cli, const struct req_env *re, const stru
     fputs("\n}\n", f);
 }
 
+/* A write to stdout that failed (full disk, closed pipe) is a local
+ * failure, not a success. */
+static int finish_stdout(const struct cli *cli, int ex)
+{
+    errno = EIO;
+    if ((fflush(stdout) != 0 || ferror(stdout)) && ex == EXIT_OK) {
+        msg_error(cli, "backend %s: cannot write to standard output: %s", cli->backend, strerror(errno));
+        return EXIT_LOCAL;
+    }
+    return ex;
+}
+
 int main(int argc, char **argv)
 {
     struct cli cli;
@@ -65,7 +78,8 @@ int main(int argc, char **argv)
         return ex < 0 ? EXIT_OK : ex;
     }
     if (cli.health != CLI_HEALTH_NONE) {
-        ex = health_check(&cli);
+        ex = health_check(&cli); /* the exit status is the answer; stdout is extra */
+        fflush(stdout);
         cli_free(&cli);
         return ex;
     }
@@ -83,7 +97,7 @@ int main(int argc, char **argv)
     }
     if (cli.json)
         json_doc(&cli, re, &ro, ex);
-    fflush(stdout);
+    ex = finish_stdout(&cli, ex);
     run_out_free(&ro);
     req_env_free(re);
     cli_free(&cli);

@@ -76,6 +76,9 @@ void cli_usage(FILE *f)
         "Health checks (one line of output, exit 0 when healthy):\n"
         "      --fpm-ping             GET URL (default /ping), healthy on 200 \"pong\"\n"
         "      --fpm-status           GET URL (default /status?json), healthy on 200\n"
+        "      --json                 with a check: one JSON object instead of the line\n"
+        "                             (check, backend, healthy, exit_code, status, time_ms,\n"
+        "                             detail, error, pool; schema in fcgic(1))\n"
         "\n"
         "  -h, --help, -V, --version\n"
         "\n"
@@ -338,8 +341,10 @@ static int apply(struct cli *cli, const struct opt *o, const char *arg, const ch
         const char *colon = strrchr(arg, ':');
         if (colon && strchr(colon, ']') == NULL) {
             unsigned port;
-            if (parse_uint(colon + 1, name, 65535, &port) != EXIT_OK || port == 0)
+            if (parse_uint(colon + 1, name, 65535, &port) != EXIT_OK)
                 return EXIT_USAGE;
+            if (port == 0)
+                return usage_err("%s: port 0 in \"%s\"", name, arg);
             cli->server_port = port;
             static char buf[256]; /* argv lives as long; so does this single slot */
             size_t l = (size_t)(colon - arg);

@@ -22,6 +22,36 @@ const char *msg_last(void)
     return last_msg;
 }
 
+/* Length of the well-formed UTF-8 sequence at s (RFC 3629: no overlong
+ * forms, no surrogates, nothing above U+10FFFF), 0 if there is none. */
+static size_t utf8_len(const unsigned char *s, size_t avail)
+{
+    unsigned char lo = 0x80, hi = 0xbf;
+    size_t n;
+    if (s[0] >= 0xc2 && s[0] <= 0xdf)
+        n = 2;
+    else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+        n = 3;
+        if (s[0] == 0xe0)
+            lo = 0xa0; /* overlong */
+        else if (s[0] == 0xed)
+            hi = 0x9f; /* surrogates */
+    } else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+        n = 4;
+        if (s[0] == 0xf0)
+            lo = 0x90; /* overlong */
+        else if (s[0] == 0xf4)
+            hi = 0x8f; /* above U+10FFFF */
+    } else
+        return 0;
+    if (avail < n || s[1] < lo || s[1] > hi)
+        return 0;
+    for (size_t k = 2; k < n; k++)
+        if ((s[k] & 0xc0) != 0x80)
+            return 0;
+    return n;
+}
+
 void json_string(FILE *f, const char *s, size_t len)
 {
     static const char hex[] = "0123456789abcdef";
@@ -47,10 +77,8 @@ void json_string(FILE *f, const char *s, size_t len)
         /* Pass valid UTF-8 through; a byte that is not part of a valid
          * sequence is written as the code point of the same value (U+0080..
          * U+00FF), so every byte string has a JSON form. */
-        size_t n = c >= 0xf0 && c <= 0xf4 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 && c < 0xe0 ? 2 : 0;
-        int ok = n > 0 && i + n <= len;
-        for (size_t k = 1; ok && k < n; k++)
-            ok = ((unsigned char)s[i + k] & 0xc0) == 0x80;
+        size_t n = utf8_len((const unsigned char *)s + i, len - i);
+        int ok = n > 0;
         if (ok) {
             fwrite(s + i, 1, n, f);
             i += n - 1;

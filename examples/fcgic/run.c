@@ -419,7 +419,7 @@ static int one_request(struct run *r, struct fcgic_posix *p, struct fcgic_conn *
     }
     if (idx > 0) {
         if (r->fd >= 0)
-            lseek(r->fd, 0, SEEK_SET);
+            req_env_body_rewind(r->re);
         if (r->data_fd >= 0)
             lseek(r->data_fd, 0, SEEK_SET);
     }
@@ -453,8 +453,10 @@ static int one_request(struct run *r, struct fcgic_posix *p, struct fcgic_conn *
         r->res.error = rc;
     }
     double ms = (double)(fcgic_posix_now() - t0) / 1e6;
-    if (r->out)
-        fflush(r->out);
+    int out_errno = 0; /* a buffered write that failed only shows here */
+    errno = 0;
+    if (r->out && (fflush(r->out) != 0 || ferror(r->out)) && !r->write_failed)
+        out_errno = errno ? errno : EIO;
 
     int ex = EXIT_OK;
     const struct fcgic_result *res = &r->res;
@@ -492,6 +494,11 @@ static int one_request(struct run *r, struct fcgic_posix *p, struct fcgic_conn *
     } else if (cli->fail && r->status >= 400) {
         msg_error(cli, "backend %s: HTTP status %d (--fail)", cli->backend, r->status);
         ex = EXIT_HTTP_FAIL;
+    }
+    if (out_errno && ex == EXIT_OK) {
+        msg_error(cli, "backend %s: cannot write the response body to %s: %s", cli->backend,
+                  cli->output ? cli->output : "standard output", strerror(out_errno));
+        ex = EXIT_LOCAL;
     }
     if (r->capture) {
         r->capture->error = res->error;
@@ -540,6 +547,8 @@ static int run_all(struct run *r, struct run_out *out)
                 int rc = open_conn(r, p, &c, cli->keep_conn);
                 if (rc != 0) {
                     ex = exit_for_error(rc);
+                    if (r->capture)
+                        r->capture->error = rc;
                     if (jall) {
                         fprintf(jall, "%s{\"request\": %u, \"status\": null, \"reason\": null, \"headers\": [], "
                                       "\"variables\": [], \"stderr\": [], \"body_bytes\": 0, \"stderr_bytes\": 0, "
@@ -594,10 +603,14 @@ int run_requests(const struct cli *cli, struct req_env *re, struct run_out *out)
     } else if (cli->json)
         r->out = NULL; /* stdout carries the JSON document only */
     int ex = run_all(r, out);
-    if (of && fclose(of) != 0 && ex == EXIT_OK) {
-        msg_error(cli, "backend %s: cannot write the output file \"%s\": %s", cli->backend, cli->output,
-                  strerror(errno));
-        ex = EXIT_LOCAL;
+    if (of) {
+        int bad = ferror(of);
+        errno = EIO;
+        if ((fclose(of) != 0 || bad) && ex == EXIT_OK) {
+            msg_error(cli, "backend %s: cannot write the output file \"%s\": %s", cli->backend, cli->output,
+                      strerror(errno));
+            ex = EXIT_LOCAL;
+        }
     }
     free(r);
     return ex;
