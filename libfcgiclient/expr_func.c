@@ -417,7 +417,7 @@ static uint32_t rol(uint32_t x, int n)
     return (x << n) | (x >> (32 - n));
 }
 
-static void md5_block(uint32_t h[4], const uint8_t *p)
+static void md5_block(uint32_t *h, const uint8_t *p)
 {
     static const uint32_t K[64] = {
         0xd76aa478, 0xe8c7b756, 0x242070db, 0xc1bdceee, 0xf57c0faf, 0x4787c62a, 0xa8304613,
@@ -468,31 +468,7 @@ static void md5_block(uint32_t h[4], const uint8_t *p)
     h[3] += d;
 }
 
-void fcgic__md5(const void *data, size_t n, uint8_t out[16])
-{
-    uint32_t h[4] = { 0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476 };
-    const uint8_t *p = data;
-    size_t i = 0;
-    for (; i + 64 <= n; i += 64)
-        md5_block(h, p + i);
-    uint8_t tail[128] = { 0 };
-    size_t r = n - i;
-    if (r)
-        memcpy(tail, p + i, r);
-    tail[r] = 0x80;
-    size_t tl = r + 9 <= 64 ? 64 : 128;
-    uint64_t bits = (uint64_t)n * 8;
-    for (int k = 0; k < 8; k++)
-        tail[tl - 8 + k] = (uint8_t)(bits >> (8 * k));
-    md5_block(h, tail);
-    if (tl == 128)
-        md5_block(h, tail + 64);
-    for (int k = 0; k < 4; k++)
-        for (int j = 0; j < 4; j++)
-            out[4 * k + j] = (uint8_t)(h[k] >> (8 * j));
-}
-
-static void sha1_block(uint32_t h[5], const uint8_t *p)
+static void sha1_block(uint32_t *h, const uint8_t *p)
 {
     uint32_t w[80];
     for (int i = 0; i < 16; i++)
@@ -529,13 +505,16 @@ static void sha1_block(uint32_t h[5], const uint8_t *p)
     h[4] += e;
 }
 
-void fcgic__sha1(const void *data, size_t n, uint8_t out[20])
+/* Merkle-Damgard over 64-byte blocks, as MD5 and SHA-1 both do: the whole
+ * blocks, then 0x80, zeros and the message length in bits (little-endian for
+ * MD5, big-endian for SHA-1). */
+static void md_hash(uint32_t *h, const void *data, size_t n, void (*block)(uint32_t *, const uint8_t *),
+                    bool big_endian_length)
 {
-    uint32_t h[5] = { 0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476, 0xc3d2e1f0 };
     const uint8_t *p = data;
     size_t i = 0;
     for (; i + 64 <= n; i += 64)
-        sha1_block(h, p + i);
+        block(h, p + i);
     uint8_t tail[128] = { 0 };
     size_t r = n - i;
     if (r)
@@ -544,10 +523,25 @@ void fcgic__sha1(const void *data, size_t n, uint8_t out[20])
     size_t tl = r + 9 <= 64 ? 64 : 128;
     uint64_t bits = (uint64_t)n * 8;
     for (int k = 0; k < 8; k++)
-        tail[tl - 1 - k] = (uint8_t)(bits >> (8 * k));
-    sha1_block(h, tail);
+        tail[big_endian_length ? tl - 1 - k : tl - 8 + k] = (uint8_t)(bits >> (8 * k));
+    block(h, tail);
     if (tl == 128)
-        sha1_block(h, tail + 64);
+        block(h, tail + 64);
+}
+
+void fcgic__md5(const void *data, size_t n, uint8_t out[16])
+{
+    uint32_t h[4] = { 0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476 };
+    md_hash(h, data, n, md5_block, false);
+    for (int k = 0; k < 4; k++)
+        for (int j = 0; j < 4; j++)
+            out[4 * k + j] = (uint8_t)(h[k] >> (8 * j));
+}
+
+void fcgic__sha1(const void *data, size_t n, uint8_t out[20])
+{
+    uint32_t h[5] = { 0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476, 0xc3d2e1f0 };
+    md_hash(h, data, n, sha1_block, true);
     for (int k = 0; k < 5; k++)
         fcgic__put32(out + 4 * k, h[k]);
 }
