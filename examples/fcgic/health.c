@@ -3,33 +3,10 @@
  *   HEALTHCHECK CMD fcgic --fpm-ping fcgi://127.0.0.1:9000/
  * is all a container needs. */
 #include "fcgic.h"
+#include "fpm_status.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-/* The value of "key": in PHP-FPM's ?json status page, as text. */
-static int json_field(const char *body, const char *key, char *out, size_t size)
-{
-    char pat[64];
-    snprintf(pat, sizeof pat, "\"%s\":", key);
-    const char *p = strstr(body, pat);
-    if (p == NULL)
-        return -1;
-    p += strlen(pat);
-    while (*p == ' ')
-        p++;
-    size_t n = 0;
-    if (*p == '"') {
-        p++;
-        while (*p && *p != '"' && n + 1 < size)
-            out[n++] = *p++;
-    } else {
-        while (*p && *p != ',' && *p != '}' && n + 1 < size)
-            out[n++] = *p++;
-    }
-    out[n] = '\0';
-    return 0;
-}
 
 static void oneline(char *s)
 {
@@ -112,11 +89,11 @@ static void health_json(const struct cli *cli, const char *what, int ex, const s
     int have_pool = r && r->status == 200 && cli->health == CLI_HEALTH_STATUS;
     char v[256];
     if (have_pool)
-        have_pool = json_field(r->body, "pool", v, sizeof v) == 0;
+        have_pool = fpm_status_field(r->body, "pool", v, sizeof v) == 0;
     if (have_pool) {
         for (size_t i = 0; i < N_POOL_FIELDS; i++) {
             fprintf(f, "%s\"%s\": ", i ? ", " : "{", pool_fields[i].key);
-            if (json_field(r->body, pool_fields[i].fpm, v, sizeof v) != 0)
+            if (fpm_status_field(r->body, pool_fields[i].fpm, v, sizeof v) != 0)
                 fputs("null", f);
             else if (pool_fields[i].is_string)
                 json_string(f, v, strlen(v));
@@ -209,12 +186,12 @@ int health_check(const struct cli *in)
         }
     } else {
         char pool[64], active[24], idle[24], queue[24], accepted[24], maxr[24];
-        if (json_field(r->body, "pool", pool, sizeof pool) == 0 &&
-            json_field(r->body, "active processes", active, sizeof active) == 0 &&
-            json_field(r->body, "idle processes", idle, sizeof idle) == 0 &&
-            json_field(r->body, "listen queue", queue, sizeof queue) == 0 &&
-            json_field(r->body, "accepted conn", accepted, sizeof accepted) == 0) {
-            if (json_field(r->body, "max children reached", maxr, sizeof maxr) != 0)
+        if (fpm_status_field(r->body, "pool", pool, sizeof pool) == 0 &&
+            fpm_status_field(r->body, "active processes", active, sizeof active) == 0 &&
+            fpm_status_field(r->body, "idle processes", idle, sizeof idle) == 0 &&
+            fpm_status_field(r->body, "listen queue", queue, sizeof queue) == 0 &&
+            fpm_status_field(r->body, "accepted conn", accepted, sizeof accepted) == 0) {
+            if (fpm_status_field(r->body, "max children reached", maxr, sizeof maxr) != 0)
                 strcpy(maxr, "?");
             snprintf(line, sizeof line,
                      "healthy: %s status: pool %s, %s active, %s idle, %s queued, %s accepted, "
