@@ -849,6 +849,22 @@ START_TEST(test_alloc_failures)
 }
 END_TEST
 
+/* Submit a request whose buffered body is `len` bytes of 'b' in memory the
+ * caller owns and frees; returns that memory. */
+static char *submit_owned_body(struct fcgic_conn *c, struct seen *s, size_t len, struct fcgic_timeouts to)
+{
+    char *body = malloc(len);
+    ck_assert_ptr_nonnull(body);
+    memset(body, 'b', len);
+    struct fcgic_request req = {0};
+    req.stdin_mode = FCGIC_BODY_BUFFER;
+    req.stdin_data = body;
+    req.stdin_len = len;
+    req.timeouts = to;
+    ck_assert_int_eq(fcgic_conn_submit(c, &req, s, NULL, 0), 0);
+    return body;
+}
+
 START_TEST(test_timeout_releases_body)
 {
     /* A request times out while its buffered body is still queued: on_end
@@ -860,15 +876,8 @@ START_TEST(test_timeout_releases_body)
     static struct seen s;
     memset(&s, 0, sizeof s);
     size_t len = 150000;
-    char *body = malloc(len);
-    ck_assert_ptr_nonnull(body);
-    memset(body, 'b', len);
-    struct fcgic_request req = {0};
-    req.stdin_mode = FCGIC_BODY_BUFFER;
-    req.stdin_data = body;
-    req.stdin_len = len;
-    req.timeouts.total = 1000;
-    ck_assert_int_eq(fcgic_conn_submit(c, &req, &s, NULL, 0), 0);
+    struct fcgic_timeouts to = {0, 0, 1000};
+    char *body = submit_owned_body(c, &s, len, to);
     static uint8_t out[200000];
     struct fcgic_iov iov[8];
     size_t k = fcgic_conn_out_iov(c, iov, 8), n = 0;
@@ -913,16 +922,8 @@ START_TEST(test_ending_times_out)
     struct fcgic_conn *c = mk(&o);
     static struct seen s;
     memset(&s, 0, sizeof s);
-    size_t len = 200000;
-    char *body = malloc(len);
-    ck_assert_ptr_nonnull(body);
-    memset(body, 'b', len);
-    struct fcgic_request req = {0};
-    req.stdin_mode = FCGIC_BODY_BUFFER;
-    req.stdin_data = body;
-    req.stdin_len = len;
-    req.timeouts.idle = 500;
-    ck_assert_int_eq(fcgic_conn_submit(c, &req, &s, NULL, 0), 0);
+    struct fcgic_timeouts to = {0, 500, 0};
+    char *body = submit_owned_body(c, &s, 200000, to);
     struct fcgic_iov iov[8];
     ck_assert_uint_ge(fcgic_conn_out_iov(c, iov, 8), 2);
     ck_assert_int_eq(fcgic_conn_out_done(c, iov[0].len, 0), 0);
