@@ -33,6 +33,7 @@ struct slot {
     bool waiting;          /* body_read said AGAIN */
     uint64_t chunk_end;    /* encoder position after the chunk in flight */
     uint64_t queued_end;   /* encoder position after this request's last queued byte */
+    uint64_t start_pos;    /* encoder position before its BEGIN_REQUEST */
     /* response */
     struct fcgic_cgi_parser *cgi;
     struct fcgic__buf errline;
@@ -495,6 +496,7 @@ int fcgic_conn_submit(struct fcgic_conn *c, const struct fcgic_request *req, voi
             return rc;
     }
     /* Queue BEGIN_REQUEST and PARAMS; roll back on failure. */
+    uint64_t start_pos = fcgic__encoder_queued_total(c->enc);
     rc = fcgic_encoder_begin_request(c->enc, s->id, role, c->o.keep_conn ? FCGIC_FLAG_KEEP_CONN : 0);
     if (rc == 0)
         rc = fcgic__encoder_pairs_sized(c->enc, FCGIC_TYPE_PARAMS, s->id, req->params, req->nparams, psize);
@@ -546,6 +548,7 @@ int fcgic_conn_submit(struct fcgic_conn *c, const struct fcgic_request *req, voi
     s->res.protocol_status = FCGIC_REQUEST_COMPLETE;
     s->to = req->timeouts;
     s->t_start = s->t_last = now;
+    s->start_pos = start_pos;
     s->queued_end = fcgic__encoder_queued_total(c->enc);
     c->live++;
     if (id_out)
@@ -629,6 +632,11 @@ int fcgic_conn_out_done(struct fcgic_conn *c, size_t n, uint64_t now)
     int rc = fcgic_encoder_consume(c->enc, n);
     if (rc)
         return rc;
+    for (size_t i = 0; i < c->nslots; i++) {
+        struct slot *s = c->slots[i];
+        if (s->st == SLOT_ACTIVE && !s->res.request_written)
+            s->res.request_written = written_pos(c) > s->start_pos;
+    }
     settle_ending(c);
     if (!c->free_pending && !c->error)
         pump(c);

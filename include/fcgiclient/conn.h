@@ -81,6 +81,22 @@ enum fcgic_body_status {
     FCGIC_BODY_AGAIN = 2  /**< nothing yet: call fcgic_conn_resume() later */
 };
 
+/** When a pool or balancer may run a request again (on a fresh connection
+ *  or another member) after it failed before any response byte arrived.
+ *  A bare fcgic_conn never retries; it only reports request_written. */
+enum fcgic_retry {
+    /** Always when no byte of the request was written; once written, only
+     *  when REQUEST_METHOD is idempotent (GET, HEAD, OPTIONS, TRACE, PUT,
+     *  DELETE: RFC 9110 section 9.2.2), as nginx does by default. */
+    FCGIC_RETRY_DEFAULT = 0,
+    /** Only when no byte of the request was written. */
+    FCGIC_RETRY_UNSENT,
+    /** Also written non-idempotent requests (nginx's `non_idempotent`). */
+    FCGIC_RETRY_ALWAYS,
+    /** Never. */
+    FCGIC_RETRY_NEVER
+};
+
 /** A request to run. Zero-initialise, then set what you need. */
 struct fcgic_request {
     enum fcgic_role role; /**< 0 means RESPONDER */
@@ -99,6 +115,8 @@ struct fcgic_request {
     /** Nonzero: deliver STDOUT unparsed through on_body (no on_head). */
     int raw_stdout;
     struct fcgic_timeouts timeouts;
+    /** Whether pools and balancers may run it again; see enum fcgic_retry. */
+    enum fcgic_retry retry;
 };
 
 /** The outcome of a request, delivered to on_end. */
@@ -119,6 +137,14 @@ struct fcgic_result {
     int response_started;
     /** 1 once the whole STDIN (and DATA) stream was handed to the socket. */
     int body_sent;
+    /** 1 once any byte of this request (BEGIN_REQUEST onwards) was handed to
+     *  the socket (acknowledged by fcgic_conn_out_done()): the application
+     *  may have acted on it. */
+    int request_written;
+    /** Set by pools and balancers: how many times the request was run again
+     *  (stale kept connection, failover) before this result; 0 from a bare
+     *  connection. */
+    unsigned retries;
     uint64_t stdin_bytes, data_bytes, stdout_bytes, stderr_bytes;
 };
 
