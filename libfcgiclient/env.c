@@ -28,16 +28,6 @@ const char *fcgic_env_origin_name(enum fcgic_env_origin origin)
     return origin_names[i];
 }
 
-bool fcgic__env_ieq(const char *a, size_t an, const char *b, size_t bn)
-{
-    if (an != bn)
-        return false;
-    for (size_t i = 0; i < an; i++)
-        if (fcgic__env_lower(a[i]) != fcgic__env_lower(b[i]))
-            return false;
-    return true;
-}
-
 /* Cheap case-insensitive hash: the length and the first and last 8 bytes,
  * folded with 0x20 (ASCII letters lose their case; other collisions are
  * resolved by the exact comparison). */
@@ -207,7 +197,7 @@ static size_t find_h(const struct fcgic_env *env, const char *name, size_t nlen,
             return SIZE_MAX;
         size_t i = v - 1;
         if (env->meta[i].hash == h &&
-            fcgic__env_ieq(env->params[i].name, env->params[i].name_len, name, nlen))
+            fcgic__ascii_ieq(env->params[i].name, env->params[i].name_len, name, nlen))
             return i;
     }
 }

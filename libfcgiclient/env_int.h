@@ -101,29 +101,4 @@ size_t fcgic__env_find_path_info(const char *uri, size_t lu, const char *pi, siz
 /* mod_proxy alias_match: bytes of uri matched by prefix, 0 = no match. */
 size_t fcgic__env_alias_match(const char *uri, size_t ulen, const char *alias, size_t alen);
 
-/* ASCII helpers */
-static inline char fcgic__env_lower(char c)
-{
-    return (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
-}
-static inline char fcgic__env_upper(char c)
-{
-    return (c >= 'a' && c <= 'z') ? (char)(c - 32) : c;
-}
-static inline bool fcgic__env_isalnum(unsigned char c)
-{
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-static inline int fcgic__env_hexval(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-bool fcgic__env_ieq(const char *a, size_t an, const char *b, size_t bn);
-
 #endif

@@ -66,13 +66,13 @@ enum fcgic_env_pathinfo fcgic_env_pathinfo_parse(const char *value, size_t len)
 {
     if (value == NULL || len == 0)
         return FCGIC_ENV_PATHINFO_NONE;
-    if (fcgic__env_ieq(value, len, "full", 4))
+    if (fcgic__ascii_ieq(value, len, "full", 4))
         return FCGIC_ENV_PATHINFO_FULL;
-    if (fcgic__env_ieq(value, len, "first-dot", 9))
+    if (fcgic__ascii_ieq(value, len, "first-dot", 9))
         return FCGIC_ENV_PATHINFO_FIRST_DOT;
-    if (fcgic__env_ieq(value, len, "last-dot", 8))
+    if (fcgic__ascii_ieq(value, len, "last-dot", 8))
         return FCGIC_ENV_PATHINFO_LAST_DOT;
-    if (fcgic__env_ieq(value, len, "unescape", 8))
+    if (fcgic__ascii_ieq(value, len, "unescape", 8))
         return FCGIC_ENV_PATHINFO_UNESCAPE;
     return FCGIC_ENV_PATHINFO_WHOLE;
 }
@@ -157,7 +157,7 @@ static int canon_authority(const struct fcgic__alloc *a, struct fcgic__buf *o, c
     if (rc)
         return rc;
     for (size_t i = 0; i < t.host.len; i++)
-        o->data[o->len++] = fcgic__env_lower(t.host.ptr[i]);
+        o->data[o->len++] = fcgic__ascii_lower(t.host.ptr[i]);
     if (t.ipv6 && (rc = fcgic__buf_append(o, a, "]", 1)) != 0)
         return rc;
     if (t.port_str.len && t.port != 8000) {
@@ -844,12 +844,12 @@ static int server_name_port(struct build *b, struct fcgic_span host, struct fcgi
         if (hl == 0 || hl > 250)
             return FCGIC_E_ENV_BAD_HEADER;
         for (size_t i = 0; i < hl; i++)
-            if (!(fcgic__env_hexval((unsigned char)host.ptr[i]) >= 0 || host.ptr[i] == ':' ||
+            if (!(fcgic__ascii_hexval((unsigned char)host.ptr[i]) >= 0 || host.ptr[i] == ':' ||
                   host.ptr[i] == '.'))
                 return FCGIC_E_ENV_BAD_HEADER;
         namebuf[0] = '[';
         for (size_t i = 0; i < hl; i++)
-            namebuf[1 + i] = fcgic__env_lower(host.ptr[i]);
+            namebuf[1 + i] = fcgic__ascii_lower(host.ptr[i]);
         namebuf[1 + hl] = ']';
         *namelen = hl + 2;
     } else {
@@ -859,11 +859,11 @@ static int server_name_port(struct build *b, struct fcgic_span host, struct fcgi
             return FCGIC_E_ENV_BAD_HEADER;
         for (size_t i = 0; i < hl; i++) {
             char c = host.ptr[i];
-            if (!(fcgic__env_isalnum((unsigned char)c) || c == '-' || c == '_' || c == '.'))
+            if (!(fcgic__ascii_isalnum((unsigned char)c) || c == '-' || c == '_' || c == '.'))
                 return FCGIC_E_ENV_BAD_HEADER;
             if (c == '.' && i + 1 < hl && host.ptr[i + 1] == '.')
                 return FCGIC_E_ENV_BAD_HEADER;
-            namebuf[i] = fcgic__env_lower(c);
+            namebuf[i] = fcgic__ascii_lower(c);
         }
         *namelen = hl;
     }

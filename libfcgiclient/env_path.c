@@ -7,7 +7,7 @@
 
 static bool unreserved(unsigned char c)
 {
-    return fcgic__env_isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~';
+    return fcgic__ascii_isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~';
 }
 
 int fcgic__env_split_target(const char *t, size_t len, struct fcgic__env_uri *u)
@@ -24,9 +24,9 @@ int fcgic__env_split_target(const char *t, size_t len, struct fcgic__env_uri *u)
     if (t[0] != '/') {
         /* absolute form: scheme "://" authority [path] */
         size_t s = 0;
-        if (!((t[0] >= 'a' && t[0] <= 'z') || (t[0] >= 'A' && t[0] <= 'Z')))
+        if (!fcgic__ascii_isalpha((unsigned char)t[0]))
             return FCGIC_E_ENV_BAD_URI;
-        while (s < len && (fcgic__env_isalnum((unsigned char)t[s]) || t[s] == '+' ||
+        while (s < len && (fcgic__ascii_isalnum((unsigned char)t[s]) || t[s] == '+' ||
                            t[s] == '-' || t[s] == '.'))
             s++;
         if (len - s < 3 || memcmp(t + s, "://", 3) != 0)
@@ -128,8 +128,8 @@ int fcgic__env_decode_path(const struct fcgic__alloc *a, struct fcgic__buf *tmp,
         tmp->data[tmp->len++] = '/';
         while (i < n && p[i] != '/') {
             if (p[i] == '%') {
-                int h1 = i + 1 < n ? fcgic__env_hexval((unsigned char)p[i + 1]) : -1;
-                int h2 = i + 2 < n ? fcgic__env_hexval((unsigned char)p[i + 2]) : -1;
+                int h1 = i + 1 < n ? fcgic__ascii_hexval((unsigned char)p[i + 1]) : -1;
+                int h2 = i + 2 < n ? fcgic__ascii_hexval((unsigned char)p[i + 2]) : -1;
                 if (h1 < 0 || h2 < 0)
                     return FCGIC_E_ENV_BAD_URI;
                 unsigned char c = (unsigned char)(h1 * 16 + h2);
@@ -137,8 +137,8 @@ int fcgic__env_decode_path(const struct fcgic__alloc *a, struct fcgic__buf *tmp,
                     tmp->data[tmp->len++] = (char)c;
                 } else {
                     tmp->data[tmp->len++] = '%';
-                    tmp->data[tmp->len++] = fcgic__env_upper(p[i + 1]);
-                    tmp->data[tmp->len++] = fcgic__env_upper(p[i + 2]);
+                    tmp->data[tmp->len++] = fcgic__ascii_upper(p[i + 1]);
+                    tmp->data[tmp->len++] = fcgic__ascii_upper(p[i + 2]);
                 }
                 i += 3;
             } else {
@@ -161,8 +161,8 @@ int fcgic__env_decode_path(const struct fcgic__alloc *a, struct fcgic__buf *tmp,
             out->data[out->len++] = s[k];
             continue;
         }
-        unsigned char c = (unsigned char)(fcgic__env_hexval((unsigned char)s[k + 1]) * 16 +
-                                          fcgic__env_hexval((unsigned char)s[k + 2]));
+        unsigned char c = (unsigned char)(fcgic__ascii_hexval((unsigned char)s[k + 1]) * 16 +
+                                          fcgic__ascii_hexval((unsigned char)s[k + 2]));
         if (c == '/') {
             if (mode == FCGIC_ENV_SLASHES_REJECT)
                 return FCGIC_E_ENV_ENCODED_SLASH;
@@ -203,8 +203,8 @@ int fcgic__env_canonenc(const struct fcgic__alloc *a, struct fcgic__buf *out, co
             continue;
         }
         if (noencslash && ch == '%') {
-            int h1 = i + 1 < n ? fcgic__env_hexval((unsigned char)p[i + 1]) : -1;
-            int h2 = i + 2 < n ? fcgic__env_hexval((unsigned char)p[i + 2]) : -1;
+            int h1 = i + 1 < n ? fcgic__ascii_hexval((unsigned char)p[i + 1]) : -1;
+            int h2 = i + 2 < n ? fcgic__ascii_hexval((unsigned char)p[i + 2]) : -1;
             if (h1 < 0 || h2 < 0)
                 return FCGIC_E_ENV_BAD_URI;
             if (h1 * 16 + h2 == '/') {
@@ -216,7 +216,7 @@ int fcgic__env_canonenc(const struct fcgic__alloc *a, struct fcgic__buf *out, co
             }
             /* any other escape: the '%' itself is encoded below */
         }
-        if (!fcgic__env_isalnum(ch) && (ch == 0 || strchr(path_allowed, ch) == NULL)) {
+        if (!fcgic__ascii_isalnum(ch) && (ch == 0 || strchr(path_allowed, ch) == NULL)) {
             y[j++] = '%';
             y[j++] = hex[ch >> 4];
             y[j++] = hex[ch & 15];
@@ -233,8 +233,8 @@ size_t fcgic__env_unescape_keep2f(char *s, size_t n)
     size_t j = 0;
     for (size_t i = 0; i < n; i++) {
         if (s[i] == '%' && i + 2 < n) {
-            int h1 = fcgic__env_hexval((unsigned char)s[i + 1]);
-            int h2 = fcgic__env_hexval((unsigned char)s[i + 2]);
+            int h1 = fcgic__ascii_hexval((unsigned char)s[i + 1]);
+            int h2 = fcgic__ascii_hexval((unsigned char)s[i + 2]);
             if (h1 >= 0 && h2 >= 0) {
                 int c = h1 * 16 + h2;
                 if (c != '/' && c != 0) {

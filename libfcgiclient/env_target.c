@@ -8,7 +8,7 @@
 static bool prefix_ci(const char *s, size_t n, const char *lit)
 {
     size_t l = strlen(lit);
-    return n >= l && fcgic__env_ieq(s, l, lit, l);
+    return n >= l && fcgic__ascii_ieq(s, l, lit, l);
 }
 
 int fcgic_env_parse_target(const char *s, size_t len, struct fcgic_env_target *out)
@@ -50,7 +50,7 @@ int fcgic_env_parse_target(const char *s, size_t len, struct fcgic_env_target *o
         if (rb == NULL || rb == a + 1)
             return FCGIC_E_ENV_BAD_TARGET;
         for (const char *q = a + 1; q < rb; q++)
-            if (!(fcgic__env_hexval((unsigned char)*q) >= 0 || *q == ':' || *q == '.'))
+            if (!(fcgic__ascii_hexval((unsigned char)*q) >= 0 || *q == ':' || *q == '.'))
                 return FCGIC_E_ENV_BAD_TARGET;
         out->host.ptr = a + 1;
         out->host.len = (size_t)(rb - a) - 1;

@@ -1,7 +1,6 @@
 /* Expression engine: evaluation contexts and the evaluator. Nothing here
  * allocates after fcgic_expr_ctx_new(): values live in the context's fixed
  * scratch arena, regex captures in its fixed capture buffer. */
-#include <ctype.h>
 #include <limits.h>
 #include <stdalign.h>
 #include <stdlib.h>
@@ -349,7 +348,7 @@ static long long to_int(struct fcgic_span s)
     size_t i = 0;
     bool neg = false;
     unsigned long long v = 0, lim = (unsigned long long)LLONG_MAX;
-    while (i < s.len && isspace((unsigned char)s.ptr[i]))
+    while (i < s.len && fcgic__ascii_isspace((unsigned char)s.ptr[i]))
         i++;
     if (i < s.len && (s.ptr[i] == '-' || s.ptr[i] == '+'))
         neg = s.ptr[i++] == '-';
@@ -441,7 +440,7 @@ static bool op_T(struct fcgic_span s)
         size_t n = strlen(falsy[i]);
         if (s.len == n) {
             size_t k = 0;
-            while (k < n && tolower((unsigned char)s.ptr[k]) == falsy[i][k])
+            while (k < n && fcgic__ascii_lower(s.ptr[k]) == falsy[i][k])
                 k++;
             if (k == n)
                 return false;

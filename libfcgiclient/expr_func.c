@@ -1,7 +1,6 @@
 /* Expression engine: string functions (tolower ... md5), wildcard matching
  * as apr_fnmatch does it, IP subnets, and the MD5 / SHA-1 digests. */
 #include <arpa/inet.h>
-#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,17 +12,7 @@ static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0
 /* Characters ap_escape_uri (ap_os_escape_path, partial) leaves alone. */
 static bool uri_keep(unsigned char c)
 {
-    return isalnum(c) || (c && strchr("$-_.+!*'(),:;@&=/~", c) != NULL);
-}
-
-static int hexval(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c = (unsigned char)tolower(c);
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
+    return fcgic__ascii_isalnum(c) || (c && strchr("$-_.+!*'(),:;@&=/~", c) != NULL);
 }
 
 static int b64val(unsigned char c)
@@ -61,8 +50,8 @@ static size_t unescape(const char *in, size_t n, char *out)
             out[o++] = in[i];
             continue;
         }
-        int h = i + 2 < n ? hexval((unsigned char)in[i + 1]) : -1;
-        int l = i + 2 < n ? hexval((unsigned char)in[i + 2]) : -1;
+        int h = i + 2 < n ? fcgic__ascii_hexval((unsigned char)in[i + 1]) : -1;
+        int l = i + 2 < n ? fcgic__ascii_hexval((unsigned char)in[i + 2]) : -1;
         if (h < 0 || l < 0)
             return 0; /* Apache: bad escape gives "" */
         int v = h * 16 + l;
@@ -117,11 +106,11 @@ size_t fcgic__expr_func_run(int func, const char *in, size_t n, char *out)
     switch (func) {
     case FCGIC__F_TOLOWER:
         for (size_t i = 0; i < n; i++)
-            out[i] = (char)tolower((unsigned char)in[i]);
+            out[i] = fcgic__ascii_lower(in[i]);
         return n;
     case FCGIC__F_TOUPPER:
         for (size_t i = 0; i < n; i++)
-            out[i] = (char)toupper((unsigned char)in[i]);
+            out[i] = fcgic__ascii_upper(in[i]);
         return n;
     case FCGIC__F_ESCAPE:
         for (size_t i = 0; i < n; i++) {
@@ -181,7 +170,7 @@ size_t fcgic__expr_func_run(int func, const char *in, size_t n, char *out)
 
 static int fold(int c, unsigned flags)
 {
-    return (flags & FCGIC__FNM_CASE_BLIND) ? tolower(c) : c;
+    return (flags & FCGIC__FNM_CASE_BLIND) ? (unsigned char)fcgic__ascii_lower((char)c) : c;
 }
 
 /* Match one bracket expression starting at pat[*pi] == '['. Returns 1 match,

@@ -1,6 +1,5 @@
 /* Expression engine: scanner and parser (ap_expr 2.4 syntax) producing the
  * compiled node array of struct fcgic_expr. */
-#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -110,12 +109,12 @@ static void nomem(struct parser *p)
 
 static bool is_id_start(int c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+    return c >= 0 && fcgic__ascii_isalpha((unsigned char)c);
 }
 
 static bool is_id_char(int c)
 {
-    return is_id_start(c) || (c >= '0' && c <= '9') || c == '_';
+    return c >= 0 && (fcgic__ascii_isalnum((unsigned char)c) || c == '_');
 }
 
 static int peekc(const struct parser *p, size_t ahead)
@@ -331,7 +330,7 @@ static void scan_var(struct parser *p)
         set_tok(p, T_COLON, start);
         return;
     }
-    if (isprint(c))
+    if (fcgic__ascii_isprint((unsigned char)c))
         snprintf(p->errbuf, sizeof(p->errbuf), "Invalid character in variable name '%c'", c);
     else
         snprintf(p->errbuf, sizeof(p->errbuf), "Invalid character in variable name '\\x%02X'",
@@ -509,7 +508,7 @@ static void scan_expr(struct parser *p)
         return;
     }
     p->pos++;
-    if (isprint(c))
+    if (fcgic__ascii_isprint((unsigned char)c))
         snprintf(p->errbuf, sizeof(p->errbuf), "Parse error near '%c'", c);
     else
         snprintf(p->errbuf, sizeof(p->errbuf), "Parse error near '\\x%02X'", (unsigned)c);
@@ -705,14 +704,10 @@ static const struct fdesc funcs[] = {
     { "sha1", FCGIC__F_SHA1 }, { "md5", FCGIC__F_MD5 }, { "ldap", -1 },
 };
 
+/* A table name (NUL-terminated) against n bytes of the source. */
 static bool ci_eq(const char *a, const char *b, size_t n)
 {
-    if (strlen(a) != n)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (tolower((unsigned char)a[i]) != tolower((unsigned char)b[i]))
-            return false;
-    return true;
+    return fcgic__ascii_ieq(a, strlen(a), b, n);
 }
 
 static uint32_t func_node(struct parser *p, const char *name, size_t n, size_t pos, uint32_t arg)

@@ -156,3 +156,13 @@ void fcgic__buf_free(struct fcgic__buf *b, const struct fcgic__alloc *a)
     b->data = NULL;
     b->len = b->cap = 0;
 }
+
+bool fcgic__ascii_ieq(const char *a, size_t an, const char *b, size_t bn)
+{
+    if (an != bn)
+        return false;
+    for (size_t i = 0; i < an; i++)
+        if (fcgic__ascii_lower(a[i]) != fcgic__ascii_lower(b[i]))
+            return false;
+    return true;
+}

@@ -87,4 +87,52 @@ static inline uint32_t fcgic__get32(const uint8_t *p)
     return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
 }
 
+/* ASCII-only byte classes and case mapping. Bytes from the wire are
+ * classified with these, never with <ctype.h>, whose answers depend on the
+ * host program's locale (setlocale()). Bytes >= 0x80 are in no class and
+ * map to themselves. */
+static inline bool fcgic__ascii_isdigit(unsigned char c)
+{
+    return c >= '0' && c <= '9';
+}
+static inline bool fcgic__ascii_isalpha(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+static inline bool fcgic__ascii_isalnum(unsigned char c)
+{
+    return fcgic__ascii_isdigit(c) || fcgic__ascii_isalpha(c);
+}
+/* ' ', \t, \n, \v, \f, \r: isspace() in the C locale. */
+static inline bool fcgic__ascii_isspace(unsigned char c)
+{
+    return c == ' ' || (c >= '\t' && c <= '\r');
+}
+/* 0x20 .. 0x7e: isprint() in the C locale. */
+static inline bool fcgic__ascii_isprint(unsigned char c)
+{
+    return c >= 0x20 && c < 0x7f;
+}
+static inline char fcgic__ascii_lower(char c)
+{
+    return (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
+}
+static inline char fcgic__ascii_upper(char c)
+{
+    return (c >= 'a' && c <= 'z') ? (char)(c - 32) : c;
+}
+/* Value of a hex digit, -1 for any other byte. */
+static inline int fcgic__ascii_hexval(unsigned char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+/* ASCII case-insensitive equality of two byte strings. */
+bool fcgic__ascii_ieq(const char *a, size_t an, const char *b, size_t bn);
+
 #endif

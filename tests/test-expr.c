@@ -2,6 +2,9 @@
  * ProxyFCGISetEnvIf rules. The sei_* vectors at the end were transcribed from
  * recorded Apache 2.4.71 runs (request, rules, params before and after). */
 #include <check.h>
+#include <ctype.h>
+#include <locale.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -667,6 +670,70 @@ START_TEST(test_functions)
     ck_assert_int_eq(B("osenv('FCGIC_NO_SUCH_VARIABLE_X') == ''"), 1);
     ck_assert_int_eq(B("tolower(toupper(%{REQUEST_METHOD} . 'x')) == 'getx'"), 1);
     ck_assert_str_eq(S("%{tolower:%{toupper:%{HTTP:X-Mixed}}}"), "abc");
+}
+END_TEST
+
+/* True when the current locale's <ctype.h> treats 0xE9 (e acute in
+ * ISO-8859-1) as a letter: the library must not notice. */
+static int locale_classifies_high_bytes(void)
+{
+    return toupper(0xe9) != 0xe9 || isalnum(0xe9) || isprint(0xe9);
+}
+
+/* Set a locale that classifies bytes >= 0x80: an installed ISO-8859-1 one,
+ * else one compiled by localedef(1) into a temporary directory (found through
+ * LOCPATH, removed again once loaded), else C.UTF-8, which classifies none of
+ * them (the check is weaker there). Returns the locale's name or NULL when
+ * none could be set. */
+static const char *set_high_byte_locale(void)
+{
+    static const char *const latin1[] = { "fr_FR.ISO-8859-1", "de_DE.ISO-8859-1",
+                                          "en_US.ISO-8859-1", "fr_FR", "de_DE", "en_US" };
+    static const char *const utf8[] = { "C.UTF-8", "C.utf8", "en_US.UTF-8" };
+    for (size_t i = 0; i < sizeof(latin1) / sizeof(latin1[0]); i++)
+        if (setlocale(LC_ALL, latin1[i]) && locale_classifies_high_bytes())
+            return latin1[i];
+    char dir[] = "/tmp/fcgic-locale-XXXXXX";
+    if (mkdtemp(dir)) {
+        char cmd[256];
+        snprintf(cmd, sizeof(cmd),
+                 "localedef -i fr_FR -f ISO-8859-1 %s/fr_FR.ISO-8859-1 >/dev/null 2>&1", dir);
+        bool ok = system(cmd) == 0 && setenv("LOCPATH", dir, 1) == 0 &&
+                  setlocale(LC_ALL, "fr_FR.ISO-8859-1") && locale_classifies_high_bytes();
+        snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+        ck_assert_int_eq(system(cmd), 0);
+        if (ok)
+            return "fr_FR.ISO-8859-1 (localedef)";
+    }
+    for (size_t i = 0; i < sizeof(utf8) / sizeof(utf8[0]); i++)
+        if (setlocale(LC_ALL, utf8[i]))
+            return utf8[i];
+    return NULL;
+}
+
+/* Bytes >= 0x80 are not letters, whatever locale the host program set:
+ * tolower, toupper, escape, -strcmatch and error messages. */
+START_TEST(test_locale_independent)
+{
+    const char *name = set_high_byte_locale();
+    if (name == NULL) {
+        fprintf(stderr, "test_locale_independent: skipped, no locale can be set\n");
+        return;
+    }
+    if (!locale_classifies_high_bytes())
+        fprintf(stderr, "test_locale_independent: only %s, which classifies no byte >= 0x80\n",
+                name);
+    ck_assert_str_eq(S("%{tolower:\xc9T\xc9}"), "\xc9t\xc9");
+    ck_assert_str_eq(S("%{toupper:\xe9t\xe9}"), "\xe9T\xe9");
+    ck_assert_str_eq(S("%{escape:caf\xe9 \xc9}"), "caf%e9%20%c9");
+    ck_assert_int_eq(B("'\xe9' -strcmatch '\xc9'"), 0);
+    ck_assert_int_eq(B("'\xe9T' -strcmatch '\xe9t'"), 1);
+    ck_assert_int_eq(B("tolower('\xc9') == '\xc9'"), 1);
+    ck_assert_int_eq(CERR("true && \xe9", 0), FCGIC_E_EXPR_SYNTAX);
+    ck_assert_str_eq(LAST.message, "Parse error near '\\xE9'");
+    /* the valgrind setup runs every test in one process */
+    setlocale(LC_ALL, "C");
+    unsetenv("LOCPATH");
 }
 END_TEST
 
@@ -1781,7 +1848,8 @@ static Suite *expr_suite(void)
        tcase_add_test(tc, test_in_list));
     TC("words", tcase_add_test(tc, test_words); tcase_add_test(tc, test_variables);
        tcase_add_test(tc, test_every_variable_name));
-    TC("functions", tcase_add_test(tc, test_functions));
+    TC("functions", tcase_add_test(tc, test_functions);
+       tcase_add_test(tc, test_locale_independent));
     TC("errors", tcase_add_test(tc, test_compile_errors); tcase_add_test(tc, test_limits);
        tcase_add_test(tc, test_eval_limits); tcase_add_test(tc, test_reentrancy));
     TC("setenvif", tcase_add_test(tc, test_sei_directive_errors);
