@@ -4,9 +4,6 @@
  * reused for request after request stops allocating. */
 #include "env_int.h"
 
-#define PCRE2_CODE_UNIT_WIDTH 8
-#include <pcre2.h>
-
 struct fcgic__env_blk {
     struct fcgic__env_blk *next;
     size_t cap, used;
@@ -81,10 +78,7 @@ void fcgic_env_free(struct fcgic_env *env)
     fcgic__free(a, env->slots);
     for (size_t i = 0; i < sizeof(env->scratch) / sizeof(env->scratch[0]); i++)
         fcgic__buf_free(&env->scratch[i], a);
-    if (env->pcre_md)
-        pcre2_match_data_free(env->pcre_md);
-    if (env->pcre_gctx)
-        pcre2_general_context_free(env->pcre_gctx);
+    fcgic__regex_matcher_fini(&env->rx);
     struct fcgic__alloc copy = *a;
     fcgic__free(&copy, env);
 }

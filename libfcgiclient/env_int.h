@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "fcgiclient/env.h"
+#include "regex_int.h"
 #include "util.h"
 
 /* ---- param list (env.c) ---- */
@@ -32,8 +33,7 @@ struct fcgic_env {
     size_t total, max_total;
     /* builder scratch, reused between requests */
     struct fcgic__buf scratch[6];
-    void *pcre_gctx; /* pcre2_general_context_8 with this list's hooks */
-    void *pcre_md;   /* pcre2_match_data_8 for 10 pairs */
+    struct fcgic__regex_matcher rx; /* set up by the first regex mapping */
 };
 
 /* Arena allocation, valid until clear/free. NULL on failure. */

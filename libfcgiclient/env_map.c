@@ -15,9 +15,6 @@
 
 #include <stdio.h>
 
-#define PCRE2_CODE_UNIT_WIDTH 8
-#include <pcre2.h>
-
 struct fcgic_env_map {
     struct fcgic__alloc alloc;
     enum fcgic_env_map_kind kind;
@@ -50,17 +47,8 @@ struct fcgic_env_map {
 
 enum { S_URI, S_TMP, S_FOUND, S_FILE, S_PI, S_FS };
 
-/* ------------------------------------------------------------------------ */
-/* allocation glue for PCRE2 */
-
-static void *pcre_malloc(PCRE2_SIZE n, void *ud)
-{
-    return fcgic__malloc(ud, n);
-}
-static void pcre_free(void *p, void *ud)
-{
-    fcgic__free(ud, p);
-}
+/* $0..$9, Apache's AP_MAX_REG_MATCH */
+#define REGEX_PAIRS 10u
 
 enum fcgic_env_pathinfo fcgic_env_pathinfo_parse(const char *value, size_t len)
 {
@@ -116,27 +104,11 @@ void fcgic_env_map_free(struct fcgic_env_map *map)
     fcgic__free(&copy, map);
 }
 
-static int compile_re(struct fcgic_env_map *m, const char *pat)
+static int compile_re(struct fcgic_env_map *m, const char *pat, size_t len)
 {
-    pcre2_general_context *g = pcre2_general_context_create(pcre_malloc, pcre_free, &m->alloc);
-    if (g == NULL)
-        return FCGIC_E_NOMEM;
-    pcre2_compile_context *cc = pcre2_compile_context_create(g);
-    if (cc == NULL) {
-        pcre2_general_context_free(g);
-        return FCGIC_E_NOMEM;
-    }
-    int err = 0;
-    PCRE2_SIZE off = 0;
-    m->re = pcre2_compile((PCRE2_SPTR)pat, PCRE2_ZERO_TERMINATED, PCRE2_DOLLAR_ENDONLY, &err,
-                          &off, cc);
-    pcre2_compile_context_free(cc);
-    pcre2_general_context_free(g);
-    if (m->re == NULL)
-        return err == PCRE2_ERROR_HEAP_FAILED || err == PCRE2_ERROR_NOMEMORY
-                   ? FCGIC_E_NOMEM
-                   : FCGIC_E_ENV_BAD_PATTERN;
-    return 0;
+    int rc = fcgic__regex_compile(&m->re, &m->alloc, pat, len, PCRE2_DOLLAR_ENDONLY,
+                                  (m->flags & FCGIC_ENV_NO_JIT) != 0, NULL);
+    return rc == FCGIC_E_INVAL ? FCGIC_E_ENV_BAD_PATTERN : rc;
 }
 
 static const char *const kind_names[] = {"ProxyPass", "ProxyPassMatch", "SetHandler"};
@@ -242,7 +214,7 @@ int fcgic_env_map_new(struct fcgic_env_map **out, const struct fcgic_env_map_con
         m->match = fcgic__memdup(&a, cfg->match, m->match_len);
         if (m->match == NULL)
             goto fail;
-        if (cfg->kind != FCGIC_ENV_MAP_PREFIX && (rc = compile_re(m, cfg->match)) != 0)
+        if (cfg->kind != FCGIC_ENV_MAP_PREFIX && (rc = compile_re(m, m->match, m->match_len)) != 0)
             goto fail;
         rc = FCGIC_E_NOMEM;
     }
@@ -397,32 +369,22 @@ static int regex_target(struct build *b, const char *uri, size_t ulen, bool *mat
 {
     struct fcgic_env *env = b->env;
     const struct fcgic_env_map *m = b->map;
-    if (env->pcre_gctx == NULL) {
-        env->pcre_gctx = pcre2_general_context_create(pcre_malloc, pcre_free, &env->alloc);
-        if (env->pcre_gctx == NULL)
-            return FCGIC_E_NOMEM;
+    if (env->rx.md == NULL) {
+        struct fcgic__regex_limits lim;
+        fcgic__regex_limits_default(&lim);
+        int rc = fcgic__regex_matcher_init(&env->rx, &env->alloc, &lim, REGEX_PAIRS);
+        if (rc)
+            return rc;
     }
-    if (env->pcre_md == NULL) {
-        env->pcre_md = pcre2_match_data_create(10, env->pcre_gctx);
-        if (env->pcre_md == NULL)
-            return FCGIC_E_NOMEM;
-    }
-    int r = pcre2_match(m->re, (PCRE2_SPTR)uri, ulen, 0, 0, env->pcre_md, NULL);
-    if (r == PCRE2_ERROR_NOMATCH) {
-        *matched = false;
-        return 0;
-    }
-    if (r == PCRE2_ERROR_NOMEMORY)
-        return FCGIC_E_NOMEM;
+    /* more groups than pairs: every pair is filled (Apache too) */
+    int r = fcgic__regex_exec(&env->rx, m->re, uri, ulen);
     if (r < 0)
-        return FCGIC_E_INTERNAL;
-    *matched = true;
-    if (b->map->kind == FCGIC_ENV_MAP_HANDLER)
+        return r;
+    *matched = r > 0;
+    if (r == 0 || b->map->kind == FCGIC_ENV_MAP_HANDLER)
         return 0;
-    uint32_t pairs = pcre2_get_ovector_count(env->pcre_md);
-    PCRE2_SIZE *ov = pcre2_get_ovector_pointer(env->pcre_md);
-    if (r == 0) /* more groups than slots: every slot was filled (Apache too) */
-        r = (int)pairs;
+    uint32_t pairs = pcre2_get_ovector_count(env->rx.md);
+    PCRE2_SIZE *ov = pcre2_get_ovector_pointer(env->rx.md);
     const char *src = m->fcgi_url.ptr, *end = src + m->fcgi_url.len;
     struct fcgic__buf *f = SB(b, S_FOUND);
     f->len = 0;

@@ -19,9 +19,7 @@ struct fcgic_expr_ctx {
     bool cap_valid;
     uint32_t cap_n;
     PCRE2_SIZE cap_ov[2 * FCGIC__EXPR_NMATCH];
-    pcre2_general_context *gc;
-    pcre2_match_context *mc;
-    pcre2_match_data *md;
+    struct fcgic__regex_matcher rx;
     struct fcgic_expr_vars vars;
     struct fcgic_expr_env env;
     bool busy;
@@ -56,9 +54,7 @@ void fcgic_expr_ctx_free(struct fcgic_expr_ctx *ctx)
     if (!ctx)
         return;
     struct fcgic__alloc a = ctx->alloc;
-    pcre2_match_data_free(ctx->md);
-    pcre2_match_context_free(ctx->mc);
-    pcre2_general_context_free(ctx->gc);
+    fcgic__regex_matcher_fini(&ctx->rx);
     fcgic__free(&a, ctx->scratch);
     fcgic__free(&a, ctx->cap_buf);
     fcgic__free(&a, ctx);
@@ -81,18 +77,9 @@ int fcgic_expr_ctx_new(struct fcgic_expr_ctx **out, const struct fcgic_expr_limi
     ctx->cap_buf = fcgic__malloc(&ctx->alloc, ctx->lim.max_capture_subject);
     if (!ctx->scratch || !ctx->cap_buf)
         goto nomem;
-    ctx->gc = pcre2_general_context_create(fcgic__expr_pcre_malloc, fcgic__expr_pcre_free,
-                                           &ctx->alloc);
-    if (!ctx->gc)
-        goto nomem;
-    ctx->mc = pcre2_match_context_create(ctx->gc);
-    if (!ctx->mc)
-        goto nomem;
-    pcre2_set_match_limit(ctx->mc, ctx->lim.match_limit);
-    pcre2_set_depth_limit(ctx->mc, ctx->lim.depth_limit);
-    pcre2_set_heap_limit(ctx->mc, ctx->lim.heap_limit_kib);
-    ctx->md = pcre2_match_data_create(FCGIC__EXPR_NMATCH, ctx->gc);
-    if (!ctx->md)
+    struct fcgic__regex_limits rl;
+    fcgic__expr_regex_limits(&rl, &ctx->lim);
+    if (fcgic__regex_matcher_init(&ctx->rx, &ctx->alloc, &rl, FCGIC__EXPR_NMATCH) != 0)
         goto nomem;
     *out = ctx;
     return 0;
@@ -389,27 +376,15 @@ static int regex_match(struct ev *v, const struct fcgic__expr_node *n, bool *mat
     int rc = word(v, n->a, &subj);
     if (rc < 0)
         return rc;
-    rc = pcre2_match(rx->code, (PCRE2_SPTR)(subj.len ? subj.ptr : ""), subj.len, 0,
-                     ctx->lim.no_jit ? PCRE2_NO_JIT : 0, ctx->md, ctx->mc);
-    if (rc == PCRE2_ERROR_NOMATCH) {
+    rc = fcgic__regex_exec(&ctx->rx, rx->code, subj.ptr, subj.len);
+    if (rc == 0) {
         *matched = false;
         if (rx->ncap > 0)
             ctx->cap_valid = false;
         return 0;
     }
-    if (rc < 0) {
-        switch (rc) {
-        case PCRE2_ERROR_MATCHLIMIT:
-        case PCRE2_ERROR_DEPTHLIMIT:
-        case PCRE2_ERROR_HEAPLIMIT:
-        case PCRE2_ERROR_JIT_STACKLIMIT:
-            return FCGIC_E_EXPR_MATCH_LIMIT;
-        case PCRE2_ERROR_NOMEMORY:
-            return FCGIC_E_NOMEM;
-        default:
-            return FCGIC_E_EXPR_EVAL;
-        }
-    }
+    if (rc < 0)
+        return rc == FCGIC_E_INTERNAL ? FCGIC_E_EXPR_EVAL : rc;
     *matched = true;
     if (rx->ncap == 0)
         return 0;
@@ -418,8 +393,8 @@ static int regex_match(struct ev *v, const struct fcgic__expr_node *n, bool *mat
     if (subj.len)
         memmove(ctx->cap_buf, subj.ptr, subj.len);
     ctx->cap_len = subj.len;
-    uint32_t pairs = rc == 0 || rc > FCGIC__EXPR_NMATCH ? FCGIC__EXPR_NMATCH : (uint32_t)rc;
-    const PCRE2_SIZE *ov = pcre2_get_ovector_pointer(ctx->md);
+    uint32_t pairs = rc > FCGIC__EXPR_NMATCH ? FCGIC__EXPR_NMATCH : (uint32_t)rc;
+    const PCRE2_SIZE *ov = pcre2_get_ovector_pointer(ctx->rx.md);
     for (uint32_t k = 0; k < FCGIC__EXPR_NMATCH; k++) {
         ctx->cap_ov[2 * k] = k < pairs ? ov[2 * k] : PCRE2_UNSET;
         ctx->cap_ov[2 * k + 1] = k < pairs ? ov[2 * k + 1] : PCRE2_UNSET;

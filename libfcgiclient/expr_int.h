@@ -4,12 +4,11 @@
 #ifndef FCGIC_EXPR_INT_H
 #define FCGIC_EXPR_INT_H
 
-#define PCRE2_CODE_UNIT_WIDTH 8
-#include <pcre2.h>
 #include <stdbool.h>
 #include <stdint.h>
 
 #include "fcgiclient/expr.h"
+#include "regex_int.h"
 #include "util.h"
 
 #define FCGIC__EXPR_NONE UINT32_MAX
@@ -96,9 +95,8 @@ struct fcgic_expr {
 /* Internal compile entry that also reports which limits are used. */
 void fcgic__expr_limits_fill(struct fcgic_expr_limits *dst, const struct fcgic_expr_limits *src);
 
-/* PCRE2 allocator adapters; memory_data is a struct fcgic__alloc *. */
-void *fcgic__expr_pcre_malloc(size_t n, void *ud);
-void fcgic__expr_pcre_free(void *p, void *ud);
+/* The regex limits of a filled struct fcgic_expr_limits. */
+void fcgic__expr_regex_limits(struct fcgic__regex_limits *dst, const struct fcgic_expr_limits *lim);
 
 /* ---- functions (expr_func.c) ---- */
 

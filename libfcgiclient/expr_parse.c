@@ -934,28 +934,14 @@ static uint32_t compile_regex(struct parser *p, const struct token *t)
         nomem(p);
         return FCGIC__EXPR_NONE;
     }
-    pcre2_general_context *gc =
-        pcre2_general_context_create(fcgic__expr_pcre_malloc, fcgic__expr_pcre_free, &e->alloc);
-    if (!gc) {
+    pcre2_code *code = NULL;
+    size_t eo = 0;
+    int rc = fcgic__regex_compile(&code, &e->alloc, t->text, t->tlen, opts, p->no_jit, &eo);
+    if (rc == FCGIC_E_NOMEM) {
         nomem(p);
         return FCGIC__EXPR_NONE;
     }
-    pcre2_compile_context *cc = pcre2_compile_context_create(gc);
-    if (!cc) {
-        pcre2_general_context_free(gc);
-        nomem(p);
-        return FCGIC__EXPR_NONE;
-    }
-    int ec = 0;
-    PCRE2_SIZE eo = 0;
-    pcre2_code *code = pcre2_compile((PCRE2_SPTR)t->text, t->tlen, opts, &ec, &eo, cc);
-    pcre2_compile_context_free(cc);
-    pcre2_general_context_free(gc);
-    if (!code) {
-        if (ec == PCRE2_ERROR_HEAPLIMIT || ec == 121 /* "failed to get memory" */) {
-            nomem(p);
-            return FCGIC__EXPR_NONE;
-        }
+    if (rc) {
         /* Apache: YYERROR with this message, parse stops. */
         size_t pos = t->pos + (p->src[t->pos] == 'm' ? 2 : 1) + eo;
         if (pos > p->len)
@@ -965,8 +951,6 @@ static uint32_t compile_regex(struct parser *p, const struct token *t)
     }
     uint32_t ncap = 0;
     pcre2_pattern_info(code, PCRE2_INFO_CAPTURECOUNT, &ncap);
-    if (!p->no_jit)
-        (void)pcre2_jit_compile(code, PCRE2_JIT_COMPLETE); /* optional speed-up */
     e->regex[e->nregex].code = code;
     e->regex[e->nregex].ncap = ncap;
     return (uint32_t)e->nregex++;
@@ -1306,21 +1290,19 @@ void fcgic__expr_limits_fill(struct fcgic_expr_limits *dst, const struct fcgic_e
     if (!dst->max_capture_subject)
         dst->max_capture_subject = 16384;
     if (!dst->match_limit)
-        dst->match_limit = 100000;
+        dst->match_limit = FCGIC__REGEX_MATCH_LIMIT;
     if (!dst->depth_limit)
-        dst->depth_limit = 2000;
+        dst->depth_limit = FCGIC__REGEX_DEPTH_LIMIT;
     if (!dst->heap_limit_kib)
-        dst->heap_limit_kib = 1024;
+        dst->heap_limit_kib = FCGIC__REGEX_HEAP_LIMIT_KIB;
 }
 
-void *fcgic__expr_pcre_malloc(size_t n, void *ud)
+void fcgic__expr_regex_limits(struct fcgic__regex_limits *dst, const struct fcgic_expr_limits *lim)
 {
-    return fcgic__malloc((const struct fcgic__alloc *)ud, n);
-}
-
-void fcgic__expr_pcre_free(void *ptr, void *ud)
-{
-    fcgic__free((const struct fcgic__alloc *)ud, ptr);
+    dst->match_limit = lim->match_limit;
+    dst->depth_limit = lim->depth_limit;
+    dst->heap_limit_kib = lim->heap_limit_kib;
+    dst->no_jit = lim->no_jit != 0;
 }
 
 void fcgic_expr_free(struct fcgic_expr *e)

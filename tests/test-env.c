@@ -654,6 +654,48 @@ START_TEST(test_regex_many_groups)
 }
 END_TEST
 
+/* A pattern that backtracks exponentially on a request target the client
+ * chooses: every regex the builder runs is bounded, JIT or not. */
+START_TEST(test_regex_limits)
+{
+    char target[128];
+    memset(target, 0, sizeof target);
+    memcpy(target, "/app/", 5);
+    memset(target + 5, 'a', 36);
+    memcpy(target + 41, "!.php", 5);
+    for (int nojit = 0; nojit < 2; nojit++) {
+        struct fcgic_env_map_config cfg;
+        base_config(&cfg);
+        cfg.kind = FCGIC_ENV_MAP_REGEX;
+        cfg.match = "^/app/((a|aa)+)\\.php$";
+        cfg.target = "fcgi://127.0.0.1:9000/srv/$1.php";
+        cfg.flags = nojit ? FCGIC_ENV_NO_JIT : 0;
+        struct fcgic_env_map *m = mkmap(&cfg);
+        struct fcgic_env *env = mkenv();
+        struct fcgic_env_request r;
+        base_request(&r, target);
+        ck_assert_int_eq(fcgic_env_build(env, m, &r), FCGIC_E_EXPR_MATCH_LIMIT);
+        ck_assert_uint_eq(fcgic_env_count(env), 0);
+        /* the list stays usable, and ordinary targets still map */
+        base_request(&r, "/app/aaa.php");
+        ck_assert_int_eq(fcgic_env_build(env, m, &r), 0);
+        expect_val(env, "SCRIPT_FILENAME", "proxy:fcgi://127.0.0.1:9000/srv/aaa.php");
+        fcgic_env_map_free(m);
+
+        /* <FilesMatch>: the base name of the file is the subject */
+        cfg.kind = FCGIC_ENV_MAP_HANDLER;
+        cfg.match = "^(a|aa)+\\.php$";
+        cfg.target = "fcgi://127.0.0.1:9000";
+        m = mkmap(&cfg);
+        base_request(&r, target + 4);
+        ck_assert_int_eq(fcgic_env_build(env, m, &r), FCGIC_E_EXPR_MATCH_LIMIT);
+        ck_assert_uint_eq(fcgic_env_count(env), 0);
+        fcgic_env_free(env);
+        fcgic_env_map_free(m);
+    }
+}
+END_TEST
+
 /* ------------------------------------------------------------------------ */
 /* headers */
 
@@ -1184,6 +1226,7 @@ int main(void)
         {"handler", test_handler, 0},
         {"regex", test_regex_append, 0},
         {"regex_groups", test_regex_many_groups, 0},
+        {"regex_limits", test_regex_limits, 0},
         {"headers", test_headers, 0},
         {"limits", test_limits, 0},
         {"list", test_list, 0},

@@ -1050,6 +1050,35 @@ START_TEST(test_sei_errors_stop)
 }
 END_TEST
 
+/* A client-chosen subject that makes a rule's regex backtrack exponentially
+ * stops the rules with the match-limit error under the default limits, the
+ * same code the env builder's mappings report. */
+START_TEST(test_sei_match_limit)
+{
+    struct fcgic_setenvif *s;
+    const struct fcgic_setenvif *lists[1];
+    size_t failed = 99;
+    char uri[64] = "/app/";
+    memset(uri + 5, 'a', 36);
+    memcpy(uri + 41, "!.php", 6);
+    R.vars[FCGIC_EXPR_V_REQUEST_URI] = uri;
+    struct fcgic_expr_limits lim = base_limits();
+    ck_assert_int_eq(fcgic_setenvif_new(&s, &lim, NULL), 0);
+    ck_assert_int_eq(ADD(s, 3, "true", "X_1", "1"), 0);
+    ck_assert_int_eq(ADD(s, 3, "%{REQUEST_URI} =~ m#^/app/(a|aa)+\\.php$#", "X_2", "$1"), 0);
+    ck_assert_int_eq(ADD(s, 3, "true", "X_3", "3"), 0);
+    lists[0] = s;
+    ck_assert_int_eq(fcgic_setenvif_apply(lists, 1, C, &failed), FCGIC_E_EXPR_MATCH_LIMIT);
+    ck_assert_uint_eq(failed, 1);
+    ck_assert_int_eq(fenv_find(&E, "X_3", 3), -1);
+    /* an ordinary subject matches */
+    R.vars[FCGIC_EXPR_V_REQUEST_URI] = "/app/aaa.php";
+    ck_assert_int_eq(fcgic_setenvif_apply(lists, 1, C, &failed), 0);
+    ck_assert_int_ge(fenv_find(&E, "X_3", 3), 0);
+    fcgic_setenvif_free(s);
+}
+END_TEST
+
 /* ------------------------------------------------------------------------ */
 /* Recorded Apache cases                                                    */
 /* ------------------------------------------------------------------------ */
@@ -1854,7 +1883,7 @@ static Suite *expr_suite(void)
        tcase_add_test(tc, test_eval_limits); tcase_add_test(tc, test_reentrancy));
     TC("setenvif", tcase_add_test(tc, test_sei_directive_errors);
        tcase_add_test(tc, test_sei_seeds); tcase_add_test(tc, test_sei_semantics);
-       tcase_add_test(tc, test_sei_errors_stop));
+       tcase_add_test(tc, test_sei_errors_stop); tcase_add_test(tc, test_sei_match_limit));
     TC("apache_cases", tcase_add_loop_test(tc, test_sei_apache_cases, 0,
                                            (int)(sizeof(sei_cases) / sizeof(sei_cases[0]))));
     TC("memory", tcase_add_test(tc, test_failalloc_compile);

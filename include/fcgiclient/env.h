@@ -226,6 +226,7 @@ enum fcgic_env_file_type {
 #define FCGIC_ENV_PASS_AUTH 0x1u      /**< CGIPassAuth On: pass Authorization and Proxy-Authorization */
 #define FCGIC_ENV_ALLOW_PATH_CTL 0x2u /**< accept decoded CR/LF in SCRIPT_NAME / PATH_INFO (Apache does) */
 #define FCGIC_ENV_REQUIRE_FILE 0x4u   /**< handler mode: a missing file fails (`<If "-f ...">`) */
+#define FCGIC_ENV_NO_JIT 0x8u         /**< never JIT-compile the mapping's regex (valgrind cannot follow JIT code) */
 
 /**
  * Configuration of one mapping and of the virtual host it belongs to. Plain
@@ -234,14 +235,20 @@ enum fcgic_env_file_type {
  */
 struct fcgic_env_map_config {
     enum fcgic_env_map_kind kind;
-    /** PREFIX: URL-path prefix; REGEX: the pattern; HANDLER: base-name regex or NULL. */
+    /** PREFIX: URL-path prefix; REGEX: the pattern; HANDLER: base-name regex or NULL.
+     *  Regexes are PCRE2, JIT-compiled when PCRE2 has a JIT, and every match
+     *  runs under the expression engine's default limits (match 100000,
+     *  depth 2000, heap 1024 KiB), so that no request target makes a pattern
+     *  backtrack for long: a match that hits them fails the build with
+     *  FCGIC_E_EXPR_MATCH_LIMIT. */
     const char *match;
     /** Backend target, see fcgic_env_parse_target(). HANDLER: usually without a path. */
     const char *target;
     enum fcgic_env_backend backend;
     enum fcgic_env_pathinfo pathinfo;
     enum fcgic_env_encoded_slashes encoded_slashes;
-    unsigned flags; /**< FCGIC_ENV_PASS_AUTH | FCGIC_ENV_ALLOW_PATH_CTL | FCGIC_ENV_REQUIRE_FILE */
+    /** FCGIC_ENV_PASS_AUTH | FCGIC_ENV_ALLOW_PATH_CTL | FCGIC_ENV_REQUIRE_FILE | FCGIC_ENV_NO_JIT */
+    unsigned flags;
 
     /* Virtual host. NULL means: see each field. */
     const char *server_name;   /**< ServerName host, used when the request has no Host; NULL = "localhost" */
@@ -347,6 +354,9 @@ struct fcgic_env_request {
  *  FCGIC_E_ENV_HEADERS_TOO_BIG: over the size cap because of the request
  *    headers (a gateway answers 431);
  *  FCGIC_E_ENV_TOO_BIG: over the size cap otherwise (500);
+ *  FCGIC_E_EXPR_MATCH_LIMIT: the mapping's regex (ProxyPassMatch pattern or
+ *    handler base-name pattern) hit PCRE2's match, depth or heap limit on
+ *    this request (a gateway answers 500);
  *  FCGIC_E_CALLBACK: the stat callback failed; FCGIC_E_INVAL; FCGIC_E_NOMEM.
  *  On error the list is left empty.
  */

@@ -52,7 +52,8 @@ struct fcgic_expr_limits {
     uint32_t match_limit;
     /** PCRE2 depth limit (default 2000). */
     uint32_t depth_limit;
-    /** PCRE2 heap limit in KiB for the interpreter (default 1024). */
+    /** PCRE2 heap limit in KiB for the interpreter, and the largest JIT
+     *  stack (default 1024). */
     uint32_t heap_limit_kib;
     /** Non-zero: never use PCRE2's JIT (at compile for fcgic_expr_new(), at
      *  match time for a context), e.g. under valgrind, which cannot follow
