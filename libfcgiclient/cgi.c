@@ -107,7 +107,7 @@ static bool ieq(const char *a, size_t alen, const char *lit)
 
 static int parse_status(struct fcgic_cgi_parser *p, const char *v, size_t n)
 {
-    if (n < 3 || v[0] < '1' || v[0] > '5' || v[1] < '0' || v[1] > '9' || v[2] < '0' || v[2] > '9')
+    if (n < 3 || v[0] < '2' || v[0] > '5' || v[1] < '0' || v[1] > '9' || v[2] < '0' || v[2] > '9')
         return FCGIC_E_CGI_BAD_STATUS;
     if (n > 3 && v[3] != ' ' && v[3] != '\t')
         return FCGIC_E_CGI_BAD_STATUS;
@@ -302,7 +302,7 @@ int fcgic_cgi_parser_finish(struct fcgic_cgi_parser *p, struct fcgic_cgi_event *
     if (p->error)
         return p->error;
     if (p->state == CGI_HEAD) {
-        if (p->o.strict_header_block)
+        if (!p->o.lenient_header_block)
             return p->error = FCGIC_E_CGI_NO_HEADERS;
         memset(&p->head, 0, sizeof p->head);
         p->head.status = 200;

@@ -7,11 +7,11 @@
 #include "util.h"
 
 enum slot_state {
-    SLOT_FREE = 0, /* never used: records for it are FCGIC_E_UNKNOWN_ID */
+    SLOT_FREE = 0, /* not in use */
     SLOT_ACTIVE,   /* running */
-    SLOT_ZOMBIE,   /* result delivered (timeout); waiting for END_REQUEST */
+    SLOT_ZOMBIE,   /* result delivered early (timeout, malformed response); waiting for END_REQUEST */
     SLOT_ENDING,   /* END_REQUEST received; waiting for its queued body bytes to be written */
-    SLOT_ENDED     /* over: records for it are FCGIC_E_AFTER_END */
+    SLOT_ENDED     /* over; the slot takes a new id when reused */
 };
 
 enum body_phase { PHASE_STDIN, PHASE_DATA, PHASE_DONE };
@@ -50,8 +50,11 @@ struct fcgic_conn {
     void *ud;
     struct fcgic_encoder *enc;
     struct fcgic_decoder *dec;
-    struct slot **slots; /* index = request id - 1; slots never move */
+    struct slot **slots; /* slots never move; each request gets a fresh id */
     size_t nslots;
+    uint16_t next_id;   /* the next request id to hand out (ids rotate, 1..65535) */
+    bool ids_wrapped;   /* every id has been handed out once */
+    unsigned values_wanted; /* GET_VALUES queries not answered yet */
     unsigned live;      /* ACTIVE + ENDING slots */
     unsigned zombies;
     bool connecting;
@@ -96,6 +99,7 @@ int fcgic_conn_new(struct fcgic_conn **out, const struct fcgic_conn_options *opt
         c->o.max_stderr_bytes = 4u << 20;
     if (c->o.max_stderr_line == 0)
         c->o.max_stderr_line = 8192;
+    c->next_id = 1;
     c->cb = *cb;
     c->ud = conn_ud;
     int rc = fcgic_encoder_new(&c->enc, mem);
@@ -291,6 +295,38 @@ static void end_with_error(struct fcgic_conn *c, struct slot *s, int err)
     deliver_end(c, s, s->st);
 }
 
+static int conn_failed(struct fcgic_conn *c, int err);
+
+/* End s now with err although the application has not ended it (timeout,
+ * malformed or oversized response, a callback's error): deliver its result,
+ * ask the application to stop, and keep the id reserved (ZOMBIE) until
+ * END_REQUEST so late records for it are dropped; the connection is not
+ * reused. Body bytes still queued are copied first, so the caller may
+ * release its body from on_end. Returns 0 or the error the connection
+ * failed with. */
+static int end_early(struct fcgic_conn *c, struct slot *s, int err)
+{
+    c->done = true;
+    int rc = s->queued_end > written_pos(c) ? fcgic__encoder_own(c->enc) : 0;
+    if (rc == 0)
+        rc = fcgic_encoder_abort_request(c->enc, s->id);
+    if (rc)
+        return conn_failed(c, rc);
+    s->res.error = err;
+    struct fcgic_result res = s->res;
+    void *ud = s->ud;
+    s->st = SLOT_ZOMBIE;
+    s->ud = NULL;
+    c->live--;
+    c->zombies++;
+    if (c->cb.on_end) {
+        c->depth++;
+        c->cb.on_end(c, ud, &res);
+        c->depth--;
+    }
+    return 0;
+}
+
 /* Fail the whole connection: every request ends with err. */
 static int conn_failed(struct fcgic_conn *c, int err)
 {
@@ -419,11 +455,43 @@ static void pump(struct fcgic_conn *c)
 /* ------------------------------------------------------------------------ */
 /* Submitting                                                               */
 
-static struct slot *find_slot(struct fcgic_conn *c, uint16_t id)
+static bool slot_holds_id(const struct slot *s)
 {
-    if (id == 0 || id > c->nslots)
-        return NULL;
-    return c->slots[id - 1];
+    return s->st == SLOT_ACTIVE || s->st == SLOT_ZOMBIE || s->st == SLOT_ENDING;
+}
+
+/* The request that holds id (running, ending, or a zombie), or NULL. */
+static struct slot *find_slot(const struct fcgic_conn *c, uint16_t id)
+{
+    for (size_t i = 0; i < c->nslots && id; i++)
+        if (c->slots[i]->id == id && slot_holds_id(c->slots[i]))
+            return c->slots[i];
+    return NULL;
+}
+
+/* Was id handed out to a request on this connection? */
+static bool id_was_used(const struct fcgic_conn *c, uint16_t id)
+{
+    return id != 0 && (c->ids_wrapped || id < c->next_id);
+}
+
+/* Hand out the next request id. Ids rotate through 1..65535 instead of
+ * being reused at once, so a late record of an earlier request on this
+ * connection is never taken for the answer to a later one. Terminates:
+ * submit refuses when max_requests (at most 65535) ids are held. */
+static uint16_t take_id(struct fcgic_conn *c)
+{
+    for (;;) {
+        uint16_t id = c->next_id;
+        if (id == 65535) {
+            c->next_id = 1;
+            c->ids_wrapped = true;
+        } else {
+            c->next_id = (uint16_t)(id + 1);
+        }
+        if (find_slot(c, id) == NULL)
+            return id;
+    }
 }
 
 static int free_slot(struct fcgic_conn *c, struct slot **out)
@@ -443,7 +511,6 @@ static int free_slot(struct fcgic_conn *c, struct slot **out)
     struct slot *s = fcgic__calloc(&c->a, 1, sizeof *s);
     if (s == NULL)
         return FCGIC_E_NOMEM;
-    s->id = (uint16_t)(c->nslots + 1);
     c->slots[c->nslots++] = s;
     *out = s;
     return 0;
@@ -490,11 +557,13 @@ int fcgic_conn_submit(struct fcgic_conn *c, const struct fcgic_request *req, voi
     if (s->cgi == NULL && !req->raw_stdout) {
         struct fcgic_cgi_options co = {0};
         co.max_header_bytes = c->o.max_header_bytes;
+        co.lenient_header_block = c->o.lenient_header_block;
         struct fcgic_mem m = c->a.m;
         rc = fcgic_cgi_parser_new(&s->cgi, &co, &m);
         if (rc)
             return rc;
     }
+    s->id = take_id(c);
     /* Queue BEGIN_REQUEST and PARAMS; roll back on failure. */
     uint64_t start_pos = fcgic__encoder_queued_total(c->enc);
     rc = fcgic_encoder_begin_request(c->enc, s->id, role, c->o.keep_conn ? FCGIC_FLAG_KEEP_CONN : 0);
@@ -604,7 +673,10 @@ int fcgic_conn_get_values(struct fcgic_conn *c, const char *const *names, size_t
             return FCGIC_E_INVAL;
         p[i] = (struct fcgic_param){names[i], strlen(names[i]), "", 0};
     }
-    return fcgic_encoder_pairs(c->enc, FCGIC_TYPE_GET_VALUES, 0, p, n);
+    int rc = fcgic_encoder_pairs(c->enc, FCGIC_TYPE_GET_VALUES, 0, p, n);
+    if (rc == 0)
+        c->values_wanted++;
+    return rc;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -658,11 +730,8 @@ int fcgic_conn_out_done(struct fcgic_conn *c, size_t n, uint64_t now)
 static int cb_result(struct fcgic_conn *c, struct slot *s, int r)
 {
     if (r < 0 && s->st == SLOT_ACTIVE) {
-        s->res.error = FCGIC_E_CALLBACK;
-        s->aborted = true;
-        c->done = true;
-        fcgic_encoder_abort_request(c->enc, s->id);
-        return 0;
+        int rc = end_early(c, s, FCGIC_E_CALLBACK);
+        return rc ? rc : 0;
     }
     return r == FCGIC_PAUSE ? FCGIC_PAUSE : 0;
 }
@@ -719,13 +788,10 @@ static int on_stdout(struct fcgic_conn *c, struct slot *s, const uint8_t *p, siz
         int rc = fcgic_cgi_parser_next(s->cgi, (const char *)p + *used, n - *used, &k, &ev);
         *used += k;
         if (rc < 0) {
-            /* A malformed response: no more callbacks, ask the application
-             * to stop, and end on its END_REQUEST. */
-            s->res.error = rc;
-            s->aborted = true;
-            c->done = true;
+            /* A malformed response: the caller learns it now, not when
+             * (or if) the application sends END_REQUEST. */
             *used = n;
-            return fcgic_encoder_abort_request(c->enc, s->id);
+            return end_early(c, s, rc);
         }
         if (rc == 0)
             break;
@@ -857,9 +923,9 @@ static int values_record_end(struct fcgic_conn *c)
 static int route(struct fcgic_conn *c, uint16_t id, struct slot **out)
 {
     struct slot *s = find_slot(c, id);
-    if (s == NULL || s->st == SLOT_FREE)
-        return FCGIC_E_UNKNOWN_ID;
-    if (s->st == SLOT_ENDED || s->st == SLOT_ENDING)
+    if (s == NULL)
+        return id_was_used(c, id) ? FCGIC_E_AFTER_END : FCGIC_E_UNKNOWN_ID;
+    if (s->st == SLOT_ENDING)
         return FCGIC_E_AFTER_END;
     *out = s;
     return 0;
@@ -881,6 +947,8 @@ static int handle(struct fcgic_conn *c, const struct fcgic_decoder_event *ev, si
         c->cur = NULL;
         c->cur_type = ev->type;
         if (ev->type == FCGIC_TYPE_GET_VALUES_RESULT) {
+            if (c->values_wanted == 0)
+                return FCGIC_E_UNSOLICITED;
             c->values.len = 0;
             return 0;
         }
@@ -892,7 +960,7 @@ static int handle(struct fcgic_conn *c, const struct fcgic_decoder_event *ev, si
         if (ev->type == FCGIC_TYPE_STDOUT && ev->content_length == 0)
             s->stdout_closed = true;
         else if (ev->type == FCGIC_TYPE_STDOUT && s->stdout_closed)
-            return FCGIC_E_AFTER_END;
+            return FCGIC_E_AFTER_STREAM_END;
         return 0;
     case FCGIC_DEC_DATA:
         if (c->cur_type == FCGIC_TYPE_GET_VALUES_RESULT)
@@ -912,12 +980,8 @@ static int handle(struct fcgic_conn *c, const struct fcgic_decoder_event *ev, si
             return rc;
         }
         s->res.stderr_bytes += ev->len;
-        if (s->res.stderr_bytes > c->o.max_stderr_bytes && !s->aborted) {
-            s->res.error = FCGIC_E_STDERR_TOO_BIG;
-            s->aborted = true;
-            c->done = true;
-            return fcgic_encoder_abort_request(c->enc, s->id);
-        }
+        if (s->res.stderr_bytes > c->o.max_stderr_bytes && !s->aborted)
+            return end_early(c, s, FCGIC_E_STDERR_TOO_BIG);
         if (s->aborted)
             return 0;
         rc = on_stderr(c, s, ev->data, ev->len, used);
@@ -925,15 +989,14 @@ static int handle(struct fcgic_conn *c, const struct fcgic_decoder_event *ev, si
         return rc;
     case FCGIC_DEC_RECORD_END:
         c->cur = NULL;
-        if (ev->type == FCGIC_TYPE_GET_VALUES_RESULT)
+        if (ev->type == FCGIC_TYPE_GET_VALUES_RESULT) {
+            c->values_wanted--;
             return values_record_end(c);
+        }
         return 0;
     case FCGIC_DEC_END_REQUEST: {
-        s = find_slot(c, ev->request_id);
-        if (s == NULL || s->st == SLOT_FREE)
-            return FCGIC_E_UNKNOWN_ID;
-        if (s->st == SLOT_ENDED || s->st == SLOT_ENDING)
-            return FCGIC_E_AFTER_END;
+        if ((rc = route(c, ev->request_id, &s)) != 0)
+            return rc;
         if (s->st == SLOT_ZOMBIE) {
             deliver_end(c, s, SLOT_ZOMBIE);
             return 0;
@@ -941,7 +1004,9 @@ static int handle(struct fcgic_conn *c, const struct fcgic_decoder_event *ev, si
         s->res.got_end_request = 1;
         s->res.app_status = ev->app_status;
         s->res.protocol_status = (enum fcgic_protocol_status)ev->protocol_status;
-        if (!s->aborted)
+        /* A request the application refused (OVERLOADED, CANT_MPX_CONN,
+         * UNKNOWN_ROLE) has no output to check. */
+        if (!s->aborted && (ev->protocol_status == FCGIC_REQUEST_COMPLETE || s->res.stdout_bytes))
             finish_response(c, s);
         if (c->free_pending || c->error)
             return 0;
@@ -1003,8 +1068,10 @@ int fcgic_conn_recv(struct fcgic_conn *c, const void *buf, size_t len, size_t *c
             rc = conn_failed(c, h);
             break;
         }
-        if (c->free_pending)
+        if (c->free_pending || c->error) {
+            rc = c->error;
             break;
+        }
         if (h == FCGIC_PAUSE) {
             c->input_paused = true;
             if (taken < ev.len) {
@@ -1122,30 +1189,8 @@ int fcgic_conn_tick(struct fcgic_conn *c, uint64_t now)
             deliver_end(c, s, SLOT_ENDING);
             continue;
         }
-        /* Ask the application to stop, and keep the id reserved until its
-         * END_REQUEST arrives; the connection is not reused. The result is
-         * delivered now, so body bytes still queued must stop referring to
-         * the caller's memory. */
-        c->done = true;
-        int rc = s->queued_end > written_pos(c) ? fcgic__encoder_own(c->enc) : 0;
-        if (rc == 0)
-            rc = fcgic_encoder_abort_request(c->enc, s->id);
-        if (rc) {
-            conn_failed(c, rc);
+        if (end_early(c, s, which))
             break;
-        }
-        s->res.error = which;
-        struct fcgic_result res = s->res;
-        void *ud = s->ud;
-        s->st = SLOT_ZOMBIE;
-        s->ud = NULL;
-        c->live--;
-        c->zombies++;
-        if (c->cb.on_end) {
-            c->depth++;
-            c->cb.on_end(c, ud, &res);
-            c->depth--;
-        }
     }
     int rc = c->error;
     leave(c);

@@ -509,7 +509,9 @@ static int check_header(struct fcgic_decoder *d)
     case FCGIC_TYPE_BEGIN_REQUEST:
     case FCGIC_TYPE_END_REQUEST:
     case FCGIC_TYPE_UNKNOWN_TYPE:
-        if (d->clen != 8)
+        /* A longer body is still framed correctly: its first 8 bytes are
+         * read and the rest is skipped like padding, as every peer does. */
+        if (d->clen < 8)
             return FCGIC_E_BAD_LENGTH;
         break;
     case FCGIC_TYPE_ABORT_REQUEST:
@@ -596,18 +598,19 @@ int fcgic_decoder_next(struct fcgic_decoder *d, const uint8_t *buf, size_t len, 
             goto out;
         }
         case DEC_FIXED: {
-            size_t k = d->clen - d->have;
+            size_t body = d->clen < sizeof d->fixed ? d->clen : sizeof d->fixed;
+            size_t k = body - d->have;
             if (k > len - pos)
                 k = len - pos;
             if (k)
                 memcpy(d->fixed + d->have, buf + pos, k);
             d->have += k;
             pos += k;
-            if (d->have < d->clen)
+            if (d->have < body)
                 goto out;
             d->have = 0;
-            d->remaining = d->plen;
-            if (d->plen) {
+            d->remaining = (size_t)(d->clen - body) + d->plen;
+            if (d->remaining) {
                 d->state = DEC_PADDING;
                 /* Padding of a fixed record is skipped before the event so
                  * that the event ends the record. */

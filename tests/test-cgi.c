@@ -180,27 +180,62 @@ END_TEST
 START_TEST(test_no_header_block)
 {
     struct parsed r;
-    /* Apache: a leading blank line does not end the block; the output is
-     * sent whole as the body. */
-    parse_all_ways("\r\nbody only", NULL, &r);
+    struct fcgic_cgi_options lenient = {0};
+    lenient.lenient_header_block = 1;
+    /* Default: output whose header block never ends is an error, and so is
+     * no output at all. */
+    parse_all_ways("BAD", NULL, &r);
+    ck_assert_int_eq(r.rc, FCGIC_E_CGI_NO_HEADERS);
+    ck_assert_int_eq(r.heads, 0);
+    parse_all_ways("X: y\r\n", NULL, &r);
+    ck_assert_int_eq(r.rc, FCGIC_E_CGI_NO_HEADERS);
+    parse_all_ways("", NULL, &r);
+    ck_assert_int_eq(r.rc, FCGIC_E_CGI_NO_HEADERS);
+    ck_assert_int_eq(r.heads, 0);
+    /* Two blank lines: an empty header block, valid in both modes. */
+    parse_all_ways("\r\n\r\nbody", NULL, &r);
+    ck_assert_int_eq(r.rc, 0);
+    ck_assert_int_eq(r.no_header_block, 0);
+    ck_assert_str_eq(r.body, "body");
+    /* Lenient (Apache): a leading blank line does not end the block; the
+     * output is sent whole as the body. */
+    parse_all_ways("\r\nbody only", &lenient, &r);
     ck_assert_int_eq(r.rc, 0);
     ck_assert_int_eq(r.heads, 1);
     ck_assert_int_eq(r.no_header_block, 1);
     ck_assert_int_eq(r.status, 200);
     ck_assert_uint_eq(r.body_len, 11);
     ck_assert_mem_eq(r.body, "\r\nbody only", 11);
-    /* Two blank lines: an empty header block. */
-    parse_all_ways("\r\n\r\nbody", NULL, &r);
-    ck_assert_int_eq(r.no_header_block, 0);
-    ck_assert_str_eq(r.body, "body");
-    /* Nothing at all: empty 200. */
-    parse_all_ways("", NULL, &r);
+    /* Lenient, nothing at all: empty 200. */
+    parse_all_ways("", &lenient, &r);
+    ck_assert_int_eq(r.rc, 0);
     ck_assert_int_eq(r.heads, 1);
     ck_assert_uint_eq(r.body_len, 0);
-    struct fcgic_cgi_options o = {0};
-    o.strict_header_block = 1;
-    parse_all_ways("X: y\r\n", &o, &r);
-    ck_assert_int_eq(r.rc, FCGIC_E_CGI_NO_HEADERS);
+}
+END_TEST
+
+START_TEST(test_interim_status)
+{
+    /* A FastCGI response has one final header block: 1xx codes, 600 and
+     * words are not final statuses. */
+    static const char *const bad[] = {
+        "Status: 100 Continue\r\n\r\n",       "Status: 101 Switching Protocols\r\n\r\n",
+        "Status: 103 Early Hints\r\n\r\n",    "Status: 199\r\n\r\n",
+        "Status: 600\r\n\r\n",                "Status: abc\r\n\r\n",
+        "Status: 20\r\n\r\n",                 "Status: 2000\r\n\r\n",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        struct parsed r;
+        parse_all_ways(bad[i], NULL, &r);
+        ck_assert_msg(r.rc == FCGIC_E_CGI_BAD_STATUS, "case %zu gave %d", i, r.rc);
+        ck_assert_int_eq(r.heads, 0);
+    }
+    struct parsed r;
+    parse_all_ways("Status: 599 X\r\n\r\n", NULL, &r);
+    ck_assert_int_eq(r.rc, 0);
+    ck_assert_int_eq(r.status, 599);
+    parse_all_ways("Status: 200\r\n\r\n", NULL, &r);
+    ck_assert_int_eq(r.status, 200);
 }
 END_TEST
 
@@ -223,8 +258,12 @@ START_TEST(test_finish_is_final)
     ck_assert_int_eq(ev.kind, FCGIC_CGI_BODY);
     ck_assert_int_eq(fcgic_cgi_parser_finish(p, &ev), 0);
     ck_assert_int_eq(fcgic_cgi_parser_finish(p, &ev), 0);
-    /* Same for output without a header block: HEAD, BODY, then nothing. */
-    fcgic_cgi_parser_reset(p);
+    fcgic_cgi_parser_free(p);
+    /* Same for output without a header block (lenient): HEAD, BODY, then
+     * nothing. */
+    struct fcgic_cgi_options lenient = {0};
+    lenient.lenient_header_block = 1;
+    ck_assert_int_eq(fcgic_cgi_parser_new(&p, &lenient, NULL), 0);
     ck_assert_int_eq(fcgic_cgi_parser_next(p, "no block", 8, &used, &ev), 0);
     ck_assert_int_eq(fcgic_cgi_parser_finish(p, &ev), 1);
     ck_assert_int_eq(ev.kind, FCGIC_CGI_HEAD);
@@ -319,6 +358,7 @@ int main(void)
     tcase_add_test(tc, test_location);
     tcase_add_test(tc, test_bad_headers);
     tcase_add_test(tc, test_no_header_block);
+    tcase_add_test(tc, test_interim_status);
     tcase_add_test(tc, test_finish_is_final);
     tcase_add_test(tc, test_caps);
     suite_add_tcase(s, tc);

@@ -270,16 +270,19 @@ START_TEST(test_keepalive_many)
     for (int i = 0; i < 1000; i++) {
         memset(&s, 0, sizeof s);
         struct fcgic_request req = {0};
-        ck_assert_int_eq(fcgic_conn_submit(c, &req, &s, NULL, 0), 0);
+        uint16_t id;
+        ck_assert_int_eq(fcgic_conn_submit(c, &req, &s, &id, 0), 0);
+        ck_assert_uint_eq(id, i + 1); /* ids rotate: never the previous one */
         uint8_t out[256];
         size_t n = drain(c, out, sizeof out);
         ck_assert_uint_eq(out[10], FCGIC_FLAG_KEEP_CONN);
         ck_assert_uint_eq(n, 16 + 8 + 8);
+        ck_assert_uint_eq(out[2] << 8 | out[3], id);
         static struct app a;
         a.n = 0;
-        app_str(&a, 6, 1, "Content-Type: text/plain\r\n\r\nok");
-        app_str(&a, 6, 1, "");
-        app_end(&a, 1, 0, 0);
+        app_str(&a, 6, id, "Content-Type: text/plain\r\n\r\nok");
+        app_str(&a, 6, id, "");
+        app_end(&a, id, 0, 0);
         size_t used;
         ck_assert_int_eq(fcgic_conn_recv(c, a.b, a.n, &used, 0), 0);
         ck_assert_uint_eq(used, a.n);
@@ -724,6 +727,8 @@ START_TEST(test_get_values_and_authorizer)
     ck_assert_int_eq(s.values_calls, 1);
     ck_assert_str_eq(s.values, "FCGI_MAX_CONNS=10|FCGI_MPXS_CONNS=1|");
     /* An empty answer (the application knows none of the names). */
+    ck_assert_int_eq(fcgic_conn_get_values(c, names, 1), 0);
+    drain(c, out, sizeof out);
     a.n = 0;
     app_rec(&a, 10, 0, "", 0, 0);
     ck_assert_int_eq(feed_bytewise(c, a.b, a.n, 0), 0);

@@ -221,6 +221,8 @@ static void on_values(struct fcgic_conn *c, void *ud, const struct fcgic_param *
 {
     (void)c;
     struct run *r = ud;
+    if (r->values == NULL)
+        return; /* no query of ours is waiting for it */
     for (size_t i = 0; i < n; i++) {
         if (r->cli->json) {
             fputs(i ? ", " : "", r->values);

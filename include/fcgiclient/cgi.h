@@ -60,10 +60,12 @@ struct fcgic_cgi_options {
     size_t max_headers;
     /** Nonzero: split `Variable-*` headers out (AUTHORIZER responses). */
     int authorizer;
-    /** Nonzero: an output that ends before its header block ends is an
-     *  error (FCGIC_E_CGI_NO_HEADERS). Zero (default): it is delivered as
-     *  the body of a 200 response, as Apache does. */
-    int strict_header_block;
+    /** Zero (default): an output that ends before its header block ends
+     *  (no output at all included) is an error, FCGIC_E_CGI_NO_HEADERS; an
+     *  empty but terminated block is valid. Nonzero: Apache's leniency, the
+     *  output is delivered as the body of a 200 response (HEAD with
+     *  no_header_block set). */
+    int lenient_header_block;
 };
 
 /** What fcgic_cgi_parser_next() found. */
@@ -106,6 +108,10 @@ FCGIC_API void fcgic_cgi_parser_reset(struct fcgic_cgi_parser *p);
  * errors. The header block is copied only when it straddles calls.
  *
  * @param consumed receives the bytes of buf used.
+ * A Status must start with a code 200..599: a 1xx code (interim or
+ * protocol switch) is never a final status, so it is FCGIC_E_CGI_BAD_STATUS
+ * like "abc" or 600.
+ *
  * @return 1 an event; 0 need more input; or (sticky) FCGIC_E_CGI_BAD_HEADER,
  *         FCGIC_E_CGI_BAD_STATUS, FCGIC_E_HEADERS_TOO_BIG, FCGIC_E_NOMEM.
  */
@@ -115,8 +121,8 @@ FCGIC_API int fcgic_cgi_parser_next(struct fcgic_cgi_parser *p, const char *buf,
 /**
  * Declare the end of the output and take the remaining events: call until it
  * returns 0. When the header block never ended this yields a HEAD with
- * no_header_block set and then the buffered output as one BODY event, or
- * FCGIC_E_CGI_NO_HEADERS in strict mode.
+ * no_header_block set and then the buffered output as one BODY event with
+ * lenient_header_block, else FCGIC_E_CGI_NO_HEADERS.
  * @return 1 an event; 0 done; or a negative error.
  */
 FCGIC_API int fcgic_cgi_parser_finish(struct fcgic_cgi_parser *p, struct fcgic_cgi_event *ev);

@@ -58,6 +58,11 @@ struct fcgic_conn_options {
     /** Time allowed between fcgic_conn_connecting() and
      *  fcgic_conn_connected(); 0 means no limit. */
     uint64_t connect_timeout_ns;
+    /** Zero (default): a response whose CGI header block never ends, or
+     *  with no output at all, fails with FCGIC_E_CGI_NO_HEADERS. Nonzero:
+     *  Apache's leniency, such output is the body of a 200 response (see
+     *  struct fcgic_cgi_options). */
+    int lenient_header_block;
 };
 
 /** Per-request timeouts in nanoseconds; 0 means no limit. */
@@ -284,8 +289,17 @@ FCGIC_API int fcgic_conn_out_done(struct fcgic_conn *c, size_t n, uint64_t now);
  * Process bytes received from the application. Fires callbacks.
  * @param consumed receives the bytes used: all of them unless a callback
  *        returned FCGIC_PAUSE (feed the rest later) or an error occurred.
+ * Request ids rotate through 1..65535 on a connection (a new id for every
+ * request), so a record that arrives late for an earlier request is
+ * recognised: any record for an ended request, an unsolicited management
+ * record, or any byte on an idle connection fails the connection (it turns
+ * FCGIC_CONN_FAILED and must be closed); none of it reaches a callback.
+ * A malformed response (bad header block, STDERR over its cap) or a
+ * callback's error ends that request at once through on_end with the
+ * specific error; the connection is then not reused.
  * @return 0, or the connection's sticky error (protocol errors such as
- *         FCGIC_E_BAD_VERSION, FCGIC_E_UNKNOWN_ID, FCGIC_E_AFTER_END, ...);
+ *         FCGIC_E_BAD_VERSION, FCGIC_E_UNKNOWN_ID, FCGIC_E_AFTER_END,
+ *         FCGIC_E_AFTER_STREAM_END, FCGIC_E_UNSOLICITED, ...);
  *         FCGIC_E_REENTRANT from inside a callback.
  */
 FCGIC_API int fcgic_conn_recv(struct fcgic_conn *c, const void *buf, size_t len, size_t *consumed,

@@ -49,6 +49,8 @@ extern "C" {
     X(TRUNCATED, -32, "peer closed the connection in the middle of a record or response")     \
     X(PEER_UNKNOWN_TYPE, -33, "peer answered UNKNOWN_TYPE to a record we sent")                \
     X(BAD_ROLE, -34, "role is not RESPONDER, AUTHORIZER or FILTER")                            \
+    X(UNSOLICITED, -35, "management record that answers nothing we asked")                     \
+    X(AFTER_STREAM_END, -36, "record for a stream after the end of that stream")               \
     /* CGI response (RFC 3875 section 6): -50 .. -69 */                                        \
     X(CGI_BAD_HEADER, -50, "malformed CGI response header line")                               \
     X(CGI_BAD_STATUS, -51, "malformed CGI Status header")                                      \

@@ -235,8 +235,9 @@ FCGIC_API void fcgic_decoder_reset(struct fcgic_decoder *d);
  * Checks, each with its own error: version 1 (FCGIC_E_BAD_VERSION), a known
  * type (FCGIC_E_BAD_TYPE), request id 0 on an application record
  * (FCGIC_E_ZERO_ID), a non-zero id on a management record (FCGIC_E_MGMT_ID),
- * contentLength 8 for BEGIN_REQUEST / END_REQUEST / UNKNOWN_TYPE and 0 for
- * ABORT_REQUEST (FCGIC_E_BAD_LENGTH). Errors are sticky until reset.
+ * contentLength at least 8 for BEGIN_REQUEST / END_REQUEST / UNKNOWN_TYPE
+ * (bytes past the 8 are skipped like padding) and 0 for ABORT_REQUEST
+ * (FCGIC_E_BAD_LENGTH). Errors are sticky until reset.
  *
  * @param buf input; may be split anywhere, including inside a header.
  * @param consumed receives how many bytes of buf were used (also on error).
