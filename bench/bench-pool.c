@@ -63,7 +63,7 @@ static double baseline(long iters)
 
 static double bench_acquire(long iters)
 {
-    struct fcgic_transport tr = {NULL, b_open, b_kick, b_close};
+    struct fcgic_transport tr = {NULL, b_open, b_kick, b_close, NULL};
     struct fcgic_pool_callbacks cb;
     memset(&cb, 0, sizeof(cb));
     cb.version = FCGIC_POOL_CALLBACKS_VERSION;
@@ -97,7 +97,7 @@ int main(int argc, char **argv)
 
     static const char *const names[] = {"byrequests", "bybusyness", "bytraffic"};
     static const unsigned sizes[] = {10, 1000};
-    struct fcgic_transport tr = {NULL, b_open, b_kick, b_close};
+    struct fcgic_transport tr = {NULL, b_open, b_kick, b_close, NULL};
     struct fcgic_pool_callbacks cb;
     memset(&cb, 0, sizeof(cb));
     cb.version = FCGIC_POOL_CALLBACKS_VERSION;

@@ -28,6 +28,7 @@ struct pconn {
     uint64_t idle_since;
     uint64_t nreq;                     /* requests started on it */
     unsigned active;                   /* our requests running on it */
+    unsigned tried;                    /* try_start round in which it refused a request */
     unsigned idle : 1, dirty : 1, closing : 1, probing : 1;
 };
 
@@ -43,8 +44,10 @@ struct fcgic_pool_req {
     struct rqueue *inq;                /* queue it waits in, or NULL */
     uint64_t deadline;                 /* queue deadline or FCGIC_NO_DEADLINE */
     uint16_t id;
+    unsigned retries;                  /* times it ran again (result.retries) */
     unsigned state : 2, retried : 1, on_kept : 1, fresh_only : 1, aborted : 1;
     unsigned borrowed : 1;             /* req.params belong to the submitter */
+    unsigned idempotent : 1;           /* REQUEST_METHOD is idempotent */
 };
 
 struct rqueue {
@@ -69,6 +72,7 @@ struct fcgic_pool {
     struct pconn *dirty;
     unsigned nopen, nidle;
     unsigned max, mpx;
+    unsigned round;  /* try_start calls, to skip connections that refused */
     struct rqueue retry, queue;
     unsigned busy;
     int probe_state; /* 0 not yet, 1 in flight, 2 done */
@@ -145,10 +149,57 @@ int fcgic__is_connect_error(int err)
            err == FCGIC_E_BAD_ADDRESS;
 }
 
+/* How a request on a kept connection fails when the application had closed
+ * that connection, or was closing it as the request went out: EOF or reset,
+ * or protocol errors from stray bytes the previous response left behind. */
 static int is_stale_error(int err)
 {
-    return err == FCGIC_E_PEER_CLOSED || err == FCGIC_E_TRUNCATED || err == FCGIC_E_IO ||
-           err == FCGIC_E_CONN_FAILED || err == FCGIC_E_CLOSED;
+    switch (err) {
+    case FCGIC_E_PEER_CLOSED:
+    case FCGIC_E_TRUNCATED:
+    case FCGIC_E_IO:
+    case FCGIC_E_CONN_FAILED:
+    case FCGIC_E_CLOSED:
+    case FCGIC_E_BAD_VERSION:
+    case FCGIC_E_BAD_TYPE:
+    case FCGIC_E_ZERO_ID:
+    case FCGIC_E_MGMT_ID:
+    case FCGIC_E_BAD_LENGTH:
+    case FCGIC_E_UNKNOWN_ID:
+    case FCGIC_E_AFTER_END:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+int fcgic__is_idempotent(const struct fcgic_param *params, size_t n)
+{
+    static const char *const methods[] = {"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"};
+    for (size_t i = 0; i < n; i++) {
+        const struct fcgic_param *q = &params[i];
+        if (q->name_len != 14 || memcmp(q->name, "REQUEST_METHOD", 14) != 0)
+            continue;
+        for (size_t k = 0; k < sizeof(methods) / sizeof(methods[0]); k++)
+            if (q->value_len == strlen(methods[k]) && memcmp(q->value, methods[k], q->value_len) == 0)
+                return 1;
+        return 0;
+    }
+    return 0;
+}
+
+int fcgic__may_retry(enum fcgic_retry policy, int idempotent, const struct fcgic_result *res)
+{
+    switch (policy) {
+    case FCGIC_RETRY_NEVER:
+        return 0;
+    case FCGIC_RETRY_ALWAYS:
+        return 1;
+    case FCGIC_RETRY_UNSENT:
+        return !res->request_written;
+    default:
+        return !res->request_written || idempotent;
+    }
 }
 
 static void emit(struct fcgic_pool *p, enum fcgic_event_kind kind, int err, unsigned a, unsigned b, uint64_t now)
@@ -331,6 +382,7 @@ static void req_finish(struct fcgic_pool *p, struct fcgic_pool_req *r, const str
     if (res->error)
         p->st.failures++;
     struct fcgic_result copy = *res;
+    copy.retries = r->retries;
     req_unlink(p, r);
     p->cb_depth++;
     if (p->cb.on_end)
@@ -436,10 +488,11 @@ static void ccb_end(struct fcgic_conn *c, void *req_ud, const struct fcgic_resul
 
     if (r->on_kept && !r->retried && !r->aborted && res->error && !res->response_started &&
         !res->got_end_request && !res->aborted && is_stale_error(res->error) &&
-        fcgic__keep_replayable(r->keep, &r->req)) {
+        fcgic__may_retry(r->req.retry, r->idempotent, res) && fcgic__keep_replayable(r->keep, &r->req)) {
         /* A kept connection that the backend had closed: run it again on a
          * fresh connection, transparently. */
         r->retried = 1;
+        r->retries++;
         r->fresh_only = 1;
         r->state = R_QUEUED;
         r->deadline = FCGIC_NO_DEADLINE;
@@ -475,12 +528,29 @@ static unsigned parse_uint(const char *s, size_t n, int *ok)
     return (unsigned)v;
 }
 
+/* Requests per connection from now on, on every connection. */
+static void set_mpx(struct fcgic_pool *p, unsigned m)
+{
+    p->mpx = m > 65535u ? 65535u : m;
+    for (struct pconn *x = p->all; x; x = x->next)
+        if (x->c)
+            (void)fcgic_conn_set_max_requests(x->c, p->mpx);
+}
+
+/* Idle connections beyond max (a burst opened them before the GET_VALUES
+ * answer lowered max): close the least recently used. */
+static void close_surplus_idle(struct fcgic_pool *p)
+{
+    while (p->nopen > p->max && p->idle_tail)
+        mark_close(p, p->idle_tail);
+}
+
 static void ccb_values(struct fcgic_conn *c, void *conn_ud, const struct fcgic_param *pairs, size_t n)
 {
     struct pconn *pc = conn_ud;
     struct fcgic_pool *p = pc->pool;
     unsigned max_conns = 0, max_reqs = 0;
-    int mpxs = 0, ok;
+    int mpxs = -1, ok;
     for (size_t i = 0; i < n; i++) {
         const struct fcgic_param *q = &pairs[i];
         unsigned v = parse_uint(q->value, q->value_len, &ok);
@@ -498,16 +568,18 @@ static void ccb_values(struct fcgic_conn *c, void *conn_ud, const struct fcgic_p
     unsigned old_max = p->max, old_mpx = p->mpx;
     if (max_conns > 0 && max_conns < p->max)
         p->max = max_conns;
-    if (mpxs) {
+    /* Multiplexing needs kept connections: without FCGI_KEEP_CONN the
+     * application closes the connection after its first END_REQUEST. An
+     * mpx set in the options is a ceiling the answer may lower. */
+    if (p->o.enable_reuse && mpxs == 1) {
         unsigned m = max_reqs ? max_reqs : 65535u;
-        if (max_conns > 0 && max_reqs > 0 && max_reqs > max_conns)
-            m = max_reqs; /* FCGI_MAX_REQS is the total; keep it as a per-connection cap */
-        p->mpx = m > 65535u ? 65535u : m;
-        for (struct pconn *x = p->all; x; x = x->next)
-            if (x->c && x->c != c)
-                (void)fcgic_conn_set_max_requests(x->c, p->mpx);
-        (void)fcgic_conn_set_max_requests(c, p->mpx);
+        if (p->o.mpx && p->o.mpx < m)
+            m = p->o.mpx;
+        set_mpx(p, m);
+    } else if (mpxs == 0 && p->mpx > 1) {
+        set_mpx(p, 1);
     }
+    close_surplus_idle(p);
     if (old_max != p->max || old_mpx != p->mpx) {
         ENTER(p, c);
         emit(p, FCGIC_EVENT_VALUES, 0, p->max, p->mpx, fcgic_conn_last_now(c));
@@ -562,34 +634,55 @@ static void apply_timeouts(const struct fcgic_pool *p, struct fcgic_request *req
     }
 }
 
+/* The most recently used idle connection that is still idle once the
+ * transport has looked for bytes or EOF the application sent meanwhile;
+ * connections that are no longer idle are closed. */
+static struct pconn *take_idle(struct fcgic_pool *p, uint64_t now)
+{
+    while (p->idle_head) {
+        struct pconn *x = p->idle_head;
+        idle_remove(p, x);
+        if (x->c != p->cb_conn && p->tr.check && fcgic_conn_state(x->c) == FCGIC_CONN_IDLE)
+            p->tr.check(p->tr.ud, x->c, now);
+        if (fcgic_conn_state(x->c) == FCGIC_CONN_IDLE && x->c != p->cb_conn && !x->closing)
+            return x;
+        mark_close(p, x);
+    }
+    return NULL;
+}
+
+/* A running connection with a free multiplexing slot that did not refuse a
+ * request in this round. The first in the list (the newest), so that new
+ * requests gather on one connection and surplus ones drain. */
+static struct pconn *take_mpx(struct fcgic_pool *p, unsigned round)
+{
+    if (p->mpx <= 1)
+        return NULL;
+    for (struct pconn *x = p->all; x; x = x->next) {
+        if (x->closing || x->idle || x->c == p->cb_conn || x->active >= p->mpx || x->tried == round)
+            continue;
+        enum fcgic_conn_state s = fcgic_conn_state(x->c);
+        if (s == FCGIC_CONN_ACTIVE || s == FCGIC_CONN_CONNECTING)
+            return x;
+    }
+    return NULL;
+}
+
 /* Try to start r now. Returns 0 (running), FCGIC_E_BUSY (no capacity: queue
- * it) or another error (the request cannot run). */
+ * it) or another error (the request cannot run). Every turn of the loop
+ * takes a connection off the idle list or marks one as tried in this round,
+ * so it ends. */
 static int try_start(struct fcgic_pool *p, struct fcgic_pool_req *r, uint64_t now)
 {
+    unsigned round = ++p->round; /* nested calls (from callbacks) get their own */
     for (;;) {
         struct pconn *pc = NULL;
         int kept = 0;
         if (!r->fresh_only) {
-            while (p->idle_head) {
-                struct pconn *x = p->idle_head;
-                idle_remove(p, x);
-                if (fcgic_conn_state(x->c) == FCGIC_CONN_IDLE && x->c != p->cb_conn) {
-                    pc = x;
-                    kept = 1;
-                    break;
-                }
-                mark_close(p, x);
-            }
-            if (!pc && p->mpx > 1) {
-                for (struct pconn *x = p->all; x; x = x->next) {
-                    if (!x->closing && !x->idle && x->c != p->cb_conn && x->active < p->mpx &&
-                        (fcgic_conn_state(x->c) == FCGIC_CONN_ACTIVE ||
-                         fcgic_conn_state(x->c) == FCGIC_CONN_CONNECTING)) {
-                        pc = x;
-                        break;
-                    }
-                }
-            }
+            pc = take_idle(p, now);
+            kept = pc != NULL;
+            if (!pc)
+                pc = take_mpx(p, round);
         }
         int fresh = 0;
         if (!pc) {
@@ -611,6 +704,7 @@ static int try_start(struct fcgic_pool *p, struct fcgic_pool_req *r, uint64_t no
             r->pc = NULL;
             r->state = R_QUEUED;
             if (!fresh && (rc == FCGIC_E_BUSY || rc == FCGIC_E_CONN_FAILED || rc == FCGIC_E_REENTRANT)) {
+                pc->tried = round;
                 if (pc->active == 0)
                     mark_close(p, pc);
                 continue; /* that connection was unusable: try another */
@@ -628,6 +722,20 @@ static int try_start(struct fcgic_pool *p, struct fcgic_pool_req *r, uint64_t no
         }
         p->tr.kick(p->tr.ud, pc->c, now);
         return 0;
+    }
+}
+
+/* Idle connections the application closed, or sent stray bytes on (the
+ * engine turned them DONE or FAILED on its own). */
+static void close_dead_idle(struct fcgic_pool *p)
+{
+    for (;;) {
+        struct pconn *x = p->idle_head;
+        while (x && fcgic_conn_state(x->c) == FCGIC_CONN_IDLE)
+            x = x->inext;
+        if (!x)
+            return;
+        mark_close(p, x); /* destroyed by the last step of process() */
     }
 }
 
@@ -651,12 +759,15 @@ static void process(struct fcgic_pool *p, uint64_t now, int with_timers)
             if (pc->active == 0)
                 conn_destroy(p, pc, now);
         } else if (s == FCGIC_CONN_IDLE && pc->active == 0) {
-            if (!p->o.enable_reuse || p->draining)
+            /* above max: a GET_VALUES answer lowered it after a burst */
+            if (!p->o.enable_reuse || p->draining || p->nopen > p->max)
                 conn_destroy(p, pc, now);
             else if (!pc->idle)
                 idle_push_front(p, pc, now);
         }
     }
+    if (with_timers)
+        close_dead_idle(p);
     if (with_timers && p->o.ttl_ns) {
         unsigned keep = p->o.smax ? p->o.smax : p->max;
         if (keep < p->o.min)
@@ -736,6 +847,10 @@ int fcgic_pool_new(struct fcgic_pool **out, const struct fcgic_pool_options *opt
         p->o.replay_max = DEFAULT_REPLAY_MAX;
     p->max = max;
     p->mpx = 1;
+    if (opts->enable_reuse) {
+        unsigned m = opts->mpx ? opts->mpx : (opts->conn ? opts->conn->max_requests : 0);
+        p->mpx = m == 0 ? 1 : m > 65535u ? 65535u : m;
+    }
     p->tr = *transport;
     p->cb = *cb;
     p->ud = ud;
@@ -833,7 +948,7 @@ int fcgic__pool_submit_keep(struct fcgic_pool *p, const struct fcgic_request *re
         return FCGIC_E_INVAL;
     if (p->draining)
         return FCGIC_E_POOL_CLOSED;
-    if (req->nparams && !req->params)
+    if ((req->nparams && !req->params) || (unsigned)req->retry > FCGIC_RETRY_NEVER)
         return FCGIC_E_INVAL;
     if (p->cb_depth == 0)
         p->now = now;
@@ -845,6 +960,7 @@ int fcgic__pool_submit_keep(struct fcgic_pool *p, const struct fcgic_request *re
     r->pool = p;
     r->ud = req_ud;
     r->req = *req;
+    r->idempotent = fcgic__is_idempotent(req->params, req->nparams) ? 1u : 0u;
     apply_timeouts(p, &r->req);
     r->deadline = FCGIC_NO_DEADLINE;
     int rc = 0;

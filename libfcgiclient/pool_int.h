@@ -56,6 +56,14 @@ unsigned fcgic__pool_busy(const struct fcgic_pool *p);
 int fcgic__copy_params(const struct fcgic__alloc *a, const struct fcgic_request *req,
                        const struct fcgic_param **out);
 
+/* Is REQUEST_METHOD among params one of GET, HEAD, OPTIONS, TRACE, PUT,
+ * DELETE? */
+int fcgic__is_idempotent(const struct fcgic_param *params, size_t n);
+
+/* May a request that ended with res run again under policy? idempotent:
+ * fcgic__is_idempotent() of its params. */
+int fcgic__may_retry(enum fcgic_retry policy, int idempotent, const struct fcgic_result *res);
+
 /* Does the error mean the connection could not be made (nothing was sent)? */
 int fcgic__is_connect_error(int err);
 

@@ -14,6 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fcgiclient/balancer.h"
+#include "fcgiclient/pool.h"
 #include "posix_int.h"
 
 /* The engine's iovec list goes to sendmsg(2) by a cast. */
@@ -60,6 +62,12 @@ struct psock {
     struct psock *prev, *next;
 };
 
+/* A pool or balancer the built-in loop ticks. */
+struct attached {
+    struct fcgic_pool *pool;     /* one of the two is set */
+    struct fcgic_balancer *bal;
+};
+
 /* Pointer-keyed open-addressing hash (linear probing, backward-shift
  * deletion). Key 0 is the empty slot. */
 struct pmap {
@@ -88,6 +96,8 @@ struct fcgic_posix {
     struct pollfd *pfds;
     unsigned *pserial;
     size_t pcap;
+    struct attached *att; /* ticked by the built-in loop */
+    size_t natt, attcap;
 };
 
 /* ---- hash map --------------------------------------------------------- */
@@ -612,6 +622,7 @@ static void posix_destroy(struct fcgic_posix *p)
     fcgic__free(&a, p->heap);
     fcgic__free(&a, p->pfds);
     fcgic__free(&a, p->pserial);
+    fcgic__free(&a, p->att);
     fcgic__free(&a, p->rbuf);
     fcgic__free(&a, p);
 }
@@ -775,6 +786,20 @@ void fcgic_posix_close(struct fcgic_posix *p, struct fcgic_conn *c)
     api_leave(p);
 }
 
+void fcgic_posix_check(struct fcgic_posix *p, struct fcgic_conn *c, uint64_t now)
+{
+    if (p == NULL || p->notifying || p->free_pending)
+        return;
+    struct psock *s = find(p, c);
+    if (s == NULL || s->busy || s->closing || s->dead || s->connecting || s->eof || s->paused || s->fd < 0)
+        return;
+    api_enter(p);
+    sock_enter(s);
+    sock_read(s, now); /* nonblocking: stops at EAGAIN */
+    sock_leave(s, now);
+    api_leave(p);
+}
+
 static int t_open(void *ud, const char *target, const struct fcgic_conn_options *opts,
                   const struct fcgic_conn_callbacks *cb, void *conn_ud, struct fcgic_conn **out, uint64_t now)
 {
@@ -791,6 +816,11 @@ static void t_close(void *ud, struct fcgic_conn *c)
     fcgic_posix_close(ud, c);
 }
 
+static void t_check(void *ud, struct fcgic_conn *c, uint64_t now)
+{
+    fcgic_posix_check(ud, c, now);
+}
+
 void fcgic_posix_transport(struct fcgic_posix *p, struct fcgic_transport *out)
 {
     if (out == NULL)
@@ -799,6 +829,7 @@ void fcgic_posix_transport(struct fcgic_posix *p, struct fcgic_transport *out)
     out->open = t_open;
     out->kick = t_kick;
     out->close = t_close;
+    out->check = t_check;
 }
 
 static int check_top(const struct fcgic_posix *p)
@@ -874,6 +905,104 @@ uint64_t fcgic_posix_now(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* ---- attached pools and balancers ------------------------------------ */
+
+static int attach(struct fcgic_posix *p, struct fcgic_pool *pool, struct fcgic_balancer *bal)
+{
+    if (p == NULL || (pool == NULL && bal == NULL))
+        return FCGIC_E_INVAL;
+    for (size_t i = 0; i < p->natt; i++)
+        if ((pool && p->att[i].pool == pool) || (bal && p->att[i].bal == bal))
+            return FCGIC_E_STATE;
+    if (fcgic__array_reserve(&p->a, &p->att, &p->attcap, p->natt + 1, sizeof(*p->att), 4))
+        return FCGIC_E_NOMEM;
+    p->att[p->natt].pool = pool;
+    p->att[p->natt].bal = bal;
+    p->natt++;
+    return 0;
+}
+
+static int detach(struct fcgic_posix *p, const struct fcgic_pool *pool, const struct fcgic_balancer *bal)
+{
+    if (p == NULL || (pool == NULL && bal == NULL))
+        return FCGIC_E_INVAL;
+    for (size_t i = 0; i < p->natt; i++) {
+        if ((pool && p->att[i].pool == pool) || (bal && p->att[i].bal == bal)) {
+            memmove(&p->att[i], &p->att[i + 1], (p->natt - i - 1) * sizeof(*p->att));
+            p->natt--;
+            return 0;
+        }
+    }
+    return FCGIC_E_NOT_FOUND;
+}
+
+int fcgic_posix_attach_pool(struct fcgic_posix *p, struct fcgic_pool *pool)
+{
+    return attach(p, pool, NULL);
+}
+
+int fcgic_posix_attach_balancer(struct fcgic_posix *p, struct fcgic_balancer *b)
+{
+    return attach(p, NULL, b);
+}
+
+int fcgic_posix_detach_pool(struct fcgic_posix *p, const struct fcgic_pool *pool)
+{
+    return detach(p, pool, NULL);
+}
+
+int fcgic_posix_detach_balancer(struct fcgic_posix *p, const struct fcgic_balancer *b)
+{
+    return detach(p, NULL, b);
+}
+
+static uint64_t att_deadline(const struct attached *t)
+{
+    return t->pool ? fcgic_pool_deadline(t->pool) : fcgic_balancer_deadline(t->bal);
+}
+
+/* The earliest deadline of the attached objects. */
+static uint64_t attached_deadline(const struct fcgic_posix *p)
+{
+    uint64_t d = FCGIC_NO_DEADLINE;
+    for (size_t i = 0; i < p->natt; i++) {
+        uint64_t x = att_deadline(&p->att[i]);
+        if (x < d)
+            d = x;
+    }
+    return d;
+}
+
+/* Tick the attached objects that are due, each once. Their callbacks may
+ * attach, detach, or free the object (then free_pending is set). */
+static void tick_attached(struct fcgic_posix *p, uint64_t now)
+{
+    for (size_t i = 0; i < p->natt && !p->free_pending; i++) {
+        struct attached t = p->att[i];
+        if (att_deadline(&t) > now)
+            continue;
+        if (t.pool)
+            (void)fcgic_pool_tick(t.pool, now);
+        else
+            (void)fcgic_balancer_tick(t.bal, now);
+    }
+}
+
+/* The wait of one round: timeout_ns, or less when a deadline of the
+ * sockets or of the attached objects comes first. */
+static uint64_t round_wait(const struct fcgic_posix *p, uint64_t timeout_ns, uint64_t now)
+{
+    uint64_t wait = timeout_ns, d = fcgic_posix_deadline(p), ad = attached_deadline(p);
+    if (ad < d)
+        d = ad;
+    if (d != FCGIC_NO_DEADLINE) {
+        uint64_t until = d > now ? d - now : 0;
+        if (until < wait)
+            wait = until;
+    }
+    return wait;
 }
 
 /* Sockets that want something and the poll set for them. */
@@ -968,6 +1097,7 @@ static int blocking_read_round(struct fcgic_posix *p, uint64_t wait)
     sock_leave(s, now);
     if (!p->free_pending)
         run_timers(p, now);
+    tick_attached(p, now);
     return api_leave(p) ? 1 : 0;
 }
 
@@ -978,12 +1108,7 @@ static int run_round(struct fcgic_posix *p, uint64_t timeout_ns)
     if (rc)
         return rc;
     uint64_t now = fcgic_posix_now();
-    uint64_t wait = timeout_ns, d = fcgic_posix_deadline(p);
-    if (d != FCGIC_NO_DEADLINE) {
-        uint64_t until = d > now ? d - now : 0;
-        if (until < wait)
-            wait = until;
-    }
+    uint64_t wait = round_wait(p, timeout_ns, now);
     if (n == 0 && wait == FCGIC_NO_DEADLINE)
         return 0; /* nothing would ever wake us */
     if (n == 1 && p->pfds[0].events == POLLIN && wait != 0) {
@@ -1019,6 +1144,7 @@ static int run_round(struct fcgic_posix *p, uint64_t timeout_ns)
     }
     if (!p->free_pending)
         run_timers(p, now);
+    tick_attached(p, now);
     return api_leave(p) ? 1 : 0;
 }
 
@@ -1033,7 +1159,7 @@ int fcgic_posix_run(struct fcgic_posix *p, uint64_t timeout_ns)
 
 static bool has_work(const struct fcgic_posix *p)
 {
-    if (p->heap_len)
+    if (p->heap_len || attached_deadline(p) != FCGIC_NO_DEADLINE)
         return true;
     for (const struct psock *s = p->head; s; s = s->next)
         if (s->fd >= 0 && s->interest)

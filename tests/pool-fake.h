@@ -29,6 +29,7 @@ struct fake_conn {
     size_t stdin_bytes;
     char params[512];         /* PARAMS bytes of the last request (truncated) */
     size_t params_len;
+    int eof_pending;          /* the application closed it: check() reports EOF */
 };
 
 struct fake {
@@ -43,8 +44,9 @@ struct fake {
     int opens_failed;
     /* kick fails the connection at once, as the POSIX transport does when
      * the write hits EPIPE: a request then ends inside the call that
-     * started it */
+     * started it; 2: before writing anything */
     int fail_kick;
+    unsigned checks; /* check() calls */
 };
 
 static inline int fake_find(struct fake *f, const struct fcgic_conn *c)
@@ -139,7 +141,7 @@ static inline void fake_kick(void *ud, struct fcgic_conn *c, uint64_t now)
 {
     struct fake *f = ud;
     int i = fake_find(f, c);
-    if (i >= 0)
+    if (i >= 0 && f->fail_kick != 2)
         fake_drain(f, i);
     if (f->fail_kick)
         (void)fcgic_conn_fail(c, FCGIC_E_IO, now);
@@ -191,13 +193,27 @@ static inline void fake_close(void *ud, struct fcgic_conn *c)
     f->fc[i].closed = 1;
 }
 
+/* The transport's check: an EOF the application sent meanwhile. */
+static inline void fake_check(void *ud, struct fcgic_conn *c, uint64_t now)
+{
+    struct fake *f = ud;
+    int i = fake_find(f, c);
+    f->checks++;
+    if (i >= 0 && f->fc[i].eof_pending) {
+        f->fc[i].eof_pending = 0;
+        fcgic_conn_recv_eof(c, now);
+    }
+}
+
 static inline void fake_transport(struct fake *f, struct fcgic_transport *t)
 {
     memset(f, 0, sizeof(*f));
+    memset(t, 0, sizeof(*t));
     t->ud = f;
     t->open = fake_open;
     t->kick = fake_kick;
     t->close = fake_close;
+    t->check = fake_check;
 }
 
 static inline void fake_free(struct fake *f)

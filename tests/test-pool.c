@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "failalloc.h"
 #include "fcgiclient/error.h"
@@ -36,6 +37,8 @@ struct ctx {
     int again_submit, again_abort, again_tick;
     char *owned_body; /* freed by the last on_end */
     int tick_in_event; /* on_event calls fcgic_pool_tick(): its result */
+    unsigned retries;  /* result.retries of the last on_end */
+    int written;       /* result.request_written of the last on_end */
 };
 
 static struct fcgic_request simple_req(void);
@@ -53,6 +56,8 @@ static void c_end(void *ud, const struct fcgic_result *r)
     c->ends++;
     c->err = r->error;
     c->aborted = r->aborted;
+    c->retries = r->retries;
+    c->written = r->request_written;
     if (c->again) {
         struct fcgic_request req = simple_req();
         c->again_submit = fcgic_pool_submit(c->again, &req, c, NULL, 0);
@@ -120,6 +125,20 @@ static void teardown(struct ctx *c)
 {
     fcgic_pool_free(c->p);
     fake_free(&c->fk);
+}
+
+static struct fcgic_request post_req(void)
+{
+    static const struct fcgic_param params[] = {FCGIC_PARAM_LIT("SCRIPT_FILENAME", "/x.php"),
+                                                FCGIC_PARAM_LIT("REQUEST_METHOD", "POST")};
+    struct fcgic_request req;
+    memset(&req, 0, sizeof(req));
+    req.params = params;
+    req.nparams = 2;
+    req.stdin_mode = FCGIC_BODY_BUFFER;
+    req.stdin_data = "a=1";
+    req.stdin_len = 3;
+    return req;
 }
 
 static struct fcgic_request simple_req(void)
@@ -641,6 +660,284 @@ START_TEST(stale_inside_dispatch_from_queue)
 }
 END_TEST
 
+START_TEST(reuse_off_ignores_mpx_answer)
+{
+    /* Without reuse the application closes each connection after its first
+     * END_REQUEST, so an FCGI_MPXS_CONNS=1 answer must not make the pool
+     * put a second request on it: the third submit used to spin forever on
+     * a connection that refused it with FCGIC_E_BUSY. */
+    alarm(20);
+    struct ctx c;
+    struct fcgic_pool_options o;
+    memset(&o, 0, sizeof(o));
+    o.probe_values = 1;
+    setup(&c, &o);
+    struct fcgic_request req = simple_req();
+    ck_assert_int_eq(fcgic_pool_submit(c.p, &req, &c, NULL, 0), 0);
+    static const char *const nv[] = {"FCGI_MAX_CONNS", "10", "FCGI_MAX_REQS", "10", "FCGI_MPXS_CONNS", "1"};
+    ck_assert_int_eq(fake_values(&c.fk, 0, nv, 3), 0);
+    struct fcgic_pool_stats st;
+    fcgic_pool_get_stats(c.p, &st);
+    ck_assert_uint_eq(st.mpx, 1);
+    ck_assert_int_eq(fcgic_pool_submit(c.p, &req, &c, NULL, 0), 0);
+    ck_assert_int_eq(fake_respond(&c.fk, 0, "a"), 0); /* connection 0 is done */
+    ck_assert_int_eq(fcgic_pool_submit(c.p, &req, &c, NULL, 0), 0);
+    ck_assert_int_eq(c.fk.n, 3); /* one connection per request */
+    ck_assert_int_eq(c.fk.fc[0].nbegin, 1);
+    ck_assert_int_eq(fake_respond(&c.fk, 1, "b"), 0);
+    ck_assert_int_eq(fake_respond(&c.fk, 2, "c"), 0);
+    ck_assert_int_eq(c.ends, 3);
+    ck_assert_str_eq(c.body, "abc");
+    alarm(0);
+    teardown(&c);
+}
+END_TEST
+
+START_TEST(refusing_conn_does_not_spin)
+{
+    /* A multiplexing connection that refuses a request (retired while a
+     * request runs) is passed over: the dispatch opens a new connection
+     * instead of asking the same one again and again. */
+    alarm(20);
+    struct ctx c;
+    struct fcgic_pool_options o;
+    memset(&o, 0, sizeof(o));
+    o.enable_reuse = 1;
+    o.probe_values = 1;
+    setup(&c, &o);
+    struct fcgic_request req = simple_req();
+    ck_assert_int_eq(fcgic_pool_submit(c.p, &req, &c, NULL, 0), 0);
+    static const char *const nv[] = {"FCGI_MAX_REQS", "4", "FCGI_MPXS_CONNS", "1"};
+    ck_assert_int_eq(fake_values(&c.fk, 0, nv, 2), 0);
+    fcgic_conn_retire(c.fk.fc[0].c);
+    ck_assert_int_eq(fcgic_pool_submit(c.p, &req, &c, NULL, 0), 0);
+    ck_assert_int_eq(c.fk.n, 2);
+    ck_assert_int_eq(c.fk.fc[1].nbegin, 1);
+    alarm(0);
+    teardown(&c);
+}
+END_TEST
+
+START_TEST(mpx_option)
+{
+    /* mpx in the options: three requests per connection before a new one
+     * is opened; ignored without reuse. */
+    struct ctx c;
+    struct fcgic_pool_options o;
+    memset(&o, 0, sizeof(o));
+    o.enable_reuse = 1;
+    o.mpx = 3;
+    setup(&c, &o);
+    struct fcgic_request req = simple_req();
+    for (int i = 0; i < 5; i++)
+        ck_assert_int_eq(fcgic_pool_submit(c.p, &req, &c, NULL, 0), 0);
+    ck_assert_int_eq(c.fk.n, 2);
+    ck_assert_int_eq(c.fk.fc[0].nbegin, 3);
+    ck_assert_int_eq(c.fk.fc[1].nbegin, 2);
+    struct fcgic_pool_stats st;
+    fcgic_pool_get_stats(c.p, &st);
+    ck_assert_uint_eq(st.mpx, 3);
+    teardown(&c);
+
+    o.enable_reuse = 0;
+    setup(&c, &o);
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(fcgic_pool_submit(c.p, &req, &c, NULL, 0), 0);
+    ck_assert_int_eq(c.fk.n, 3);
+    teardown(&c);
+}
+END_TEST
+
+START_TEST(cold_burst_converges)
+{
+    /* Five requests before the GET_VALUES answer open five connections;
+     * the answer says one connection, multiplexed: the surplus closes as it
+     * turns idle, and later requests share the one left. */
+    struct ctx c;
+    struct fcgic_pool_options o;
+    memset(&o, 0, sizeof(o));
+    o.enable_reuse = 1;
+    o.probe_values = 1;
+    setup(&c, &o);
+    struct fcgic_request req = simple_req();
+    for (int i = 0; i < 5; i++)
+        ck_assert_int_eq(fcgic_pool_submit(c.p, &req, &c, NULL, 0), 0);
+    ck_assert_int_eq(c.fk.n, 5);
+    static const char *const nv[] = {"FCGI_MAX_CONNS", "1", "FCGI_MAX_REQS", "10", "FCGI_MPXS_CONNS", "1"};
+    ck_assert_int_eq(fake_values(&c.fk, 0, nv, 3), 0);
+    for (int i = 0; i < 5; i++) {
+        ck_assert_int_eq(fake_respond(&c.fk, i, "x"), 0);
+        tick(&c);
+    }
+    ck_assert_int_eq(fake_open_count(&c.fk), 1);
+    struct fcgic_pool_stats st;
+    fcgic_pool_get_stats(c.p, &st);
+    ck_assert_uint_eq(st.conns_open, 1);
+    ck_assert_uint_eq(st.max, 1);
+    ck_assert_uint_eq(st.mpx, 10);
+    int k = c.fk.n - 1;
+    while (c.fk.fc[k].closed)
+        k--;
+    unsigned before = c.fk.fc[k].nbegin;
+    for (int i = 0; i < 4; i++)
+        ck_assert_int_eq(fcgic_pool_submit(c.p, &req, &c, NULL, 0), 0);
+    ck_assert_int_eq(c.fk.n, 5); /* no new connection */
+    ck_assert_uint_eq(c.fk.fc[k].nbegin, before + 4);
+    fcgic_pool_get_stats(c.p, &st);
+    ck_assert_uint_eq(st.queued, 0);
+    teardown(&c);
+}
+END_TEST
+
+START_TEST(check_before_reuse)
+{
+    /* The transport's check finds the EOF the application sent on the idle
+     * connection: the request goes to a new connection, no stale retry. */
+    struct ctx c;
+    struct fcgic_pool_options o;
+    memset(&o, 0, sizeof(o));
+    o.enable_reuse = 1;
+    setup(&c, &o);
+    struct fcgic_request req = simple_req();
+    ck_assert_int_eq(fcgic_pool_submit(c.p, &req, &c, NULL, 0), 0);
+    ck_assert_int_eq(fake_respond(&c.fk, 0, "a"), 0);
+    tick(&c);
+    c.fk.fc[0].eof_pending = 1;
+    ck_assert_int_eq(fcgic_pool_submit(c.p, &req, &c, NULL, 0), 0);
+    ck_assert_uint_eq(c.fk.checks, 1);
+    ck_assert_int_eq(c.fk.fc[0].nbegin, 1);
+    ck_assert_int_eq(c.fk.n, 2);
+    ck_assert_int_eq(c.fk.fc[1].nbegin, 1);
+    tick(&c);
+    ck_assert_int_eq(c.fk.fc[0].closed, 1);
+    ck_assert_int_eq(fake_respond(&c.fk, 1, "b"), 0);
+    ck_assert_int_eq(c.err, 0);
+    struct fcgic_pool_stats st;
+    fcgic_pool_get_stats(c.p, &st);
+    ck_assert_uint_eq(st.stale_retries, 0);
+    /* an idle connection that fails on its own is closed by the next tick */
+    tick(&c);
+    ck_assert_int_eq(c.fk.fc[1].closed, 0);
+    fake_fail(&c.fk, 1, FCGIC_E_IO);
+    ck_assert_int_eq(fcgic_pool_tick(c.p, 0), 0);
+    ck_assert_int_eq(c.fk.fc[1].closed, 1);
+    teardown(&c);
+}
+END_TEST
+
+/* One request on a kept connection that dies: EOF once the request was
+ * written, or (fail_in_kick) a write error before any byte was written.
+ * Returns the number of connections used. */
+static int stale_case(struct ctx *c, struct fcgic_request *req, int fail_in_kick)
+{
+    struct fcgic_pool_options o;
+    memset(&o, 0, sizeof(o));
+    o.enable_reuse = 1;
+    setup(c, &o);
+    struct fcgic_request first = simple_req();
+    ck_assert_int_eq(fcgic_pool_submit(c->p, &first, c, NULL, 0), 0);
+    ck_assert_int_eq(fake_respond(&c->fk, 0, "a"), 0);
+    tick(c);
+    c->fk.fail_kick = fail_in_kick ? 2 : 0;
+    ck_assert_int_eq(fcgic_pool_submit(c->p, req, c, NULL, 0), 0);
+    c->fk.fail_kick = 0;
+    if (!fail_in_kick) {
+        ck_assert_int_eq(c->fk.fc[0].nbegin, 2);
+        fake_eof(&c->fk, 0);
+    }
+    tick(c);
+    int k = c->fk.n - 1;
+    if (k > 0 && c->ends == 1)
+        ck_assert_int_eq(fake_respond(&c->fk, k, "b"), 0);
+    return c->fk.n;
+}
+
+START_TEST(retry_policy)
+{
+    struct ctx c;
+    /* a written POST is not run again */
+    struct fcgic_request req = post_req();
+    ck_assert_int_eq(stale_case(&c, &req, 0), 1);
+    ck_assert_int_eq(c.ends, 2);
+    ck_assert_int_eq(c.err, FCGIC_E_PEER_CLOSED);
+    ck_assert_int_eq(c.written, 1);
+    ck_assert_uint_eq(c.retries, 0);
+    teardown(&c);
+    /* a written GET is */
+    req = simple_req();
+    ck_assert_int_eq(stale_case(&c, &req, 0), 2);
+    ck_assert_int_eq(c.ends, 2);
+    ck_assert_int_eq(c.err, 0);
+    ck_assert_uint_eq(c.retries, 1);
+    ck_assert_uint_eq(c.fk.fc[1].stdin_bytes, 0);
+    teardown(&c);
+    /* FCGIC_RETRY_ALWAYS: the POST too, with its body */
+    req = post_req();
+    req.retry = FCGIC_RETRY_ALWAYS;
+    ck_assert_int_eq(stale_case(&c, &req, 0), 2);
+    ck_assert_int_eq(c.err, 0);
+    ck_assert_uint_eq(c.retries, 1);
+    ck_assert_uint_eq(c.fk.fc[1].stdin_bytes, 3);
+    ck_assert_str_eq(c.events, "connect reuse stale close connect ");
+    teardown(&c);
+    /* a POST of which nothing was written is */
+    req = post_req();
+    ck_assert_int_eq(stale_case(&c, &req, 1), 2);
+    ck_assert_int_eq(c.err, 0);
+    ck_assert_uint_eq(c.retries, 1);
+    teardown(&c);
+    /* FCGIC_RETRY_UNSENT: not a written GET */
+    req = simple_req();
+    req.retry = FCGIC_RETRY_UNSENT;
+    ck_assert_int_eq(stale_case(&c, &req, 0), 1);
+    ck_assert_int_eq(c.err, FCGIC_E_PEER_CLOSED);
+    teardown(&c);
+    /* FCGIC_RETRY_NEVER: not even an unwritten one */
+    req = simple_req();
+    req.retry = FCGIC_RETRY_NEVER;
+    ck_assert_int_eq(stale_case(&c, &req, 1), 1);
+    ck_assert_int_eq(c.err, FCGIC_E_IO);
+    teardown(&c);
+    /* an unknown policy is refused */
+    struct fcgic_pool_options o;
+    memset(&o, 0, sizeof(o));
+    setup(&c, &o);
+    req = simple_req();
+    req.retry = (enum fcgic_retry)7;
+    ck_assert_int_eq(fcgic_pool_submit(c.p, &req, &c, NULL, 0), FCGIC_E_INVAL);
+    teardown(&c);
+}
+END_TEST
+
+START_TEST(stray_bytes_are_stale)
+{
+    /* A record for a request id that is not running (left over from an
+     * earlier response) fails the request before any response byte: it
+     * runs again on a new connection. */
+    struct ctx c;
+    struct fcgic_pool_options o;
+    memset(&o, 0, sizeof(o));
+    o.enable_reuse = 1;
+    setup(&c, &o);
+    struct fcgic_request req = simple_req();
+    ck_assert_int_eq(fcgic_pool_submit(c.p, &req, &c, NULL, 0), 0);
+    ck_assert_int_eq(fake_respond(&c.fk, 0, "a"), 0);
+    tick(&c);
+    ck_assert_int_eq(fcgic_pool_submit(c.p, &req, &c, NULL, 0), 0);
+    unsigned char b[64];
+    unsigned char end[8] = {0};
+    size_t n = put_rec(b, 3, 999, end, 8);
+    fake_feed(&c.fk, 0, b, n);
+    tick(&c);
+    ck_assert_int_eq(c.fk.n, 2);
+    ck_assert_int_eq(fake_respond(&c.fk, 1, "b"), 0);
+    ck_assert_int_eq(c.ends, 2);
+    ck_assert_int_eq(c.err, 0);
+    ck_assert_uint_eq(c.retries, 1);
+    teardown(&c);
+}
+END_TEST
+
 START_TEST(bad_args)
 {
     struct fcgic_pool *p;
@@ -830,6 +1127,317 @@ START_TEST(integration_backend_restart)
     ck_assert_int_eq(errors, 0);
     ck_assert_int_eq(count, 1); /* the restarted app saw one connection */
     ck_assert_uint_eq(created, 2);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------ */
+/* Integration: multiplexing (app-mpx), stale connections (app-hostile)     */
+/* ------------------------------------------------------------------------ */
+
+struct mctx {
+    int ends, errors, values;
+    int conn_id[128]; /* X-Conn-Id of each response (app-mpx) */
+    int n;
+    int last_err;
+    unsigned last_retries;
+};
+
+static int m_head(void *ud, const struct fcgic_response_head *h)
+{
+    struct mctx *c = ud;
+    if (c->n < 128)
+        c->conn_id[c->n++] = header_int(h, "X-Conn-Id");
+    return 0;
+}
+
+static void m_end(void *ud, const struct fcgic_result *res)
+{
+    struct mctx *c = ud;
+    c->ends++;
+    c->last_err = res->error;
+    c->last_retries = res->retries;
+    if (res->error || !res->got_end_request || res->protocol_status != FCGIC_REQUEST_COMPLETE)
+        c->errors++;
+}
+
+static void m_event(void *ud, const struct fcgic_event *ev)
+{
+    struct mctx *c = ud;
+    if (ev->kind == FCGIC_EVENT_VALUES)
+        c->values++;
+}
+
+static struct fcgic_pool *m_pool(const struct fcgic_transport *tr, const char *url, int reuse, int probe,
+                                 struct mctx *c)
+{
+    struct fcgic_pool_callbacks cb;
+    memset(&cb, 0, sizeof(cb));
+    cb.version = FCGIC_POOL_CALLBACKS_VERSION;
+    cb.on_head = m_head;
+    cb.on_end = m_end;
+    cb.on_event = m_event;
+    struct fcgic_pool_options o;
+    memset(&o, 0, sizeof(o));
+    o.target = url;
+    o.enable_reuse = reuse;
+    o.probe_values = probe;
+    o.timeout_ns = 10 * SEC;
+    struct fcgic_pool *p;
+    ck_assert_int_eq(fcgic_pool_new(&p, &o, tr, &cb, c, NULL), 0);
+    return p;
+}
+
+/* Drive the loop and the pool until *flag >= want (20 s limit). */
+static void m_run(struct fcgic_posix *px, struct fcgic_pool *p, const int *flag, int want)
+{
+    uint64_t limit = fcgic_posix_now() + 20 * SEC;
+    for (;;) {
+        uint64_t now = fcgic_posix_now();
+        if (fcgic_pool_deadline(p) <= now)
+            ck_assert_int_eq(fcgic_pool_tick(p, now), 0);
+        if (*flag >= want)
+            return;
+        ck_assert_uint_lt(now, limit);
+        fcgic_posix_run(px, 20000000ull);
+    }
+}
+
+static struct fcgic_request query_req(struct fcgic_param *params, const char *method, const char *query)
+{
+    struct fcgic_param p[4] = {
+        FCGIC_PARAM_LIT("SCRIPT_FILENAME", "/x"),
+        {"REQUEST_METHOD", 14, method, strlen(method)},
+        {"QUERY_STRING", 12, query, strlen(query)},
+        FCGIC_PARAM_LIT("GATEWAY_INTERFACE", "CGI/1.1"),
+    };
+    memcpy(params, p, sizeof(p));
+    struct fcgic_request req;
+    memset(&req, 0, sizeof(req));
+    req.params = params;
+    req.nparams = 4;
+    return req;
+}
+
+static uint64_t timed_submit(struct fcgic_pool *p, const struct fcgic_request *req, void *ud)
+{
+    uint64_t t0 = fcgic_posix_now();
+    ck_assert_int_eq(fcgic_pool_submit(p, req, ud, NULL, t0), 0);
+    return fcgic_posix_now() - t0;
+}
+
+START_TEST(integration_reuse_off_mpx_app)
+{
+    /* app-mpx answers FCGI_MPXS_CONNS=1, reuse is off: concurrent submits
+     * return at once and each request gets its own connection. */
+    alarm(60); /* a dispatch loop that spins fails here instead of hanging */
+    struct harness_app *app;
+    ck_assert_int_eq(harness_app_start(&app, HARNESS_TCP, "app-mpx", NULL), 0);
+    struct fcgic_posix *px;
+    ck_assert_int_eq(fcgic_posix_new(&px, NULL, NULL), 0);
+    struct fcgic_transport tr;
+    fcgic_posix_transport(px, &tr);
+    struct mctx c;
+    memset(&c, 0, sizeof(c));
+    struct fcgic_pool *p = m_pool(&tr, app->url, 0, 1, &c);
+    struct fcgic_param params[4];
+    struct fcgic_request req = query_req(params, "GET", "delay_ms=100");
+    uint64_t t[3];
+    t[0] = timed_submit(p, &req, &c);
+    m_run(px, p, &c.ends, 1); /* the GET_VALUES answer came first */
+    t[1] = timed_submit(p, &req, &c);
+    t[2] = timed_submit(p, &req, &c);
+    m_run(px, p, &c.ends, 3);
+    ck_assert_int_eq(c.errors, 0);
+    struct fcgic_pool_stats st;
+    fcgic_pool_get_stats(p, &st);
+    ck_assert_uint_eq(st.conns_created, 3);
+    ck_assert_uint_eq(st.mpx, 1);
+    printf("reuse off, FCGI_MPXS_CONNS=1: submit took %.1f / %.1f / %.1f us\n", (double)t[0] / 1e3,
+           (double)t[1] / 1e3, (double)t[2] / 1e3);
+    alarm(0);
+    fcgic_pool_free(p);
+    fcgic_posix_free(px);
+    harness_app_stop(app);
+}
+END_TEST
+
+START_TEST(integration_cold_burst_mpx)
+{
+    /* 50 requests before the GET_VALUES answer (FCGI_MAX_CONNS=1,
+     * FCGI_MPXS_CONNS=1) open 50 connections; the pool converges to one
+     * and multiplexes the next 50 on it. */
+    const char *args[] = {"--max-conns", "1", NULL};
+    struct harness_app *app;
+    ck_assert_int_eq(harness_app_start(&app, HARNESS_TCP, "app-mpx", args), 0);
+    struct fcgic_posix *px;
+    ck_assert_int_eq(fcgic_posix_new(&px, NULL, NULL), 0);
+    struct fcgic_transport tr;
+    fcgic_posix_transport(px, &tr);
+    struct mctx c;
+    memset(&c, 0, sizeof(c));
+    struct fcgic_pool *p = m_pool(&tr, app->url, 1, 1, &c);
+    struct fcgic_param params[4];
+    struct fcgic_request req = query_req(params, "GET", "");
+    for (int i = 0; i < 50; i++)
+        ck_assert_int_eq(fcgic_pool_submit(p, &req, &c, NULL, fcgic_posix_now()), 0);
+    m_run(px, p, &c.ends, 50);
+    struct fcgic_pool_stats st;
+    fcgic_pool_get_stats(p, &st);
+    uint64_t burst_conns = st.conns_created;
+    unsigned open_after = st.conns_open;
+    ck_assert_uint_eq(st.max, 1);
+    ck_assert_uint_eq(open_after, 1);
+    c.n = 0;
+    for (int i = 0; i < 50; i++)
+        ck_assert_int_eq(fcgic_pool_submit(p, &req, &c, NULL, fcgic_posix_now()), 0);
+    fcgic_pool_get_stats(p, &st);
+    unsigned running = st.busy - st.queued;
+    m_run(px, p, &c.ends, 100);
+    ck_assert_int_eq(c.errors, 0);
+    int distinct = 0, seen[128];
+    for (int i = 0; i < c.n; i++) {
+        int k = 0;
+        while (k < distinct && seen[k] != c.conn_id[i])
+            k++;
+        if (k == distinct)
+            seen[distinct++] = c.conn_id[i];
+    }
+    fcgic_pool_get_stats(p, &st);
+    ck_assert_int_eq(distinct, 1);
+    ck_assert_uint_eq(st.conns_created, burst_conns);
+    ck_assert_uint_eq(running, 50); /* all 50 at once on one connection */
+    printf("cold burst of 50: %llu connections opened, %u open after the GET_VALUES answer (max %u, mpx %u); "
+           "next 50 requests: %d connection(s), %u running at once on it\n",
+           (unsigned long long)burst_conns, open_after, st.max, st.mpx, distinct, running);
+    fcgic_pool_free(p);
+    fcgic_posix_free(px);
+    harness_app_stop(app);
+}
+END_TEST
+
+/* Lines of the app-hostile log that start with prefix. */
+static int log_count(const char *path, const char *prefix)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    char line[512];
+    int n = 0;
+    while (fgets(line, sizeof(line), f))
+        n += strncmp(line, prefix, strlen(prefix)) == 0;
+    fclose(f);
+    return n;
+}
+
+/* One request through p, to its end; the result in c. */
+static void h_one(struct fcgic_posix *px, struct fcgic_pool *p, struct mctx *c, const char *method, const char *query,
+                  enum fcgic_retry retry)
+{
+    struct fcgic_param params[4];
+    struct fcgic_request req = query_req(params, method, query);
+    req.retry = retry;
+    if (strcmp(method, "POST") == 0) {
+        req.stdin_mode = FCGIC_BODY_BUFFER;
+        req.stdin_data = "a=1";
+        req.stdin_len = 3;
+    }
+    int want = c->ends + 1;
+    ck_assert_int_eq(fcgic_pool_submit(p, &req, c, NULL, fcgic_posix_now()), 0);
+    m_run(px, p, &c->ends, want);
+}
+
+START_TEST(integration_hostile_retry_policy)
+{
+    char dir[] = "/tmp/fcgic-pool-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char log1[64], log2[64];
+    snprintf(log1, sizeof(log1), "%s/a.log", dir);
+    snprintf(log2, sizeof(log2), "%s/b.log", dir);
+    struct fcgic_posix *px;
+    ck_assert_int_eq(fcgic_posix_new(&px, NULL, NULL), 0);
+    struct fcgic_transport tr;
+    fcgic_posix_transport(px, &tr);
+    struct mctx c;
+    memset(&c, 0, sizeof(c));
+
+    /* The application reads the whole POST, then closes the kept
+     * connection without answering: the POST is not run twice. */
+    const char *args1[] = {"--log", log1, NULL};
+    struct harness_app *app;
+    ck_assert_int_eq(harness_app_start(&app, HARNESS_TCP, "app-hostile", args1), 0);
+    struct fcgic_pool *p = m_pool(&tr, app->url, 1, 0, &c);
+    h_one(px, p, &c, "GET", "", FCGIC_RETRY_DEFAULT);
+    ck_assert_int_eq(c.errors, 0);
+    h_one(px, p, &c, "POST", "do=close", FCGIC_RETRY_DEFAULT);
+    ck_assert_int_ne(c.last_err, 0);
+    ck_assert_uint_eq(c.last_retries, 0);
+    ck_assert_int_eq(log_count(log1, "POST do=close 3"), 1);
+    /* FCGIC_RETRY_ALWAYS: run again (and closed again: a request runs
+     * again once, and only after a kept connection failed) */
+    h_one(px, p, &c, "GET", "", FCGIC_RETRY_DEFAULT);
+    h_one(px, p, &c, "POST", "do=close&n=2", FCGIC_RETRY_ALWAYS);
+    ck_assert_int_ne(c.last_err, 0);
+    ck_assert_uint_eq(c.last_retries, 1);
+    ck_assert_int_eq(log_count(log1, "POST do=close&n=2 3"), 2);
+    fcgic_pool_free(p);
+    harness_app_stop(app);
+
+    /* The application closes every kept connection right after its
+     * END_REQUEST, and the transport does not look before reuse (as when
+     * the close comes after the look): a GET is run again transparently,
+     * a POST that was written is not. */
+    const char *args2[] = {"--close-after-end", "100", "--log", log2, NULL};
+    ck_assert_int_eq(harness_app_start(&app, HARNESS_TCP, "app-hostile", args2), 0);
+    struct fcgic_transport blind = tr;
+    blind.check = NULL;
+    int errors = c.errors;
+    p = m_pool(&blind, app->url, 1, 0, &c);
+    h_one(px, p, &c, "GET", "", FCGIC_RETRY_DEFAULT);
+    h_one(px, p, &c, "GET", "n=2", FCGIC_RETRY_DEFAULT);
+    ck_assert_int_eq(c.errors, errors);
+    ck_assert_uint_eq(c.last_retries, 1);
+    ck_assert_int_eq(log_count(log2, "GET n=2 0"), 1);
+    h_one(px, p, &c, "POST", "n=3", FCGIC_RETRY_DEFAULT);
+    ck_assert_int_ne(c.last_err, 0);
+    ck_assert_uint_eq(c.last_retries, 0);
+    ck_assert_int_eq(log_count(log2, "POST"), 0);
+    fcgic_pool_free(p);
+    harness_app_stop(app);
+
+    fcgic_posix_free(px);
+    unlink(log1);
+    unlink(log2);
+    rmdir(dir);
+}
+END_TEST
+
+START_TEST(integration_hostile_soak)
+{
+    /* The application closes a kept connection after 20 % of its
+     * responses: no GET is lost. */
+    int n = getenv("FCGIC_UNDER_VALGRIND") ? 60 : 400;
+    const char *args[] = {"--close-after-end", "20", "--seed", "7", NULL};
+    struct harness_app *app;
+    ck_assert_int_eq(harness_app_start(&app, HARNESS_UNIX, "app-hostile", args), 0);
+    struct fcgic_posix *px;
+    ck_assert_int_eq(fcgic_posix_new(&px, NULL, NULL), 0);
+    struct fcgic_transport tr;
+    fcgic_posix_transport(px, &tr);
+    struct mctx c;
+    memset(&c, 0, sizeof(c));
+    struct fcgic_pool *p = m_pool(&tr, app->url, 1, 0, &c);
+    for (int i = 0; i < n; i++)
+        h_one(px, p, &c, "GET", "", FCGIC_RETRY_DEFAULT);
+    struct fcgic_pool_stats st;
+    fcgic_pool_get_stats(p, &st);
+    printf("soak: %d GETs, app closes after 20%% of responses: %d lost, %llu connections, %llu reused, %llu stale "
+           "retries\n",
+           n, c.errors, (unsigned long long)st.conns_created, (unsigned long long)st.conns_reused,
+           (unsigned long long)st.stale_retries);
+    ck_assert_int_eq(c.errors, 0);
+    fcgic_pool_free(p);
+    fcgic_posix_free(px);
+    harness_app_stop(app);
 }
 END_TEST
 
@@ -1048,6 +1656,15 @@ static Suite *pool_suite(void)
     tcase_add_test(tc, stale_kept_conn_retried);
     tcase_add_test(tc, no_retry_after_response_bytes);
     tcase_add_test(tc, stale_inside_dispatch_from_queue);
+    tcase_add_test(tc, check_before_reuse);
+    tcase_add_test(tc, retry_policy);
+    tcase_add_test(tc, stray_bytes_are_stale);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("mpx");
+    tcase_add_test(tc, reuse_off_ignores_mpx_answer);
+    tcase_add_test(tc, refusing_conn_does_not_spin);
+    tcase_add_test(tc, mpx_option);
+    tcase_add_test(tc, cold_burst_converges);
     suite_add_tcase(s, tc);
     tc = tcase_create("api");
     tcase_add_test(tc, bad_args);
@@ -1061,6 +1678,10 @@ static Suite *pool_suite(void)
     tcase_add_test(tc, integration_max_queueing);
     tcase_add_test(tc, integration_backend_restart);
     tcase_add_test(tc, integration_php_fpm_reuse);
+    tcase_add_test(tc, integration_reuse_off_mpx_app);
+    tcase_add_test(tc, integration_cold_burst_mpx);
+    tcase_add_test(tc, integration_hostile_retry_policy);
+    tcase_add_test(tc, integration_hostile_soak);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -19,7 +19,9 @@
 
 #include "app-common.h"
 #include "failalloc.h"
+#include "fcgiclient/balancer.h"
 #include "fcgiclient/error.h"
+#include "fcgiclient/pool.h"
 #include "fcgiclient/posix.h"
 #include "harness.h"
 #include "testutil.h"
@@ -1342,6 +1344,152 @@ START_TEST(transport_ops)
 }
 END_TEST
 
+START_TEST(check_sees_eof)
+{
+    /* The transport's check reads what arrived on an idle kept connection
+     * without blocking: nothing (still idle), then the EOF of an
+     * application that went away (done, before any request is written). */
+    struct harness_app *app = start_echo(transports[_i], NULL);
+    struct fcgic_posix *p;
+    ck_assert_int_eq(fcgic_posix_new(&p, NULL, NULL), 0);
+    struct pool_sim *ps = calloc(1, sizeof(*ps));
+    fcgic_posix_transport(p, &ps->t);
+    ck_assert_ptr_nonnull(ps->t.check);
+    req_init(&ps->q, "GET", "size=5", 0);
+    struct fcgic_conn_options o;
+    memset(&o, 0, sizeof(o));
+    o.keep_conn = 1;
+    struct fcgic_conn_callbacks cb;
+    memset(&cb, 0, sizeof(cb));
+    cb.version = FCGIC_CONN_CALLBACKS_VERSION;
+    cb.on_head = ps_head;
+    cb.on_body = ps_body;
+    cb.on_end = ps_end;
+    ck_assert_int_eq(ps->t.open(ps->t.ud, app->url, &o, &cb, ps, &ps->c, fcgic_posix_now()), 0);
+    ps->ended = 3; /* one request is enough */
+    ps->next = 3;
+    ps_submit(ps, fcgic_posix_now());
+    ck_assert_int_eq(fcgic_posix_run_until(p, ps_done, ps, 20 * SEC), 0);
+    ck_assert_int_eq(ps->r[3].res.error, 0);
+    ps->t.check(ps->t.ud, ps->c, fcgic_posix_now());
+    ck_assert_int_eq(fcgic_conn_state(ps->c), FCGIC_CONN_IDLE);
+    ck_assert_int_eq(harness_app_kill(app), 0);
+    for (int i = 0; i < 200 && fcgic_conn_state(ps->c) == FCGIC_CONN_IDLE; i++) {
+        ps->t.check(ps->t.ud, ps->c, fcgic_posix_now());
+        if (fcgic_conn_state(ps->c) == FCGIC_CONN_IDLE)
+            poll(NULL, 0, 5); /* the FIN is on its way */
+    }
+    ck_assert_int_eq(fcgic_conn_state(ps->c), FCGIC_CONN_DONE);
+    fcgic_posix_check(p, NULL, 0); /* unknown: nothing happens */
+    resp_free(&ps->r[3]);
+    free(ps);
+    fcgic_posix_free(p);
+    harness_app_stop(app);
+}
+END_TEST
+
+/* Pools and balancers attached to the built-in loop: ticked by it. */
+struct att {
+    struct fcgic_posix *px;
+    struct fcgic_balancer *b;
+    int ends, errors, all_down;
+};
+
+static void att_end(void *ud, const struct fcgic_result *res)
+{
+    struct att *a = ud;
+    a->ends++;
+    if (res->error == FCGIC_E_BAL_ALL_DOWN)
+        a->all_down++;
+    else if (res->error || !res->got_end_request)
+        a->errors++;
+}
+
+static int att_pool_done(void *ud)
+{
+    struct att *a = ud;
+    return a->ends == 3 && fcgic_posix_count(a->px) == 0; /* closing is deferred work */
+}
+
+static int att_bal_done(void *ud)
+{
+    struct att *a = ud;
+    struct fcgic_member_stats st;
+    return a->ends == 2 && fcgic_balancer_member_stats(a->b, 1, &st) == 0 && st.hc_checks >= 2;
+}
+
+static int never(void *ud)
+{
+    (void)ud;
+    return 0;
+}
+
+START_TEST(attached_pool_and_balancer)
+{
+    struct harness_app *app = start_echo(HARNESS_UNIX, NULL);
+    struct fcgic_posix *px;
+    ck_assert_int_eq(fcgic_posix_new(&px, NULL, NULL), 0);
+    struct fcgic_transport tr;
+    fcgic_posix_transport(px, &tr);
+    struct att a;
+    memset(&a, 0, sizeof(a));
+    a.px = px;
+    struct fcgic_pool_callbacks cb;
+    memset(&cb, 0, sizeof(cb));
+    cb.version = FCGIC_POOL_CALLBACKS_VERSION;
+    cb.on_end = att_end;
+    static const struct fcgic_param params[] = {FCGIC_PARAM_LIT("REQUEST_METHOD", "GET"),
+                                                FCGIC_PARAM_LIT("QUERY_STRING", "size=5")};
+    struct fcgic_request req;
+    memset(&req, 0, sizeof(req));
+    req.params = params;
+    req.nparams = 2;
+
+    /* a pool without reuse: its connections are closed by its tick */
+    struct fcgic_pool_options po;
+    memset(&po, 0, sizeof(po));
+    po.target = app->url;
+    struct fcgic_pool *pool;
+    ck_assert_int_eq(fcgic_pool_new(&pool, &po, &tr, &cb, &a, NULL), 0);
+    ck_assert_int_eq(fcgic_posix_attach_pool(px, pool), 0);
+    ck_assert_int_eq(fcgic_posix_attach_pool(px, pool), FCGIC_E_STATE);
+    ck_assert_int_eq(fcgic_posix_attach_pool(px, NULL), FCGIC_E_INVAL);
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(fcgic_pool_submit(pool, &req, &a, NULL, fcgic_posix_now()), 0);
+    ck_assert_int_eq(fcgic_posix_run_until(px, att_pool_done, &a, 20 * SEC), 0);
+    ck_assert_int_eq(a.errors, 0);
+    /* nothing left to wait for */
+    ck_assert_int_eq(fcgic_posix_run_until(px, never, NULL, 20 * SEC), FCGIC_E_STATE);
+    ck_assert_int_eq(fcgic_posix_detach_pool(px, pool), 0);
+    ck_assert_int_eq(fcgic_posix_detach_pool(px, pool), FCGIC_E_NOT_FOUND);
+    fcgic_pool_free(pool);
+
+    /* a balancer: health probes every 50 ms and the on_end of a request
+     * no member could take come from its tick */
+    a.ends = 0;
+    ck_assert_int_eq(fcgic_balancer_new(&a.b, NULL, &tr, &cb, &a, NULL), 0);
+    ck_assert_int_eq(fcgic_posix_attach_balancer(px, a.b), 0);
+    struct fcgic_member_options mo;
+    memset(&mo, 0, sizeof(mo));
+    mo.pool.target = app->url;
+    mo.hc_interval_ns = 50 * MS;
+    mo.hc_method = FCGIC_HC_REQUEST;
+    mo.hc_params = params;
+    mo.hc_nparams = 2;
+    ck_assert_int_eq(fcgic_balancer_add(a.b, &mo, NULL, fcgic_posix_now()), 0);
+    ck_assert_int_eq(fcgic_balancer_submit(a.b, &req, &a, NULL, fcgic_posix_now()), 0);
+    ck_assert_int_eq(fcgic_balancer_set_status(a.b, 1, FCGIC_MEMBER_DISABLED, 0, fcgic_posix_now()), 0);
+    ck_assert_int_eq(fcgic_balancer_submit(a.b, &req, &a, NULL, fcgic_posix_now()), 0);
+    ck_assert_int_eq(fcgic_posix_run_until(px, att_bal_done, &a, 20 * SEC), 0);
+    ck_assert_int_eq(a.all_down, 1);
+    ck_assert_int_eq(a.errors, 0);
+    ck_assert_int_eq(fcgic_posix_detach_balancer(px, a.b), 0);
+    fcgic_balancer_free(a.b);
+    fcgic_posix_free(px);
+    harness_app_stop(app);
+}
+END_TEST
+
 /* fcgic_posix_free() from on_end is deferred; run_until reports it. */
 struct freer {
     struct fcgic_posix *p;
@@ -1475,6 +1623,8 @@ static Suite *posix_suite(void)
 
     tc = tcase_create("transport");
     tcase_add_loop_test(tc, transport_ops, 0, 2);
+    tcase_add_test(tc, attached_pool_and_balancer);
+    tcase_add_loop_test(tc, check_sees_eof, 0, 2);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("failalloc");

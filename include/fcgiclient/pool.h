@@ -59,7 +59,8 @@ struct fcgic_event {
     /** Balancer member id, or 0 for a pool used on its own. */
     unsigned member;
     /** STALE_RETRY, FAILOVER, MEMBER_STATE (to error or health-check
-     *  failure): the error that caused it; CLOSE: the connection's error or
+     *  failure): the error that caused it (FCGIC_E_BUSY for an OVERLOADED
+     *  or CANT_MPX_CONN answer); CLOSE: the connection's error or
      *  0; HEALTH: 0 when the probe passed, else why it failed (a connect or
      *  engine error, FCGIC_E_TIMEOUT, FCGIC_E_BAL_HC_STATUS). */
     int error;
@@ -135,13 +136,35 @@ struct fcgic_pool_options {
      *  another member (the cap of the member the request runs on). */
     size_t replay_max;
     /** Send GET_VALUES on the first connection and use FCGI_MAX_CONNS to
-     *  cap max and FCGI_MPXS_CONNS=1 (with FCGI_MAX_REQS) to run several
-     *  requests per connection. */
+     *  cap max (idle connections beyond the new max are closed, busy ones
+     *  as they turn idle) and, with enable_reuse, FCGI_MPXS_CONNS=1 (with
+     *  FCGI_MAX_REQS, else 65535, as the per-connection limit, never above
+     *  a nonzero `mpx`) to run several requests per connection;
+     *  FCGI_MPXS_CONNS=0 turns multiplexing off. Default 0: no probe. */
     int probe_values;
-    /** Caps handed to every engine (keep_conn, max_requests and
-     *  connect_timeout_ns are set by the pool). NULL for defaults. */
+    /** Caps handed to every engine (keep_conn and connect_timeout_ns are
+     *  set by the pool; max_requests is used when `mpx` is 0). NULL for
+     *  defaults. */
     const struct fcgic_conn_options *conn;
+    /** Requests run at once on one connection, for an application known
+     *  to multiplex (FCGI_MPXS_CONNS=1); new requests go to a running
+     *  connection with a free slot before a new connection is opened.
+     *  0 means conn->max_requests, else 1. Only with enable_reuse (without
+     *  FCGI_KEEP_CONN the application closes the connection after the
+     *  first END_REQUEST); capped at 65535. A CANT_MPX_CONN result or a
+     *  GET_VALUES answer of FCGI_MPXS_CONNS=0 brings it down to 1. */
+    unsigned mpx;
 };
+
+/* Retries. A request whose kept connection fails before any response byte
+ * arrived (the application closed it, reset it, or left stray bytes of an
+ * earlier response on it) runs once more on a fresh connection when its
+ * `retry` policy allows it (enum fcgic_retry: by default when none of it
+ * was written, or when REQUEST_METHOD is idempotent) and its body can be
+ * replayed; FCGIC_EVENT_STALE_RETRY tells, and result.retries counts it.
+ * With a transport that has `check`, an idle connection is checked for EOF
+ * and stray bytes before it is reused, so most such connections are closed
+ * before a request is written to them. */
 
 /** Statistics of a pool. */
 struct fcgic_pool_stats {
@@ -198,7 +221,7 @@ FCGIC_API void fcgic_pool_free(struct fcgic_pool *p);
  * @param req_ud passed to the request callbacks.
  * @param handle if not NULL, receives the request handle (valid until
  *        on_end returns).
- * @return 0; FCGIC_E_INVAL; FCGIC_E_POOL_QUEUE_FULL; FCGIC_E_POOL_CLOSED
+ * @return 0; FCGIC_E_INVAL (also an unknown req->retry); FCGIC_E_POOL_QUEUE_FULL; FCGIC_E_POOL_CLOSED
  *         (pool draining or being freed); FCGIC_E_NOMEM; an error of the transport's open
  *         (FCGIC_E_BAD_ADDRESS, FCGIC_E_RESOLVE, FCGIC_E_CONNECT) or of
  *         fcgic_conn_submit() (FCGIC_E_PARAMS_TOO_BIG, FCGIC_E_BAD_ROLE, ...)

@@ -5,7 +5,8 @@
  * Three layers, all on the same code:
  *  - backend addresses as users write them (fcgic_posix_addr_parse());
  *  - an event-loop object, struct fcgic_posix, that owns many sockets and
- *    their connection engines. The embedder owns the loop, in the libcurl
+ *    their connection engines (and, in its built-in loop, ticks the pools
+ *    and balancers attached to it: fcgic_posix_attach_pool()). The embedder owns the loop, in the libcurl
  *    multi / c-ares way: the object reports socket interest and its next
  *    deadline through callbacks, and is driven with
  *    fcgic_posix_socket_action() and fcgic_posix_timeout(). It can also run
@@ -49,6 +50,9 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+struct fcgic_pool;     /* pool.h */
+struct fcgic_balancer; /* balancer.h */
 
 /* ------------------------------------------------------------------------ */
 /* Addresses                                                                */
@@ -231,8 +235,21 @@ FCGIC_API void fcgic_posix_kick(struct fcgic_posix *p, struct fcgic_conn *c, uin
 FCGIC_API void fcgic_posix_close(struct fcgic_posix *p, struct fcgic_conn *c);
 
 /**
- * Fill a struct fcgic_transport whose open, kick and close are
- * fcgic_posix_open(), fcgic_posix_kick() and fcgic_posix_close() on p.
+ * Read, without blocking, whatever the application sent on c and hand it to
+ * the engine (fcgic_conn_recv(), fcgic_conn_recv_eof() on EOF,
+ * fcgic_conn_fail() with FCGIC_E_IO on a socket error), as a readable event
+ * would. Pools call it (as the transport's `check`) before reusing an idle
+ * kept connection, so that one the application closed meanwhile is seen as
+ * FCGIC_CONN_DONE instead of taking a request. Nothing happens when c is
+ * unknown, connecting, closed, paused, or one of its callbacks is running,
+ * nor from on_socket or on_timer.
+ */
+FCGIC_API void fcgic_posix_check(struct fcgic_posix *p, struct fcgic_conn *c, uint64_t now);
+
+/**
+ * Fill a struct fcgic_transport whose open, kick, close and check are
+ * fcgic_posix_open(), fcgic_posix_kick(), fcgic_posix_close() and
+ * fcgic_posix_check() on p.
  * @param p the object; must outlive every user of *out.
  * @param out receives the operations (the caller copies it as it likes).
  */
@@ -292,6 +309,34 @@ FCGIC_API int fcgic_posix_run(struct fcgic_posix *p, uint64_t timeout_ns);
  *         the errors of fcgic_posix_run().
  */
 FCGIC_API int fcgic_posix_run_until(struct fcgic_posix *p, int (*done)(void *ud), void *ud, uint64_t timeout_ns);
+
+/**
+ * Let the built-in loop drive a pool (or balancer) that uses this object as
+ * its transport: fcgic_posix_run() and fcgic_posix_run_until() then wait at
+ * most until fcgic_pool_deadline() (fcgic_balancer_deadline()), and call
+ * fcgic_pool_tick() (fcgic_balancer_tick()) when it has passed, after
+ * handling the round's socket events and timers; run_until counts a
+ * deadline of an attached object as something to wait for. This is the glue
+ * every program using a pool or balancer with the built-in loop would
+ * otherwise write. Nothing else changes: fcgic_posix_deadline(), on_timer,
+ * fcgic_posix_timeout() and fcgic_posix_socket_action() know nothing of
+ * attached objects, so an embedder with its own loop ticks them itself.
+ * Detach (or free this object) before freeing the pool or balancer; a
+ * callback of the attached object may detach it.
+ * @return 0; FCGIC_E_INVAL (NULL p or object); FCGIC_E_STATE (already
+ *         attached); FCGIC_E_NOMEM.
+ */
+FCGIC_API int fcgic_posix_attach_pool(struct fcgic_posix *p, struct fcgic_pool *pool);
+
+/** As fcgic_posix_attach_pool(), for a balancer. */
+FCGIC_API int fcgic_posix_attach_balancer(struct fcgic_posix *p, struct fcgic_balancer *b);
+
+/** Stop driving a pool attached with fcgic_posix_attach_pool().
+ *  @return 0, FCGIC_E_INVAL or FCGIC_E_NOT_FOUND. */
+FCGIC_API int fcgic_posix_detach_pool(struct fcgic_posix *p, const struct fcgic_pool *pool);
+
+/** Stop driving a balancer. @return 0, FCGIC_E_INVAL or FCGIC_E_NOT_FOUND. */
+FCGIC_API int fcgic_posix_detach_balancer(struct fcgic_posix *p, const struct fcgic_balancer *b);
 
 /* ------------------------------------------------------------------------ */
 /* Blocking one-call request                                                */

@@ -27,7 +27,9 @@
 extern "C" {
 #endif
 
-/** Transport operations. The struct is copied by whoever takes it. */
+/** Transport operations. The struct is copied by whoever takes it.
+ *  Zero-initialise it before setting the operations: operations added in
+ *  later versions go at the end, and NULL means "not supported". */
 struct fcgic_transport {
     void *ud; /**< passed to every operation */
     /**
@@ -48,6 +50,18 @@ struct fcgic_transport {
     void (*kick)(void *ud, struct fcgic_conn *c, uint64_t now);
     /** Close the socket and free the engine. No callback runs. */
     void (*close)(void *ud, struct fcgic_conn *c);
+    /**
+     * Optional (NULL: not supported). Called on an idle connection before
+     * it is reused: without blocking, read whatever the application sent
+     * since its last response and feed it to the engine
+     * (fcgic_conn_recv(), fcgic_conn_recv_eof() on EOF, fcgic_conn_fail()
+     * on a socket error), so that a connection the application closed or
+     * wrote stray bytes on is no longer FCGIC_CONN_IDLE when it returns.
+     * Engine callbacks of c may run from it (on_values); c stays open.
+     * Does nothing when c is unknown, connecting, or one of c's callbacks
+     * is running.
+     */
+    void (*check)(void *ud, struct fcgic_conn *c, uint64_t now);
 };
 
 #ifdef __cplusplus
