@@ -32,6 +32,8 @@
 #include "util.h"
 
 #define DEFAULT_RETRY_NS (60ull * 1000000000ull)
+#define DEFAULT_BUSY_RETRY_NS 1000000000ull
+#define DEFAULT_RECOVERY_NS 1000000000ull
 #define MAX_LBFACTOR 100u
 #define MAX_LBSET 99u
 #define NPOS ((size_t)-1)
@@ -55,7 +57,7 @@ struct member {
     size_t didx;        /* index in the deadline heap or NPOS */
     size_t cidx;        /* index in the health heap or NPOS */
     uint64_t dl;        /* cached pool deadline */
-    uint64_t error_until, retry_ns;
+    uint64_t error_until, retry_ns, busy_retry_ns;
     unsigned busy;
     uint64_t elected, errors, recoveries, transferred, read;
     int removed;
@@ -68,6 +70,7 @@ struct member {
     int probing;                  /* on that list */
     uint64_t hc_at;               /* next action: start, timeout, 0 = answer waits */
     unsigned hc_fail_run, hc_pass_run;
+    unsigned hc_first; /* passes that end the initial HCFAIL (hc_init), 0 once ended */
     uint64_t hc_checks, hc_failures;
     int hc_last_error;
     unsigned hc_last_status;
@@ -103,8 +106,12 @@ struct fcgic_balancer_req {
     struct member *m;
     struct fcgic_pool_req *pr;
     struct fcgic_balancer_req *lprev, *lnext;
+    struct fcgic_balancer_req *dnext; /* on the list of ends waiting for a tick */
+    struct fcgic_result res;          /* the end that waits */
     unsigned attempts, max_attempts;
+    unsigned retries;                 /* result.retries: failovers and the pools' retries */
     int aborted;
+    int idempotent;
 };
 
 struct fcgic_balancer {
@@ -125,6 +132,8 @@ struct fcgic_balancer {
     struct member *probing; /* members whose probe runs */
     uint64_t next_seq;
     int reap;    /* removed members wait to be freed */
+    struct fcgic_balancer_req *ends, **ends_tail; /* ends waiting for a tick, in order */
+    uint64_t force_at; /* forced recovery not before this */
     int cb_depth;
     int closing; /* fcgic_balancer_free() runs */
 };
@@ -425,7 +434,14 @@ static void emit_state(struct fcgic_balancer *b, struct member *m, unsigned old,
         emit(b, m, FCGIC_EVENT_MEMBER_STATE, err, old, m->status, now);
 }
 
-static void set_error(struct fcgic_balancer *b, struct member *m, int err, uint64_t now)
+static uint64_t recovery_interval(const struct fcgic_balancer *b)
+{
+    uint64_t iv = b->o.recovery_interval_ns ? b->o.recovery_interval_ns : DEFAULT_RECOVERY_NS;
+    return iv == FCGIC_RETRY_IMMEDIATE ? 0 : iv;
+}
+
+/* Put m in error for `r` (FCGIC_RETRY_IMMEDIATE: 0). */
+static void set_error_for(struct fcgic_balancer *b, struct member *m, int err, uint64_t r, uint64_t now)
 {
     if (m->status & FCGIC_MEMBER_ERROR)
         return;
@@ -435,11 +451,19 @@ static void set_error(struct fcgic_balancer *b, struct member *m, int err, uint6
         m->errors++;
     m->hc_pass_run = 0; /* health checks must pass anew to end it early */
     b->nerror++;
-    uint64_t r = m->retry_ns == FCGIC_RETRY_IMMEDIATE ? 0 : m->retry_ns;
+    if (b->nerror == b->nmembers) /* all down: the next forced recovery waits */
+        b->force_at = fcgic__add_sat(now, recovery_interval(b));
+    if (r == FCGIC_RETRY_IMMEDIATE)
+        r = 0;
     m->error_until = fcgic__add_sat(now, r);
     tier_remove(b, m);
     mh_insert(&EH, &b->eheap, m); /* reserved at add */
     emit_state(b, m, old, err, now);
+}
+
+static void set_error(struct fcgic_balancer *b, struct member *m, int err, uint64_t now)
+{
+    set_error_for(b, m, err, m->retry_ns, now);
 }
 
 /* Take ERROR (and, when clear_hc, HCFAIL) away, without an event. */
@@ -466,12 +490,15 @@ static void clear_error(struct fcgic_balancer *b, struct member *m, int clear_hc
 }
 
 /* Members whose retry time passed (Apache: now > error_time + retry), and
- * forced recovery when every member is in error. */
+ * forced recovery when every member is in error: at most once per
+ * recovery interval, so that requests while everything is down cost no
+ * connection attempts (Apache forces it for every request). */
 static void recover(struct fcgic_balancer *b, uint64_t now)
 {
     while (b->eheap.n && b->eheap.h[0]->error_until < now)
         clear_error(b, b->eheap.h[0], 0, now);
-    if (!b->o.no_force_recovery && b->nmembers > 0 && b->nerror == b->nmembers) {
+    if (!b->o.no_force_recovery && b->nmembers > 0 && b->nerror == b->nmembers && now >= b->force_at) {
+        b->force_at = fcgic__add_sat(now, recovery_interval(b));
         for (struct member *m = b->head; m; m = m->next)
             if (!m->removed)
                 clear_error(b, m, 0, now);
@@ -665,8 +692,11 @@ static void hc_result(struct fcgic_balancer *b, struct member *m, int err, unsig
     if (err == 0) {
         m->hc_fail_run = 0;
         m->hc_pass_run++;
-        if ((m->status & (FCGIC_MEMBER_HCFAIL | FCGIC_MEMBER_ERROR)) && m->hc_pass_run >= m->hc.passes)
+        unsigned need = m->hc_first ? m->hc_first : m->hc.passes;
+        if ((m->status & (FCGIC_MEMBER_HCFAIL | FCGIC_MEMBER_ERROR)) && m->hc_pass_run >= need) {
+            m->hc_first = 0;
             clear_bits(b, m, 1);
+        }
     } else {
         m->hc_failures++;
         m->hc_pass_run = 0;
@@ -787,6 +817,7 @@ static void breq_free(struct fcgic_balancer *b, struct fcgic_balancer_req *r)
 static void breq_finish(struct fcgic_balancer *b, struct fcgic_balancer_req *r, const struct fcgic_result *res)
 {
     struct fcgic_result out = *res;
+    out.retries = r->retries;
     r->m = NULL;
     r->pr = NULL;
     breq_unlink(b, r);
@@ -795,6 +826,34 @@ static void breq_finish(struct fcgic_balancer *b, struct fcgic_balancer_req *r, 
         b->cb.on_end(r->ud, &out);
     b->cb_depth--;
     breq_release(b, r);
+}
+
+/* End r from the next tick, not from inside the call running now (submit,
+ * or a member pool's callback): the embedder learns that no member was
+ * left in one way, through on_end, never inside fcgic_balancer_submit(). */
+static void breq_defer_end(struct fcgic_balancer *b, struct fcgic_balancer_req *r, const struct fcgic_result *res)
+{
+    r->res = *res;
+    r->m = NULL;
+    r->pr = NULL;
+    r->dnext = NULL;
+    if (!b->ends_tail)
+        b->ends_tail = &b->ends;
+    *b->ends_tail = r;
+    b->ends_tail = &r->dnext;
+}
+
+static void deliver_ends(struct fcgic_balancer *b)
+{
+    struct fcgic_balancer_req *r = b->ends;
+    b->ends = NULL;
+    b->ends_tail = &b->ends;
+    while (r && !b->closing) {
+        struct fcgic_balancer_req *next = r->dnext;
+        struct fcgic_result res = r->res;
+        breq_finish(b, r, &res);
+        r = next;
+    }
 }
 
 static void member_busy(struct fcgic_balancer *b, struct member *m, int delta)
@@ -834,34 +893,76 @@ static int dispatch(struct fcgic_balancer *b, struct fcgic_balancer_req *r, uint
     }
 }
 
+/* Did the application refuse the request without acting on it? END_REQUEST
+ * with OVERLOADED or CANT_MPX_CONN and no output (the engine may report the
+ * missing CGI header block as an error: no matter). */
+static int refused(const struct fcgic_result *res)
+{
+    return res->got_end_request && !res->response_started &&
+           (res->protocol_status == FCGIC_OVERLOADED || res->protocol_status == FCGIC_CANT_MPX_CONN);
+}
+
+/* Should r, which ended with res on m, move to another member? */
+static int wants_failover(const struct fcgic_balancer *b, const struct fcgic_balancer_req *r,
+                          const struct fcgic_result *res)
+{
+    if (b->closing || res->aborted || r->aborted || res->response_started)
+        return 0;
+    if (refused(res)) /* nothing was done: safe for any method */
+        return r->req.retry != FCGIC_RETRY_NEVER;
+    return fcgic__is_connect_error(res->error) && fcgic__may_retry(r->req.retry, r->idempotent, res);
+}
+
 static void bcb_end(void *req_ud, const struct fcgic_result *res)
 {
     struct fcgic_balancer_req *r = req_ud;
     struct fcgic_balancer *b = r->b;
     struct member *m = r->m;
     r->pr = NULL;
+    r->retries += res->retries;
     if (m) {
         m->transferred += res->stdin_bytes + res->data_bytes;
         m->read += res->stdout_bytes + res->stderr_bytes;
         member_busy(b, m, -1);
     }
     r->m = NULL;
-    if (m && !b->closing && fcgic__is_connect_error(res->error) && !res->response_started && !res->aborted &&
-        !r->aborted) {
-        /* The time of the connection event that ended it, not of whatever
-         * call the balancer saw last. */
-        uint64_t now = fcgic__pool_now(m->pool);
-        set_error(b, m, res->error, now);
-        emit(b, m, FCGIC_EVENT_FAILOVER, res->error, 0, 0, now);
-        int rc = fcgic__keep_replayable(&r->keep, &r->req) ? dispatch(b, r, now) : res->error;
-        if (rc == 0)
-            return;
-        struct fcgic_result out = *res;
-        out.error = rc;
-        breq_finish(b, r, &out);
+    if (!m || !wants_failover(b, r, res)) {
+        breq_finish(b, r, res);
         return;
     }
-    breq_finish(b, r, res);
+    /* The time of the connection event that ended it, not of whatever call
+     * the balancer saw last. */
+    uint64_t now = fcgic__pool_now(m->pool);
+    int why = res->error;
+    if (refused(res)) {
+        why = FCGIC_E_BUSY;
+        /* out of workers: leave it alone for a short while */
+        if (res->protocol_status == FCGIC_OVERLOADED)
+            set_error_for(b, m, why, m->busy_retry_ns, now);
+    } else {
+        set_error(b, m, why, now);
+    }
+    emit(b, m, FCGIC_EVENT_FAILOVER, why, 0, 0, now);
+    if (!fcgic__keep_replayable(&r->keep, &r->req)) {
+        breq_finish(b, r, res);
+        return;
+    }
+    r->retries++;
+    int rc = dispatch(b, r, now);
+    if (rc == 0)
+        return;
+    struct fcgic_result out = *res;
+    if (rc == FCGIC_E_BAL_ALL_DOWN && refused(res)) {
+        breq_finish(b, r, &out); /* no other member: the application's answer */
+        return;
+    }
+    memset(&out, 0, sizeof(out));
+    out.error = rc;
+    out.request_written = res->request_written;
+    if (rc == FCGIC_E_BAL_ALL_DOWN)
+        breq_defer_end(b, r, &out);
+    else
+        breq_finish(b, r, &out);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -904,6 +1005,8 @@ void fcgic_balancer_free(struct fcgic_balancer *b)
     if (!b)
         return;
     b->closing = 1;
+    b->ends = NULL; /* they are on the live list too: ended below */
+    b->ends_tail = NULL;
     /* Probes first, then every member's pool: each pool ends its requests
      * (bcb_end passes FCGIC_E_POOL_CLOSED on to the embedder). */
     for (struct member *m = b->head; m; m = m->next)
@@ -951,6 +1054,8 @@ int fcgic_balancer_add(struct fcgic_balancer *b, const struct fcgic_member_optio
         return FCGIC_E_POOL_CLOSED;
     if (opts->status & ~(FCGIC_MEMBER_DISABLED | FCGIC_MEMBER_STANDBY | FCGIC_MEMBER_DRAIN))
         return FCGIC_E_INVAL;
+    if ((unsigned)opts->hc_init > FCGIC_HC_INIT_FULLY_DOWN || (opts->hc_init && !opts->hc_interval_ns))
+        return FCGIC_E_INVAL;
     unsigned f = opts->lbfactor ? opts->lbfactor : 1;
     if (f > MAX_LBFACTOR || opts->lbset > MAX_LBSET)
         return FCGIC_E_RANGE;
@@ -973,6 +1078,7 @@ int fcgic_balancer_add(struct fcgic_balancer *b, const struct fcgic_member_optio
     m->lbset = opts->lbset;
     m->status = opts->status;
     m->retry_ns = opts->retry_ns ? opts->retry_ns : DEFAULT_RETRY_NS;
+    m->busy_retry_ns = opts->busy_retry_ns ? opts->busy_retry_ns : DEFAULT_BUSY_RETRY_NS;
     m->eidx = m->didx = m->cidx = NPOS;
     m->dl = FCGIC_NO_DEADLINE;
     if (opts->hc_interval_ns) {
@@ -982,6 +1088,11 @@ int fcgic_balancer_add(struct fcgic_balancer *b, const struct fcgic_member_optio
             return rc;
         }
         m->hc_on = 1;
+        if (opts->hc_init != FCGIC_HC_INIT_UP) {
+            /* not chosen before its first probe(s) passed */
+            m->status |= FCGIC_MEMBER_HCFAIL;
+            m->hc_first = opts->hc_init == FCGIC_HC_INIT_DOWN ? 1 : m->hc.passes;
+        }
         m->probe.hc = &m->hc;
         m->probe.done = probe_done;
         m->probe.owner = m;
@@ -1062,6 +1173,7 @@ int fcgic_balancer_set_status(struct fcgic_balancer *b, unsigned id, unsigned se
         /* by hand: the count toward the next change starts again */
         m->hc_fail_run = 0;
         m->hc_pass_run = 0;
+        m->hc_first = 0;
     }
     if ((want & FCGIC_MEMBER_ERROR) && !(m->status & FCGIC_MEMBER_ERROR)) {
         m->status = (m->status & FCGIC_MEMBER_ERROR) | (want & ~FCGIC_MEMBER_ERROR);
@@ -1127,7 +1239,7 @@ int fcgic_balancer_submit(struct fcgic_balancer *b, const struct fcgic_request *
 {
     if (handle)
         *handle = NULL;
-    if (!b || !req)
+    if (!b || !req || (unsigned)req->retry > FCGIC_RETRY_NEVER)
         return FCGIC_E_INVAL;
     if (b->closing)
         return FCGIC_E_POOL_CLOSED;
@@ -1144,6 +1256,7 @@ int fcgic_balancer_submit(struct fcgic_balancer *b, const struct fcgic_request *
         return rc;
     }
     fcgic__keep_init(&r->keep, 1, 0); /* cap set per member by dispatch() */
+    r->idempotent = fcgic__is_idempotent(r->req.params, r->req.nparams);
     r->lnext = b->live;
     if (b->live)
         b->live->lprev = r;
@@ -1154,6 +1267,13 @@ int fcgic_balancer_submit(struct fcgic_balancer *b, const struct fcgic_request *
     if (handle)
         *handle = r;
     rc = dispatch(b, r, now);
+    if (rc == FCGIC_E_BAL_ALL_DOWN) {
+        struct fcgic_result res;
+        memset(&res, 0, sizeof(res));
+        res.error = rc;
+        breq_defer_end(b, r, &res);
+        return 0;
+    }
     if (rc != 0) {
         if (handle)
             *handle = NULL;
@@ -1204,6 +1324,8 @@ int fcgic_balancer_tick(struct fcgic_balancer *b, uint64_t now)
     }
     hc_run(b, now);
     recover(b, now);
+    if (b->ends)
+        deliver_ends(b);
     if (b->reap) {
         b->reap = 0;
         struct member *m = b->head;
@@ -1224,6 +1346,8 @@ uint64_t fcgic_balancer_deadline(const struct fcgic_balancer *b)
     if (!b || b->closing)
         return FCGIC_NO_DEADLINE;
     uint64_t d = FCGIC_NO_DEADLINE;
+    if (b->ends)
+        return 0;
     if (b->dheap.n)
         d = b->dheap.h[0]->dl;
     if (b->eheap.n && b->eheap.h[0]->error_until + 1 < d)

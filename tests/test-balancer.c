@@ -128,6 +128,9 @@ struct ctx {
     /* on_end while the balancer is being freed: try it again */
     struct fcgic_balancer *again;
     int again_rc;
+    unsigned retries; /* of the last on_end */
+    int ps;           /* protocol status of the last on_end */
+    int opens;        /* connections opened (events) */
 };
 
 static struct fcgic_request simple_req(void);
@@ -137,6 +140,8 @@ static void c_end(void *ud, const struct fcgic_result *res)
     struct ctx *c = ud;
     c->ends++;
     c->end_err = res->error;
+    c->retries = res->retries;
+    c->ps = res->got_end_request ? (int)res->protocol_status : -1;
     if (c->again) {
         struct fcgic_request req = simple_req();
         c->again_rc = fcgic_balancer_submit(c->again, &req, c, NULL, 0);
@@ -177,6 +182,8 @@ static void c_event(void *ud, const struct fcgic_event *ev)
     } else if (ev->kind == FCGIC_EVENT_HEALTH) {
         snprintf(tmp, sizeof(tmp), "h%u:%d ", ev->member, ev->error);
         strncat(c->log, tmp, sizeof(c->log) - strlen(c->log) - 1);
+    } else if (ev->kind == FCGIC_EVENT_CONNECT) {
+        c->opens++;
     } else if (ev->kind == FCGIC_EVENT_FAILOVER) {
         c->failovers++;
         snprintf(tmp, sizeof(tmp), "fo%u ", ev->member);
@@ -196,15 +203,20 @@ static struct fcgic_pool_callbacks cbs(void)
     return cb;
 }
 
-static void setup(struct ctx *c, enum fcgic_lb_method meth)
+static void setup_opts(struct ctx *c, const struct fcgic_balancer_options *o)
 {
     memset(c, 0, sizeof(*c));
     fake_transport(&c->fk, &c->tr);
+    struct fcgic_pool_callbacks cb = cbs();
+    ck_assert_int_eq(fcgic_balancer_new(&c->b, o, &c->tr, &cb, c, NULL), 0);
+}
+
+static void setup(struct ctx *c, enum fcgic_lb_method meth)
+{
     struct fcgic_balancer_options o;
     memset(&o, 0, sizeof(o));
     o.method = meth;
-    struct fcgic_pool_callbacks cb = cbs();
-    ck_assert_int_eq(fcgic_balancer_new(&c->b, &o, &c->tr, &cb, c, NULL), 0);
+    setup_opts(c, &o);
 }
 
 static unsigned add(struct ctx *c, const char *target, unsigned f, unsigned lbset, unsigned status)
@@ -333,7 +345,12 @@ static void scan_rounds(int method, int rounds)
         struct ref r;
         memset(&r, 0, sizeof(r));
         r.method = method;
-        setup(&c, (enum fcgic_lb_method)method);
+        /* forced recovery for every request, as Apache does it */
+        struct fcgic_balancer_options bo;
+        memset(&bo, 0, sizeof(bo));
+        bo.method = (enum fcgic_lb_method)method;
+        bo.recovery_interval_ns = FCGIC_RETRY_IMMEDIATE;
+        setup_opts(&c, &bo);
         int n = 2 + (int)rnd(30);
         for (int i = 0; i < n; i++) {
             r.m[i].f = 1 + rnd(round % 2 ? 100 : 4);
@@ -382,11 +399,17 @@ static void scan_rounds(int method, int rounds)
                 int want = ref_pick(&r, c.fk.now);
                 int before = c.fk.n;
                 int rc = fcgic_balancer_submit(c.b, &req, &c, NULL, c.fk.now);
+                ck_assert_int_eq(rc, 0);
                 if (want < 0) {
-                    ck_assert_int_eq(rc, FCGIC_E_BAL_ALL_DOWN);
+                    /* on_end from the next tick, no connection */
+                    int ends = c.ends;
+                    ck_assert_int_eq(c.fk.n, before);
+                    ck_assert_uint_eq(fcgic_balancer_deadline(c.b), 0);
+                    ck_assert_int_eq(fcgic_balancer_tick(c.b, c.fk.now), 0);
+                    ck_assert_int_eq(c.ends, ends + 1);
+                    ck_assert_int_eq(c.end_err, FCGIC_E_BAL_ALL_DOWN);
                     continue;
                 }
-                ck_assert_int_eq(rc, 0);
                 ck_assert_int_eq(c.fk.n, before + 1);
                 ck_assert_str_eq(c.fk.fc[before].target, targets[want]);
                 r.m[want].busy++;
@@ -735,31 +758,207 @@ END_TEST
 
 START_TEST(all_down_and_forced_recovery)
 {
-    /* bal_all_down: the only member refuses; every request tries again. */
+    /* bal_all_down: both members refuse. The first request tries both,
+     * then ends through on_end from the next tick (never inside submit);
+     * requests within the recovery interval (1 s) cost no connect and no
+     * member event; after it, one request tries again. */
     struct ctx c;
     setup(&c, FCGIC_LB_BYREQUESTS);
+    add(&c, "fcgi://127.0.0.1:18198", 1, 0, 0);
     add(&c, "fcgi://127.0.0.1:18199", 1, 0, 0);
-    c.fk.refuse[0] = "fcgi://127.0.0.1:18199";
+    c.fk.refuse[0] = "fcgi://127.0.0.1:18198";
+    c.fk.refuse[1] = "fcgi://127.0.0.1:18199";
     struct fcgic_request req = simple_req();
-    ck_assert_int_eq(fcgic_balancer_submit(c.b, &req, &c, NULL, 0), FCGIC_E_BAL_ALL_DOWN);
-    ck_assert_int_eq(fcgic_balancer_submit(c.b, &req, &c, NULL, SEC), FCGIC_E_BAL_ALL_DOWN);
-    ck_assert_int_eq(c.fk.opens_failed, 2);
+    ck_assert_int_eq(fcgic_balancer_submit(c.b, &req, &c, NULL, 0), 0);
     ck_assert_int_eq(c.ends, 0);
+    ck_assert_int_eq(c.fk.opens_failed, 2);
+    ck_assert_int_eq(c.member_events, 2);
+    ck_assert_uint_eq(fcgic_balancer_deadline(c.b), 0);
+    ck_assert_int_eq(fcgic_balancer_tick(c.b, 0), 0);
+    ck_assert_int_eq(c.ends, 1);
+    ck_assert_int_eq(c.end_err, FCGIC_E_BAL_ALL_DOWN);
+    /* ten more within the interval */
+    c.fk.now = SEC / 2;
+    for (int i = 0; i < 10; i++)
+        ck_assert_int_eq(fcgic_balancer_submit(c.b, &req, &c, NULL, c.fk.now), 0);
+    ck_assert_int_eq(c.ends, 1);
+    ck_assert_int_eq(fcgic_balancer_tick(c.b, c.fk.now), 0);
+    ck_assert_int_eq(c.ends, 11);
+    ck_assert_int_eq(c.end_err, FCGIC_E_BAL_ALL_DOWN);
+    printf("all down, within the recovery interval: %d connects and %d member events for 10 requests\n",
+           c.fk.opens_failed - 2, c.member_events - 2);
+    ck_assert_int_eq(c.fk.opens_failed, 2);
+    ck_assert_int_eq(c.member_events, 2);
+    /* after it: forced back, both tried once more */
+    c.fk.now = SEC;
+    ck_assert_int_eq(fcgic_balancer_submit(c.b, &req, &c, NULL, c.fk.now), 0);
+    ck_assert_int_eq(c.fk.opens_failed, 4);
+    ck_assert_int_eq(c.member_events, 6);
+    ck_assert_int_eq(fcgic_balancer_tick(c.b, c.fk.now), 0);
+    ck_assert_int_eq(c.ends, 12);
+    /* one comes back: served at once */
+    c.fk.refuse[1] = NULL;
+    c.fk.now = 2 * SEC;
+    ck_assert_int_eq(fcgic_balancer_submit(c.b, &req, &c, NULL, c.fk.now), 0);
+    int k = fake_last_to(&c.fk, "fcgi://127.0.0.1:18199");
+    ck_assert_int_ge(k, 0);
+    fake_respond(&c.fk, k, "ok");
+    ck_assert_int_eq(c.ends, 13);
+    ck_assert_int_eq(c.end_err, 0);
     teardown(&c);
 
     /* forcerecovery off: the member stays in error for retry */
-    memset(&c, 0, sizeof(c));
-    fake_transport(&c.fk, &c.tr);
     struct fcgic_balancer_options o;
     memset(&o, 0, sizeof(o));
     o.no_force_recovery = 1;
-    struct fcgic_pool_callbacks cb = cbs();
-    ck_assert_int_eq(fcgic_balancer_new(&c.b, &o, &c.tr, &cb, &c, NULL), 0);
+    setup_opts(&c, &o);
     add(&c, "fcgi://127.0.0.1:18199", 1, 0, 0);
     c.fk.refuse[0] = "fcgi://127.0.0.1:18199";
-    ck_assert_int_eq(fcgic_balancer_submit(c.b, &req, &c, NULL, 0), FCGIC_E_BAL_ALL_DOWN);
-    ck_assert_int_eq(fcgic_balancer_submit(c.b, &req, &c, NULL, SEC), FCGIC_E_BAL_ALL_DOWN);
+    ck_assert_int_eq(fcgic_balancer_submit(c.b, &req, &c, NULL, 0), 0);
+    ck_assert_int_eq(fcgic_balancer_submit(c.b, &req, &c, NULL, SEC), 0);
     ck_assert_int_eq(c.fk.opens_failed, 1);
+    ck_assert_int_eq(fcgic_balancer_tick(c.b, SEC), 0);
+    ck_assert_int_eq(c.ends, 2);
+    ck_assert_int_eq(c.end_err, FCGIC_E_BAL_ALL_DOWN);
+    teardown(&c);
+
+    /* every member failing its health checks: the same way, through on_end */
+    setup(&c, FCGIC_LB_BYREQUESTS);
+    unsigned a = add(&c, "fcgi://a:1", 1, 0, 0);
+    unsigned b = add(&c, "fcgi://b:1", 1, 0, 0);
+    ck_assert_int_eq(fcgic_balancer_set_status(c.b, a, FCGIC_MEMBER_HCFAIL, 0, 0), 0);
+    ck_assert_int_eq(fcgic_balancer_set_status(c.b, b, FCGIC_MEMBER_HCFAIL, 0, 0), 0);
+    ck_assert_int_eq(fcgic_balancer_submit(c.b, &req, &c, NULL, 0), 0);
+    ck_assert_int_eq(c.ends, 0);
+    ck_assert_int_eq(c.fk.n, 0);
+    ck_assert_int_eq(fcgic_balancer_tick(c.b, 0), 0);
+    ck_assert_int_eq(c.ends, 1);
+    ck_assert_int_eq(c.end_err, FCGIC_E_BAL_ALL_DOWN);
+    teardown(&c);
+}
+END_TEST
+
+static struct fcgic_request post_req(void)
+{
+    static const struct fcgic_param params[] = {FCGIC_PARAM_LIT("SCRIPT_FILENAME", "/x.php"),
+                                                FCGIC_PARAM_LIT("REQUEST_METHOD", "POST")};
+    struct fcgic_request req;
+    memset(&req, 0, sizeof(req));
+    req.params = params;
+    req.nparams = 2;
+    req.stdin_mode = FCGIC_BODY_BUFFER;
+    req.stdin_data = "a=1";
+    req.stdin_len = 3;
+    return req;
+}
+
+START_TEST(overloaded_fails_over)
+{
+    /* END_REQUEST OVERLOADED with no output: the application did nothing,
+     * so even a POST moves to the other member, and the overloaded one is
+     * left alone for busy_retry_ns (1 s). */
+    struct ctx c;
+    setup(&c, FCGIC_LB_BYREQUESTS);
+    unsigned a = add(&c, "fcgi://a:1", 1, 0, 0);
+    add(&c, "fcgi://b:1", 1, 0, 0);
+    struct fcgic_request req = post_req();
+    ck_assert_int_eq(fcgic_balancer_submit(c.b, &req, &c, NULL, 0), 0);
+    ck_assert_str_eq(c.fk.fc[0].target, "fcgi://a:1");
+    c.fk.now = 5;
+    ck_assert_int_eq(fake_respond_raw(&c.fk, 0, "", 0, FCGIC_OVERLOADED), 0);
+    ck_assert_int_eq(c.ends, 0);
+    ck_assert_int_eq(c.fk.n, 2);
+    ck_assert_str_eq(c.fk.fc[1].target, "fcgi://b:1");
+    ck_assert_uint_eq(c.fk.fc[1].stdin_bytes, 3);
+    ck_assert_int_eq(fake_respond(&c.fk, 1, "ok"), 0);
+    ck_assert_int_eq(c.ends, 1);
+    ck_assert_int_eq(c.end_err, 0);
+    ck_assert_int_eq(c.ps, FCGIC_REQUEST_COMPLETE);
+    ck_assert_uint_eq(c.retries, 1);
+    struct fcgic_member_stats st;
+    ck_assert_int_eq(fcgic_balancer_member_stats(c.b, a, &st), 0);
+    ck_assert_uint_eq(st.status, FCGIC_MEMBER_ERROR);
+    ck_assert_uint_eq(st.error_until, SEC + 5);
+    ck_assert_str_eq(c.log, "m1:0>8 fo1 ");
+    /* within the second: b only; after it: a again */
+    unsigned got[2];
+    picks(&c, 2, got);
+    ck_assert_uint_eq(got[0], 2);
+    ck_assert_uint_eq(got[1], 2);
+    c.fk.now = SEC + 6;
+    ck_assert_int_eq(fcgic_balancer_tick(c.b, c.fk.now), 0);
+    ck_assert_int_eq(fcgic_balancer_member_stats(c.b, a, &st), 0);
+    ck_assert_uint_eq(st.status, 0);
+    /* CANT_MPX_CONN: moved too, the member is not put in error */
+    int n = c.fk.n;
+    ck_assert_int_eq(fcgic_balancer_submit(c.b, &req, &c, NULL, c.fk.now), 0);
+    int k = n;
+    unsigned first = strcmp(c.fk.fc[k].target, "fcgi://a:1") == 0 ? 1 : 2;
+    ck_assert_int_eq(fake_respond_raw(&c.fk, k, "", 0, FCGIC_CANT_MPX_CONN), 0);
+    ck_assert_int_eq(c.fk.n, n + 2);
+    ck_assert_int_eq(fake_respond(&c.fk, n + 1, "ok"), 0);
+    ck_assert_int_eq(c.end_err, 0);
+    ck_assert_uint_eq(c.retries, 1);
+    ck_assert_int_eq(fcgic_balancer_member_stats(c.b, first, &st), 0);
+    ck_assert_uint_eq(st.status, 0);
+    /* FCGIC_RETRY_NEVER: the answer as it came */
+    req.retry = FCGIC_RETRY_NEVER;
+    n = c.fk.n;
+    ck_assert_int_eq(fcgic_balancer_submit(c.b, &req, &c, NULL, c.fk.now), 0);
+    ck_assert_int_eq(fake_respond_raw(&c.fk, n, "", 0, FCGIC_OVERLOADED), 0);
+    ck_assert_int_eq(c.fk.n, n + 1);
+    ck_assert_int_eq(c.ends, 3);
+    ck_assert_int_eq(c.ps, FCGIC_OVERLOADED);
+    ck_assert_uint_eq(c.retries, 0);
+    teardown(&c);
+
+    /* a lone member: its OVERLOADED answer is delivered */
+    setup(&c, FCGIC_LB_BYREQUESTS);
+    add(&c, "fcgi://a:1", 1, 0, 0);
+    req = post_req();
+    ck_assert_int_eq(fcgic_balancer_submit(c.b, &req, &c, NULL, 0), 0);
+    ck_assert_int_eq(fake_respond_raw(&c.fk, 0, "", 0, FCGIC_OVERLOADED), 0);
+    ck_assert_int_eq(c.ends, 1);
+    ck_assert_int_eq(c.ps, FCGIC_OVERLOADED);
+    ck_assert_int_eq(c.fk.n, 1);
+    teardown(&c);
+}
+END_TEST
+
+START_TEST(failover_retry_policy)
+{
+    /* A connect failure wrote nothing: moved by default, not with
+     * FCGIC_RETRY_NEVER. */
+    struct ctx c;
+    setup(&c, FCGIC_LB_BYREQUESTS);
+    add(&c, "fcgi://a:1", 1, 0, 0);
+    add(&c, "fcgi://b:1", 1, 0, 0);
+    c.fk.stay_connecting = 1;
+    struct fcgic_request req = post_req();
+    ck_assert_int_eq(fcgic_balancer_submit(c.b, &req, &c, NULL, 0), 0);
+    fake_fail(&c.fk, 0, FCGIC_E_CONNECT);
+    ck_assert_int_eq(c.ends, 0);
+    ck_assert_int_eq(c.fk.n, 2);
+    fcgic_conn_connected(c.fk.fc[1].c, 0);
+    fake_drain(&c.fk, 1);
+    fake_respond(&c.fk, 1, "ok");
+    ck_assert_int_eq(c.ends, 1);
+    ck_assert_int_eq(c.end_err, 0);
+    ck_assert_uint_eq(c.retries, 1);
+    teardown(&c);
+
+    setup(&c, FCGIC_LB_BYREQUESTS);
+    add(&c, "fcgi://a:1", 1, 0, 0);
+    add(&c, "fcgi://b:1", 1, 0, 0);
+    c.fk.stay_connecting = 1;
+    req.retry = FCGIC_RETRY_NEVER;
+    ck_assert_int_eq(fcgic_balancer_submit(c.b, &req, &c, NULL, 0), 0);
+    fake_fail(&c.fk, 0, FCGIC_E_CONNECT);
+    ck_assert_int_eq(c.ends, 1);
+    ck_assert_int_eq(c.end_err, FCGIC_E_CONNECT);
+    ck_assert_int_eq(c.fk.n, 1);
+    req.retry = (enum fcgic_retry)9;
+    ck_assert_int_eq(fcgic_balancer_submit(c.b, &req, &c, NULL, 0), FCGIC_E_INVAL);
     teardown(&c);
 }
 END_TEST
@@ -930,6 +1129,68 @@ START_TEST(health_values_thresholds)
     ck_assert_uint_eq(st.hc_pass_run, 2);
     ck_assert_str_eq(c.log, "h2:0 h2:-94 h2:-92 m2:0>16 m1:0>1 m1:1>0 h2:0 h2:-74 h2:0 h2:0 m2:16>0 ");
     ck_assert_int_eq(fake_open_count(&c.fk), 0);
+    teardown(&c);
+}
+END_TEST
+
+static unsigned add_hc_init(struct ctx *c, const char *target, enum fcgic_hc_init init, unsigned passes)
+{
+    struct fcgic_member_options mo;
+    memset(&mo, 0, sizeof(mo));
+    mo.pool.target = target;
+    mo.hc_interval_ns = 10 * SEC;
+    mo.hc_timeout_ns = 2 * SEC;
+    mo.hc_passes = passes;
+    mo.hc_init = init;
+    unsigned id = 0;
+    ck_assert_int_eq(fcgic_balancer_add(c->b, &mo, &id, c->fk.now), 0);
+    return id;
+}
+
+/* Tick when due; answer the probe of target if one is waiting. */
+static void probe_pass(struct ctx *c, const char *target)
+{
+    static const char *const nv[] = {"FCGI_MPXS_CONNS", "0"};
+    if (fcgic_balancer_deadline(c->b) <= c->fk.now)
+        ck_assert_int_eq(fcgic_balancer_tick(c->b, c->fk.now), 0);
+    int k = fake_last_to(&c->fk, target);
+    ck_assert_int_ge(k, 0);
+    ck_assert_int_eq(fake_values(&c->fk, k, nv, 1), 0);
+    ck_assert_int_eq(fcgic_balancer_tick(c->b, c->fk.now), 0);
+}
+
+START_TEST(health_init_down)
+{
+    /* hc_init DOWN: a member added at run time takes no request before its
+     * first probe passed; FULLY_DOWN waits for hc_passes of them. */
+    struct ctx c;
+    setup(&c, FCGIC_LB_BYREQUESTS);
+    unsigned a = add(&c, "fcgi://a:1", 1, 0, 0);
+    unsigned b = add_hc_init(&c, "fcgi://b:1", FCGIC_HC_INIT_DOWN, 3);
+    ck_assert_uint_eq(mstats(&c, b).status, FCGIC_MEMBER_HCFAIL);
+    unsigned got[3];
+    picks(&c, 3, got);
+    for (int i = 0; i < 3; i++)
+        ck_assert_uint_eq(got[i], a);
+    probe_pass(&c, "fcgi://b:1");
+    ck_assert_uint_eq(mstats(&c, b).status, 0);
+    ck_assert_uint_eq(mstats(&c, b).errors, 0);
+    picks(&c, 2, got);
+    ck_assert(got[0] == b || got[1] == b);
+    /* FULLY_DOWN with hc_passes 2 */
+    unsigned d = add_hc_init(&c, "fcgi://d:1", FCGIC_HC_INIT_FULLY_DOWN, 2);
+    probe_pass(&c, "fcgi://d:1");
+    ck_assert_uint_eq(mstats(&c, d).status, FCGIC_MEMBER_HCFAIL);
+    c.fk.now = 10 * SEC;
+    probe_pass(&c, "fcgi://d:1");
+    ck_assert_uint_eq(mstats(&c, d).status, 0);
+    ck_assert_str_eq(c.log, "h2:0 m2:16>0 h3:0 h3:0 m3:16>0 ");
+    /* needs a health check */
+    struct fcgic_member_options mo;
+    memset(&mo, 0, sizeof(mo));
+    mo.pool.target = "fcgi://e:1";
+    mo.hc_init = FCGIC_HC_INIT_DOWN;
+    ck_assert_int_eq(fcgic_balancer_add(c.b, &mo, NULL, 0), FCGIC_E_INVAL);
     teardown(&c);
 }
 END_TEST
@@ -1753,12 +2014,15 @@ static Suite *balancer_suite(void)
     tcase_add_test(tc, failover_replay_cap_from_member);
     tcase_add_test(tc, params_copied_once);
     tcase_add_test(tc, all_down_and_forced_recovery);
+    tcase_add_test(tc, overloaded_fails_over);
+    tcase_add_test(tc, failover_retry_policy);
     suite_add_tcase(s, tc);
     tc = tcase_create("health");
     tcase_add_test(tc, health_values_thresholds);
     tcase_add_test(tc, health_request_probe);
     tcase_add_test(tc, health_ends_error_early);
     tcase_add_test(tc, health_options_and_remove);
+    tcase_add_test(tc, health_init_down);
     suite_add_tcase(s, tc);
     tc = tcase_create("free");
     tcase_add_test(tc, free_ends_requests_in_flight);

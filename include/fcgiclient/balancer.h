@@ -20,20 +20,40 @@
  * checks. Members in error return after `retry` (default 60 s); when every
  * member is in error they are all tried again (Apache's forcerecovery, on
  * by default; a member that failed its health checks is not in error, so
- * it is neither forced back nor counted as in error).
+ * it is neither forced back nor counted as in error). Unlike Apache, which
+ * forces recovery for every request, it happens at most once per
+ * recovery_interval_ns (default 1 s): requests in between cost no
+ * connection attempt and no member event.
  *
  * Cost of one choice: O(G + log n), where n is the number of usable members
  * and G the number of distinct lbfactor values among them (at most 100),
  * plus one comparison per lbset/standby tier passed over; it does not grow
  * with the number of members beyond the logarithm.
  *
- * Failover: a request whose connection failed to open (FCGIC_E_CONNECT,
- * FCGIC_E_TIMEOUT_CONNECT, FCGIC_E_RESOLVE, FCGIC_E_BAD_ADDRESS) before
- * any response byte puts that member in error for `retry` and moves to
- * another member, at most max_attempts times; the embedder sees one on_end.
- * When no member is left the request ends with FCGIC_E_BAL_ALL_DOWN. A
- * streamed body is kept for that up to the replay_max of the member's pool
- * options (a request whose body outgrew it is not moved).
+ * Failover: a request moves to another member, at most max_attempts times
+ * (the embedder sees one on_end, with result.retries counting the moves and
+ * the member pools' stale retries), when
+ *  - its connection failed to open (FCGIC_E_CONNECT, FCGIC_E_TIMEOUT_CONNECT,
+ *    FCGIC_E_RESOLVE, FCGIC_E_BAD_ADDRESS) before any response byte: the
+ *    member is put in error for `retry`; subject to the request's `retry`
+ *    policy (enum fcgic_retry; nothing was written, so only
+ *    FCGIC_RETRY_NEVER keeps it);
+ *  - the application answered END_REQUEST with protocolStatus OVERLOADED or
+ *    CANT_MPX_CONN and no output: it did nothing, so the request moves
+ *    whatever its method (not with FCGIC_RETRY_NEVER). OVERLOADED also puts
+ *    the member in error for busy_retry_ns (default 1 s). When no other
+ *    member can take it, the application's answer is delivered.
+ * FCGIC_EVENT_FAILOVER is emitted for each move (error: the connect error,
+ * or FCGIC_E_BUSY for OVERLOADED / CANT_MPX_CONN). A streamed body is kept
+ * for that up to the replay_max of the member's pool options (a request
+ * whose body outgrew it is not moved).
+ *
+ * All down: when no member can take a request (every member in error,
+ * failing its health checks, disabled or draining, or max_attempts used
+ * up), fcgic_balancer_submit() still returns 0 and the request ends through
+ * on_end with result.error FCGIC_E_BAL_ALL_DOWN, delivered by the next
+ * fcgic_balancer_tick() (the deadline is then 0), never from inside
+ * fcgic_balancer_submit(). A gateway answers 503 there.
  *
  * Active health checks (hc_* member options): every hc_interval_ns the
  * balancer opens a connection of its own to the member (through the
@@ -103,6 +123,21 @@ struct fcgic_balancer_options {
     unsigned max_attempts;
     /** Nonzero turns Apache's forcerecovery off. */
     int no_force_recovery;
+    /** Shortest time between two forced recoveries (every member in
+     *  error: all are tried again); 0 means 1 s, FCGIC_RETRY_IMMEDIATE
+     *  means every request (Apache's behaviour). */
+    uint64_t recovery_interval_ns;
+};
+
+/** When a member with a health check takes its first request (member
+ *  option hc_init; HAProxy's init-state). */
+enum fcgic_hc_init {
+    /** At once, before any probe (default). */
+    FCGIC_HC_INIT_UP = 0,
+    /** After its first probe passed: it starts with FCGIC_MEMBER_HCFAIL. */
+    FCGIC_HC_INIT_DOWN = 1,
+    /** After hc_passes probes passed in a row. */
+    FCGIC_HC_INIT_FULLY_DOWN = 2
 };
 
 /** Member options. Zero-initialise, then set. */
@@ -140,6 +175,13 @@ struct fcgic_member_options {
     /** FCGIC_HC_REQUEST: the HTTP status that passes (100..999); 0 means
      *  any status below 400. */
     unsigned hc_expect_status;
+    /** Time in error after the application answered OVERLOADED (see
+     *  Failover); 0 means 1 s; FCGIC_RETRY_IMMEDIATE means none. */
+    uint64_t busy_retry_ns;
+    /** FCGIC_HC_INIT_UP (default), _DOWN or _FULLY_DOWN: whether a new
+     *  member waits for its health check before taking requests. Needs
+     *  hc_interval_ns. */
+    enum fcgic_hc_init hc_init;
 };
 
 /** Statistics of a member. */
@@ -197,8 +239,9 @@ FCGIC_API void fcgic_balancer_free(struct fcgic_balancer *b);
  * first probe is due at `now`.
  * @param opts options; opts->pool.target and opts->hc_params are copied.
  * @param id receives the member's id (never 0, never reused).
- * @return 0; FCGIC_E_INVAL (NULL b or opts, unknown status flags or
- *         hc_method, hc_nparams without hc_params, or an error of
+ * @return 0; FCGIC_E_INVAL (NULL b or opts, unknown status flags,
+ *         hc_method or hc_init, hc_init without hc_interval_ns, hc_nparams
+ *         without hc_params, or an error of
  *         fcgic_pool_new()); FCGIC_E_RANGE (lbfactor > 100, lbset > 99,
  *         hc_expect_status > 999, a param too long); FCGIC_E_NOMEM;
  *         FCGIC_E_POOL_CLOSED.
@@ -245,10 +288,12 @@ FCGIC_API int fcgic_balancer_pick(struct fcgic_balancer *b, unsigned *id, uint64
  * @param req as for fcgic_pool_submit().
  * @param handle if not NULL, receives the handle (valid until on_end
  *        returns).
- * @return 0 (on_end follows exactly once); FCGIC_E_INVAL; FCGIC_E_NOMEM;
- *         FCGIC_E_BAL_ALL_DOWN (no usable member); FCGIC_E_POOL_CLOSED
- *         (from on_end while the balancer is being freed); an error of
- *         fcgic_pool_submit() other than a connect failure.
+ * @return 0 (on_end follows exactly once; with FCGIC_E_BAL_ALL_DOWN, from
+ *         the next fcgic_balancer_tick(), when no member can take it);
+ *         FCGIC_E_INVAL (also an unknown req->retry); FCGIC_E_NOMEM;
+ *         FCGIC_E_POOL_CLOSED (from on_end while the balancer is being
+ *         freed); an error of fcgic_pool_submit() other than a connect
+ *         failure.
  */
 FCGIC_API int fcgic_balancer_submit(struct fcgic_balancer *b, const struct fcgic_request *req, void *req_ud,
                                     struct fcgic_balancer_req **handle, uint64_t now);
@@ -263,7 +308,8 @@ FCGIC_API int fcgic_balancer_resume(struct fcgic_balancer *b, struct fcgic_balan
 
 /**
  * Do the work due at now: members' pools, retries, health checks (start
- * due probes, time out late ones, apply answers), freeing removed members.
+ * due probes, time out late ones, apply answers), on_end of requests no
+ * member could take (FCGIC_E_BAL_ALL_DOWN), freeing removed members.
  * @return 0, FCGIC_E_INVAL, FCGIC_E_REENTRANT (from inside a callback) or
  *         FCGIC_E_POOL_CLOSED.
  */
