@@ -284,6 +284,7 @@ START_TEST(test_keepalive_1000)
         ck_assert_int_eq(r.res.error, 0);
         ck_assert_uint_eq(r.body_len, 100);
         ck_assert_int_eq(header_num(&r, "X-Req-On-Conn"), i);
+        ck_assert_uint_eq(r.id, i); /* libfcgi takes a new id on each request */
         ck_assert_int_eq(header_num(&r, "X-Conn-Count"), 1);
         ck_assert_int_eq(fcgic_conn_state(c), FCGIC_CONN_IDLE);
     }
@@ -571,6 +572,199 @@ START_TEST(test_php_fpm_unix)
 }
 END_TEST
 
+/* ---- app-hostile: applications that lie, stall or send bytes late ---- */
+
+/* Run the script `script` (app-hostile's do=) as one request on c. */
+static void hostile_req(struct fcgic_posix *px, struct fcgic_conn *c, const char *script, struct resp *r)
+{
+    struct params ps;
+    char q[512];
+    snprintf(q, sizeof q, "do=%s", script);
+    mkparams(&ps, "GET", q, "/srv/x");
+    struct fcgic_request req = {0};
+    req.params = ps.p;
+    req.nparams = ps.n;
+    req.timeouts.total = 60 * SEC; /* far beyond the run_until limit: never the error seen */
+    resp_reset(r);
+    run(px, c, &req, r);
+}
+
+/* A plain request on c must get app-hostile's default answer, with the
+ * request id the engine chose. */
+static void expect_clean_answer(struct fcgic_posix *px, struct fcgic_conn *c, unsigned nth)
+{
+    static struct resp r;
+    struct params ps;
+    mkparams(&ps, "GET", "", "/srv/x");
+    struct fcgic_request req = {0};
+    req.params = ps.p;
+    req.nparams = ps.n;
+    resp_reset(&r);
+    run(px, c, &req, &r);
+    ck_assert_int_eq(r.res.error, 0);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(r.hdrs, "Status=200 OK|Content-Type=text/plain|");
+    char want[64];
+    snprintf(want, sizeof want, "req=%u id=%u\n", nth, (unsigned)r.id);
+    ck_assert_str_eq(r.body, want);
+    resp_reset(&r);
+}
+
+static int not_idle(void *ud)
+{
+    return fcgic_conn_state(ud) != FCGIC_CONN_IDLE;
+}
+
+START_TEST(test_hostile_late_records)
+{
+    struct harness_app *app;
+    ck_assert_int_eq(harness_app_start(&app, HARNESS_TCP, "app-hostile", NULL), 0);
+    struct fcgic_posix *px = mkposix();
+    static struct resp r1, r2;
+    /* A stray STDOUT record for the ended request, sent while the next
+     * request runs: it must not become that request's response. */
+    static const char *const late[] = {
+        "out=Status: 200\\r\\n\\r\\nfirst;outeof;end;sleep=300;out=X-Injected: 1\\r\\n\\r\\nstray",
+        "out=Status: 200\\r\\n\\r\\nfirst;outeof;end;sleep=300;raw=0123456789abcdef",
+        "out=Status: 200\\r\\n\\r\\nfirst;outeof;end;sleep=300;end",
+    };
+    static const int late_err[] = {FCGIC_E_AFTER_END, FCGIC_E_BAD_VERSION, FCGIC_E_AFTER_END};
+    for (size_t i = 0; i < 3; i++) {
+        struct fcgic_conn *c = open_conn(px, app->url, 1, 1, NULL);
+        hostile_req(px, c, late[i], &r1);
+        ck_assert_int_eq(r1.res.error, 0);
+        ck_assert_str_eq(r1.body, "first");
+        ck_assert_int_eq(fcgic_conn_state(c), FCGIC_CONN_IDLE);
+        struct params ps;
+        mkparams(&ps, "GET", "", "/srv/x");
+        struct fcgic_request req = {0};
+        req.params = ps.p;
+        req.nparams = ps.n;
+        resp_reset(&r2);
+        run(px, c, &req, &r2);
+        ck_assert_msg(r2.res.error == late_err[i], "case %zu: %d", i, r2.res.error);
+        ck_assert_int_eq(r2.heads, 0);
+        ck_assert_uint_eq(r2.body_len, 0);
+        ck_assert_int_eq(fcgic_conn_state(c), FCGIC_CONN_FAILED);
+        fcgic_posix_close(px, c);
+    }
+    /* The same bytes on an idle kept connection retire it by themselves. */
+    static const char *const idle[] = {
+        "out=Status: 200\\r\\n\\r\\nfirst;outeof;end;out=stray",
+        "out=Status: 200\\r\\n\\r\\nfirst;outeof;end;sleep=100;raw=0123456789abcdef",
+        "out=Status: 200\\r\\n\\r\\nfirst;outeof;end;sleep=100;rec=10,0,\\x0e\\x02FCGI_MAX_CONNS10",
+    };
+    static const int idle_err[] = {FCGIC_E_AFTER_END, FCGIC_E_BAD_VERSION, FCGIC_E_UNSOLICITED};
+    for (size_t i = 0; i < 3; i++) {
+        struct fcgic_conn *c = open_conn(px, app->url, 1, 1, &r1);
+        hostile_req(px, c, idle[i], &r1);
+        ck_assert_int_eq(r1.res.error, 0);
+        ck_assert_int_eq(fcgic_posix_run_until(px, not_idle, c, 20 * SEC), 0);
+        ck_assert_int_eq(fcgic_conn_state(c), FCGIC_CONN_FAILED);
+        ck_assert_msg(fcgic_conn_error(c) == idle_err[i], "case %zu: %d", i, fcgic_conn_error(c));
+        ck_assert_int_eq(r1.values, 0);
+        fcgic_posix_close(px, c);
+    }
+    resp_reset(&r1);
+    fcgic_posix_free(px);
+    harness_app_stop(app);
+}
+END_TEST
+
+START_TEST(test_hostile_responses)
+{
+    /* Each case: what the caller gets, and that the next request (on the
+     * same connection when it stays reusable, else on a new one) is
+     * answered correctly. */
+    static const struct {
+        const char *script;
+        int error, status;
+        const char *body;
+    } cases[] = {
+        /* 1xx is never a final status */
+        {"out=Status: 100 Continue\\r\\n\\r\\nStatus: 200 OK\\r\\n\\r\\nreal;outeof;end", FCGIC_E_CGI_BAD_STATUS, 0, ""},
+        {"out=Status: 101 Switching Protocols\\r\\n\\r\\n;outeof;end", FCGIC_E_CGI_BAD_STATUS, 0, ""},
+        {"out=Status: 103 Early Hints\\r\\nLink: </a>\\r\\n\\r\\nStatus: 200\\r\\n\\r\\nx;outeof;end",
+         FCGIC_E_CGI_BAD_STATUS, 0, ""},
+        {"out=Status: 600\\r\\n\\r\\n;outeof;end", FCGIC_E_CGI_BAD_STATUS, 0, ""},
+        {"out=Status: abc\\r\\n\\r\\n;outeof;end", FCGIC_E_CGI_BAD_STATUS, 0, ""},
+        /* no header block */
+        {"out=BAD;outeof;end", FCGIC_E_CGI_NO_HEADERS, 0, ""},
+        {"outeof;end", FCGIC_E_CGI_NO_HEADERS, 0, ""},
+        {"end", FCGIC_E_CGI_NO_HEADERS, 0, ""},
+        /* an empty but terminated block is fine */
+        {"out=\\r\\n\\r\\n;outeof;end", 0, 200, ""},
+        {"out=\\r\\n\\r\\nbody;outeof;end", 0, 200, "body"},
+        /* errors at once, even when the application then stalls */
+        {"out=Bad Header Line\\r\\n\\r\\n;hang", FCGIC_E_CGI_BAD_HEADER, 0, ""},
+        {"out=Status: 100\\r\\n\\r\\n;hang", FCGIC_E_CGI_BAD_STATUS, 0, ""},
+        {"out=X-A: 1\\r\\nX-B: 2\\r\\n\\r\\nok;outeof;out=more;end", FCGIC_E_AFTER_STREAM_END, 0, ""},
+        /* END_REQUEST with a 16-byte body: the first 8 bytes count */
+        {"out=Status: 201\\r\\n\\r\\nok;outeof;rec=3,cur,\\x00\\x00\\x00\\x07\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00",
+         0, 201, "ok"},
+        /* the application refused: no output expected */
+        {"end=0,2", 0, 0, ""},
+    };
+    struct harness_app *app;
+    ck_assert_int_eq(harness_app_start(&app, HARNESS_UNIX, "app-hostile", NULL), 0);
+    struct fcgic_posix *px = mkposix();
+    static struct resp r;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct fcgic_conn *c = open_conn(px, app->url, 1, 1, NULL);
+        hostile_req(px, c, cases[i].script, &r);
+        ck_assert_msg(r.res.error == cases[i].error, "case %zu: error %d", i, r.res.error);
+        if (cases[i].error) {
+            ck_assert_msg(r.heads == 0 || cases[i].error == FCGIC_E_AFTER_STREAM_END, "case %zu: a head", i);
+            /* reusable only when END_REQUEST closed the exchange */
+            ck_assert_msg(r.res.got_end_request || fcgic_conn_state(c) != FCGIC_CONN_IDLE, "case %zu", i);
+        } else {
+            ck_assert_int_eq(r.status, cases[i].status);
+            ck_assert_str_eq(r.body ? r.body : "", cases[i].body);
+        }
+        if (fcgic_conn_state(c) == FCGIC_CONN_IDLE) {
+            expect_clean_answer(px, c, 2);
+        } else {
+            fcgic_posix_close(px, c);
+            c = open_conn(px, app->url, 1, 1, NULL);
+            expect_clean_answer(px, c, 1);
+        }
+        fcgic_posix_close(px, c);
+    }
+    ck_assert_uint_eq(r.res.app_status, 0);
+    ck_assert_int_eq(r.res.protocol_status, FCGIC_OVERLOADED);
+    /* Apache's leniency, when asked for: output without a header block is
+     * the body of a 200. */
+    struct fcgic_conn_options o = {0};
+    o.lenient_header_block = 1;
+    struct fcgic_conn *c;
+    ck_assert_int_eq(fcgic_posix_open(px, app->url, &o, &cbs, NULL, &c, fcgic_posix_now()), 0);
+    hostile_req(px, c, "out=BAD;outeof;end", &r);
+    ck_assert_int_eq(r.res.error, 0);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(r.body, "BAD");
+    fcgic_posix_close(px, c);
+    resp_reset(&r);
+    fcgic_posix_free(px);
+    harness_app_stop(app);
+}
+END_TEST
+
+START_TEST(test_rotating_ids)
+{
+    /* Every request on a kept connection carries a new id; app-hostile
+     * echoes the id it saw. */
+    struct harness_app *app;
+    ck_assert_int_eq(harness_app_start(&app, HARNESS_TCP, "app-hostile", NULL), 0);
+    struct fcgic_posix *px = mkposix();
+    struct fcgic_conn *c = open_conn(px, app->url, 1, 1, NULL);
+    for (unsigned i = 1; i <= 20; i++)
+        expect_clean_answer(px, c, i);
+    fcgic_posix_close(px, c);
+    fcgic_posix_free(px);
+    harness_app_stop(app);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("integration");
@@ -588,6 +782,12 @@ int main(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_multiplexed_app_mpx);
     tcase_add_test(tc, test_abort_request);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("hostile");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_hostile_late_records);
+    tcase_add_test(tc, test_hostile_responses);
+    tcase_add_test(tc, test_rotating_ids);
     suite_add_tcase(s, tc);
     tc = tcase_create("php-fpm");
     tcase_set_timeout(tc, 120);
