@@ -5,8 +5,11 @@
  * value within the size cap, the total within the cap; header names only
  * [A-Z0-9_]; no CR, LF or NUL in HTTP_* values, QUERY_STRING, REQUEST_URI,
  * and none in SCRIPT_NAME, SCRIPT_FILENAME, PATH_INFO or PATH_TRANSLATED
- * unless the mapping allows CR/LF (never NUL); on failure an empty
- * list and an error code of the env range or NOT_FOUND / NOMEM / INVAL. */
+ * unless the mapping allows CR/LF (never NUL); no ".." segment in those
+ * four, SCRIPT_FILENAME under the target's path (and DOCUMENT_ROOT for a
+ * handler), PATH_TRANSLATED under DOCUMENT_ROOT; on failure an empty list
+ * and an error code of the env range or NOT_FOUND / NOMEM / INVAL /
+ * EXPR_MATCH_LIMIT. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,7 +52,56 @@ static int is(const struct fcgic_param *p, const char *n)
     return p->name_len == strlen(n) && memcmp(p->name, n, p->name_len) == 0;
 }
 
-static void check_env(const struct fcgic_env *env, size_t cap, int allow_ctl)
+static int has_dotdot(const char *p, size_t n)
+{
+    for (size_t i = 0; i + 1 < n; i++)
+        if (p[i] == '.' && p[i + 1] == '.' && (i == 0 || p[i - 1] == '/') && (i + 2 == n || p[i + 2] == '/'))
+            return 1;
+    return 0;
+}
+
+static int starts(const char *p, size_t n, const char *lit)
+{
+    size_t l = strlen(lit);
+    return n >= l && memcmp(p, lit, l) == 0;
+}
+
+#define DOCROOT "/srv/d"
+
+/* The path of a SCRIPT_FILENAME: "proxy:fcgi://authority" removed. */
+static void file_path(const struct fcgic_param *p, const char **path, size_t *n)
+{
+    *path = p->value;
+    *n = p->value_len;
+    if (starts(*path, *n, "proxy:fcgi://")) {
+        const char *sl = memchr(*path + 13, '/', *n - 13);
+        CHECK(sl != NULL);
+        *n -= (size_t)(sl - *path);
+        *path = sl;
+    }
+}
+
+/* SCRIPT_FILENAME stays in the mapping: under the target's path up to its
+ * first substitution; for a handler, the target's path then DOCUMENT_ROOT
+ * (or DOCUMENT_ROOT alone when `full` found the file). */
+static void check_script_filename(const struct fcgic_param *p, int handler, const char *tpath)
+{
+    const char *path;
+    size_t n;
+    file_path(p, &path, &n);
+    if (handler) {
+        if (starts(path, n, DOCROOT "/"))
+            return; /* `full`: the plain file */
+        size_t tl = strlen(tpath);
+        CHECK(starts(path, n, tpath));
+        CHECK(starts(path + tl, n - tl, DOCROOT "/"));
+        return;
+    }
+    size_t sl = strcspn(tpath, "$");
+    CHECK(n >= sl && memcmp(path, tpath, sl) == 0);
+}
+
+static void check_env(const struct fcgic_env *env, size_t cap, int allow_ctl, int handler, const char *tpath)
 {
     const struct fcgic_param *p = fcgic_env_params(env);
     size_t n = fcgic_env_count(env), total = 0;
@@ -75,7 +127,13 @@ static void check_env(const struct fcgic_env *env, size_t cap, int allow_ctl)
             CHECK(memchr(p[i].value, '\0', p[i].value_len) == NULL);
             if (!allow_ctl)
                 CHECK(!bad_bytes(p[i].value, p[i].value_len));
+            CHECK(!has_dotdot(p[i].value, p[i].value_len));
         }
+        if (is(&p[i], "SCRIPT_FILENAME"))
+            check_script_filename(&p[i], handler, tpath);
+        if (is(&p[i], "PATH_TRANSLATED"))
+            CHECK(starts(p[i].value, p[i].value_len, DOCROOT "/"));
+
         if (is(&p[i], "QUERY_STRING") || is(&p[i], "REQUEST_URI"))
             CHECK(!bad_bytes(p[i].value, p[i].value_len));
     }
@@ -86,6 +144,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const char *const targets[] = {"fcgi://127.0.0.1:9000/srv/", "unix:/s|fcgi://localhost/",
                                       "fcgi://[::1]/d/x/$1$2", "fcgi://h:8000/srv$0"};
+/* the path of each target */
+static const char *const target_paths[] = {"/srv/", "/", "/d/x/$1$2", "/srv$0"};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -102,11 +162,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cfg.backend = (enum fcgic_env_backend)((opt / 21) & 1);
     cfg.encoded_slashes = (enum fcgic_env_encoded_slashes)((opt / 42) % 3);
     cfg.flags = opt2 & 7u;
-    cfg.match = cfg.kind == FCGIC_ENV_MAP_PREFIX ? "/"
-                : cfg.kind == FCGIC_ENV_MAP_REGEX ? "^/(.*?\\.php)(/.*)?$"
-                                                  : ((opt2 & 8) ? "\\.php$" : NULL);
+    /* "^/a(.*)$" captures from inside a segment: "/a../x" */
+    if (cfg.kind == FCGIC_ENV_MAP_PREFIX)
+        cfg.match = "/";
+    else if (cfg.kind == FCGIC_ENV_MAP_REGEX)
+        cfg.match = (opt2 & 8) ? "^/a(.*)$" : "^/(.*?\\.php)(/.*)?$";
+    else
+        cfg.match = (opt2 & 8) ? "\\.php$" : NULL;
     cfg.target = targets[(opt2 >> 4) & 3];
-    cfg.document_root = "/srv/d";
+    cfg.document_root = DOCROOT;
     static const char *const idx[] = {"index.php", "x"};
     cfg.directory_index = idx;
     cfg.n_directory_index = 2;
@@ -154,7 +218,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     r.n_headers = nh;
     int rc = fcgic_env_build(env, map, &r);
     if (rc == 0) {
-        check_env(env, cap, (cfg.flags & FCGIC_ENV_ALLOW_PATH_CTL) != 0);
+        check_env(env, cap, (cfg.flags & FCGIC_ENV_ALLOW_PATH_CTL) != 0, cfg.kind == FCGIC_ENV_MAP_HANDLER,
+                  target_paths[(opt2 >> 4) & 3]);
         /* override-style edits keep the invariants */
         if (nh) {
             int s = fcgic_env_set(env, hdrs[0].value, hdrs[0].value_len, hdrs[0].name,
@@ -167,7 +232,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     } else {
         CHECK(fcgic_env_count(env) == 0);
         CHECK(rc == FCGIC_E_NOT_FOUND || rc == FCGIC_E_NOMEM || rc == FCGIC_E_INVAL ||
-              (rc <= -110 && rc >= -139));
+              rc == FCGIC_E_EXPR_MATCH_LIMIT || (rc <= -110 && rc >= -139));
     }
     fcgic_env_free(env);
     fcgic_env_map_free(map);

@@ -77,7 +77,10 @@ struct fcgic__env_uri {
 int fcgic__env_split_target(const char *t, size_t len, struct fcgic__env_uri *u);
 
 /* ap_normalize_path (decode unreserved, merge slashes, dot segments, not
- * above root) then ap_unescape_url per mode, into out (replaced). */
+ * above root) then ap_unescape_url per mode, into out (replaced); when a %2F
+ * was decoded (DECODE), the dot segments that made are removed too (not
+ * above root, slashes kept), as Apache does. Returns 0, ENV_BAD_URI,
+ * ENV_ENCODED_SLASH, ENV_PATH_CTL, NOMEM. */
 int fcgic__env_decode_path(const struct fcgic__alloc *a, struct fcgic__buf *tmp,
                            struct fcgic__buf *out, const char *p, size_t n,
                            enum fcgic_env_encoded_slashes mode);
@@ -94,6 +97,10 @@ size_t fcgic__env_unescape_keep2f(char *s, size_t n);
  * segments). Appends to out. Returns 0, 1 when above the root, NOMEM. */
 int fcgic__env_normalize_literal(const struct fcgic__alloc *a, struct fcgic__buf *out,
                                  const char *p, size_t n);
+
+/* Whether p has a ".." segment: between two '/' or the ends (a backslash
+ * separates nothing, "%2E" is no dot). */
+bool fcgic__env_has_dotdot(const char *p, size_t n);
 
 /* ap_find_path_info: length of SCRIPT_NAME within uri. */
 size_t fcgic__env_find_path_info(const char *uri, size_t lu, const char *pi, size_t lp);

@@ -165,7 +165,8 @@ int fcgic_env_map_new(struct fcgic_env_map **out, const struct fcgic_env_map_con
         return FCGIC_E_INVAL;
     if (cfg->kind == FCGIC_ENV_MAP_HANDLER && cfg->document_root == NULL)
         return FCGIC_E_INVAL;
-    if (cfg->document_root && cfg->document_root[0] != '/')
+    if (cfg->document_root && (cfg->document_root[0] != '/' ||
+                               fcgic__env_has_dotdot(cfg->document_root, strlen(cfg->document_root))))
         return FCGIC_E_INVAL;
     if (cfg->n_directory_index && cfg->directory_index == NULL)
         return FCGIC_E_INVAL;
@@ -175,6 +176,8 @@ int fcgic_env_map_new(struct fcgic_env_map **out, const struct fcgic_env_map_con
     int rc = fcgic_env_parse_target(cfg->target, strlen(cfg->target), &t);
     if (rc)
         return rc;
+    if (fcgic__env_has_dotdot(t.path.ptr, t.path.len))
+        return FCGIC_E_ENV_BAD_TARGET; /* no request could stay under it */
 
     struct fcgic__alloc a;
     fcgic__alloc_init(&a, mem);
@@ -586,6 +589,19 @@ static int apply_strategy(struct build *b)
     return 0;
 }
 
+/* The backend path (S_FOUND after the authority) stays under the mapping:
+ * the request path is normalised and the target and DocumentRoot have no
+ * ".." segment, so only a ProxyPassMatch capture that starts inside a
+ * segment can make one ("^/a(.*)$", "fcgi://h/srv/$1" and "/a../etc"). */
+static int check_backend_path(struct build *b)
+{
+    const struct fcgic__buf *f = SB(b, S_FOUND);
+    size_t alen = authority_len(f->data, f->len);
+    if (fcgic__env_has_dotdot(f->data + alen, f->len - alen))
+        return FCGIC_E_ENV_BAD_URI;
+    return 0;
+}
+
 static int map_request(struct build *b)
 {
     const struct fcgic_env_map *m = b->map;
@@ -620,7 +636,7 @@ static int map_request(struct build *b)
             return rc;
         break;
     }
-    if ((rc = canon(b)) != 0)
+    if ((rc = check_backend_path(b)) != 0 || (rc = canon(b)) != 0)
         return rc;
     if ((rc = apply_strategy(b)) != 0)
         return rc;

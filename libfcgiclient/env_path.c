@@ -107,6 +107,40 @@ static int dot_segments(struct fcgic__buf *o, size_t seg_slash, bool at_end, boo
     return 0;
 }
 
+/* Apache's second ap_normalize_path() (AP_NORMALIZE_KEEP_SLASHES |
+ * AP_NORMALIZE_NOT_ABOVE_ROOT), run when AllowEncodedSlashes On has decoded
+ * a %2F: the "." and ".." segments that the decoding made ("/.%2F",
+ * "/..%2F..%2Fx") are removed, "//" is kept. In place on a path that starts
+ * with '/'. Returns false when a ".." would climb above the root. */
+static bool renormalize(struct fcgic__buf *o)
+{
+    char *p = o->data;
+    size_t n = o->len, l = 1, w = 1;
+    bool ok = true;
+    while (l < n) {
+        if (p[w - 1] == '/' && p[l] == '.') {
+            if (l + 1 == n || p[l + 1] == '/') { /* "." */
+                l += l + 1 < n ? 2 : 1;
+                continue;
+            }
+            if (p[l + 1] == '.' && (l + 2 == n || p[l + 2] == '/')) { /* ".." */
+                if (w > 1) {
+                    do
+                        w--;
+                    while (p[w - 1] != '/');
+                } else {
+                    ok = false;
+                }
+                l += l + 2 < n ? 3 : 2;
+                continue;
+            }
+        }
+        p[w++] = p[l++];
+    }
+    o->len = w;
+    return ok;
+}
+
 int fcgic__env_decode_path(const struct fcgic__alloc *a, struct fcgic__buf *tmp,
                            struct fcgic__buf *out, const char *p, size_t n,
                            enum fcgic_env_encoded_slashes mode)
@@ -156,6 +190,7 @@ int fcgic__env_decode_path(const struct fcgic__alloc *a, struct fcgic__buf *tmp,
         return rc;
     const char *s = tmp->data;
     size_t m = tmp->len;
+    bool slash_decoded = false;
     for (size_t k = 0; k < m; k++) {
         if (s[k] != '%') {
             out->data[out->len++] = s[k];
@@ -172,12 +207,15 @@ int fcgic__env_decode_path(const struct fcgic__alloc *a, struct fcgic__buf *tmp,
                 k += 2;
                 continue;
             }
+            slash_decoded = true;
         }
         if (c == 0)
             return FCGIC_E_ENV_PATH_CTL;
         out->data[out->len++] = (char)c;
         k += 2;
     }
+    if (slash_decoded && !renormalize(out))
+        return FCGIC_E_ENV_BAD_URI;
     return 0;
 }
 
@@ -277,6 +315,15 @@ int fcgic__env_normalize_literal(const struct fcgic__alloc *a, struct fcgic__buf
         v.data[v.len++] = '/';
     out->len = base + v.len;
     return 0;
+}
+
+bool fcgic__env_has_dotdot(const char *p, size_t n)
+{
+    for (size_t i = 0; i + 1 < n; i++)
+        if (p[i] == '.' && p[i + 1] == '.' && (i == 0 || p[i - 1] == '/') &&
+            (i + 2 == n || p[i + 2] == '/'))
+            return true;
+    return false;
 }
 
 size_t fcgic__env_find_path_info(const char *uri, size_t ulen, const char *pi, size_t plen)

@@ -526,6 +526,139 @@ START_TEST(test_paths)
 }
 END_TEST
 
+/* No request makes SCRIPT_NAME, SCRIPT_FILENAME, PATH_INFO or PATH_TRANSLATED
+ * leave its mapping: dot segments that only appear once %2F is decoded
+ * (AllowEncodedSlashes On) are normalised away as Apache does, or the
+ * request fails (400) when they climb above the root; a ProxyPassMatch
+ * capture that starts inside a segment cannot bring in "..". A backslash is
+ * no separator (Apache on Unix). Every vector runs with every strategy. */
+struct traversal_vec {
+    enum fcgic_env_map_kind kind;
+    const char *match, *target;
+    enum fcgic_env_encoded_slashes slashes;
+    const char *uri;
+    int rc;
+    const char *sf; /* SCRIPT_FILENAME without PATH_INFO strategy */
+};
+
+#define TV_PP FCGIC_ENV_MAP_PREFIX, "/app/", "fcgi://127.0.0.1:9000/srv/app/"
+#define TV_PPM FCGIC_ENV_MAP_REGEX, "^/app/(.*)$", "fcgi://127.0.0.1:9000/srv/app/$1"
+#define TV_PPM_MID FCGIC_ENV_MAP_REGEX, "^/a(.*)$", "fcgi://127.0.0.1:9000/srv/app/$1"
+#define TV_SH FCGIC_ENV_MAP_HANDLER, "\\.php$", "fcgi://127.0.0.1:9000"
+#define ON FCGIC_ENV_SLASHES_DECODE
+#define NODEC FCGIC_ENV_SLASHES_NODECODE
+#define OFF FCGIC_ENV_SLASHES_REJECT
+#define SRV "proxy:fcgi://127.0.0.1:9000/srv/app/"
+
+static const struct traversal_vec traversal[] = {
+    {TV_PP, ON, "/app/..%2F..%2F..%2Ftmp/up.php", FCGIC_E_ENV_BAD_URI, NULL},
+    {TV_PP, ON, "/app/..%2f..%2f..%2ftmp/up.php", FCGIC_E_ENV_BAD_URI, NULL},
+    {TV_PP, ON, "/app/x/..%2F..%2F..%2F..%2Ftmp/up.php", FCGIC_E_ENV_BAD_URI, NULL},
+    {TV_PP, ON, "/app/%2e%2e%2f%2e%2e%2fetc/passwd", FCGIC_E_ENV_BAD_URI, NULL},
+    {TV_PP, ON, "/app/.%2e%2F.%2e%2Fetc/passwd", FCGIC_E_ENV_BAD_URI, NULL},
+    {TV_PP, ON, "/app/%2E.%2F%2E.%2Fetc/passwd", FCGIC_E_ENV_BAD_URI, NULL},
+    {TV_PP, ON, "/app/a.php/x/..%2F..%2F..%2F..%2Fetc", FCGIC_E_ENV_BAD_URI, NULL},
+    {TV_PP, ON, "/app/x/..%2Fa.php", 0, SRV "a.php"},
+    {TV_PP, ON, "/app/x/..%2F", 0, SRV ""},
+    {TV_PP, ON, "/app/a/.%2Fb.php", 0, SRV "a/b.php"},
+    {TV_PP, ON, "/app/x/%2F..%2F..%2Fb.php", 0, SRV "b.php"},
+    {TV_PP, ON, "/app/a.php/p/..%2Fq", 0, SRV "a.php/q"},
+    {TV_PP, ON, "/app/..\\..\\tmp/up.php", 0, SRV "..%5C..%5Ctmp/up.php"},
+    {TV_PP, ON, "/app/..%5c..%5ctmp/up.php", 0, SRV "..%5C..%5Ctmp/up.php"},
+    {TV_PP, NODEC, "/app/..%2F..%2Ftmp/up.php", 0, SRV "..%2F..%2Ftmp/up.php"},
+    {TV_PP, OFF, "/app/..%2F..%2Ftmp/up.php", FCGIC_E_ENV_ENCODED_SLASH, NULL},
+    {TV_PP, OFF, "/app/%2e%2e/%2e%2e/tmp", FCGIC_E_ENV_BAD_URI, NULL},
+    {TV_PP, NODEC, "/app/.%2e/.%2e/tmp", FCGIC_E_ENV_BAD_URI, NULL},
+    {TV_PPM, ON, "/app/..%2F..%2Fetc/passwd", FCGIC_E_ENV_BAD_URI, NULL},
+    {TV_PPM, ON, "/app/x/..%2Fa.php", 0, SRV "a.php"},
+    {TV_PPM, NODEC, "/app/..%2F..%2Fetc/passwd", 0, SRV "..%2F..%2Fetc/passwd"},
+    {TV_PPM_MID, OFF, "/a../etc/passwd", FCGIC_E_ENV_BAD_URI, NULL},
+    {TV_PPM_MID, ON, "/a..%2Fetc/passwd", FCGIC_E_ENV_BAD_URI, NULL},
+    {TV_PPM_MID, OFF, "/a..", FCGIC_E_ENV_BAD_URI, NULL},
+    {TV_PPM_MID, OFF, "/a.b/x.php", 0, SRV ".b/x.php"},
+    {TV_PPM_MID, OFF, "/a..x", 0, SRV "..x"},
+    {TV_SH, ON, "/x/..%2F..%2F..%2Fetc/passwd.php", FCGIC_E_ENV_BAD_URI, NULL},
+    {TV_SH, ON, "/x/..%2Findex.php", 0, "proxy:fcgi://127.0.0.1:9000@DOCROOT@/index.php"},
+    {TV_SH, NODEC, "/x/..%2F..%2Fpasswd.php", 0,
+     "proxy:fcgi://127.0.0.1:9000@DOCROOT@/x/..%2F..%2Fpasswd.php"},
+};
+
+/* Fails the test when v has a ".." path segment. */
+static void assert_no_dotdot(const char *name, struct fcgic_span v, const char *uri)
+{
+    for (size_t i = 0; i + 1 < v.len; i++)
+        ck_assert_msg(!(v.ptr[i] == '.' && v.ptr[i + 1] == '.' && (i == 0 || v.ptr[i - 1] == '/') &&
+                        (i + 2 == v.len || v.ptr[i + 2] == '/')),
+                      "%s: %s=%.*s has a '..' segment", uri, name, (int)v.len, v.ptr);
+}
+
+START_TEST(test_traversal)
+{
+    const struct traversal_vec *v = &traversal[_i];
+    struct fcgic_env_map_config cfg;
+    base_config(&cfg);
+    cfg.kind = v->kind;
+    cfg.match = v->match;
+    cfg.target = v->target;
+    cfg.encoded_slashes = v->slashes;
+    struct fcgic_env_map *m = mkmap(&cfg);
+    struct fcgic_env *env = mkenv();
+    for (int pi = FCGIC_ENV_PATHINFO_NONE; pi <= FCGIC_ENV_PATHINFO_WHOLE; pi++) {
+        struct fcgic_env_request r;
+        base_request(&r, v->uri);
+        r.pathinfo = (enum fcgic_env_pathinfo)pi;
+        int rc = fcgic_env_build(env, m, &r);
+        ck_assert_msg(rc == v->rc, "%s, strategy %d: got %s want %s", v->uri, pi,
+                      fcgic_strerror_name(rc), fcgic_strerror_name(v->rc));
+        if (rc != 0)
+            continue;
+        static const char *const vars[] = {"SCRIPT_NAME", "SCRIPT_FILENAME", "PATH_INFO",
+                                           "PATH_TRANSLATED"};
+        for (size_t k = 0; k < 4; k++) {
+            struct fcgic_span s;
+            if (fcgic_env_get(env, vars[k], strlen(vars[k]), &s) == 0)
+                assert_no_dotdot(vars[k], s, v->uri);
+        }
+        if (pi == FCGIC_ENV_PATHINFO_NONE)
+            expect_val(env, "SCRIPT_FILENAME", v->sf);
+    }
+    fcgic_env_free(env);
+    fcgic_env_map_free(m);
+}
+END_TEST
+
+#undef TV_PP
+#undef TV_PPM
+#undef TV_PPM_MID
+#undef TV_SH
+#undef ON
+#undef NODEC
+#undef OFF
+#undef SRV
+
+/* A target or DocumentRoot with a ".." segment has no inside to keep
+ * requests in: refused when the mapping is made. */
+START_TEST(test_traversal_config)
+{
+    struct fcgic_env_map_config cfg;
+    struct fcgic_env_map *m = NULL;
+    base_config(&cfg);
+    cfg.match = "/app/";
+    cfg.target = "fcgi://127.0.0.1:9000/srv/../etc/";
+    ck_assert_int_eq(fcgic_env_map_new(&m, &cfg, NULL), FCGIC_E_ENV_BAD_TARGET);
+    cfg.target = "fcgi://127.0.0.1:9000/srv/..";
+    ck_assert_int_eq(fcgic_env_map_new(&m, &cfg, NULL), FCGIC_E_ENV_BAD_TARGET);
+    cfg.target = "fcgi://127.0.0.1:9000/srv/..x/x../";
+    m = mkmap(&cfg);
+    fcgic_env_map_free(m);
+    m = NULL;
+    cfg.target = "fcgi://127.0.0.1:9000/srv/";
+    cfg.document_root = "/srv/www/../etc";
+    ck_assert_int_eq(fcgic_env_map_new(&m, &cfg, NULL), FCGIC_E_INVAL);
+    ck_assert_ptr_null(m);
+}
+END_TEST
+
 START_TEST(test_pathinfo_root_index)
 {
     /* PATH_INFO=/ is translated through DirectoryIndex (pi_unescape_root) */
@@ -1222,6 +1355,8 @@ int main(void)
         {"apache_cases", test_apache_case, (int)NCASES},
         {"matrix", test_matrix, (int)(2 * sizeof matrix / sizeof matrix[0])},
         {"paths", test_paths, (int)(sizeof paths / sizeof paths[0])},
+        {"traversal", test_traversal, (int)(sizeof traversal / sizeof traversal[0])},
+        {"traversal_config", test_traversal_config, 0},
         {"pathinfo_root", test_pathinfo_root_index, 0},
         {"handler", test_handler, 0},
         {"regex", test_regex_append, 0},

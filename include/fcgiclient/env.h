@@ -210,8 +210,11 @@ FCGIC_API enum fcgic_env_pathinfo fcgic_env_pathinfo_parse(const char *value, si
 /** AllowEncodedSlashes. */
 enum fcgic_env_encoded_slashes {
     FCGIC_ENV_SLASHES_REJECT = 0, /**< `Off` (default): %2F in the path fails (Apache: 404) */
-    FCGIC_ENV_SLASHES_DECODE,     /**< `On`: %2F is decoded like any escape */
-    FCGIC_ENV_SLASHES_NODECODE    /**< `NoDecode`: %2F is accepted and stays encoded */
+    FCGIC_ENV_SLASHES_DECODE,     /**< `On`: %2F is decoded like any escape; the `.` and `..`
+                                       segments that makes are then removed, as Apache does
+                                       ("/a/..%2Fb" is "/b"; above the root: FCGIC_E_ENV_BAD_URI) */
+    FCGIC_ENV_SLASHES_NODECODE    /**< `NoDecode`: %2F is accepted and stays encoded ("..%2F.."
+                                       is one segment, not a climb) */
 };
 
 /** What a path is, as reported by the stat callback. */
@@ -242,7 +245,8 @@ struct fcgic_env_map_config {
      *  backtrack for long: a match that hits them fails the build with
      *  FCGIC_E_EXPR_MATCH_LIMIT. */
     const char *match;
-    /** Backend target, see fcgic_env_parse_target(). HANDLER: usually without a path. */
+    /** Backend target, see fcgic_env_parse_target(). HANDLER: usually without a path.
+     *  REGEX: `$0`..`$9` are replaced by the captures. No `..` segment. */
     const char *target;
     enum fcgic_env_backend backend;
     enum fcgic_env_pathinfo pathinfo;
@@ -254,7 +258,8 @@ struct fcgic_env_map_config {
     const char *server_name;   /**< ServerName host, used when the request has no Host; NULL = "localhost" */
     unsigned server_port;      /**< port of ServerName, 0 = none (then 80 / 443) */
     const char *server_admin;  /**< SERVER_ADMIN; NULL = "" */
-    const char *document_root; /**< DOCUMENT_ROOT, absolute; required for HANDLER and PATH_TRANSLATED */
+    const char *document_root; /**< DOCUMENT_ROOT, absolute, no `..` segment; required for HANDLER and
+                                    PATH_TRANSLATED */
     const char *context_prefix;        /**< CONTEXT_PREFIX; NULL = "" */
     const char *context_document_root; /**< CONTEXT_DOCUMENT_ROOT; NULL = document_root */
     const char *server_software;  /**< SERVER_SOFTWARE; NULL = "libfcgiclient" */
@@ -292,9 +297,11 @@ struct fcgic_env_map;
  * @param cfg configuration; copied, may be freed after the call.
  * @param mem allocator hooks (copied) or NULL.
  * @return 0; FCGIC_E_INVAL (NULL argument, missing match/target, HANDLER or
- *         FULL without stat callback or document_root, relative document_root,
- *         enum out of range); FCGIC_E_ENV_BAD_PATTERN (regex does not compile;
- *         prefix not starting with `/`); FCGIC_E_ENV_BAD_TARGET; FCGIC_E_NOMEM.
+ *         FULL without stat callback or document_root, relative document_root
+ *         or one with a `..` segment, enum out of range);
+ *         FCGIC_E_ENV_BAD_PATTERN (regex does not compile; prefix not starting
+ *         with `/`); FCGIC_E_ENV_BAD_TARGET (see fcgic_env_parse_target(), or
+ *         a `..` segment in the target's path); FCGIC_E_NOMEM.
  */
 FCGIC_API int fcgic_env_map_new(struct fcgic_env_map **out, const struct fcgic_env_map_config *cfg,
                                 const struct fcgic_mem *mem);
@@ -340,11 +347,19 @@ struct fcgic_env_request {
  * REQUEST_URI, SCRIPT_NAME[, PATH_INFO, PATH_TRANSLATED] — Apache's order.
  * Override rules (ProxyFCGISetEnvIf) are applied afterwards by the caller.
  *
+ * No SCRIPT_NAME, SCRIPT_FILENAME, PATH_INFO or PATH_TRANSLATED it emits has
+ * a `..` segment or leaves its mapping (the target's path, DOCUMENT_ROOT),
+ * whatever the mapping kind, PATH_INFO strategy and AllowEncodedSlashes
+ * value: a request that would make one fails with FCGIC_E_ENV_BAD_URI. A
+ * backslash is an ordinary byte, as in Apache on Unix.
+ *
  * @return 0;
  *  FCGIC_E_NOT_FOUND: the mapping does not apply (prefix/regex does not
  *    match, handler base name does not match, directory without index);
- *  FCGIC_E_ENV_BAD_URI: malformed target, bad escape, `..` above the root
- *    (Apache: 400);
+ *  FCGIC_E_ENV_BAD_URI: malformed target, bad escape, `..` above the root,
+ *    also after AllowEncodedSlashes On decoded %2F (Apache: 400), or a
+ *    ProxyPassMatch capture that puts a `..` segment into the backend path
+ *    ("^/a(.*)$" and "/a../x");
  *  FCGIC_E_ENV_ENCODED_SLASH: %2F with FCGIC_ENV_SLASHES_REJECT (Apache: 404);
  *  FCGIC_E_ENV_PATH_CTL: decoded NUL anywhere in the path, or CR/LF in
  *    SCRIPT_NAME / PATH_INFO / PATH_TRANSLATED without FCGIC_ENV_ALLOW_PATH_CTL;
