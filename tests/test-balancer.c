@@ -1743,6 +1743,78 @@ START_TEST(integration_unequal_weights)
 }
 END_TEST
 
+static void o_event(void *ud, const struct fcgic_event *ev)
+{
+    int *failovers = ud;
+    if (ev->kind == FCGIC_EVENT_FAILOVER)
+        (*failovers)++;
+}
+
+START_TEST(integration_overloaded_failover)
+{
+    /* Member 1 answers every request OVERLOADED (app-mpx --overloaded),
+     * member 2 serves: every request succeeds; the overloaded member is
+     * left alone for busy_retry_ns after each refusal. */
+    int n = getenv("FCGIC_UNDER_VALGRIND") ? 100 : 1000;
+    struct harness_app *apps[2];
+    const char *args[] = {"--overloaded", NULL};
+    ck_assert_int_eq(harness_app_start(&apps[0], HARNESS_UNIX, "app-mpx", args), 0);
+    ck_assert_int_eq(harness_app_start(&apps[1], HARNESS_UNIX, "app-mpx", NULL), 0);
+    struct fcgic_posix *px;
+    ck_assert_int_eq(fcgic_posix_new(&px, NULL, NULL), 0);
+    struct fcgic_transport tr;
+    fcgic_posix_transport(px, &tr);
+    struct ictx c;
+    memset(&c, 0, sizeof(c));
+    int failovers = 0;
+    struct fcgic_pool_callbacks cb;
+    memset(&cb, 0, sizeof(cb));
+    cb.version = FCGIC_POOL_CALLBACKS_VERSION;
+    cb.on_end = i_end;
+    cb.on_event = o_event;
+    struct fcgic_balancer *b;
+    ck_assert_int_eq(fcgic_balancer_new(&b, NULL, &tr, &cb, &failovers, NULL), 0);
+    struct fcgic_member_options mo;
+    memset(&mo, 0, sizeof(mo));
+    mo.pool.enable_reuse = 1;
+    mo.busy_retry_ns = 100000000ull; /* 0.1 s */
+    for (int i = 0; i < 2; i++) {
+        mo.pool.target = apps[i]->url;
+        ck_assert_int_eq(fcgic_balancer_add(b, &mo, NULL, fcgic_posix_now()), 0);
+    }
+    struct runarg ra = {px, b, &c, 0};
+    struct fcgic_param params[] = {FCGIC_PARAM_LIT("REQUEST_METHOD", "POST"),
+                                   FCGIC_PARAM_LIT("QUERY_STRING", "")};
+    struct fcgic_request req;
+    memset(&req, 0, sizeof(req));
+    req.params = params;
+    req.nparams = 2;
+    req.stdin_mode = FCGIC_BODY_BUFFER;
+    req.stdin_data = "a=1";
+    req.stdin_len = 3;
+    uint64_t t0 = fcgic_posix_now();
+    for (int i = 0; i < n; i++) {
+        ck_assert_int_eq(fcgic_balancer_submit(b, &req, &c, NULL, fcgic_posix_now()), 0);
+        run_until(&ra, i + 1);
+    }
+    double secs = (double)(fcgic_posix_now() - t0) / 1e9;
+    struct fcgic_member_stats st1, st2;
+    ck_assert_int_eq(fcgic_balancer_member_stats(b, 1, &st1), 0);
+    ck_assert_int_eq(fcgic_balancer_member_stats(b, 2, &st2), 0);
+    printf("OVERLOADED member: %d requests, %d failed, %d failed over from it (member 1 chosen %llu times, "
+           "member 2 %llu), %.2f s\n",
+           n, c.errors, failovers, (unsigned long long)st1.elected, (unsigned long long)st2.elected, secs);
+    ck_assert_int_eq(c.errors, 0);
+    ck_assert_int_ge(failovers, 1);
+    ck_assert_uint_eq((uint64_t)failovers, st1.elected);
+    ck_assert_uint_eq(st1.errors, (uint64_t)failovers);
+    fcgic_balancer_free(b);
+    fcgic_posix_free(px);
+    harness_app_stop(apps[0]);
+    harness_app_stop(apps[1]);
+}
+END_TEST
+
 /* Drive the loop and the balancer until cond holds; 0 after 5 s. */
 static int drive_until(struct fcgic_posix *px, struct fcgic_balancer *b, int (*cond)(struct fcgic_balancer *, void *),
                        void *ud)
@@ -2036,6 +2108,7 @@ static Suite *balancer_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, integration_order_failover_recovery);
     tcase_add_test(tc, integration_unequal_weights);
+    tcase_add_test(tc, integration_overloaded_failover);
     tcase_add_test(tc, integration_health_kill_restart);
     tcase_add_test(tc, integration_php_fpm_balancer);
     suite_add_tcase(s, tc);
