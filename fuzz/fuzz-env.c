@@ -7,9 +7,9 @@
  * and none in SCRIPT_NAME, SCRIPT_FILENAME, PATH_INFO or PATH_TRANSLATED
  * unless the mapping allows CR/LF (never NUL); no ".." segment in those
  * four, SCRIPT_FILENAME under the target's path (and DOCUMENT_ROOT for a
- * handler), PATH_TRANSLATED under DOCUMENT_ROOT; on failure an empty list
- * and an error code of the env range or NOT_FOUND / NOMEM / INVAL /
- * EXPR_MATCH_LIMIT. */
+ * handler), PATH_TRANSLATED under DOCUMENT_ROOT; CONTENT_LENGTH one
+ * decimal number; on failure an empty list and an error code of the env
+ * range or NOT_FOUND / NOMEM / INVAL / EXPR_MATCH_LIMIT. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,6 +101,16 @@ static void check_script_filename(const struct fcgic_param *p, int handler, cons
     CHECK(n >= sl && memcmp(path, tpath, sl) == 0);
 }
 
+static int decimal(const char *p, size_t n)
+{
+    if (n == 0)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (p[i] < '0' || p[i] > '9')
+            return 0;
+    return 1;
+}
+
 static void check_env(const struct fcgic_env *env, size_t cap, int allow_ctl, int handler, const char *tpath)
 {
     const struct fcgic_param *p = fcgic_env_params(env);
@@ -133,6 +143,8 @@ static void check_env(const struct fcgic_env *env, size_t cap, int allow_ctl, in
             check_script_filename(&p[i], handler, tpath);
         if (is(&p[i], "PATH_TRANSLATED"))
             CHECK(starts(p[i].value, p[i].value_len, DOCROOT "/"));
+        if (is(&p[i], "CONTENT_LENGTH"))
+            CHECK(decimal(p[i].value, p[i].value_len));
 
         if (is(&p[i], "QUERY_STRING") || is(&p[i], "REQUEST_URI"))
             CHECK(!bad_bytes(p[i].value, p[i].value_len));

@@ -284,6 +284,10 @@ struct build {
     enum fcgic_env_origin pi_origin;
     size_t canon_path_off; /* where the re-encoded path starts in S_FILE */
     size_t header_bytes;
+    /* body framing headers */
+    bool has_te;                 /* the request has a Transfer-Encoding */
+    bool cl_done;                /* CONTENT_LENGTH was emitted from a header */
+    unsigned long long cl_value; /* its value */
 };
 
 static struct fcgic__buf *SB(struct build *b, int i)
@@ -715,6 +719,80 @@ static const unsigned char hdr_name_map[256] = {
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
 };
 
+/* A Content-Length value: one decimal number, or a list of equal ones
+ * ("42, 42", RFC 9110 section 8.6), at most 2^63-1. */
+static bool parse_content_length(const char *v, size_t vl, unsigned long long *out)
+{
+    size_t i = 0;
+    bool first = true;
+    unsigned long long value = 0;
+    for (;;) {
+        while (i < vl && is_ows(v[i]))
+            i++;
+        size_t s = i;
+        unsigned long long n = 0;
+        for (; i < vl && fcgic__ascii_isdigit((unsigned char)v[i]); i++) {
+            if (n > (0x7fffffffffffffffull - (unsigned)(v[i] - '0')) / 10)
+                return false;
+            n = n * 10 + (unsigned)(v[i] - '0');
+        }
+        if (i == s || (!first && n != value))
+            return false;
+        value = n;
+        first = false;
+        while (i < vl && is_ows(v[i]))
+            i++;
+        if (i == vl) {
+            *out = value;
+            return true;
+        }
+        if (v[i++] != ',')
+            return false;
+    }
+}
+
+/* Content-Length and Transfer-Encoding (RFC 9112 section 6.3). With a
+ * Transfer-Encoding every Content-Length is dropped, and when the caller
+ * knows the de-chunked length the first Transfer-Encoding becomes
+ * CONTENT_LENGTH. Without one, Content-Length headers must agree on one
+ * number, sent once as plain decimal. Returns 0 (emit *name = *v), 1 (drop
+ * this header) or ENV_BAD_HEADER (malformed or differing Content-Length). */
+static int body_framing(struct build *b, bool is_cl, const char **name, size_t *name_len,
+                        const char **v, size_t *vl, char *numbuf)
+{
+    unsigned long long n;
+    if (!is_cl) {
+        if (!b->req->has_body_length)
+            return 0; /* HTTP_TRANSFER_ENCODING */
+        if (b->cl_done)
+            return 1;
+        n = b->req->body_length;
+        *name = "CONTENT_LENGTH";
+        *name_len = 14;
+    } else {
+        if (b->has_te)
+            return 1;
+        if (!parse_content_length(*v, *vl, &n))
+            return FCGIC_E_ENV_BAD_HEADER;
+        if (b->cl_done)
+            return n == b->cl_value ? 1 : FCGIC_E_ENV_BAD_HEADER;
+    }
+    b->cl_done = true;
+    b->cl_value = n;
+    *v = numbuf;
+    *vl = fmt_ull(numbuf, n);
+    return 0;
+}
+
+static bool has_transfer_encoding(const struct fcgic_env_request *r)
+{
+    for (size_t i = 0; i < r->n_headers; i++)
+        if (r->headers[i].name &&
+            fcgic__ascii_ieq(r->headers[i].name, r->headers[i].name_len, "Transfer-Encoding", 17))
+            return true;
+    return false;
+}
+
 /* One request header: Apache's ap_add_common_vars() rules. */
 static int emit_header(struct build *b, const struct fcgic_param *h, char *numbuf,
                        struct fcgic_span *host)
@@ -758,8 +836,17 @@ static int emit_header(struct build *b, const struct fcgic_param *h, char *numbu
             name = u, name_len = 12;
         break;
     case 14:
-        if (memcmp(u, "CONTENT_LENGTH", 14) == 0)
-            name = u, name_len = 14;
+    case 17:
+        if ((nl == 14 && memcmp(u, "CONTENT_LENGTH", 14) == 0) ||
+            (nl == 17 && memcmp(u, "TRANSFER_ENCODING", 17) == 0)) {
+            if (nl == 14)
+                name = u, name_len = 14;
+            int f = body_framing(b, nl == 14, &name, &name_len, &v, &vl, numbuf);
+            if (f != 0) {
+                fcgic__env_unalloc(env, nl + 5);
+                return f < 0 ? f : 0;
+            }
+        }
         break;
     case 5:
         if (memcmp(u, "PROXY", 5) == 0)
@@ -771,14 +858,6 @@ static int emit_header(struct build *b, const struct fcgic_param *h, char *numbu
             (nl == 19 && memcmp(u, "PROXY_AUTHORIZATION", 19) == 0)) {
             if (!(b->map->flags & FCGIC_ENV_PASS_AUTH))
                 return 0;
-        }
-        break;
-    case 17:
-        if (b->req->has_body_length && memcmp(u, "TRANSFER_ENCODING", 17) == 0) {
-            name = "CONTENT_LENGTH";
-            name_len = 14;
-            v = numbuf;
-            vl = fmt_ull(numbuf, b->req->body_length);
         }
         break;
     case 4:
@@ -990,6 +1069,7 @@ static int build(struct build *b)
     /* 2. headers */
     char numbuf[24];
     struct fcgic_span host = {NULL, 0};
+    b->has_te = has_transfer_encoding(r);
     for (size_t i = 0; i < r->n_headers; i++)
         if ((rc = emit_header(b, &r->headers[i], numbuf, &host)) != 0)
             return rc;

@@ -935,6 +935,76 @@ START_TEST(test_headers)
 }
 END_TEST
 
+/* CONTENT_LENGTH is one decimal number or absent: Transfer-Encoding wins
+ * over Content-Length (RFC 9112 section 6.3), equal Content-Lengths count
+ * once, differing or malformed ones fail the build (400). */
+struct cl_vec {
+    struct fcgic_param h[3];
+    size_t n;
+    int has_body_length;
+    int rc;
+    const char *cl, *te; /* expected CONTENT_LENGTH, HTTP_TRANSFER_ENCODING; NULL = absent */
+};
+
+static const struct cl_vec cl_vecs[] = {
+    {{HDR("Content-Length", "100"), HDR("Transfer-Encoding", "chunked")}, 2, 1, 0, "5", NULL},
+    {{HDR("Transfer-Encoding", "chunked"), HDR("Content-Length", "100")}, 2, 1, 0, "5", NULL},
+    {{HDR("Content-Length", "100"), HDR("Transfer-Encoding", "chunked")}, 2, 0, 0, NULL, "chunked"},
+    {{HDR("transfer-encoding", "chunked"), HDR("content-length", "x")}, 2, 0, 0, NULL, "chunked"},
+    {{HDR("Transfer-Encoding", "gzip"), HDR("Transfer-Encoding", "chunked")}, 2, 1, 0, "5", NULL},
+    {{HDR("Content-Length", "42"), HDR("Content-Length", "42")}, 2, 0, 0, "42", NULL},
+    {{HDR("Content-Length", "42 , 42"), HDR("content-length", "042")}, 2, 0, 0, "42", NULL},
+    {{HDR("Content-Length", "007")}, 1, 0, 0, "7", NULL},
+    {{HDR("Content-Length", "\t11 ")}, 1, 0, 0, "11", NULL},
+    {{HDR("Content-Length", "9223372036854775807")}, 1, 0, 0, "9223372036854775807", NULL},
+    {{HDR("Content-Length", "42"), HDR("Content-Length", "43")}, 2, 0, FCGIC_E_ENV_BAD_HEADER, NULL, NULL},
+    {{HDR("Content-Length", "42, 43")}, 1, 0, FCGIC_E_ENV_BAD_HEADER, NULL, NULL},
+    {{HDR("Content-Length", "")}, 1, 0, FCGIC_E_ENV_BAD_HEADER, NULL, NULL},
+    {{HDR("Content-Length", "abc")}, 1, 0, FCGIC_E_ENV_BAD_HEADER, NULL, NULL},
+    {{HDR("Content-Length", "-1")}, 1, 0, FCGIC_E_ENV_BAD_HEADER, NULL, NULL},
+    {{HDR("Content-Length", "+1")}, 1, 0, FCGIC_E_ENV_BAD_HEADER, NULL, NULL},
+    {{HDR("Content-Length", "1 2")}, 1, 0, FCGIC_E_ENV_BAD_HEADER, NULL, NULL},
+    {{HDR("Content-Length", "42,")}, 1, 0, FCGIC_E_ENV_BAD_HEADER, NULL, NULL},
+    {{HDR("Content-Length", "9223372036854775808")}, 1, 0, FCGIC_E_ENV_BAD_HEADER, NULL, NULL},
+    {{HDR("Content-Length", "99999999999999999999999")}, 1, 0, FCGIC_E_ENV_BAD_HEADER, NULL, NULL},
+};
+
+START_TEST(test_content_length)
+{
+    const struct cl_vec *v = &cl_vecs[_i];
+    struct fcgic_env_map_config cfg;
+    base_config(&cfg);
+    cfg.match = "/";
+    cfg.target = "fcgi://127.0.0.1:9000/";
+    struct fcgic_env_map *m = mkmap(&cfg);
+    struct fcgic_env *env = mkenv();
+    struct fcgic_env_request r;
+    base_request(&r, "/a.php");
+    r.method = SP("POST");
+    r.headers = v->h;
+    r.n_headers = v->n;
+    r.has_body_length = v->has_body_length;
+    r.body_length = 5;
+    int rc = fcgic_env_build(env, m, &r);
+    ck_assert_msg(rc == v->rc, "vector %d: got %s want %s", _i, fcgic_strerror_name(rc),
+                  fcgic_strerror_name(v->rc));
+    if (rc == 0) {
+        expect_val(env, "CONTENT_LENGTH", v->cl);
+        expect_val(env, "HTTP_TRANSFER_ENCODING", v->te);
+        /* CONTENT_LENGTH, if any, takes the place of the first framing header */
+        if (v->cl) {
+            const struct fcgic_param *p = fcgic_env_params(env);
+            ck_assert_uint_eq(p[0].name_len, 14);
+            ck_assert_int_eq(memcmp(p[0].name, "CONTENT_LENGTH", 14), 0);
+        }
+    } else {
+        ck_assert_uint_eq(fcgic_env_count(env), 0);
+    }
+    fcgic_env_free(env);
+    fcgic_env_map_free(m);
+}
+END_TEST
+
 /* ------------------------------------------------------------------------ */
 /* limits */
 
@@ -1363,6 +1433,7 @@ int main(void)
         {"regex_groups", test_regex_many_groups, 0},
         {"regex_limits", test_regex_limits, 0},
         {"headers", test_headers, 0},
+        {"content_length", test_content_length, (int)(sizeof cl_vecs / sizeof cl_vecs[0])},
         {"limits", test_limits, 0},
         {"list", test_list, 0},
         {"targets", test_targets, (int)(sizeof targets / sizeof targets[0])},

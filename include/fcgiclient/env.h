@@ -328,9 +328,12 @@ struct fcgic_env_request {
     struct fcgic_span server_addr; /**< SERVER_ADDR */
     int https;                     /**< nonzero: REQUEST_SCHEME=https, HTTPS=on, default port 443 */
     enum fcgic_env_pathinfo pathinfo; /**< per-request strategy; DEFAULT = the mapping's */
-    /** Nonzero when the whole (de-chunked) body length is known: a
+    /** Nonzero when the whole (de-chunked) body length is known: the first
      *  Transfer-Encoding header is then replaced, in place, by
-     *  CONTENT_LENGTH=body_length (Apache does so for bodies < 16 KiB). */
+     *  CONTENT_LENGTH=body_length (Apache does so for bodies < 16 KiB), and
+     *  later ones are dropped. Whenever a Transfer-Encoding header is
+     *  present, Content-Length headers are dropped (RFC 9112 section 6.3);
+     *  without this flag such a request then has no CONTENT_LENGTH. */
     int has_body_length;
     unsigned long long body_length;
     struct fcgic_span remote_user; /**< REMOTE_USER if authenticated (empty = not sent) */
@@ -353,6 +356,11 @@ struct fcgic_env_request {
  * value: a request that would make one fails with FCGIC_E_ENV_BAD_URI. A
  * backslash is an ordinary byte, as in Apache on Unix.
  *
+ * CONTENT_LENGTH, when sent, is one decimal number: from Content-Length
+ * headers when there is no Transfer-Encoding (a list or repeated headers of
+ * the same number count once, "042, 42" is sent as 42), else from
+ * body_length (see struct fcgic_env_request).
+ *
  * @return 0;
  *  FCGIC_E_NOT_FOUND: the mapping does not apply (prefix/regex does not
  *    match, handler base name does not match, directory without index);
@@ -363,8 +371,9 @@ struct fcgic_env_request {
  *  FCGIC_E_ENV_ENCODED_SLASH: %2F with FCGIC_ENV_SLASHES_REJECT (Apache: 404);
  *  FCGIC_E_ENV_PATH_CTL: decoded NUL anywhere in the path, or CR/LF in
  *    SCRIPT_NAME / PATH_INFO / PATH_TRANSLATED without FCGIC_ENV_ALLOW_PATH_CTL;
- *  FCGIC_E_ENV_BAD_HEADER: CR, LF or NUL in a header value, malformed Host
- *    (Apache: 400);
+ *  FCGIC_E_ENV_BAD_HEADER: CR, LF or NUL in a header value, malformed Host,
+ *    a Content-Length (without Transfer-Encoding) that is not a decimal
+ *    number up to 2^63-1, or Content-Lengths that differ (Apache: 400);
  *  FCGIC_E_ENV_NO_FILE: handler mapping with FCGIC_ENV_REQUIRE_FILE and no file;
  *  FCGIC_E_ENV_HEADERS_TOO_BIG: over the size cap because of the request
  *    headers (a gateway answers 431);
