@@ -833,6 +833,94 @@ START_TEST(test_repeat_body)
 }
 END_TEST
 
+/* ---- hostile applications (tests/apps/app-hostile) ---- */
+
+START_TEST(test_hostile_keep_conn)
+{
+    struct harness_app *app = start("app-hostile", HARNESS_TCP, NULL);
+    struct out o;
+    /* A STDOUT record sent after END_REQUEST never becomes part of the next
+     * response: the next request has its own id, and the connection that
+     * carried the stray bytes is not used again. */
+    RUN(&o, "-i", "--repeat", "2", app->url,
+        "http://h/a.php?do=out=Status:%20200\\r\\n\\r\\nhello;outeof;end;out=X-Injected:%201\\r\\n\\r\\nstray");
+    ck_assert_msg(o.code == 0, "%s", o.err);
+    ck_assert_uint_eq(count(o.out, "hello"), 2);
+    ck_assert_ptr_null(strstr(o.out, "stray"));
+    ck_assert_ptr_null(strstr(o.out, "X-Injected"));
+    out_free(&o);
+    /* Sixteen garbage bytes after END_REQUEST: the second request is still
+     * answered (on a new connection). */
+    RUN(&o, "-i", "--repeat", "2", app->url,
+        "http://h/a.php?do=out=Status:%20200\\r\\n\\r\\nhello;outeof;end;raw=0123456789abcdef");
+    ck_assert_msg(o.code == 0, "%s", o.err);
+    ck_assert_uint_eq(count(o.out, "hello"), 2);
+    out_free(&o);
+    /* An unsolicited GET_VALUES_RESULT: an error, never a crash. */
+    RUN(&o, app->url, "http://h/a.php?do=rec=10,0,\\x0e\\x02FCGI_MAX_CONNS10;out=Status:%20200\\r\\n\\r\\nok;outeof;end");
+    ck_assert_int_eq(o.code, 6);
+    ck_assert_ptr_nonnull(strstr(o.err, "FCGIC_E_UNSOLICITED"));
+    out_free(&o);
+    /* 1xx is not a final status; a block that never ends is no response. */
+    RUN(&o, app->url, "http://h/a.php?do=out=Status:%20103\\r\\n\\r\\nStatus:%20200\\r\\n\\r\\nx;outeof;end");
+    ck_assert_int_eq(o.code, 6);
+    ck_assert_ptr_nonnull(strstr(o.err, "FCGIC_E_CGI_BAD_STATUS"));
+    out_free(&o);
+    RUN(&o, app->url, "http://h/a.php?do=out=BAD;outeof;end");
+    ck_assert_int_eq(o.code, 6);
+    ck_assert_ptr_nonnull(strstr(o.err, "FCGIC_E_CGI_NO_HEADERS"));
+    ck_assert_str_eq(o.out, "");
+    out_free(&o);
+    /* A malformed block followed by silence: the error at once, not a
+     * timeout. */
+    RUN(&o, "--max-time", "30", app->url, "http://h/a.php?do=out=Bad%20Line\\r\\n\\r\\n;hang");
+    ck_assert_int_eq(o.code, 6);
+    ck_assert_ptr_nonnull(strstr(o.err, "FCGIC_E_CGI_BAD_HEADER"));
+    out_free(&o);
+    /* A refused request carries an error in JSON too. */
+    RUN(&o, "--json", app->url, "http://h/a.php?do=end=0,2");
+    ck_assert_int_eq(o.code, 6);
+    ck_assert_ptr_nonnull(strstr(o.out, "\"protocol_status\": \"OVERLOADED\""));
+    ck_assert_ptr_nonnull(strstr(o.out, "\"error\": {\"name\": \"OVERLOADED\""));
+    out_free(&o);
+    harness_app_stop(app);
+}
+END_TEST
+
+static size_t count_lines(const char *path, const char *line)
+{
+    FILE *f = fopen(path, "r");
+    ck_assert_ptr_nonnull(f);
+    char buf[512];
+    size_t n = 0;
+    while (fgets(buf, sizeof buf, f))
+        n += strcmp(buf, line) == 0;
+    fclose(f);
+    return n;
+}
+
+START_TEST(test_hostile_soak)
+{
+    /* The application closes a kept connection right after 20% of its
+     * END_REQUESTs: every GET of a --repeat run is still answered. */
+    char log[] = "/tmp/fcgic-t-logXXXXXX";
+    int fd = mkstemp(log);
+    ck_assert(fd >= 0);
+    close(fd);
+    const char *const args[] = {"--close-after-end", "20", "--seed", "7", "--log", log, NULL};
+    struct harness_app *app = start("app-hostile", HARNESS_UNIX, args);
+    const char *n = getenv("FCGIC_UNDER_VALGRIND") ? "200" : "2000";
+    struct out o;
+    RUN(&o, "--repeat", n, app->url, "http://h/a.php");
+    ck_assert_msg(o.code == 0, "%s", o.err);
+    ck_assert_uint_eq(count(o.out, "req="), (size_t)atoi(n));
+    out_free(&o);
+    ck_assert_uint_eq(count_lines(log, "GET - 0\n"), (size_t)atoi(n));
+    harness_app_stop(app);
+    unlink(log);
+}
+END_TEST
+
 /* ---- PHP-FPM ---- */
 
 static struct harness_app *php(enum harness_transport t)
@@ -1039,7 +1127,12 @@ static Suite *fcgic_suite(int have_php)
     tcase_add_test(tc, test_write_errors);
     tcase_add_test(tc, test_repeat_body);
     suite_add_tcase(s, tc);
-    tc = tcase_create("get-values-json");
+    tc = tcase_create("hostile");
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, test_hostile_keep_conn);
+    tcase_add_test(tc, test_hostile_soak);
+    suite_add_tcase(s, tc);
+        tc = tcase_create("get-values-json");
     tcase_add_test(tc, test_mpx_get_values_json);
     suite_add_tcase(s, tc);
     if (have_php) {

@@ -1,7 +1,10 @@
 /* fcgic: talking to the application through the POSIX transport's event
- * loop (fcgic_posix_open / fcgic_conn_submit / fcgic_posix_kick /
- * fcgic_posix_run_until): --get-values, one or --repeat requests over one
- * connection, bodies streamed from files, responses printed as they come. */
+ * loop: --get-values on a connection of its own (fcgic_posix_open /
+ * fcgic_conn_get_values), requests through a one-connection pool attached
+ * to the loop (fcgic_pool_submit / fcgic_posix_run_until), so --repeat over
+ * a kept connection gets the pool's check before reuse and its stale
+ * connection retry; bodies streamed from files, responses printed as they
+ * come. */
 #include "fcgic.h"
 
 #include <errno.h>
@@ -95,9 +98,8 @@ static void json_headers(FILE *j, const char *key, const struct fcgic_header *h,
     fputc(']', j);
 }
 
-static int on_head(struct fcgic_conn *c, void *ud, const struct fcgic_response_head *head)
+static int on_head(void *ud, const struct fcgic_response_head *head)
 {
-    (void)c;
     struct run *r = ud;
     const struct cli *cli = r->cli;
     r->status = head->status;
@@ -137,9 +139,8 @@ static int on_head(struct fcgic_conn *c, void *ud, const struct fcgic_response_h
     return 0;
 }
 
-static int on_body(struct fcgic_conn *c, void *ud, const char *data, size_t len)
+static int on_body(void *ud, const char *data, size_t len)
 {
-    (void)c;
     struct run *r = ud;
     r->body_bytes += len;
     if (r->capture) {
@@ -156,9 +157,8 @@ static int on_body(struct fcgic_conn *c, void *ud, const char *data, size_t len)
     return 0;
 }
 
-static int on_stderr(struct fcgic_conn *c, void *ud, const char *line, size_t len)
+static int on_stderr(void *ud, const char *line, size_t len)
 {
-    (void)c;
     struct run *r = ud;
     if (!r->capture) {
         fwrite(line, 1, len, stderr);
@@ -172,9 +172,8 @@ static int on_stderr(struct fcgic_conn *c, void *ud, const char *line, size_t le
     return 0;
 }
 
-static void on_end(struct fcgic_conn *c, void *ud, const struct fcgic_result *res)
+static void on_end(void *ud, const struct fcgic_result *res)
 {
-    (void)c;
     struct run *r = ud;
     r->res = *res;
     r->ended = 1;
@@ -198,9 +197,8 @@ static int read_fd(struct run *r, int fd, char *buf, size_t size, struct fcgic_s
     }
 }
 
-static int body_read(struct fcgic_conn *c, void *ud, enum fcgic_type stream, struct fcgic_span *chunk)
+static int body_read(void *ud, enum fcgic_type stream, struct fcgic_span *chunk)
 {
-    (void)c;
     struct run *r = ud;
     if (stream == FCGIC_TYPE_DATA)
         return r->data_fd >= 0 ? read_fd(r, r->data_fd, r->databuf, sizeof r->databuf, chunk) : FCGIC_BODY_EOF;
@@ -238,19 +236,19 @@ static void on_values(struct fcgic_conn *c, void *ud, const struct fcgic_param *
 
 struct wait {
     struct run *r;
-    struct fcgic_posix *p;
     struct fcgic_conn *c;
-    int values;
 };
 
-static int done(void *ud)
+static int values_done(void *ud)
 {
     struct wait *w = ud;
-    if (w->values) {
-        enum fcgic_conn_state s = fcgic_conn_state(w->c);
-        return w->r->values_done || s == FCGIC_CONN_FAILED || s == FCGIC_CONN_DONE;
-    }
-    return w->r->ended;
+    enum fcgic_conn_state s = fcgic_conn_state(w->c);
+    return w->r->values_done || s == FCGIC_CONN_FAILED || s == FCGIC_CONN_DONE;
+}
+
+static int request_done(void *ud)
+{
+    return ((struct run *)ud)->ended;
 }
 
 static uint64_t secs(double s)
@@ -271,33 +269,77 @@ static uint64_t remaining(const struct cli *cli, uint64_t start, int *over)
     return lim - el;
 }
 
-static void setup_cb(struct fcgic_conn_callbacks *cb)
+static void msg_connect_error(const struct cli *cli, int rc)
 {
-    memset(cb, 0, sizeof *cb);
-    cb->version = FCGIC_CONN_CALLBACKS_VERSION;
-    cb->on_head = on_head;
-    cb->on_body = on_body;
-    cb->on_stderr = on_stderr;
-    cb->on_end = on_end;
-    cb->body_read = body_read;
-    cb->on_values = on_values;
+    msg_error(cli, "backend %s: cannot connect: %s (%s)", cli->backend, fcgic_strerror(rc), fcgic_strerror_name(rc));
 }
 
-static int open_conn(struct run *r, struct fcgic_posix *p, struct fcgic_conn **c, int keep)
+/* A connection of its own for GET_VALUES. */
+static int open_values_conn(struct run *r, struct fcgic_posix *p, struct fcgic_conn **c)
 {
     const struct cli *cli = r->cli;
     struct fcgic_conn_options co;
     memset(&co, 0, sizeof co);
-    co.keep_conn = keep;
     co.connect_timeout_ns = secs(cli->connect_timeout);
     struct fcgic_conn_callbacks cb;
-    setup_cb(&cb);
+    memset(&cb, 0, sizeof cb);
+    cb.version = FCGIC_CONN_CALLBACKS_VERSION;
+    cb.on_values = on_values;
     if (cli->verbose)
         fprintf(stderr, "* connecting to %s\n", cli->backend);
     int rc = fcgic_posix_open(p, cli->backend, &co, &cb, r, c, fcgic_posix_now());
     if (rc != 0)
-        msg_error(cli, "backend %s: cannot connect: %s (%s)", cli->backend, fcgic_strerror(rc),
-                  fcgic_strerror_name(rc));
+        msg_connect_error(cli, rc);
+    return rc;
+}
+
+static void on_event(void *ud, const struct fcgic_event *ev)
+{
+    const struct cli *cli = ud;
+    if (!cli->verbose)
+        return;
+    switch (ev->kind) {
+    case FCGIC_EVENT_CONNECT: fprintf(stderr, "* connecting to %s\n", cli->backend); break;
+    case FCGIC_EVENT_REUSE: fprintf(stderr, "* reusing the kept connection\n"); break;
+    case FCGIC_EVENT_STALE_RETRY:
+        fprintf(stderr, "* the kept connection was stale (%s); running the request again on a new one\n",
+                fcgic_strerror_name(ev->error));
+        break;
+    case FCGIC_EVENT_CLOSE:
+        fprintf(stderr, "* connection closed%s%s\n", ev->error ? ": " : "",
+                ev->error ? fcgic_strerror_name(ev->error) : "");
+        break;
+    default: break;
+    }
+}
+
+/* The one-connection pool requests go through, driven by the loop. */
+static int open_pool(struct run *r, struct fcgic_posix *p, struct fcgic_pool **pool)
+{
+    const struct cli *cli = r->cli;
+    struct fcgic_transport tr;
+    fcgic_posix_transport(p, &tr);
+    struct fcgic_pool_options po;
+    memset(&po, 0, sizeof po);
+    po.target = cli->backend;
+    po.enable_reuse = cli->keep_conn;
+    po.max = 1;
+    po.connect_timeout_ns = secs(cli->connect_timeout);
+    po.replay_max = 16u << 20; /* a body read from stdin can be sent again after a stale connection */
+    struct fcgic_pool_callbacks cb;
+    memset(&cb, 0, sizeof cb);
+    cb.version = FCGIC_POOL_CALLBACKS_VERSION;
+    cb.on_head = on_head;
+    cb.on_body = on_body;
+    cb.on_stderr = on_stderr;
+    cb.on_end = on_end;
+    cb.body_read = body_read;
+    cb.on_event = on_event;
+    int rc = fcgic_pool_new(pool, &po, &tr, &cb, (void *)cli, NULL);
+    if (rc == 0 && (rc = fcgic_posix_attach_pool(p, *pool)) != 0) {
+        fcgic_pool_free(*pool);
+        *pool = NULL;
+    }
     return rc;
 }
 
@@ -310,7 +352,7 @@ static int get_values(struct run *r, struct fcgic_posix *p, struct run_out *out,
     r->values = open_memstream(&buf, &len);
     if (r->values == NULL)
         return EXIT_LOCAL;
-    int rc = open_conn(r, p, &c, 0);
+    int rc = open_values_conn(r, p, &c);
     if (rc != 0) {
         fclose(r->values);
         free(buf);
@@ -321,10 +363,10 @@ static int get_values(struct run *r, struct fcgic_posix *p, struct run_out *out,
     int ex = EXIT_OK;
     if (rc == 0) {
         fcgic_posix_kick(p, c, fcgic_posix_now());
-        struct wait w = {r, p, c, 1};
+        struct wait w = {r, c};
         int over = 0;
         uint64_t rem = remaining(cli, start, &over);
-        rc = fcgic_posix_run_until(p, done, &w, rem ? rem : 10 * NS);
+        rc = fcgic_posix_run_until(p, values_done, &w, rem ? rem : 10 * NS);
     }
     if (rc == FCGIC_E_TIMEOUT) {
         msg_error(cli, "backend %s: no answer to GET_VALUES in time", cli->backend);
@@ -376,14 +418,16 @@ static void json_close_response(struct run *r, double ms)
     if (r->res.error)
         fprintf(j, "{\"name\": \"%s\", \"message\": \"%s\"}", fcgic_strerror_name(r->res.error),
                 fcgic_strerror(r->res.error));
+    else if (r->res.protocol_status != FCGIC_REQUEST_COMPLETE)
+        fprintf(j, "{\"name\": \"%s\", \"message\": \"the application refused the request\"}",
+                protocol_status_name(r->res.protocol_status));
     else
         fputs("null", j);
-    fputc('}', j);
+    fprintf(j, ", \"retries\": %u}", r->res.retries);
 }
 
-/* One request on c. Returns an exit code; *reusable says whether c can carry
- * another. */
-static int one_request(struct run *r, struct fcgic_posix *p, struct fcgic_conn *c, unsigned idx, uint64_t start,
+/* One request through the pool. Returns an exit code. */
+static int one_request(struct run *r, struct fcgic_posix *p, struct fcgic_pool *pool, unsigned idx, uint64_t start,
                        FILE *json_all)
 {
     const struct cli *cli = r->cli;
@@ -435,15 +479,13 @@ static int one_request(struct run *r, struct fcgic_posix *p, struct fcgic_conn *
     int over = 0;
     req.timeouts.total = remaining(cli, start, &over);
     uint64_t t0 = fcgic_posix_now();
-    int rc = over ? FCGIC_E_TIMEOUT_TOTAL : fcgic_conn_submit(c, &req, r, NULL, t0);
+    if (cli->verbose)
+        fprintf(stderr, "* request %u: %s %s, role %s, %zu params%s\n", idx + 1, req_env_method(r->re), cli->url,
+                role_name(cli->role), req.nparams, cli->keep_conn ? ", FCGI_KEEP_CONN" : "");
+    int rc = over ? FCGIC_E_TIMEOUT_TOTAL : fcgic_pool_submit(pool, &req, r, NULL, t0);
     if (rc == 0) {
-        if (cli->verbose)
-            fprintf(stderr, "* request %u: %s %s, role %s, %zu params%s\n", idx + 1, req_env_method(r->re),
-                    cli->url, role_name(cli->role), req.nparams, cli->keep_conn ? ", FCGI_KEEP_CONN" : "");
-        fcgic_posix_kick(p, c, t0);
-        struct wait w = {r, p, c, 0};
-        rc = fcgic_posix_run_until(p, done, &w, req.timeouts.total ? req.timeouts.total + NS / 10
-                                                                   : FCGIC_NO_DEADLINE);
+        rc = fcgic_posix_run_until(p, request_done, r, req.timeouts.total ? req.timeouts.total + NS / 10
+                                                                           : FCGIC_NO_DEADLINE);
         if (rc == FCGIC_E_TIMEOUT && !r->ended) {
             r->res.error = FCGIC_E_TIMEOUT_TOTAL;
             r->ended = 1;
@@ -502,6 +544,8 @@ static int one_request(struct run *r, struct fcgic_posix *p, struct fcgic_conn *
                   cli->output ? cli->output : "standard output", strerror(out_errno));
         ex = EXIT_LOCAL;
     }
+    if (cli->verbose && res->retries)
+        fprintf(stderr, "* the request was run %u more time%s\n", res->retries, res->retries > 1 ? "s" : "");
     if (r->capture) {
         r->capture->error = res->error;
         r->capture->got_end = res->got_end_request;
@@ -537,41 +581,23 @@ static int run_all(struct run *r, struct run_out *out)
             fcgic_posix_free(p);
             return EXIT_LOCAL;
         }
-        struct fcgic_conn *c = NULL;
-        for (unsigned i = 0; i < cli->repeat && ex == EXIT_OK; i++) {
-            if (c != NULL && fcgic_conn_state(c) != FCGIC_CONN_IDLE) {
-                if (cli->verbose)
-                    fprintf(stderr, "* connection not reusable (the application closed it); reconnecting\n");
-                fcgic_posix_close(p, c);
-                c = NULL;
-            }
-            if (c == NULL) {
-                int rc = open_conn(r, p, &c, cli->keep_conn);
-                if (rc != 0) {
-                    ex = exit_for_error(rc);
-                    if (r->capture)
-                        r->capture->error = rc;
-                    if (jall) {
-                        fprintf(jall, "%s{\"request\": %u, \"status\": null, \"reason\": null, \"headers\": [], "
-                                      "\"variables\": [], \"stderr\": [], \"body_bytes\": 0, \"stderr_bytes\": 0, "
-                                      "\"stdin_bytes\": 0, \"app_status\": null, \"protocol_status\": null, "
-                                      "\"got_end_request\": false, \"time_ms\": 0, \"error\": {\"name\": \"%s\", "
-                                      "\"message\": \"%s\"}}",
-                                i ? ",\n    " : "", i + 1, fcgic_strerror_name(rc), fcgic_strerror(rc));
-                        if (out)
-                            out->n_responses++;
-                    }
-                    break;
-                }
-            }
+        struct fcgic_pool *pool = NULL;
+        int rc = open_pool(r, p, &pool);
+        if (rc != 0) {
+            msg_error(cli, "backend %s: %s (%s)", cli->backend, fcgic_strerror(rc), fcgic_strerror_name(rc));
+            ex = exit_for_error(rc);
+        }
+        for (unsigned i = 0; pool && i < cli->repeat && ex == EXIT_OK; i++) {
             if (jall && i)
                 fputs(",\n    ", jall);
-            ex = one_request(r, p, c, i, start, jall);
+            ex = one_request(r, p, pool, i, start, jall);
             if (out)
                 out->n_responses++;
         }
-        if (c)
-            fcgic_posix_close(p, c);
+        if (pool) {
+            fcgic_posix_detach_pool(p, pool);
+            fcgic_pool_free(pool);
+        }
         if (jall) {
             fclose(jall);
             out->responses = jbuf;
