@@ -3,7 +3,9 @@
  * with a memcpy of the same number of param bytes, measured in the same run.
  * Then a ProxyPassMatch whose pattern backtracks exponentially on a hostile
  * request target (the match limit stops it), next to an ordinary target
- * through the same mapping. */
+ * through the same mapping. Then 11000 headers whose names differ only in
+ * the middle (a hash of length, head and tail would put them all in one
+ * chain), next to 11000 ordinary names of the same length. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,6 +91,74 @@ static int bench_regex_limit(void)
     return rc_ok == 0 && rc_bad == FCGIC_E_EXPR_MATCH_LIMIT ? 0 : -1;
 }
 
+#define FLOOD_N 11000
+#define FLOOD_LEN 32
+
+/* FLOOD_N header names of the same length: adversarial ones share their
+ * first and last 12 bytes, ordinary ones end with their number. */
+static struct fcgic_param *flood_headers(char *names, int adversarial)
+{
+    struct fcgic_param *h = calloc(FLOOD_N, sizeof(*h));
+    if (h == NULL)
+        return NULL;
+    for (int i = 0; i < FLOOD_N; i++) {
+        char *n = names + (size_t)i * FLOOD_LEN;
+        char tmp[FLOOD_LEN + 1];
+        if (adversarial)
+            snprintf(tmp, sizeof tmp, "X-Padding-Aa%08d-Trailer-Zz", i);
+        else
+            snprintf(tmp, sizeof tmp, "X-Padding-Aa-Trailer-Zz%08d", i);
+        memcpy(n, tmp, FLOOD_LEN);
+        h[i].name = n;
+        h[i].name_len = strlen(tmp);
+        h[i].value = "v";
+        h[i].value_len = 1;
+    }
+    return h;
+}
+
+static int bench_hash_flood(void)
+{
+    struct fcgic_env_map_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.kind = FCGIC_ENV_MAP_PREFIX;
+    cfg.match = "/";
+    cfg.target = "fcgi://127.0.0.1:9000/srv/";
+    struct fcgic_env_map *map;
+    struct fcgic_env *env;
+    if (fcgic_env_map_new(&map, &cfg, NULL) || fcgic_env_new(&env, NULL))
+        return -1;
+    fcgic_env_set_max_size(env, 64u << 20);
+    char *names = malloc((size_t)FLOOD_N * FLOOD_LEN * 2);
+    struct fcgic_param *ord = names ? flood_headers(names, 0) : NULL;
+    struct fcgic_param *adv = names ? flood_headers(names + (size_t)FLOOD_N * FLOOD_LEN, 1) : NULL;
+    int rc = -1;
+    if (ord && adv && ord[0].name_len == adv[0].name_len) {
+        struct fcgic_env_request r;
+        memset(&r, 0, sizeof r);
+        r.method = (struct fcgic_span){"GET", 3};
+        r.protocol = (struct fcgic_span){"HTTP/1.1", 8};
+        r.target = (struct fcgic_span){"/index.php", 10};
+        r.headers = ord;
+        r.n_headers = FLOOD_N;
+        int rc_ord = -1, rc_adv = -1;
+        double t_ord = time_build(env, map, &r, 5, &rc_ord);
+        r.headers = adv;
+        double t_adv = time_build(env, map, &r, 5, &rc_adv);
+        printf("%d headers, names of %zu bytes\n", FLOOD_N, ord[0].name_len);
+        printf("  ordinary names     %10.3f ms/request (%s)\n", t_ord / 1e6, fcgic_strerror_name(rc_ord));
+        printf("  adversarial names  %10.3f ms/request (%s)\n", t_adv / 1e6, fcgic_strerror_name(rc_adv));
+        printf("  ratio              %10.2f x\n", t_adv / t_ord);
+        rc = rc_ord == 0 && rc_adv == 0 ? 0 : -1;
+    }
+    free(ord);
+    free(adv);
+    free(names);
+    fcgic_env_free(env);
+    fcgic_env_map_free(map);
+    return rc;
+}
+
 int main(void)
 {
     struct fcgic_env_map_config cfg;
@@ -151,5 +221,8 @@ int main(void)
     free(dst);
     fcgic_env_free(env);
     fcgic_env_map_free(map);
-    return bench_regex_limit() == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    int rc = bench_regex_limit();
+    if (rc == 0)
+        rc = bench_hash_flood();
+    return rc == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -1,7 +1,8 @@
 /* The ordered param list: an array of pairs in send order, a side array of
- * (origin, rule, hash), an open-addressing index on the case-folded name and
- * an arena of blocks that is kept across fcgic_env_clear() so that a list
- * reused for request after request stops allocating. */
+ * (origin, rule, hash), an open-addressing index on a keyed hash of the
+ * case-folded name and an arena of blocks that is kept across
+ * fcgic_env_clear() so that a list reused for request after request stops
+ * allocating. */
 #include "env_int.h"
 
 struct fcgic__env_blk {
@@ -25,25 +26,12 @@ const char *fcgic_env_origin_name(enum fcgic_env_origin origin)
     return origin_names[i];
 }
 
-/* Cheap case-insensitive hash: the length and the first and last 8 bytes,
- * folded with 0x20 (ASCII letters lose their case; other collisions are
- * resolved by the exact comparison). */
-static uint64_t load_fold(const char *s, size_t n)
+/* Case-insensitive hash of the whole name, keyed per list: header names
+ * come from the client, who must not be able to make them collide (that
+ * turns every insertion into a walk of one long probe chain). */
+static uint32_t name_hash(const struct fcgic_env *env, const char *s, size_t n)
 {
-    uint64_t v = 0;
-    if (n >= 8)
-        memcpy(&v, s, 8);
-    else
-        for (size_t i = 0; i < n; i++)
-            v |= (uint64_t)(uint8_t)s[i] << (8 * i);
-    return v | 0x2020202020202020ull;
-}
-
-static uint32_t name_hash(const char *s, size_t n)
-{
-    uint64_t a = load_fold(s, n);
-    uint64_t b = n > 8 ? load_fold(s + n - 8, 8) : 0;
-    uint64_t h = (a * 0x9E3779B97F4A7C15ull) ^ (b + n) * 0xC2B2AE3D27D4EB4Full;
+    uint64_t h = fcgic__hash_ci(&env->hash_key, s, n);
     return (uint32_t)(h >> 32) ^ (uint32_t)h;
 }
 
@@ -58,6 +46,7 @@ int fcgic_env_new(struct fcgic_env **out, const struct fcgic_mem *mem)
         return FCGIC_E_NOMEM;
     env->alloc = a;
     env->max_total = FCGIC_ENV_DEFAULT_MAX_SIZE;
+    fcgic__hash_key_init(&env->hash_key, env);
     *out = env;
     return 0;
 }
@@ -198,7 +187,7 @@ static size_t find_h(const struct fcgic_env *env, const char *name, size_t nlen,
 
 size_t fcgic__env_find(const struct fcgic_env *env, const char *name, size_t nlen)
 {
-    return find_h(env, name, nlen, name_hash(name, nlen));
+    return find_h(env, name, nlen, name_hash(env, name, nlen));
 }
 
 static int reserve_entries(struct fcgic_env *env)
@@ -228,7 +217,7 @@ int fcgic__env_put(struct fcgic_env *env, const char *name, size_t nlen, bool na
 {
     if (nlen > MAX_CAP || vlen > MAX_CAP)
         return FCGIC_E_ENV_TOO_BIG;
-    uint32_t h = name_hash(name, nlen);
+    uint32_t h = name_hash(env, name, nlen);
     size_t i = find_h(env, name, nlen, h);
     if (i != SIZE_MAX && header_merge &&
         env->meta[i].origin == FCGIC_ENV_ORIGIN_HEADER) {
@@ -273,6 +262,7 @@ int fcgic__env_put(struct fcgic_env *env, const char *name, size_t nlen, bool na
     }
     env->params[i].value = v;
     env->params[i].value_len = vlen;
+    env->meta[i].value_cap = (uint32_t)vlen;
     env->meta[i].origin = (uint8_t)origin;
     env->meta[i].rule = rule ? rule : "";
     env->total = env->total - old + add;
@@ -293,10 +283,19 @@ int fcgic__env_append(struct fcgic_env *env, size_t idx, const char *sep, size_t
     size_t add = fcgic__env_pair_size(p->name_len, nv);
     if (add - old > env->max_total - env->total)
         return FCGIC_E_ENV_TOO_BIG;
-    char *v = fcgic__env_alloc(env, nv);
-    if (v == NULL)
-        return FCGIC_E_NOMEM;
-    memcpy(v, p->value, p->value_len);
+    struct fcgic__env_meta *m = &env->meta[idx];
+    char *v;
+    if (nv <= m->value_cap) {
+        v = (char *)(uintptr_t)p->value; /* our own arena slot */
+    } else {
+        size_t cap = nv; /* at least twice the old slot: O(log n) moves */
+        if (m->value_cap <= MAX_CAP / 2 && 2 * (size_t)m->value_cap > cap)
+            cap = 2 * (size_t)m->value_cap;
+        if ((v = fcgic__env_alloc(env, cap)) == NULL)
+            return FCGIC_E_NOMEM;
+        memcpy(v, p->value, p->value_len);
+        m->value_cap = (uint32_t)cap;
+    }
     memcpy(v + p->value_len, sep, seplen);
     if (vlen)
         memcpy(v + p->value_len + seplen, value, vlen);

@@ -19,6 +19,7 @@ struct fcgic__env_blk;
 struct fcgic__env_meta {
     const char *rule; /* static, or in the arena; never NULL */
     uint32_t hash;
+    uint32_t value_cap; /* arena bytes reserved for the value (>= value_len) */
     uint8_t origin;
 };
 
@@ -29,6 +30,7 @@ struct fcgic_env {
     size_t count, cap;
     uint32_t *slots; /* open addressing, index + 1, 0 = empty */
     size_t nslots;   /* power of two or 0 */
+    struct fcgic__hash_key hash_key; /* this list's own: names cannot be chosen to collide */
     struct fcgic__env_blk *blocks, *cur;
     size_t total, max_total;
     /* builder scratch, reused between requests */
@@ -56,7 +58,10 @@ static inline size_t fcgic__env_pair_size(size_t n, size_t v)
 int fcgic__env_put(struct fcgic_env *env, const char *name, size_t nlen, bool name_static,
                    const char *value, size_t vlen, enum fcgic_env_origin origin,
                    const char *rule, size_t *idx, bool header_merge);
-/* Append sep + value to the value of param idx. Returns 0, ENV_TOO_BIG, NOMEM. */
+/* Append sep + value to the value of param idx, in place when its arena
+ * slot has room, else into a slot twice as large: n appends cost O(n) in
+ * time and memory, whatever else is allocated in between. Returns 0,
+ * ENV_TOO_BIG, NOMEM. */
 int fcgic__env_append(struct fcgic_env *env, size_t idx, const char *sep, size_t seplen,
                       const char *value, size_t vlen);
 /* Index of name or SIZE_MAX. */

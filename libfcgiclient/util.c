@@ -2,6 +2,13 @@
 
 #include <stdlib.h>
 
+#if defined(__linux__) && defined(__has_include)
+#if __has_include(<sys/random.h>)
+#include <sys/random.h>
+#define FCGIC_HAVE_GETRANDOM 1
+#endif
+#endif
+
 static void *libc_malloc(size_t n, void *ud)
 {
     FCGIC__UNUSED(ud);
@@ -165,4 +172,94 @@ bool fcgic__ascii_ieq(const char *a, size_t an, const char *b, size_t bn)
         if (fcgic__ascii_lower(a[i]) != fcgic__ascii_lower(b[i]))
             return false;
     return true;
+}
+
+/* splitmix64's finaliser: spreads the few bits of an address that change. */
+static uint64_t mix64(uint64_t x)
+{
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ull;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+}
+
+void fcgic__hash_key_init(struct fcgic__hash_key *key, const void *obj)
+{
+    uint64_t k[2] = {0, 0};
+#ifdef FCGIC_HAVE_GETRANDOM
+    ssize_t got = getrandom(k, sizeof k, GRND_NONBLOCK);
+    FCGIC__UNUSED(got); /* early at boot or without the call: addresses only */
+#endif
+    key->k0 = k[0] ^ mix64((uint64_t)(uintptr_t)obj);
+    key->k1 = k[1] ^ mix64((uint64_t)(uintptr_t)&k ^ 0x9e3779b97f4a7c15ull);
+}
+
+static inline uint64_t rotl64(uint64_t x, int b)
+{
+    return (x << b) | (x >> (64 - b));
+}
+
+struct sip {
+    uint64_t v0, v1, v2, v3;
+};
+
+static inline void sipround(struct sip *s)
+{
+    s->v0 += s->v1;
+    s->v1 = rotl64(s->v1, 13);
+    s->v1 ^= s->v0;
+    s->v0 = rotl64(s->v0, 32);
+    s->v2 += s->v3;
+    s->v3 = rotl64(s->v3, 16);
+    s->v3 ^= s->v2;
+    s->v0 += s->v3;
+    s->v3 = rotl64(s->v3, 21);
+    s->v3 ^= s->v0;
+    s->v2 += s->v1;
+    s->v1 = rotl64(s->v1, 17);
+    s->v1 ^= s->v2;
+    s->v2 = rotl64(s->v2, 32);
+}
+
+/* Eight bytes with 'A'..'Z' turned into 'a'..'z', all at once: a byte gets
+ * 0x20 when its low seven bits are in 'A'..'Z' and its top bit is clear. */
+static inline uint64_t fold8(uint64_t w)
+{
+    const uint64_t ones = 0x0101010101010101ull;
+    uint64_t low = w & (0x7f * ones);
+    uint64_t ge_a = low + (0x80 - 'A') * ones;
+    uint64_t gt_z = low + (0x80 - 'Z' - 1) * ones;
+    uint64_t upper = (ge_a ^ gt_z) & ~w & (0x80 * ones);
+    return w | (upper >> 2);
+}
+
+static inline uint64_t load8(const char *s, size_t n)
+{
+    uint64_t w = 0;
+    for (size_t i = 0; i < n; i++)
+        w |= (uint64_t)(uint8_t)s[i] << (8 * i);
+    return w;
+}
+
+uint64_t fcgic__hash_ci(const struct fcgic__hash_key *key, const char *s, size_t n)
+{
+    struct sip v = {key->k0 ^ 0x736f6d6570736575ull, key->k1 ^ 0x646f72616e646f6dull,
+                    key->k0 ^ 0x6c7967656e657261ull, key->k1 ^ 0x7465646279746573ull};
+    size_t i = 0;
+    for (; n - i >= 8; i += 8) {
+        uint64_t m = fold8(load8(s + i, 8));
+        v.v3 ^= m;
+        sipround(&v);
+        v.v0 ^= m;
+    }
+    uint64_t b = ((uint64_t)n << 56) | fold8(load8(s + i, n - i));
+    v.v3 ^= b;
+    sipround(&v);
+    v.v0 ^= b;
+    v.v2 ^= 0xff;
+    sipround(&v);
+    sipround(&v);
+    sipround(&v);
+    return v.v0 ^ v.v1 ^ v.v2 ^ v.v3;
 }

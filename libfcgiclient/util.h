@@ -135,4 +135,19 @@ static inline int fcgic__ascii_hexval(unsigned char c)
 /* ASCII case-insensitive equality of two byte strings. */
 bool fcgic__ascii_ieq(const char *a, size_t an, const char *b, size_t bn);
 
+/* Key of fcgic__hash_ci(): per object, not guessable from the network. */
+struct fcgic__hash_key {
+    uint64_t k0, k1;
+};
+
+/* A key from the kernel's random pool when it answers without blocking
+ * (getrandom(2), GRND_NONBLOCK), mixed with the address of `obj` and of
+ * the stack (ASLR) in any case. No global state, no clock. */
+void fcgic__hash_key_init(struct fcgic__hash_key *key, const void *obj);
+
+/* SipHash-1-3 of n bytes of s, ASCII letters folded to lower case: names
+ * equal under fcgic__ascii_ieq() hash equal, and without the key nobody
+ * can choose names that collide. */
+uint64_t fcgic__hash_ci(const struct fcgic__hash_key *key, const char *s, size_t n);
+
 #endif

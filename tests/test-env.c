@@ -35,6 +35,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "env_int.h" /* the hash index, for test_hash_flood */
 #include "failalloc.h"
 #include "fcgiclient/env.h"
 
@@ -1144,6 +1145,89 @@ START_TEST(test_list)
 }
 END_TEST
 
+/* Names that differ only in their middle (the old index hashed the length
+ * and the first and last 8 bytes, so these shared one probe chain): every one
+ * is found, and none sits far from its home slot. */
+START_TEST(test_hash_flood)
+{
+    struct fcgic_env *env = mkenv();
+    ck_assert_int_eq(fcgic_env_set_max_size(env, 16u << 20), 0);
+    char name[48];
+    const int n = 4000;
+    for (int i = 0; i < n; i++) {
+        int l = snprintf(name, sizeof name, "HTTP_X_PADDING_AA%08d_TRAILER_ZZ", i);
+        ck_assert_int_eq(fcgic_env_set(env, name, (size_t)l, "v", 1, FCGIC_ENV_ORIGIN_HEADER, NULL), 0);
+    }
+    ck_assert_uint_eq(fcgic_env_count(env), (size_t)n);
+    for (int i = 0; i < n; i += 7) {
+        int l = snprintf(name, sizeof name, "http_x_padding_aa%08d_trailer_zz", i);
+        ck_assert_int_eq(fcgic_env_get(env, name, (size_t)l, NULL), 0);
+    }
+    size_t mask = env->nslots - 1, worst = 0;
+    for (size_t j = 0; j < env->nslots; j++) {
+        uint32_t v = env->slots[j];
+        if (v == 0)
+            continue;
+        size_t d = (j - (env->meta[v - 1].hash & mask)) & mask;
+        if (d > worst)
+            worst = d;
+    }
+    ck_assert_msg(worst < 64, "a name sits %zu slots from its home", worst);
+    /* two lists do not share a key */
+    struct fcgic_env *other = mkenv();
+    ck_assert(env->hash_key.k0 != other->hash_key.k0 || env->hash_key.k1 != other->hash_key.k1);
+    fcgic_env_free(other);
+    fcgic_env_free(env);
+}
+END_TEST
+
+/* A header repeated 20000 times is merged in O(n): its value moves to a
+ * slot twice as large when it outgrows its own, so the build makes a few
+ * allocations, not one per repetition. */
+START_TEST(test_repeated_header)
+{
+    struct failalloc fa;
+    failalloc_init(&fa, 0);
+    struct fcgic_env *env;
+    ck_assert_int_eq(fcgic_env_new(&env, &fa.mem), 0);
+    ck_assert_int_eq(fcgic_env_set_max_size(env, 1u << 20), 0);
+    struct fcgic_env_map_config cfg;
+    base_config(&cfg);
+    cfg.match = "/";
+    cfg.target = "fcgi://127.0.0.1:9000/";
+    struct fcgic_env_map *m = mkmap(&cfg);
+    const size_t n = 20000;
+    struct fcgic_param *h = calloc(n, sizeof(*h));
+    ck_assert_ptr_nonnull(h);
+    for (size_t i = 0; i < n; i++) {
+        /* two names, interleaved: neither value stays last in the arena */
+        h[i].name = i % 3 == 1 ? "X-B" : "X-A";
+        h[i].name_len = 3;
+        h[i].value = i % 3 == 1 ? "b" : "a";
+        h[i].value_len = 1;
+    }
+    struct fcgic_env_request r;
+    base_request(&r, "/a.php");
+    r.headers = h;
+    r.n_headers = n;
+    long before = fa.count;
+    ck_assert_int_eq(fcgic_env_build(env, m, &r), 0);
+    ck_assert_msg(fa.count - before < 100, "%ld allocations", fa.count - before);
+    struct fcgic_span v;
+    ck_assert_int_eq(fcgic_env_get(env, "HTTP_X_A", 8, &v), 0);
+    size_t nb = (n + 1) / 3, na = n - nb;
+    ck_assert_uint_eq(v.len, 3 * na - 2);
+    for (size_t i = 0; i < v.len; i++)
+        ck_assert_int_eq(v.ptr[i], "a, "[i % 3]);
+    ck_assert_int_eq(fcgic_env_get(env, "HTTP_X_B", 8, &v), 0);
+    ck_assert_uint_eq(v.len, 3 * nb - 2);
+    free(h);
+    fcgic_env_free(env);
+    fcgic_env_map_free(m);
+    ck_assert_int_eq(fa.live, 0);
+}
+END_TEST
+
 /* ------------------------------------------------------------------------ */
 /* backend targets */
 
@@ -1436,6 +1520,8 @@ int main(void)
         {"content_length", test_content_length, (int)(sizeof cl_vecs / sizeof cl_vecs[0])},
         {"limits", test_limits, 0},
         {"list", test_list, 0},
+        {"hash_flood", test_hash_flood, 0},
+        {"repeated_header", test_repeated_header, 0},
         {"targets", test_targets, (int)(sizeof targets / sizeof targets[0])},
         {"failalloc", test_failalloc, 0},
         {"reuse", test_reuse_no_alloc, 0},

@@ -15,7 +15,10 @@
  *    params, in Apache's order, reusing the memory of the `fcgic_env`.
  *
  * Names are compared ASCII case-insensitively, as Apache's environment
- * table does; the spelling of the first insertion is kept.
+ * table does; the spelling of the first insertion is kept. Lookups go
+ * through a hash keyed per list (getrandom(2) when it answers at once,
+ * mixed with addresses), so names a client chooses cannot be made to
+ * collide, and a repeated header is merged in time linear in its size.
  *
  * Nothing here does I/O except fcgic_env_stat_posix(), the ready-made
  * filesystem callback, and only when the embedder passes it.
