@@ -25,6 +25,7 @@ struct slot {
     bool aborted;
     bool stdout_closed;
     bool head_seen;
+    bool abort_pending; /* cancelled from inside a callback: end on the way out */
     /* request body */
     enum body_phase phase;
     enum fcgic_body_mode mode[2];
@@ -48,6 +49,9 @@ struct fcgic_conn {
     struct fcgic_conn_options o;
     struct fcgic_conn_callbacks cb;
     void *ud;
+    void *transport_data;
+    int sys_errno; /* errno behind the sticky error, from the transport */
+    bool aborts_pending;
     struct fcgic_encoder *enc;
     struct fcgic_decoder *dec;
     struct slot **slots; /* slots never move; each request gets a fresh id */
@@ -80,7 +84,8 @@ static void conn_destroy(struct fcgic_conn *c);
 int fcgic_conn_new(struct fcgic_conn **out, const struct fcgic_conn_options *opts,
                    const struct fcgic_conn_callbacks *cb, void *conn_ud, const struct fcgic_mem *mem)
 {
-    if (out == NULL || cb == NULL || cb->version != FCGIC_CONN_CALLBACKS_VERSION)
+    if (out == NULL || cb == NULL || cb->version == 0 || cb->version > FCGIC_CONN_CALLBACKS_VERSION ||
+        (opts && fcgic__struct_version(opts->version, FCGIC_CONN_OPTIONS_VERSION) == 0))
         return FCGIC_E_INVAL;
     struct fcgic_conn *c = fcgic__object_new(mem, sizeof *c);
     if (c == NULL)
@@ -100,7 +105,7 @@ int fcgic_conn_new(struct fcgic_conn **out, const struct fcgic_conn_options *opt
     if (c->o.max_stderr_line == 0)
         c->o.max_stderr_line = 8192;
     c->next_id = 1;
-    c->cb = *cb;
+    fcgic__copy_grown(&c->cb, sizeof c->cb, cb, sizeof *cb); /* version 1 is the whole struct */
     c->ud = conn_ud;
     int rc = fcgic_encoder_new(&c->enc, mem);
     if (rc == 0)
@@ -141,13 +146,32 @@ void fcgic_conn_free(struct fcgic_conn *c)
 
 /* Called on the way out of every public function that runs callbacks.
  * Returns true when the connection was freed. */
+static void end_pending_aborts(struct fcgic_conn *c);
+
 static bool leave(struct fcgic_conn *c)
 {
+    if (c->depth == 0 && c->aborts_pending && !c->free_pending)
+        end_pending_aborts(c);
     if (c->depth == 0 && c->free_pending) {
         conn_destroy(c);
         return true;
     }
     return false;
+}
+
+void *fcgic_conn_transport_data(const struct fcgic_conn *c)
+{
+    return c->transport_data;
+}
+
+void fcgic_conn_set_transport_data(struct fcgic_conn *c, void *data)
+{
+    c->transport_data = data;
+}
+
+int fcgic_conn_sys_errno(const struct fcgic_conn *c)
+{
+    return c->sys_errno;
 }
 
 void *fcgic_conn_userdata(const struct fcgic_conn *c)
@@ -220,13 +244,11 @@ enum fcgic_conn_state fcgic_conn_state(const struct fcgic_conn *c)
 
 unsigned fcgic_conn_wants(const struct fcgic_conn *c)
 {
-    if (c->error)
-        return 0;
+    if (c->error || (c->done && c->live == 0))
+        return FCGIC_WANT_CLOSE;
     if (c->connecting)
         return FCGIC_WANT_WRITE;
-    if (c->done && c->live == 0 && c->zombies == 0)
-        return 0;
-    unsigned w = c->input_paused ? 0 : FCGIC_WANT_READ;
+    unsigned w = c->input_paused ? FCGIC_WANT_PAUSED : FCGIC_WANT_READ;
     if (fcgic_encoder_pending(c->enc))
         w |= FCGIC_WANT_WRITE;
     return w;
@@ -267,6 +289,11 @@ static uint64_t written_pos(const struct fcgic_conn *c)
 /* Deliver on_end for s and release the slot. */
 static void deliver_end(struct fcgic_conn *c, struct slot *s, enum slot_state prev)
 {
+    if (s->abort_pending) { /* cancelled from a callback, ended before it took effect */
+        s->abort_pending = false;
+        s->res.error = FCGIC_E_ABORTED;
+        s->res.aborted = 1;
+    }
     struct fcgic_result res = s->res;
     void *ud = s->ud;
     s->st = SLOT_ENDED;
@@ -313,6 +340,7 @@ static int end_early(struct fcgic_conn *c, struct slot *s, int err)
     if (rc)
         return conn_failed(c, rc);
     s->res.error = err;
+    s->res.aborted = err == FCGIC_E_ABORTED;
     struct fcgic_result res = s->res;
     void *ud = s->ud;
     s->st = SLOT_ZOMBIE;
@@ -343,6 +371,7 @@ static int conn_failed(struct fcgic_conn *c, int err)
         } else if (s->st == SLOT_ENDING) {
             deliver_end(c, s, SLOT_ENDING); /* it did get END_REQUEST */
         } else if (s->st == SLOT_ACTIVE) {
+            s->res.sys_errno = c->sys_errno;
             end_with_error(c, s, s->aborted ? FCGIC_E_ABORTED : err);
         }
     }
@@ -412,10 +441,8 @@ static bool pump_slot(struct fcgic_conn *c, struct slot *s)
                 s->waiting = true; /* empty chunk counts as "not yet" */
             } else {
                 /* The provider failed: the stream cannot be completed. */
-                s->res.error = FCGIC_E_BODY_SOURCE;
-                s->aborted = true;
-                c->done = true;
-                rc = fcgic_encoder_abort_request(c->enc, s->id);
+                end_early(c, s, FCGIC_E_BODY_SOURCE);
+                return false;
             }
             break;
         }
@@ -529,7 +556,8 @@ int fcgic_conn_submit(struct fcgic_conn *c, const struct fcgic_request *req, voi
                       uint64_t now)
 {
     c->now = now;
-    if (req == NULL || (req->params == NULL && req->nparams))
+    if (req == NULL || (req->params == NULL && req->nparams) ||
+        fcgic__struct_version(req->version, FCGIC_REQUEST_VERSION) == 0)
         return FCGIC_E_INVAL;
     if (c->error)
         return FCGIC_E_CONN_FAILED;
@@ -642,6 +670,18 @@ int fcgic_conn_resume(struct fcgic_conn *c, uint16_t id, uint64_t now)
     return 0;
 }
 
+static void end_pending_aborts(struct fcgic_conn *c)
+{
+    c->aborts_pending = false;
+    for (size_t i = 0; i < c->nslots && !c->free_pending && !c->error; i++) {
+        struct slot *s = c->slots[i];
+        if (s->st == SLOT_ACTIVE && s->abort_pending) {
+            s->abort_pending = false;
+            end_early(c, s, FCGIC_E_ABORTED);
+        }
+    }
+}
+
 int fcgic_conn_abort(struct fcgic_conn *c, uint16_t id)
 {
     struct slot *s = find_slot(c, id);
@@ -651,6 +691,19 @@ int fcgic_conn_abort(struct fcgic_conn *c, uint16_t id)
         return c->error;
     if (s->aborted)
         return 0;
+    if (!c->o.polite_abort) {
+        if (c->depth == 0) {
+            int rc = end_early(c, s, FCGIC_E_ABORTED);
+            leave(c);
+            return rc;
+        }
+        /* From inside a callback: no more callbacks for it; its on_end
+         * runs when the engine call that ran the callback returns. */
+        s->aborted = true;
+        s->abort_pending = true;
+        c->aborts_pending = true;
+        return 0;
+    }
     int rc = fcgic_encoder_abort_request(c->enc, id);
     if (rc)
         return rc;
@@ -1103,6 +1156,13 @@ int fcgic_conn_recv_eof(struct fcgic_conn *c, uint64_t now)
         rc = conn_failed(c, FCGIC_E_PEER_CLOSED);
     leave(c);
     return rc;
+}
+
+int fcgic_conn_fail_errno(struct fcgic_conn *c, int err, int sys_errno, uint64_t now)
+{
+    if (c->depth == 0 && !c->error)
+        c->sys_errno = sys_errno;
+    return fcgic_conn_fail(c, err, now);
 }
 
 int fcgic_conn_fail(struct fcgic_conn *c, int err, uint64_t now)

@@ -38,6 +38,24 @@ char *fcgic__memdup(const struct fcgic__alloc *a, const void *p, size_t n); /* N
 int fcgic__array_reserve(const struct fcgic__alloc *a, void *array, size_t *cap, size_t need, size_t size,
                          size_t first);
 
+/* The version of a caller-filled struct (common.h, "Structs that grow"):
+ * 0 means 1. Returns it, or 0 when it is newer than `newest`. */
+static inline unsigned fcgic__struct_version(unsigned v, unsigned newest)
+{
+    if (v == 0)
+        v = 1;
+    return v <= newest ? v : 0;
+}
+
+/* Copy a caller's struct of src_size bytes (the size of the version it was
+ * built with) into dst of dst_size, zero-filling the members it lacks. */
+static inline void fcgic__copy_grown(void *dst, size_t dst_size, const void *src, size_t src_size)
+{
+    size_t n = src_size < dst_size ? src_size : dst_size;
+    memcpy(dst, src, n);
+    memset((char *)dst + n, 0, dst_size - n);
+}
+
 /* a + b into *out; false on overflow. */
 static inline bool fcgic__add_ok(size_t a, size_t b, size_t *out)
 {

@@ -26,6 +26,7 @@ struct seen {
     int reenter;        /* on_head calls fcgic_conn_recv */
     int reenter_rc;
     int free_in_end;    /* on_end frees the connection */
+    uint16_t abort_id;  /* abort_in_body cancels this request */
     char values[256];
     /* streamed body */
     const char *chunks[8];
@@ -255,7 +256,7 @@ START_TEST(test_simple_request)
     ck_assert_int_eq(s.res.body_sent, 1);
     /* keep_conn off: the application closes; not reusable. */
     ck_assert_int_eq(fcgic_conn_state(c), FCGIC_CONN_DONE);
-    ck_assert_uint_eq(fcgic_conn_wants(c), 0);
+    ck_assert_uint_eq(fcgic_conn_wants(c), FCGIC_WANT_CLOSE);
     ck_assert_int_eq(fcgic_conn_submit(c, &req, &s, NULL, 0), FCGIC_E_BUSY);
     fcgic_conn_free(c);
 }
@@ -456,6 +457,8 @@ END_TEST
 
 START_TEST(test_abort)
 {
+    /* Default: the request ends inside fcgic_conn_abort(); its id stays
+     * reserved, so what the application still sends for it is dropped. */
     struct fcgic_conn_options o = {0};
     o.keep_conn = 1;
     struct fcgic_conn *c = mk(&o);
@@ -467,6 +470,84 @@ START_TEST(test_abort)
     uint8_t out[256];
     drain(c, out, sizeof out);
     ck_assert_int_eq(fcgic_conn_abort(c, id), 0);
+    ck_assert_int_eq(s.ends, 1);
+    ck_assert_int_eq(s.res.aborted, 1);
+    ck_assert_int_eq(s.res.error, FCGIC_E_ABORTED);
+    ck_assert_int_eq(s.res.got_end_request, 0);
+    ck_assert_int_eq(fcgic_conn_state(c), FCGIC_CONN_DONE);
+    ck_assert_uint_eq(fcgic_conn_wants(c), FCGIC_WANT_CLOSE);
+    ck_assert_int_eq(fcgic_conn_abort(c, id), FCGIC_E_NOT_FOUND);
+    size_t n = drain(c, out, sizeof out);
+    const uint8_t want[] = {1, 2, 0, 1, 0, 0, 0, 0};
+    ck_assert_uint_eq(n, 8);
+    ck_assert_mem_eq(out, want, 8);
+    static struct app a;
+    a.n = 0;
+    app_str(&a, 6, 1, "X: 1\r\n\r\nignored");
+    app_end(&a, 1, 1, 0);
+    ck_assert_int_eq(feed_bytewise(c, a.b, a.n, 0), 0);
+    ck_assert_int_eq(s.heads, 0);
+    ck_assert_uint_eq(s.body_len, 0);
+    ck_assert_int_eq(s.ends, 1);
+    fcgic_conn_free(c);
+}
+END_TEST
+
+/* Cancel from inside a callback: on_end runs once that engine call is over,
+ * and nothing else runs for the request. */
+static int abort_in_body(struct fcgic_conn *c, void *ud, const char *d, size_t n)
+{
+    struct seen *s = ud;
+    (void)d;
+    s->body_len += n;
+    ck_assert_int_eq(fcgic_conn_abort(c, s->abort_id), 0);
+    ck_assert_int_eq(s->ends, 0);
+    return 0;
+}
+
+START_TEST(test_abort_from_callback)
+{
+    struct fcgic_conn_callbacks cb = cbs;
+    cb.on_body = abort_in_body;
+    struct fcgic_conn *c;
+    static struct seen s;
+    memset(&s, 0, sizeof s);
+    ck_assert_int_eq(fcgic_conn_new(&c, NULL, &cb, &s, NULL), 0);
+    struct fcgic_request req = {0};
+    ck_assert_int_eq(fcgic_conn_submit(c, &req, &s, &s.abort_id, 0), 0);
+    uint8_t out[256];
+    drain(c, out, sizeof out);
+    static struct app a;
+    a.n = 0;
+    app_str(&a, 6, 1, "X: 1\r\n\r\nfirst");
+    app_str(&a, 6, 1, "second");
+    ck_assert_int_eq(fcgic_conn_recv(c, a.b, a.n, NULL, 0), 0);
+    ck_assert_int_eq(s.heads, 1);
+    ck_assert_uint_eq(s.body_len, 5);
+    ck_assert_int_eq(s.ends, 1);
+    ck_assert_int_eq(s.res.error, FCGIC_E_ABORTED);
+    ck_assert_int_eq(fcgic_conn_state(c), FCGIC_CONN_DONE);
+    fcgic_conn_free(c);
+}
+END_TEST
+
+START_TEST(test_abort_polite)
+{
+    /* polite_abort: ABORT_REQUEST, and on_end at the application's
+     * END_REQUEST. */
+    struct fcgic_conn_options o = {0};
+    o.keep_conn = 1;
+    o.polite_abort = 1;
+    struct fcgic_conn *c = mk(&o);
+    static struct seen s;
+    memset(&s, 0, sizeof s);
+    struct fcgic_request req = {0};
+    uint16_t id;
+    ck_assert_int_eq(fcgic_conn_submit(c, &req, &s, &id, 0), 0);
+    uint8_t out[256];
+    drain(c, out, sizeof out);
+    ck_assert_int_eq(fcgic_conn_abort(c, id), 0);
+    ck_assert_int_eq(s.ends, 0);
     size_t n = drain(c, out, sizeof out);
     const uint8_t want[] = {1, 2, 0, 1, 0, 0, 0, 0};
     ck_assert_uint_eq(n, 8);
@@ -975,6 +1056,8 @@ int main(void)
     tcase_add_test(tc, test_caps);
     tcase_add_test(tc, test_pause_byte_counts);
     tcase_add_test(tc, test_abort);
+    tcase_add_test(tc, test_abort_from_callback);
+    tcase_add_test(tc, test_abort_polite);
     suite_add_tcase(s, tc);
     tc = tcase_create("timers");
     tcase_add_test(tc, test_timeouts);

@@ -404,8 +404,31 @@ START_TEST(test_abort_request)
     ck_assert_int_eq(fcgic_conn_submit(c, &req, &r2, &r2.id, fcgic_posix_now()), 0);
     fcgic_posix_kick(px, c, fcgic_posix_now());
     ck_assert_int_eq(fcgic_posix_run_until(px, ended, &r2, 10 * SEC), 0);
+    /* Cancel: on_end before fcgic_conn_abort() returns; the connection is
+     * retired (app-mpx would answer the aborted request after 3 s). */
+    ck_assert_int_eq(fcgic_conn_abort(c, r.id), 0);
+    ck_assert_int_eq(r.ends, 1);
+    ck_assert_int_eq(r.res.error, FCGIC_E_ABORTED);
+    ck_assert_int_eq(r.res.aborted, 1);
+    ck_assert_int_eq(r.heads, 0);
+    ck_assert_uint_eq(r2.body_len, 10);
+    ck_assert_int_eq(fcgic_conn_state(c), FCGIC_CONN_DONE);
+    fcgic_posix_close(px, c);
+    /* polite_abort: ABORT_REQUEST, and the application's own END_REQUEST
+     * ends it; the connection stays good for another request. */
+    struct fcgic_conn_options o = {0};
+    o.keep_conn = 1;
+    o.max_requests = 2;
+    o.polite_abort = 1;
+    ck_assert_int_eq(fcgic_posix_open(px, app->url, &o, &cbs, NULL, &c, fcgic_posix_now()), 0);
+    resp_reset(&r);
+    req.params = ps.p;
+    ck_assert_int_eq(fcgic_conn_submit(c, &req, &r, &r.id, fcgic_posix_now()), 0);
+    fcgic_posix_kick(px, c, fcgic_posix_now());
+    ck_assert_int_eq(fcgic_posix_run(px, SEC / 10), 0);
     uint64_t t0 = fcgic_posix_now();
     ck_assert_int_eq(fcgic_conn_abort(c, r.id), 0);
+    ck_assert_int_eq(r.ends, 0);
     fcgic_posix_kick(px, c, fcgic_posix_now());
     ck_assert_int_eq(fcgic_posix_run_until(px, ended, &r, 10 * SEC), 0);
     ck_assert_uint_lt(fcgic_posix_now() - t0, 2 * SEC); /* did not wait for the 3 s answer */
@@ -413,8 +436,6 @@ START_TEST(test_abort_request)
     ck_assert_int_eq(r.res.got_end_request, 1);
     ck_assert_uint_eq(r.res.app_status, 1);
     ck_assert_int_eq(r.heads, 0);
-    ck_assert_uint_eq(r2.body_len, 10);
-    /* The connection is still good for another request. */
     resp_reset(&r2);
     req.params = ps2.p;
     run(px, c, &req, &r2);

@@ -66,8 +66,25 @@ struct fcgic_param {
 /** Convenience initialiser for a pair of NUL-terminated C string literals. */
 #define FCGIC_PARAM_LIT(n, v) { (n), sizeof(n) - 1, (v), sizeof(v) - 1 }
 
+/**
+ * @name Structs that grow
+ * The ABI may gain fields without breaking programs built today:
+ *  - A struct the caller fills and the library reads (options, requests,
+ *    configurations) starts with `unsigned version`. Zero-initialise it:
+ *    0 means version 1. Later releases add members only at the end, raise
+ *    the struct's `*_VERSION` macro, and read the new members only when
+ *    `version` says they are there; set `version` to the macro to use them.
+ *    A version newer than the library knows is FCGIC_E_INVAL.
+ *  - A callbacks struct starts with `unsigned version`, which must be set
+ *    (1 up to its `*_CALLBACKS_VERSION`); the library copies only the
+ *    members that existed in that version and treats the rest as NULL.
+ *  - A struct the library fills and hands out (results, events, heads)
+ *    gains members only at the end; a program reads the ones it knows.
+ * @{
+ */
 /** "No deadline" value for functions that return a time in nanoseconds. */
 #define FCGIC_NO_DEADLINE UINT64_MAX
+/** @} */
 
 #ifdef __cplusplus
 }

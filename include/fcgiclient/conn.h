@@ -38,6 +38,8 @@ struct fcgic_conn;
 
 /** Connection-wide options. Zero-initialise, then set what you need. */
 struct fcgic_conn_options {
+    /** 0 or FCGIC_CONN_OPTIONS_VERSION (see "Structs that grow" in common.h). */
+    unsigned version;
     /** Set FCGI_KEEP_CONN on every request: the application keeps the
      *  connection open after END_REQUEST, so it can be reused. */
     int keep_conn;
@@ -63,7 +65,14 @@ struct fcgic_conn_options {
      *  Apache's leniency, such output is the body of a 200 response (see
      *  struct fcgic_cgi_options). */
     int lenient_header_block;
+    /** Zero (default): fcgic_conn_abort() ends the request at once. Nonzero:
+     *  it only sends ABORT_REQUEST and on_end follows the application's
+     *  END_REQUEST (which PHP-FPM, for one, sends only when the script
+     *  ends). */
+    int polite_abort;
 };
+
+#define FCGIC_CONN_OPTIONS_VERSION 1
 
 /** Per-request timeouts in nanoseconds; 0 means no limit. */
 struct fcgic_timeouts {
@@ -104,6 +113,8 @@ enum fcgic_retry {
 
 /** A request to run. Zero-initialise, then set what you need. */
 struct fcgic_request {
+    /** 0 or FCGIC_REQUEST_VERSION (see "Structs that grow" in common.h). */
+    unsigned version;
     enum fcgic_role role; /**< 0 means RESPONDER */
     /** Params in send order; copied during fcgic_conn_submit(). */
     const struct fcgic_param *params;
@@ -123,6 +134,8 @@ struct fcgic_request {
     /** Whether pools and balancers may run it again; see enum fcgic_retry. */
     enum fcgic_retry retry;
 };
+
+#define FCGIC_REQUEST_VERSION 1
 
 /** The outcome of a request, delivered to on_end. */
 struct fcgic_result {
@@ -150,11 +163,16 @@ struct fcgic_result {
      *  (stale kept connection, failover) before this result; 0 from a bare
      *  connection. */
     unsigned retries;
+    /** The system error (errno) behind error when the transport reported
+     *  one (fcgic_conn_fail_errno()), e.g. ENOENT for a missing unix
+     *  socket, ECONNREFUSED, ECONNRESET; else 0. */
+    int sys_errno;
     uint64_t stdin_bytes, data_bytes, stdout_bytes, stderr_bytes;
 };
 
 /** Callbacks; the library copies the struct. Set version to
- *  FCGIC_CONN_CALLBACKS_VERSION. Any callback may be NULL. Return 0 to go
+ *  FCGIC_CONN_CALLBACKS_VERSION (any version from 1 is accepted, see
+ *  "Structs that grow" in common.h). Any callback may be NULL. Return 0 to go
  *  on, FCGIC_PAUSE (from on_head, on_body, on_stderr) to make
  *  fcgic_conn_recv() return after this event with the rest of its input
  *  unconsumed, or a negative value to fail the request with
@@ -188,6 +206,11 @@ struct fcgic_conn_callbacks {
 /** fcgic_conn_wants() bits. */
 #define FCGIC_WANT_READ 1u
 #define FCGIC_WANT_WRITE 2u
+/** The connection is finished or failed: close it (fcgic_conn_free()). */
+#define FCGIC_WANT_CLOSE 4u
+/** Input is paused by a callback's FCGIC_PAUSE: a request is still
+ *  running; read again after fcgic_conn_unpause(). */
+#define FCGIC_WANT_PAUSED 8u
 
 /** Connection states. */
 enum fcgic_conn_state {
@@ -201,9 +224,10 @@ enum fcgic_conn_state {
 /**
  * Create a connection engine.
  * @param opts options (copied) or NULL for defaults.
- * @param cb callbacks (copied); cb->version must be FCGIC_CONN_CALLBACKS_VERSION.
+ * @param cb callbacks (copied); cb->version from 1 to FCGIC_CONN_CALLBACKS_VERSION.
  * @param conn_ud passed to on_values and returned by fcgic_conn_userdata().
- * @return 0, FCGIC_E_INVAL or FCGIC_E_NOMEM.
+ * @return 0, FCGIC_E_INVAL (also for a version newer than this library) or
+ *         FCGIC_E_NOMEM.
  */
 FCGIC_API int fcgic_conn_new(struct fcgic_conn **out, const struct fcgic_conn_options *opts,
                              const struct fcgic_conn_callbacks *cb, void *conn_ud, const struct fcgic_mem *mem);
@@ -219,6 +243,18 @@ FCGIC_API void *fcgic_conn_userdata(const struct fcgic_conn *c);
 
 /** Replace the conn_ud. */
 FCGIC_API void fcgic_conn_set_userdata(struct fcgic_conn *c, void *conn_ud);
+
+/**
+ * A pointer that belongs to whoever moves the connection's bytes (the
+ * transport), separate from conn_ud, which belongs to whoever created the
+ * engine through the transport (a pool, say): a transport keeps its
+ * per-connection state here instead of in a map of its own. NULL until set;
+ * the library never reads it.
+ */
+FCGIC_API void *fcgic_conn_transport_data(const struct fcgic_conn *c);
+
+/** Set the transport's pointer (see fcgic_conn_transport_data()). */
+FCGIC_API void fcgic_conn_set_transport_data(struct fcgic_conn *c, void *data);
 
 /**
  * The transport started connecting at `now`: output is held back and the
@@ -254,9 +290,18 @@ FCGIC_API int fcgic_conn_submit(struct fcgic_conn *c, const struct fcgic_request
 FCGIC_API int fcgic_conn_resume(struct fcgic_conn *c, uint16_t id, uint64_t now);
 
 /**
- * Abort a request: queue ABORT_REQUEST; no more on_head/on_body/on_stderr
- * for it; on_end follows when END_REQUEST arrives (result.aborted set).
- * @return 0, FCGIC_E_NOT_FOUND or FCGIC_E_NOMEM.
+ * Cancel a request. It ends at once: its on_end runs with FCGIC_E_ABORTED
+ * and result.aborted set before this function returns (called from inside
+ * a callback of this connection: as soon as that callback returns), and no
+ * other callback runs for it afterwards. ABORT_REQUEST is queued, its id
+ * stays reserved until the application's END_REQUEST (records for it are
+ * dropped), and the connection is retired: it turns FCGIC_CONN_DONE (close
+ * it) as soon as no other request runs on it. A buffered body may be
+ * released from on_end.
+ * With polite_abort set in the options: only ABORT_REQUEST is queued and
+ * on_end follows the application's END_REQUEST (result.aborted set).
+ * @return 0, FCGIC_E_NOT_FOUND (no such running request), FCGIC_E_NOMEM or
+ *         the connection's sticky error.
  */
 FCGIC_API int fcgic_conn_abort(struct fcgic_conn *c, uint16_t id);
 
@@ -320,6 +365,16 @@ FCGIC_API int fcgic_conn_recv_eof(struct fcgic_conn *c, uint64_t now);
 FCGIC_API int fcgic_conn_fail(struct fcgic_conn *c, int err, uint64_t now);
 
 /**
+ * fcgic_conn_fail() with the system error behind it (an errno value such as
+ * ECONNREFUSED, ENOENT or ECONNRESET), which results carry as sys_errno.
+ * @return err.
+ */
+FCGIC_API int fcgic_conn_fail_errno(struct fcgic_conn *c, int err, int sys_errno, uint64_t now);
+
+/** The system error given to fcgic_conn_fail_errno(), or 0. */
+FCGIC_API int fcgic_conn_sys_errno(const struct fcgic_conn *c);
+
+/**
  * Handle timers due at `now`.
  * @return 0 or the connection's sticky error.
  */
@@ -328,10 +383,12 @@ FCGIC_API int fcgic_conn_tick(struct fcgic_conn *c, uint64_t now);
 /** The next time fcgic_conn_tick() must be called, or FCGIC_NO_DEADLINE. */
 FCGIC_API uint64_t fcgic_conn_deadline(const struct fcgic_conn *c);
 
-/** FCGIC_WANT_READ and/or FCGIC_WANT_WRITE, or 0 when it should be closed.
- *  A DONE connection may still want to read: the END_REQUEST of a request
- *  that timed out is absorbed if it comes, but the embedder may close.
- *  No FCGIC_WANT_READ while input is paused (fcgic_conn_input_paused()). */
+/** What the connection needs: FCGIC_WANT_CLOSE when it is finished or
+ *  failed (DONE or FAILED: close it; nothing else is set then); else
+ *  FCGIC_WANT_READ and/or FCGIC_WANT_WRITE, with FCGIC_WANT_PAUSED instead
+ *  of FCGIC_WANT_READ while input is paused (fcgic_conn_input_paused()),
+ *  which means a request is still running. An idle kept connection wants
+ *  to read, so the application's close (or stray bytes) are noticed. */
 FCGIC_API unsigned fcgic_conn_wants(const struct fcgic_conn *c);
 
 /** The current state. */
