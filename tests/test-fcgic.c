@@ -881,7 +881,8 @@ START_TEST(test_hostile_keep_conn)
     RUN(&o, "--json", app->url, "http://h/a.php?do=end=0,2");
     ck_assert_int_eq(o.code, 6);
     ck_assert_ptr_nonnull(strstr(o.out, "\"protocol_status\": \"OVERLOADED\""));
-    ck_assert_ptr_nonnull(strstr(o.out, "\"error\": {\"name\": \"OVERLOADED\""));
+    ck_assert_ptr_nonnull(strstr(o.out, "\"error\": {\"name\": \"PROTOCOL_STATUS\", \"message\": "
+                                        "\"the application refused the request: OVERLOADED\"}, \"retries\": 0}"));
     out_free(&o);
     harness_app_stop(app);
 }

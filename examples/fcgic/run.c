@@ -419,7 +419,7 @@ static void json_close_response(struct run *r, double ms)
         fprintf(j, "{\"name\": \"%s\", \"message\": \"%s\"}", fcgic_strerror_name(r->res.error),
                 fcgic_strerror(r->res.error));
     else if (r->res.protocol_status != FCGIC_REQUEST_COMPLETE)
-        fprintf(j, "{\"name\": \"%s\", \"message\": \"the application refused the request\"}",
+        fprintf(j, "{\"name\": \"PROTOCOL_STATUS\", \"message\": \"the application refused the request: %s\"}",
                 protocol_status_name(r->res.protocol_status));
     else
         fputs("null", j);
