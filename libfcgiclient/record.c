@@ -32,17 +32,30 @@ size_t fcgic_nv_length_encode(uint8_t *out, size_t len)
 /* Encoder                                                                  */
 /* ------------------------------------------------------------------------ */
 
-/* A queued piece: either bytes in the arena (ext == NULL, at off) or the
- * caller's bytes (ext). */
-struct enc_piece {
-    const uint8_t *ext;
-    size_t off;
-    size_t len;
+/* The encoder's own bytes (record headers, PARAMS, copies) live in blocks
+ * that never move or shrink while a piece refers to them, so the iovecs
+ * handed out stay valid until fcgic_encoder_consume() covers them, however
+ * much is queued meanwhile (asynchronous writers need not copy). A block is
+ * freed when its last piece is consumed; the newest one is kept for reuse. */
+struct enc_block {
+    struct enc_block *next; /* newer */
+    size_t cap, len;
+    size_t refs;            /* queued pieces in this block */
+    uint8_t data[];
 };
+
+/* A queued piece: bytes in a block (blk set) or the caller's bytes. */
+struct enc_piece {
+    const uint8_t *ptr;
+    size_t len;
+    struct enc_block *blk;
+};
+
+#define ENC_BLOCK_MIN 4096
 
 struct fcgic_encoder {
     struct fcgic__alloc a;
-    struct fcgic__buf arena;
+    struct enc_block *oldest, *newest;
     struct enc_piece *pieces;
     size_t npieces, cap_pieces;
     size_t head;      /* first piece not fully consumed */
@@ -62,18 +75,42 @@ int fcgic_encoder_new(struct fcgic_encoder **out, const struct fcgic_mem *mem)
     return 0;
 }
 
+/* Free every block without pieces except the newest, which is emptied
+ * when nothing refers to it. */
+static void release_blocks(struct fcgic_encoder *e)
+{
+    struct enc_block **link = &e->oldest;
+    while (*link) {
+        struct enc_block *b = *link;
+        if (b->refs == 0 && b != e->newest) {
+            *link = b->next;
+            fcgic__free(&e->a, b);
+            continue;
+        }
+        link = &b->next;
+    }
+    if (e->newest && e->newest->refs == 0)
+        e->newest->len = 0;
+}
+
 void fcgic_encoder_free(struct fcgic_encoder *e)
 {
     if (e == NULL)
         return;
-    fcgic__buf_free(&e->arena, &e->a);
+    while (e->oldest) {
+        struct enc_block *b = e->oldest;
+        e->oldest = b->next;
+        fcgic__free(&e->a, b);
+    }
     fcgic__free(&e->a, e->pieces);
     fcgic__free(&e->a, e);
 }
 
 void fcgic_encoder_reset(struct fcgic_encoder *e)
 {
-    e->arena.len = 0;
+    for (struct enc_block *b = e->oldest; b; b = b->next)
+        b->refs = 0;
+    release_blocks(e);
     e->npieces = e->head = e->head_off = e->pending = 0;
 }
 
@@ -97,29 +134,58 @@ static int piece_reserve(struct fcgic_encoder *e, size_t extra)
     return 0;
 }
 
-/* Record that arena bytes [off, off+len) were appended; merges with the
- * previous arena piece when contiguous. Pieces were reserved by the caller. */
-static void add_arena_piece(struct fcgic_encoder *e, size_t off, size_t len)
+/* Room for n contiguous bytes at the end of the newest block (a new block
+ * when it lacks them); the bytes count once committed with arena_commit().
+ * NULL when out of memory. */
+static uint8_t *arena_reserve(struct fcgic_encoder *e, size_t n)
 {
-    if (len == 0)
+    struct enc_block *b = e->newest;
+    if (b && b->cap - b->len >= n)
+        return b->data + b->len;
+    size_t cap = b && b->cap < 65536 ? b->cap * 2 : ENC_BLOCK_MIN;
+    if (cap < n)
+        cap = n;
+    if (cap > SIZE_MAX - sizeof *b)
+        return NULL;
+    struct enc_block *nb = fcgic__malloc(&e->a, sizeof *nb + cap);
+    if (nb == NULL)
+        return NULL;
+    *nb = (struct enc_block){NULL, cap, 0, 0};
+    if (b)
+        b->next = nb;
+    else
+        e->oldest = nb;
+    e->newest = nb;
+    if (b && b->refs == 0)
+        release_blocks(e); /* the old newest was idle: free it now */
+    return nb->data;
+}
+
+/* Queue the n bytes at p, which arena_reserve() returned (in the newest
+ * block); merges with the previous piece when contiguous. Pieces were
+ * reserved by the caller. */
+static void arena_commit(struct fcgic_encoder *e, const uint8_t *p, size_t n)
+{
+    struct enc_block *b = e->newest;
+    if (n == 0)
         return;
+    b->len = (size_t)(p - b->data) + n;
+    e->pending += n;
+    e->queued_total += n;
     if (e->npieces > e->head) {
         struct enc_piece *last = &e->pieces[e->npieces - 1];
-        if (last->ext == NULL && last->off + last->len == off) {
-            last->len += len;
-            e->pending += len;
-            e->queued_total += len;
+        if (last->blk == b && last->ptr + last->len == p) {
+            last->len += n;
             return;
         }
     }
-    e->pieces[e->npieces++] = (struct enc_piece){NULL, off, len};
-    e->pending += len;
-    e->queued_total += len;
+    b->refs++;
+    e->pieces[e->npieces++] = (struct enc_piece){p, n, b};
 }
 
 static void add_ext_piece(struct fcgic_encoder *e, const void *p, size_t len)
 {
-    e->pieces[e->npieces++] = (struct enc_piece){p, 0, len};
+    e->pieces[e->npieces++] = (struct enc_piece){p, len, NULL};
     e->pending += len;
     e->queued_total += len;
 }
@@ -129,17 +195,15 @@ static int put_small_record(struct fcgic_encoder *e, enum fcgic_type type, uint1
                             uint16_t clen)
 {
     int rc = piece_reserve(e, 1);
-    if (rc == 0)
-        rc = fcgic__buf_reserve(&e->arena, &e->a, FCGIC_HEADER_LEN + (size_t)clen);
     if (rc)
         return rc;
-    size_t off = e->arena.len;
-    uint8_t *p = (uint8_t *)e->arena.data + off;
+    uint8_t *p = arena_reserve(e, FCGIC_HEADER_LEN + (size_t)clen);
+    if (p == NULL)
+        return FCGIC_E_NOMEM;
     fcgic_record_header_encode(p, type, id, clen, 0);
     if (clen)
         memcpy(p + FCGIC_HEADER_LEN, content, clen);
-    e->arena.len += FCGIC_HEADER_LEN + (size_t)clen;
-    add_arena_piece(e, off, FCGIC_HEADER_LEN + (size_t)clen);
+    arena_commit(e, p, FCGIC_HEADER_LEN + (size_t)clen);
     return 0;
 }
 
@@ -203,14 +267,14 @@ int fcgic__pairs_size(const struct fcgic_param *params, size_t n, size_t *out)
     return 0;
 }
 
-/* Copy bytes into the open record, splitting records at 65535 bytes.
- * *rec_hdr is the arena offset of the open record's header. */
+/* Writes PARAMS records into space reserved up front, splitting records at
+ * 65535 bytes. */
 struct pair_writer {
-    struct fcgic_encoder *e;
     enum fcgic_type type;
     uint16_t id;
-    size_t rec_hdr; /* arena offset of the open record's header */
-    size_t rec_len; /* content bytes in the open record */
+    uint8_t *end;     /* next free byte of the reserved space */
+    uint8_t *rec_hdr; /* the open record's header */
+    size_t rec_len;   /* content bytes in the open record */
     bool open;
 };
 
@@ -218,15 +282,14 @@ static void pw_close(struct pair_writer *w)
 {
     if (!w->open)
         return;
-    fcgic_record_header_encode((uint8_t *)w->e->arena.data + w->rec_hdr, w->type, w->id, (uint16_t)w->rec_len, 0);
+    fcgic_record_header_encode(w->rec_hdr, w->type, w->id, (uint16_t)w->rec_len, 0);
     w->open = false;
 }
 
 static void pw_open(struct pair_writer *w)
 {
-    struct fcgic_encoder *e = w->e;
-    w->rec_hdr = e->arena.len;
-    e->arena.len += FCGIC_HEADER_LEN;
+    w->rec_hdr = w->end;
+    w->end += FCGIC_HEADER_LEN;
     w->rec_len = 0;
     w->open = true;
 }
@@ -241,8 +304,8 @@ static void pw_write(struct pair_writer *w, const void *src, size_t n)
         }
         size_t room = FCGIC_MAX_CONTENT_LEN - w->rec_len;
         size_t k = n < room ? n : room;
-        memcpy(w->e->arena.data + w->e->arena.len, s, k);
-        w->e->arena.len += k;
+        memcpy(w->end, s, k);
+        w->end += k;
         w->rec_len += k;
         s += k;
         n -= k;
@@ -277,12 +340,12 @@ int fcgic__encoder_pairs_sized(struct fcgic_encoder *e, enum fcgic_type type, ui
     if (records > SIZE_MAX / FCGIC_HEADER_LEN || !fcgic__add_ok(body, records * FCGIC_HEADER_LEN, &extra))
         return FCGIC_E_NOMEM;
     rc = piece_reserve(e, 1);
-    if (rc == 0)
-        rc = fcgic__buf_reserve(&e->arena, &e->a, extra);
     if (rc)
         return rc;
-    size_t start = e->arena.len;
-    struct pair_writer w = {e, type, request_id, 0, 0, false};
+    uint8_t *start = arena_reserve(e, extra);
+    if (start == NULL)
+        return FCGIC_E_NOMEM;
+    struct pair_writer w = {type, request_id, start, NULL, 0, false};
     for (size_t i = 0; i < n; i++) {
         const struct fcgic_param *p = &params[i];
         uint8_t lens[8];
@@ -295,13 +358,13 @@ int fcgic__encoder_pairs_sized(struct fcgic_encoder *e, enum fcgic_type type, ui
                 pw_close(&w);
                 pw_open(&w);
             }
-            uint8_t *dst = (uint8_t *)e->arena.data + e->arena.len;
+            uint8_t *dst = w.end;
             memcpy(dst, lens, ll);
             if (p->name_len)
                 memcpy(dst + ll, p->name, p->name_len);
             if (p->value_len)
                 memcpy(dst + ll + p->name_len, p->value, p->value_len);
-            e->arena.len += s;
+            w.end += s;
             w.rec_len += s;
             continue;
         }
@@ -310,7 +373,7 @@ int fcgic__encoder_pairs_sized(struct fcgic_encoder *e, enum fcgic_type type, ui
         pw_write(&w, p->value, p->value_len);
     }
     pw_close(&w);
-    add_arena_piece(e, start, e->arena.len - start);
+    arena_commit(e, start, (size_t)(w.end - start));
     return 0;
 }
 
@@ -325,17 +388,17 @@ int fcgic_encoder_stream(struct fcgic_encoder *e, enum fcgic_type type, uint16_t
         return put_small_record(e, type, request_id, NULL, 0);
     size_t records = len / FCGIC_MAX_CONTENT_LEN + 1;
     int rc = piece_reserve(e, 2 * records);
-    if (rc == 0)
-        rc = fcgic__buf_reserve(&e->arena, &e->a, records * FCGIC_HEADER_LEN);
     if (rc)
         return rc;
+    uint8_t *h = arena_reserve(e, records * FCGIC_HEADER_LEN);
+    if (h == NULL)
+        return FCGIC_E_NOMEM;
     const uint8_t *p = data;
     while (len > 0) {
         size_t k = len < FCGIC_MAX_CONTENT_LEN ? len : FCGIC_MAX_CONTENT_LEN;
-        size_t off = e->arena.len;
-        fcgic_record_header_encode((uint8_t *)e->arena.data + off, type, request_id, (uint16_t)k, 0);
-        e->arena.len += FCGIC_HEADER_LEN;
-        add_arena_piece(e, off, FCGIC_HEADER_LEN);
+        fcgic_record_header_encode(h, type, request_id, (uint16_t)k, 0);
+        arena_commit(e, h, FCGIC_HEADER_LEN);
+        h += FCGIC_HEADER_LEN;
         add_ext_piece(e, p, k);
         p += k;
         len -= k;
@@ -347,26 +410,27 @@ int fcgic__encoder_own(struct fcgic_encoder *e)
 {
     size_t need = 0;
     for (size_t i = e->head; i < e->npieces; i++)
-        if (e->pieces[i].ext)
+        if (e->pieces[i].blk == NULL)
             need += e->pieces[i].len - (i == e->head ? e->head_off : 0);
     if (need == 0)
         return 0;
-    int rc = fcgic__buf_reserve(&e->arena, &e->a, need);
-    if (rc)
-        return rc;
+    uint8_t *dst = arena_reserve(e, need);
+    if (dst == NULL)
+        return FCGIC_E_NOMEM;
+    struct enc_block *b = e->newest;
     for (size_t i = e->head; i < e->npieces; i++) {
         struct enc_piece *p = &e->pieces[i];
-        if (p->ext == NULL)
+        if (p->blk)
             continue;
         size_t skip = i == e->head ? e->head_off : 0;
-        memcpy(e->arena.data + e->arena.len, p->ext + skip, p->len - skip);
-        p->ext = NULL;
-        p->off = e->arena.len;
-        p->len -= skip;
+        memcpy(dst, p->ptr + skip, p->len - skip);
+        *p = (struct enc_piece){dst, p->len - skip, b};
+        b->refs++;
         if (i == e->head)
             e->head_off = 0;
-        e->arena.len += p->len;
+        dst += p->len;
     }
+    b->len = (size_t)(dst - b->data);
     return 0;
 }
 
@@ -375,9 +439,8 @@ size_t fcgic_encoder_iov(const struct fcgic_encoder *e, struct fcgic_iov *iov, s
     size_t n = 0;
     for (size_t i = e->head; i < e->npieces && n < max; i++) {
         const struct enc_piece *p = &e->pieces[i];
-        const uint8_t *base = p->ext ? p->ext : (const uint8_t *)e->arena.data + p->off;
         size_t skip = i == e->head ? e->head_off : 0;
-        iov[n].base = (void *)(uintptr_t)(base + skip);
+        iov[n].base = (void *)(uintptr_t)(p->ptr + skip);
         iov[n].len = p->len - skip;
         n++;
     }
@@ -390,24 +453,10 @@ size_t fcgic_encoder_pending(const struct fcgic_encoder *e)
 }
 
 /* A connection whose queue never empties (requests multiplexed back to back)
- * would grow forever: drop the written pieces and the arena bytes before the
- * first one still needed. Arena pieces are in arena order. */
+ * would grow forever: drop the written pieces (their blocks were released
+ * as they were consumed). Only the piece list moves, never queued bytes. */
 static void compact(struct fcgic_encoder *e)
 {
-    size_t base = e->arena.len;
-    for (size_t i = e->head; i < e->npieces; i++) {
-        if (e->pieces[i].ext == NULL) {
-            base = e->pieces[i].off;
-            break;
-        }
-    }
-    if (base > 0) {
-        memmove(e->arena.data, e->arena.data + base, e->arena.len - base);
-        e->arena.len -= base;
-        for (size_t i = e->head; i < e->npieces; i++)
-            if (e->pieces[i].ext == NULL)
-                e->pieces[i].off -= base;
-    }
     memmove(e->pieces, e->pieces + e->head, (e->npieces - e->head) * sizeof *e->pieces);
     e->npieces -= e->head;
     e->head = 0;
@@ -417,6 +466,7 @@ int fcgic_encoder_consume(struct fcgic_encoder *e, size_t n)
 {
     if (n > e->pending)
         return FCGIC_E_RANGE;
+    bool freed = false;
     e->pending -= n;
     while (n > 0) {
         struct enc_piece *p = &e->pieces[e->head];
@@ -426,13 +476,15 @@ int fcgic_encoder_consume(struct fcgic_encoder *e, size_t n)
             break;
         }
         n -= left;
+        if (p->blk && --p->blk->refs == 0)
+            freed = true;
         e->head++;
         e->head_off = 0;
     }
+    if (freed)
+        release_blocks(e);
     if (e->head == e->npieces) {
-        /* Everything written: start over at the beginning of the arena. */
         e->head = e->npieces = e->head_off = 0;
-        e->arena.len = 0;
     } else if (e->head >= 64 && e->head * 2 >= e->npieces) {
         compact(e);
     }

@@ -368,6 +368,20 @@ START_TEST(test_decode_violations)
     ck_assert_int_eq(decode_all(mgmt, 8), FCGIC_E_MGMT_ID);
     const uint8_t end7[] = {1, 3, 0, 1, 0, 7, 0, 0};
     ck_assert_int_eq(decode_all(end7, 8), FCGIC_E_BAD_LENGTH);
+    /* Longer than 8 is still framed correctly: the first 8 bytes count. */
+    const uint8_t end16[] = {1, 3, 0, 1, 0, 16, 3, 0, 0, 0, 0, 9, 2, 0, 0, 0, 7, 7, 7, 7, 7, 7, 7, 7, 0, 0, 0,
+                             1, 6, 0, 1, 0, 0, 0, 0};
+    ck_assert_int_eq(decode_all(end16, sizeof end16), 0);
+    struct fcgic_decoder *d;
+    ck_assert_int_eq(fcgic_decoder_new(&d, NULL), 0);
+    struct fcgic_decoder_event ev;
+    size_t used;
+    ck_assert_int_eq(fcgic_decoder_next(d, end16, sizeof end16, &used, &ev), 1);
+    ck_assert_int_eq(ev.kind, FCGIC_DEC_END_REQUEST);
+    ck_assert_uint_eq(ev.app_status, 9);
+    ck_assert_uint_eq(ev.protocol_status, 2);
+    ck_assert_uint_eq(used, 8 + 16 + 3);
+    fcgic_decoder_free(d);
     const uint8_t abort1[] = {1, 2, 0, 1, 0, 1, 0, 0};
     ck_assert_int_eq(decode_all(abort1, 8), FCGIC_E_BAD_LENGTH);
     /* Largest record: 65535 content + 255 padding decodes fine. */
@@ -543,6 +557,41 @@ START_TEST(test_queue_never_empty_stays_bounded)
 }
 END_TEST
 
+START_TEST(test_output_stays_put)
+{
+    /* Bytes handed out by fcgic_encoder_iov() stay where they are until
+     * consumed, however much is queued after them (an asynchronous writer
+     * need not copy). Under ASan or valgrind a moved buffer is also a
+     * use-after-free here. */
+    struct fcgic_encoder *e;
+    ck_assert_int_eq(fcgic_encoder_new(&e, NULL), 0);
+    struct fcgic_param p = FCGIC_PARAM_LIT("SCRIPT_FILENAME", "/srv/www/index.php");
+    ck_assert_int_eq(fcgic_encoder_begin_request(e, 1, FCGIC_ROLE_RESPONDER, 1), 0);
+    ck_assert_int_eq(fcgic_encoder_pairs(e, FCGIC_TYPE_PARAMS, 1, &p, 1), 0);
+    struct fcgic_iov iov[4];
+    size_t k = fcgic_encoder_iov(e, iov, 4);
+    ck_assert_uint_eq(k, 1);
+    uint8_t copy[128];
+    size_t len = iov[0].len;
+    ck_assert_uint_lt(len, sizeof copy);
+    memcpy(copy, iov[0].base, len);
+    /* Half of it "in flight"; then a lot more queued. */
+    ck_assert_int_eq(fcgic_encoder_consume(e, len / 2), 0);
+    static struct fcgic_param big[200];
+    for (size_t i = 0; i < 200; i++)
+        big[i] = (struct fcgic_param){"HTTP_X_FILLER", 13, "0123456789abcdef0123456789abcdef", 32};
+    for (uint16_t id = 2; id < 200; id++) {
+        ck_assert_int_eq(fcgic_encoder_begin_request(e, id, FCGIC_ROLE_RESPONDER, 1), 0);
+        ck_assert_int_eq(fcgic_encoder_pairs(e, FCGIC_TYPE_PARAMS, id, big, 200), 0);
+    }
+    ck_assert_mem_eq(iov[0].base, copy, len);
+    struct fcgic_iov again[1];
+    ck_assert_uint_eq(fcgic_encoder_iov(e, again, 1), 1);
+    ck_assert_ptr_eq(again[0].base, (uint8_t *)iov[0].base + len / 2);
+    fcgic_encoder_free(e);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("record");
@@ -553,6 +602,7 @@ int main(void)
     tcase_add_test(tc, test_encode_empty_management_body);
     tcase_add_test(tc, test_params_split);
     tcase_add_test(tc, test_queue_never_empty_stays_bounded);
+    tcase_add_test(tc, test_output_stays_put);
     suite_add_tcase(s, tc);
     tc = tcase_create("decoder");
     tcase_add_test(tc, test_decode_bytewise);

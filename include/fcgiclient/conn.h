@@ -315,7 +315,14 @@ FCGIC_API int fcgic_conn_get_values(struct fcgic_conn *c, const char *const *nam
 
 /**
  * The bytes to send now, as an I/O vector (nothing while connecting).
- * Entries stay valid until the next call on this connection.
+ * The bytes stay where they are until fcgic_conn_out_done() covers them,
+ * whatever is queued meanwhile, so an asynchronous writer (uv_write,
+ * io_uring, a write queue) may hand the entries over without copying; only
+ * after the connection failed (FCGIC_WANT_CLOSE) or was freed must it stop
+ * using them. Request bodies are referenced, never copied: a buffered body
+ * stays the caller's, so with an asynchronous writer release it once the
+ * write carrying it has completed, not earlier (a body released from on_end
+ * of a request that ended early has already been copied by the engine).
  * @return entries filled.
  */
 FCGIC_API size_t fcgic_conn_out_iov(struct fcgic_conn *c, struct fcgic_iov *iov, size_t max);

@@ -157,8 +157,12 @@ FCGIC_API int fcgic_encoder_unknown_type(struct fcgic_encoder *e, uint8_t type);
 /**
  * Describe the queued bytes as an I/O vector, oldest first.
  * @param iov receives up to max entries. They point into the encoder and
- *        into callers' stream bytes and stay valid until the next call of any
- *        other function on this encoder.
+ *        into callers' stream bytes. The encoder's bytes never move: they
+ *        stay valid, whatever is queued meanwhile, until
+ *        fcgic_encoder_consume() covers them or fcgic_encoder_reset() /
+ *        fcgic_encoder_free() is called, so an asynchronous writer may keep
+ *        the entries without copying. Callers' bytes live as long as their
+ *        owner keeps them.
  * @return the number of entries filled (0 when nothing is queued).
  */
 FCGIC_API size_t fcgic_encoder_iov(const struct fcgic_encoder *e, struct fcgic_iov *iov, size_t max);
