@@ -320,9 +320,10 @@ FCGIC_API int fcgic_conn_get_values(struct fcgic_conn *c, const char *const *nam
  * io_uring, a write queue) may hand the entries over without copying; only
  * after the connection failed (FCGIC_WANT_CLOSE) or was freed must it stop
  * using them. Request bodies are referenced, never copied: a buffered body
- * stays the caller's, so with an asynchronous writer release it once the
- * write carrying it has completed, not earlier (a body released from on_end
- * of a request that ended early has already been copied by the engine).
+ * stays the caller's. With a writer that calls fcgic_conn_out_done() before
+ * anything else happens, a body may be released from on_end (the engine
+ * copies what it still has to send); with an asynchronous writer, keep it
+ * until the writes handed out before on_end have completed.
  * @return entries filled.
  */
 FCGIC_API size_t fcgic_conn_out_iov(struct fcgic_conn *c, struct fcgic_iov *iov, size_t max);
