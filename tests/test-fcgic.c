@@ -833,6 +833,25 @@ START_TEST(test_repeat_body)
 }
 END_TEST
 
+START_TEST(test_http10)
+{
+    /* -0 / --http1.0, as curl's: the request line and SERVER_PROTOCOL say
+     * HTTP/1.0, and the Host header may be dropped. */
+    struct harness_app *app = start("app-echo", HARNESS_TCP, NULL);
+    struct out o;
+    RUN(&o, "-0", "-H", "Host:", app->url, "http://h/a.php");
+    ck_assert_msg(o.code == 0, "%s", o.err);
+    expect_line(&o, "SERVER_PROTOCOL=HTTP/1.0");
+    expect_no_line_prefix(&o, "HTTP_HOST=");
+    out_free(&o);
+    RUN(&o, "--http1.0", app->url, "http://h/a.php");
+    expect_line(&o, "SERVER_PROTOCOL=HTTP/1.0");
+    expect_line(&o, "HTTP_HOST=h");
+    out_free(&o);
+    harness_app_stop(app);
+}
+END_TEST
+
 /* ---- hostile applications (tests/apps/app-hostile) ---- */
 
 START_TEST(test_hostile_keep_conn)
@@ -1119,6 +1138,7 @@ static Suite *fcgic_suite(int have_php)
     tc = tcase_create("echo");
     tcase_add_test(tc, test_echo_get_post);
     tcase_add_test(tc, test_echo_repeat_roles);
+    tcase_add_test(tc, test_http10);
     suite_add_tcase(s, tc);
     tc = tcase_create("exit-codes");
     tcase_add_test(tc, test_exit_codes);

@@ -30,6 +30,7 @@ struct req_env {
     const char *query; /* into target, "" if none */
     char *the_request;
     const char *method;
+    const char *protocol; /* SERVER_PROTOCOL: HTTP/1.1, or HTTP/1.0 with -0 */
 
     struct fcgic_param *headers;
     size_t n_headers;
@@ -360,7 +361,7 @@ static int x_lookup(void *ud, int src, int var, const char *name, size_t name_le
     case FCGIC_EXPR_V_SERVER_ADMIN: return span_str(value, snap_get(re, "SERVER_ADMIN"));
     case FCGIC_EXPR_V_SERVER_NAME: return span_str(value, snap_get(re, "SERVER_NAME"));
     case FCGIC_EXPR_V_SERVER_PORT: return span_str(value, snap_get(re, "SERVER_PORT"));
-    case FCGIC_EXPR_V_SERVER_PROTOCOL: return span_str(value, "HTTP/1.1");
+    case FCGIC_EXPR_V_SERVER_PROTOCOL: return span_str(value, re->protocol);
     case FCGIC_EXPR_V_SERVER_SOFTWARE: return span_str(value, snap_get(re, "SERVER_SOFTWARE"));
     case FCGIC_EXPR_V_PATH_INFO: return span_str(value, snap_get(re, "PATH_INFO"));
     case FCGIC_EXPR_V_DOCUMENT_ROOT: return span_str(value, snap_get(re, "DOCUMENT_ROOT"));
@@ -441,6 +442,7 @@ int req_env_new(struct req_env **out, const struct cli *cli, const char **unused
     if (re->time_buf == NULL)
         return EXIT_LOCAL;
     int rc;
+    re->protocol = cli->http10 ? "HTTP/1.0" : "HTTP/1.1";
     if (cli->url == NULL) { /* --get-values alone */
         re->method = "GET";
         return EXIT_OK;
@@ -463,7 +465,7 @@ int req_env_new(struct req_env **out, const struct cli *cli, const char **unused
     size_t trl = strlen(re->method) + strlen(re->target) + 12;
     if ((re->the_request = malloc(trl)) == NULL)
         return EXIT_LOCAL;
-    snprintf(re->the_request, trl, "%s %s HTTP/1.1", re->method, re->target);
+    snprintf(re->the_request, trl, "%s %s %s", re->method, re->target, re->protocol);
 
     /* The target as the mapping sees it. */
     /* Default mapping "ProxyPass / BACKEND": a BACKEND without a path gets
@@ -622,8 +624,8 @@ int req_env_build(struct req_env *re, const struct cli *cli)
         r.method.len = strlen(re->method);
         r.target.ptr = re->target;
         r.target.len = strlen(re->target);
-        r.protocol.ptr = "HTTP/1.1";
-        r.protocol.len = 8;
+        r.protocol.ptr = re->protocol;
+        r.protocol.len = strlen(re->protocol);
         r.headers = re->headers;
         r.n_headers = re->n_headers;
         r.vars = re->vars;

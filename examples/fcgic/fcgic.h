@@ -58,6 +58,7 @@ struct cli {
     enum fcgic_role role;
     unsigned repeat;
     int keep_conn;
+    int http10; /* -0: SERVER_PROTOCOL HTTP/1.0 */
     int get_values;
     double max_time, connect_timeout; /* seconds, 0 = none */
 

@@ -30,6 +30,7 @@ void cli_usage(FILE *f)
         "      --data-binary ...      same as --data\n"
         "      --role ROLE            responder (default), authorizer, filter\n"
         "      --data-file FILE       FILTER role: the FCGI_DATA stream\n"
+        "  -0, --http1.0              SERVER_PROTOCOL HTTP/1.0 (the Host header may be dropped)\n"
         "      --keep-conn            set FCGI_KEEP_CONN\n"
         "      --repeat N             send the request N times over one connection\n"
         "      --get-values           ask FCGI_MAX_CONNS, FCGI_MAX_REQS, FCGI_MPXS_CONNS\n"
@@ -204,7 +205,8 @@ enum opt_id {
     O_SERVER_NAME, O_SERVER_ADMIN, O_SERVER_SOFTWARE, O_SERVER_SIGNATURE, O_PATH_ENV,
     O_CONTEXT_PREFIX, O_CONTEXT_DOCUMENT_ROOT, O_REMOTE_ADDR, O_REMOTE_PORT, O_SERVER_ADDR,
     O_REMOTE_USER, O_AUTH_TYPE, O_HTTPS, O_PARAM, O_UNSET_PARAM, O_RAW_PARAMS, O_ROLE,
-    O_DATA_FILE, O_KEEP_CONN, O_REPEAT, O_GET_VALUES, O_FPM_PING, O_FPM_STATUS, O_HELP, O_VERSION, O_ABSOLUTE_FORM
+    O_DATA_FILE, O_KEEP_CONN, O_REPEAT, O_GET_VALUES, O_FPM_PING, O_FPM_STATUS, O_HELP, O_VERSION, O_ABSOLUTE_FORM,
+    O_HTTP10
 };
 
 struct opt {
@@ -237,7 +239,7 @@ static const struct opt opts[] = {
     {"unset-param", 0, 1, O_UNSET_PARAM}, {"raw-params", 0, 0, O_RAW_PARAMS}, {"role", 0, 1, O_ROLE},
     {"data-file", 0, 1, O_DATA_FILE}, {"keep-conn", 0, 0, O_KEEP_CONN}, {"repeat", 0, 1, O_REPEAT},
     {"get-values", 0, 0, O_GET_VALUES}, {"fpm-ping", 0, 0, O_FPM_PING},
-    {"fpm-status", 0, 0, O_FPM_STATUS}, {"absolute-form", 0, 0, O_ABSOLUTE_FORM}, {"help", 'h', 0, O_HELP}, {"version", 'V', 0, O_VERSION},
+    {"fpm-status", 0, 0, O_FPM_STATUS}, {"absolute-form", 0, 0, O_ABSOLUTE_FORM}, {"http1.0", '0', 0, O_HTTP10}, {"help", 'h', 0, O_HELP}, {"version", 'V', 0, O_VERSION},
 };
 #define N_OPTS (sizeof opts / sizeof opts[0])
 
@@ -389,6 +391,7 @@ static int apply(struct cli *cli, const struct opt *o, const char *arg, const ch
         break;
     case O_DATA_FILE: cli->data_file = arg; break;
     case O_KEEP_CONN: cli->keep_conn = 1; break;
+    case O_HTTP10: cli->http10 = 1; break;
     case O_REPEAT: {
         if (parse_uint(arg, name, 65535, &cli->repeat) != EXIT_OK)
             return EXIT_USAGE;
