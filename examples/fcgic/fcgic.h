@@ -127,7 +127,6 @@ const char *msg_last(void); /* the last error message, "" if none */
 void json_string(FILE *f, const char *s, size_t len);
 void explain_text(FILE *f, const struct fcgic_env *env);
 void explain_json_params(FILE *f, const struct fcgic_env *env);
-const char *reason_phrase(int status);
 
 /* run.c */
 struct run_out {

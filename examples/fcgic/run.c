@@ -107,7 +107,7 @@ static int on_head(void *ud, const struct fcgic_response_head *head)
         r->capture->status = head->status;
     if (cli->fail && head->status >= 400)
         r->suppress = 1;
-    const char *reason = head->status_explicit && head->reason.len ? NULL : reason_phrase(head->status);
+    const char *reason = head->status_explicit && head->reason.len ? NULL : fcgic_http_reason(head->status);
     int rl = reason ? (int)strlen(reason) : (int)head->reason.len;
     const char *rp = reason ? reason : head->reason.ptr;
     if (cli->include && r->out && !r->suppress) {

@@ -11,6 +11,7 @@
 #include "record.h"
 #include "cgi.h"
 #include "conn.h"
+#include "http.h"
 #include "transport.h"
 /* env builder */
 #include "env.h"
