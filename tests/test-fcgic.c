@@ -890,6 +890,22 @@ START_TEST(test_hostile_keep_conn)
     ck_assert_ptr_nonnull(strstr(o.err, "FCGIC_E_CGI_NO_HEADERS"));
     ck_assert_str_eq(o.out, "");
     out_free(&o);
+    RUN(&o, app->url, "http://h/a.php?do=end");
+    ck_assert_int_eq(o.code, 6);
+    ck_assert_ptr_nonnull(strstr(o.err, "FCGIC_E_CGI_NO_HEADERS"));
+    out_free(&o);
+    /* A STDOUT record after the end of the STDOUT stream is named so. */
+    RUN(&o, app->url, "http://h/a.php?do=out=Status:%20200\\r\\n\\r\\nx;outeof;out=y;end");
+    ck_assert_int_eq(o.code, 6);
+    ck_assert_ptr_nonnull(strstr(o.err, "FCGIC_E_AFTER_STREAM_END"));
+    out_free(&o);
+    /* END_REQUEST with a 16-byte body: harmless, the first 8 bytes count. */
+    RUN(&o, "-i", app->url,
+        "http://h/a.php?do=out=Status:%20200\\r\\n\\r\\nok;outeof;"
+        "rec=3,cur,\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x01\\x02\\x03\\x04\\x05\\x06\\x07\\x08");
+    ck_assert_msg(o.code == 0, "%s", o.err);
+    ck_assert_ptr_nonnull(strstr(o.out, "\r\n\r\nok"));
+    out_free(&o);
     /* A malformed block followed by silence: the error at once, not a
      * timeout. */
     RUN(&o, "--max-time", "30", app->url, "http://h/a.php?do=out=Bad%20Line\\r\\n\\r\\n;hang");
