@@ -22,11 +22,13 @@ static uint64_t now_ns(void)
 
 /* A transport whose connections are engines that are connected at once. */
 static int b_open(void *ud, const char *target, const struct fcgic_conn_options *opts,
-                  const struct fcgic_conn_callbacks *cb, void *conn_ud, struct fcgic_conn **out, uint64_t now)
+                  const struct fcgic_conn_callbacks *cb, void *conn_ud, const struct fcgic_mem *mem,
+                  struct fcgic_conn **out, int *sys_errno, uint64_t now)
 {
     (void)ud;
     (void)target;
-    int rc = fcgic_conn_new(out, opts, cb, conn_ud, NULL);
+    *sys_errno = 0;
+    int rc = fcgic_conn_new(out, opts, cb, conn_ud, mem);
     if (rc == 0) {
         fcgic_conn_connecting(*out, now);
         fcgic_conn_connected(*out, now);
@@ -63,7 +65,7 @@ static double baseline(long iters)
 
 static double bench_acquire(long iters)
 {
-    struct fcgic_transport tr = {NULL, b_open, b_kick, b_close, NULL};
+    struct fcgic_transport tr = {FCGIC_TRANSPORT_VERSION, NULL, b_open, b_kick, b_close, NULL};
     struct fcgic_pool_callbacks cb;
     memset(&cb, 0, sizeof(cb));
     cb.version = FCGIC_POOL_CALLBACKS_VERSION;
@@ -97,7 +99,7 @@ int main(int argc, char **argv)
 
     static const char *const names[] = {"byrequests", "bybusyness", "bytraffic"};
     static const unsigned sizes[] = {10, 1000};
-    struct fcgic_transport tr = {NULL, b_open, b_kick, b_close, NULL};
+    struct fcgic_transport tr = {FCGIC_TRANSPORT_VERSION, NULL, b_open, b_kick, b_close, NULL};
     struct fcgic_pool_callbacks cb;
     memset(&cb, 0, sizeof(cb));
     cb.version = FCGIC_POOL_CALLBACKS_VERSION;

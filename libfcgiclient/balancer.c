@@ -112,6 +112,7 @@ struct fcgic_balancer_req {
     unsigned retries;                 /* result.retries: failovers and the pools' retries */
     int aborted;
     int idempotent;
+    int sys_errno;                    /* errno of the last member failure */
 };
 
 struct fcgic_balancer {
@@ -136,6 +137,8 @@ struct fcgic_balancer {
     uint64_t force_at; /* forced recovery not before this */
     int cb_depth;
     int closing; /* fcgic_balancer_free() runs */
+    uint64_t reported_dl; /* last deadline given to on_timer */
+    int timer_known;
 };
 
 /* ------------------------------------------------------------------------ */
@@ -409,8 +412,8 @@ static void member_reorder(struct fcgic_balancer *b, struct member *m)
         g_fix(b->o.method, m->grp, m->hidx);
 }
 
-static void emit(struct fcgic_balancer *b, struct member *m, enum fcgic_event_kind kind, int err, unsigned old,
-                 unsigned new_status, uint64_t now)
+static void emit(struct fcgic_balancer *b, struct member *m, enum fcgic_event_kind kind, int err, int sys_errno,
+                 unsigned old, unsigned new_status, uint64_t now)
 {
     if (!b->cb.on_event)
         return;
@@ -423,15 +426,32 @@ static void emit(struct fcgic_balancer *b, struct member *m, enum fcgic_event_ki
     ev.old_status = old;
     ev.new_status = new_status;
     ev.now = now;
+    ev.sys_errno = sys_errno;
     b->cb_depth++;
     b->cb.on_event(b->ud, &ev);
     b->cb_depth--;
 }
 
-static void emit_state(struct fcgic_balancer *b, struct member *m, unsigned old, int err, uint64_t now)
+static void emit_state(struct fcgic_balancer *b, struct member *m, unsigned old, int err, int sys_errno, uint64_t now)
 {
     if (old != m->status)
-        emit(b, m, FCGIC_EVENT_MEMBER_STATE, err, old, m->status, now);
+        emit(b, m, FCGIC_EVENT_MEMBER_STATE, err, sys_errno, old, m->status, now);
+}
+
+/* The deadline may have changed: on_timer when it differs from the one
+ * reported last. */
+static void bal_wake(struct fcgic_balancer *b)
+{
+    if (!b->cb.on_timer || b->closing)
+        return;
+    uint64_t d = fcgic_balancer_deadline(b);
+    if (b->timer_known && d == b->reported_dl)
+        return;
+    b->timer_known = 1;
+    b->reported_dl = d;
+    b->cb_depth++;
+    b->cb.on_timer(b->ud, d);
+    b->cb_depth--;
 }
 
 static uint64_t recovery_interval(const struct fcgic_balancer *b)
@@ -441,7 +461,8 @@ static uint64_t recovery_interval(const struct fcgic_balancer *b)
 }
 
 /* Put m in error for `r` (FCGIC_RETRY_IMMEDIATE: 0). */
-static void set_error_for(struct fcgic_balancer *b, struct member *m, int err, uint64_t r, uint64_t now)
+static void set_error_for(struct fcgic_balancer *b, struct member *m, int err, int sys_errno, uint64_t r,
+                          uint64_t now)
 {
     if (m->status & FCGIC_MEMBER_ERROR)
         return;
@@ -458,12 +479,12 @@ static void set_error_for(struct fcgic_balancer *b, struct member *m, int err, u
     m->error_until = fcgic__add_sat(now, r);
     tier_remove(b, m);
     mh_insert(&EH, &b->eheap, m); /* reserved at add */
-    emit_state(b, m, old, err, now);
+    emit_state(b, m, old, err, sys_errno, now);
 }
 
-static void set_error(struct fcgic_balancer *b, struct member *m, int err, uint64_t now)
+static void set_error(struct fcgic_balancer *b, struct member *m, int err, int sys_errno, uint64_t now)
 {
-    set_error_for(b, m, err, m->retry_ns, now);
+    set_error_for(b, m, err, sys_errno, m->retry_ns, now);
 }
 
 /* Take ERROR (and, when clear_hc, HCFAIL) away, without an event. */
@@ -486,7 +507,7 @@ static void clear_error(struct fcgic_balancer *b, struct member *m, int clear_hc
 {
     unsigned old = m->status;
     clear_bits(b, m, clear_hc);
-    emit_state(b, m, old, 0, now);
+    emit_state(b, m, old, 0, 0, now);
 }
 
 /* Members whose retry time passed (Apache: now > error_time + retry), and
@@ -650,8 +671,10 @@ static void pool_wake(void *owner, struct fcgic_pool *p)
     if (b->closing)
         return;
     uint64_t d = fcgic_pool_deadline(p);
-    if (d == m->dl && (m->didx != NPOS) == (d != FCGIC_NO_DEADLINE))
+    if (d == m->dl && (m->didx != NPOS) == (d != FCGIC_NO_DEADLINE)) {
+        bal_wake(b);
         return;
+    }
     m->dl = d;
     if (d == FCGIC_NO_DEADLINE) {
         mh_remove(&DH, &b->dheap, m);
@@ -660,6 +683,7 @@ static void pool_wake(void *owner, struct fcgic_pool *p)
     } else {
         mh_fix(&DH, &b->dheap, m->didx);
     }
+    bal_wake(b);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -679,11 +703,13 @@ static void probe_done(void *owner)
 {
     struct member *m = owner;
     hc_set_at(m->b, m, 0);
+    bal_wake(m->b);
 }
 
 /* Count a probe's outcome, move the member between healthy and HCFAIL, and
  * tell the embedder: FCGIC_EVENT_HEALTH, then MEMBER_STATE on a change. */
-static void hc_result(struct fcgic_balancer *b, struct member *m, int err, unsigned http_status, uint64_t now)
+static void hc_result(struct fcgic_balancer *b, struct member *m, int err, int sys_errno, unsigned http_status,
+                      uint64_t now)
 {
     unsigned old = m->status;
     m->hc_checks++;
@@ -709,14 +735,14 @@ static void hc_result(struct fcgic_balancer *b, struct member *m, int err, unsig
         }
     }
     unsigned now_status = m->status;
-    emit(b, m, FCGIC_EVENT_HEALTH, err, http_status, now_status, now);
+    emit(b, m, FCGIC_EVENT_HEALTH, err, sys_errno, http_status, now_status, now);
     if (old != now_status)
-        emit(b, m, FCGIC_EVENT_MEMBER_STATE, err, old, now_status, now);
+        emit(b, m, FCGIC_EVENT_MEMBER_STATE, err, sys_errno, old, now_status, now);
 }
 
 static void hc_start(struct fcgic_balancer *b, struct member *m, uint64_t now)
 {
-    int rc = fcgic__probe_start(&m->probe, &b->tr, fcgic_pool_target(m->pool), now);
+    int rc = fcgic__probe_start(&m->probe, &b->tr, fcgic_pool_target(m->pool), &b->a.m, now);
     if (rc == 0) {
         probe_link(b, m);
         hc_set_at(b, m, m->probe.state == FCGIC__PROBE_DONE ? 0 : fcgic__add_sat(now, m->hc.timeout));
@@ -725,7 +751,7 @@ static void hc_start(struct fcgic_balancer *b, struct member *m, uint64_t now)
     hc_set_at(b, m, fcgic__add_sat(now, m->hc.interval));
     /* Running out of memory here says nothing about the backend. */
     if (rc != FCGIC_E_NOMEM)
-        hc_result(b, m, rc, 0, now);
+        hc_result(b, m, rc, m->probe.sys_errno, 0, now);
 }
 
 /* Start due probes, end late ones, apply verdicts. */
@@ -742,13 +768,14 @@ static void hc_run(struct fcgic_balancer *b, uint64_t now)
             continue;
         }
         int err = m->probe.state == FCGIC__PROBE_DONE ? m->probe.error : FCGIC_E_TIMEOUT;
+        int se = m->probe.state == FCGIC__PROBE_DONE ? m->probe.sys_errno : 0;
         unsigned status = m->probe.status;
         uint64_t next = fcgic__add_sat(m->probe.started, m->hc.interval);
         probe_unlink(b, m);
         fcgic__probe_close(&m->probe, &b->tr);
         hc_set_at(b, m, next > now ? next : now);
         if (err != FCGIC_E_NOMEM) /* our memory, not the backend's health */
-            hc_result(b, m, err, status, now);
+            hc_result(b, m, err, se, status, now);
     }
 }
 
@@ -841,6 +868,7 @@ static void breq_defer_end(struct fcgic_balancer *b, struct fcgic_balancer_req *
         b->ends_tail = &b->ends;
     *b->ends_tail = r;
     b->ends_tail = &r->dnext;
+    bal_wake(b);
 }
 
 static void deliver_ends(struct fcgic_balancer *b)
@@ -888,8 +916,10 @@ static int dispatch(struct fcgic_balancer *b, struct fcgic_balancer_req *r, uint
         r->m = NULL;
         if (!fcgic__is_connect_error(rc))
             return rc;
-        set_error(b, m, rc, now);
-        emit(b, m, FCGIC_EVENT_FAILOVER, rc, 0, 0, now);
+        int se = fcgic_pool_last_errno(m->pool);
+        r->sys_errno = se;
+        set_error(b, m, rc, se, now);
+        emit(b, m, FCGIC_EVENT_FAILOVER, rc, se, 0, 0, now);
     }
 }
 
@@ -938,11 +968,12 @@ static void bcb_end(void *req_ud, const struct fcgic_result *res)
         why = FCGIC_E_BUSY;
         /* out of workers: leave it alone for a short while */
         if (res->protocol_status == FCGIC_OVERLOADED)
-            set_error_for(b, m, why, m->busy_retry_ns, now);
+            set_error_for(b, m, why, 0, m->busy_retry_ns, now);
     } else {
-        set_error(b, m, why, now);
+        set_error(b, m, why, res->sys_errno, now);
     }
-    emit(b, m, FCGIC_EVENT_FAILOVER, why, 0, 0, now);
+    r->sys_errno = res->sys_errno;
+    emit(b, m, FCGIC_EVENT_FAILOVER, why, res->sys_errno, 0, 0, now);
     if (!fcgic__keep_replayable(&r->keep, &r->req)) {
         breq_finish(b, r, res);
         return;
@@ -958,6 +989,7 @@ static void bcb_end(void *req_ud, const struct fcgic_result *res)
     }
     memset(&out, 0, sizeof(out));
     out.error = rc;
+    out.sys_errno = r->sys_errno;
     out.request_written = res->request_written;
     if (rc == FCGIC_E_BAL_ALL_DOWN)
         breq_defer_end(b, r, &out);
@@ -976,10 +1008,11 @@ int fcgic_balancer_new(struct fcgic_balancer **out, const struct fcgic_balancer_
     if (!out)
         return FCGIC_E_INVAL;
     *out = NULL;
-    if (!transport || !transport->open || !transport->kick || !transport->close || !cb ||
-        cb->version != FCGIC_POOL_CALLBACKS_VERSION)
+    if (!transport || !transport->open || !transport->kick || !transport->close ||
+        !fcgic__pool_callbacks_size(cb) || !fcgic__struct_version(transport->version, FCGIC_TRANSPORT_VERSION))
         return FCGIC_E_INVAL;
-    if (opts && (unsigned)opts->method > FCGIC_LB_BYTRAFFIC)
+    if (opts && (!fcgic__struct_version(opts->version, FCGIC_BALANCER_OPTIONS_VERSION) ||
+                 (unsigned)opts->method > FCGIC_LB_BYTRAFFIC))
         return FCGIC_E_INVAL;
     struct fcgic_balancer *b = fcgic__object_new(mem, sizeof(*b));
     if (!b)
@@ -987,7 +1020,7 @@ int fcgic_balancer_new(struct fcgic_balancer **out, const struct fcgic_balancer_
     if (opts)
         b->o = *opts;
     b->tr = *transport;
-    b->cb = *cb;
+    fcgic__copy_grown(&b->cb, sizeof(b->cb), cb, fcgic__pool_callbacks_size(cb));
     b->ud = ud;
     b->pcb.version = FCGIC_POOL_CALLBACKS_VERSION;
     b->pcb.on_head = bcb_head;
@@ -1052,6 +1085,9 @@ int fcgic_balancer_add(struct fcgic_balancer *b, const struct fcgic_member_optio
         return FCGIC_E_INVAL;
     if (b->closing)
         return FCGIC_E_POOL_CLOSED;
+    if (!fcgic__struct_version(opts->version, FCGIC_MEMBER_OPTIONS_VERSION) ||
+        !fcgic__struct_version(opts->pool.version, FCGIC_POOL_OPTIONS_VERSION))
+        return FCGIC_E_INVAL;
     if (opts->status & ~(FCGIC_MEMBER_DISABLED | FCGIC_MEMBER_STANDBY | FCGIC_MEMBER_DRAIN))
         return FCGIC_E_INVAL;
     if ((unsigned)opts->hc_init > FCGIC_HC_INIT_FULLY_DOWN || (opts->hc_init && !opts->hc_interval_ns))
@@ -1129,6 +1165,7 @@ int fcgic_balancer_add(struct fcgic_balancer *b, const struct fcgic_member_optio
     }
     if (id)
         *id = m->id;
+    bal_wake(b);
     return 0;
 }
 
@@ -1149,6 +1186,7 @@ int fcgic_balancer_remove(struct fcgic_balancer *b, unsigned id, uint64_t now)
     unassign(b, m->lbset, (m->status & FCGIC_MEMBER_STANDBY) != 0, m->lbfactor);
     fcgic_pool_drain(m->pool, now);
     b->reap = 1;
+    bal_wake(b);
     return 0;
 }
 
@@ -1177,18 +1215,21 @@ int fcgic_balancer_set_status(struct fcgic_balancer *b, unsigned id, unsigned se
     }
     if ((want & FCGIC_MEMBER_ERROR) && !(m->status & FCGIC_MEMBER_ERROR)) {
         m->status = (m->status & FCGIC_MEMBER_ERROR) | (want & ~FCGIC_MEMBER_ERROR);
-        set_error(b, m, 0, now);
+        set_error(b, m, 0, 0, now);
+        bal_wake(b);
         return 0;
     }
     if (!(want & FCGIC_MEMBER_ERROR) && (m->status & FCGIC_MEMBER_ERROR)) {
         m->status = FCGIC_MEMBER_ERROR | want;
         clear_error(b, m, 0, now);
+        bal_wake(b);
         return 0;
     }
     unsigned old = m->status;
     m->status = want;
     (void)member_sync(b, m);
-    emit_state(b, m, old, 0, now);
+    emit_state(b, m, old, 0, 0, now);
+    bal_wake(b);
     return 0;
 }
 
@@ -1227,6 +1268,7 @@ int fcgic_balancer_pick(struct fcgic_balancer *b, unsigned *id, uint64_t now)
     if (b->closing)
         return FCGIC_E_POOL_CLOSED;
     struct member *m = pick(b, now);
+    bal_wake(b); /* pick may have taken members out of error */
     if (!m)
         return FCGIC_E_BAL_ALL_DOWN;
     if (id)
@@ -1271,14 +1313,33 @@ int fcgic_balancer_submit(struct fcgic_balancer *b, const struct fcgic_request *
         struct fcgic_result res;
         memset(&res, 0, sizeof(res));
         res.error = rc;
+        res.sys_errno = r->sys_errno;
         breq_defer_end(b, r, &res);
+        bal_wake(b);
         return 0;
     }
     if (rc != 0) {
         if (handle)
             *handle = NULL;
         breq_free(b, r);
+        bal_wake(b);
         return rc;
+    }
+    bal_wake(b);
+    return 0;
+}
+
+/* Take r off the list of ends waiting for a tick; 0 when it is not there. */
+static int ends_remove(struct fcgic_balancer *b, struct fcgic_balancer_req *r)
+{
+    for (struct fcgic_balancer_req **pp = &b->ends; *pp; pp = &(*pp)->dnext) {
+        if (*pp != r)
+            continue;
+        *pp = r->dnext;
+        r->dnext = NULL;
+        if (!*pp)
+            b->ends_tail = pp;
+        return 1;
     }
     return 0;
 }
@@ -1287,10 +1348,36 @@ int fcgic_balancer_abort(struct fcgic_balancer *b, struct fcgic_balancer_req *r,
 {
     if (b && b->closing)
         return FCGIC_E_POOL_CLOSED;
-    if (!b || !r || r->b != b || !r->m || !r->pr)
+    if (!b || !r || r->b != b)
+        return FCGIC_E_INVAL;
+    if (!r->m && !r->pr && !r->aborted && ends_remove(b, r)) {
+        /* its FCGIC_E_BAL_ALL_DOWN end waited for a tick: end it now */
+        struct fcgic_result res;
+        memset(&res, 0, sizeof(res));
+        res.error = FCGIC_E_ABORTED;
+        res.aborted = 1;
+        r->aborted = 1;
+        breq_finish(b, r, &res);
+        bal_wake(b);
+        return 0;
+    }
+    if (!r->m || !r->pr)
         return FCGIC_E_INVAL;
     r->aborted = 1;
-    return fcgic_pool_abort(r->m->pool, r->pr, now);
+    int rc = fcgic_pool_abort(r->m->pool, r->pr, now);
+    bal_wake(b);
+    return rc;
+}
+
+int fcgic_balancer_unpause(struct fcgic_balancer *b, struct fcgic_balancer_req *r, uint64_t now)
+{
+    if (b && b->closing)
+        return FCGIC_E_POOL_CLOSED;
+    if (!b || !r || r->b != b)
+        return FCGIC_E_INVAL;
+    if (!r->m || !r->pr)
+        return 0; /* between members, or ending: nothing is paused */
+    return fcgic_pool_unpause(r->m->pool, r->pr, now);
 }
 
 int fcgic_balancer_resume(struct fcgic_balancer *b, struct fcgic_balancer_req *r, uint64_t now)
@@ -1338,6 +1425,7 @@ int fcgic_balancer_tick(struct fcgic_balancer *b, uint64_t now)
             m = next;
         }
     }
+    bal_wake(b);
     return 0;
 }
 

@@ -63,12 +63,13 @@ void fcgic__hc_free(struct fcgic__hc *h, const struct fcgic__alloc *a)
 /* The probe's engine callbacks                                             */
 /* ------------------------------------------------------------------------ */
 
-static void verdict(struct fcgic__probe *pr, int err)
+static void verdict(struct fcgic__probe *pr, int err, int sys_errno)
 {
     if (pr->state != FCGIC__PROBE_RUNNING)
         return;
     pr->state = FCGIC__PROBE_DONE;
     pr->error = err;
+    pr->sys_errno = err ? sys_errno : 0;
     if (pr->done)
         pr->done(pr->owner);
 }
@@ -102,7 +103,7 @@ static void p_end(struct fcgic_conn *c, void *req_ud, const struct fcgic_result 
         else if (res->protocol_status != FCGIC_REQUEST_COMPLETE || res->app_status != 0 || !status_ok)
             err = FCGIC_E_BAL_HC_STATUS;
     }
-    verdict(pr, err);
+    verdict(pr, err, res->sys_errno);
 }
 
 static void p_values(struct fcgic_conn *c, void *conn_ud, const struct fcgic_param *pairs, size_t n)
@@ -114,7 +115,7 @@ static void p_values(struct fcgic_conn *c, void *conn_ud, const struct fcgic_par
     /* Any answer will do: the backend accepted a connection and speaks
      * FastCGI. PHP-FPM, for one, answers only FCGI_MPXS_CONNS. */
     if (pr->hc->method == FCGIC_HC_VALUES)
-        verdict(pr, 0);
+        verdict(pr, 0, 0);
 }
 
 static const struct fcgic_conn_callbacks probe_cb = {
@@ -125,7 +126,8 @@ static const struct fcgic_conn_callbacks probe_cb = {
 /* Running a probe                                                          */
 /* ------------------------------------------------------------------------ */
 
-int fcgic__probe_start(struct fcgic__probe *pr, const struct fcgic_transport *tr, const char *target, uint64_t now)
+int fcgic__probe_start(struct fcgic__probe *pr, const struct fcgic_transport *tr, const char *target,
+                       const struct fcgic_mem *mem, uint64_t now)
 {
     static const char *const names[] = {"FCGI_MAX_CONNS", "FCGI_MAX_REQS", "FCGI_MPXS_CONNS"};
     const struct fcgic__hc *h = pr->hc;
@@ -134,8 +136,9 @@ int fcgic__probe_start(struct fcgic__probe *pr, const struct fcgic_transport *tr
     pr->c = NULL;
     pr->error = 0;
     pr->status = 0;
+    pr->sys_errno = 0;
     pr->started = now;
-    int rc = tr->open(tr->ud, target, &h->copts, &probe_cb, pr, &c, now);
+    int rc = tr->open(tr->ud, target, &h->copts, &probe_cb, pr, mem, &c, &pr->sys_errno, now);
     if (rc != 0)
         return rc;
     pr->c = c;
@@ -171,7 +174,7 @@ void fcgic__probe_poll(struct fcgic__probe *pr)
     if (!fcgic__probe_stalled(pr))
         return;
     int err = fcgic_conn_error(pr->c);
-    verdict(pr, err ? err : FCGIC_E_PEER_CLOSED);
+    verdict(pr, err ? err : FCGIC_E_PEER_CLOSED, fcgic_conn_sys_errno(pr->c));
 }
 
 void fcgic__probe_close(struct fcgic__probe *pr, const struct fcgic_transport *tr)

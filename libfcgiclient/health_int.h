@@ -37,6 +37,7 @@ struct fcgic__probe {
     struct fcgic_conn *c; /* RUNNING and DONE */
     enum fcgic__probe_state state;
     int error;       /* DONE: 0 passed, else why it failed */
+    int sys_errno;   /* the errno behind error, or 0 */
     unsigned status; /* HTTP status a request probe got, else 0 */
     uint64_t started;
     /* Called when the probe turns DONE (from inside an engine callback of
@@ -46,12 +47,14 @@ struct fcgic__probe {
     void *owner;
 };
 
-/* Open the probe's connection to target and send the probe (IDLE ->
- * RUNNING; a transport may even make it DONE at once). Returns 0, or the
- * error that kept it from starting (the transport's open error, an error of
+/* Open the probe's connection to target (its engine allocates from mem)
+ * and send the probe (IDLE -> RUNNING; a transport may even make it DONE at
+ * once). Returns 0, or the error that kept it from starting (the
+ * transport's open error, with its errno in pr->sys_errno, an error of
  * fcgic_conn_submit() or fcgic_conn_get_values(), FCGIC_E_NOMEM); the probe
  * then stays IDLE with no connection. */
-int fcgic__probe_start(struct fcgic__probe *pr, const struct fcgic_transport *tr, const char *target, uint64_t now);
+int fcgic__probe_start(struct fcgic__probe *pr, const struct fcgic_transport *tr, const char *target,
+                       const struct fcgic_mem *mem, uint64_t now);
 
 /* A RUNNING probe whose connection failed or closed without telling a
  * callback (a GET_VALUES probe has no request to end): is it so? */

@@ -5,7 +5,10 @@
  * head, ttl expiry looks at the tail. Work that must not happen inside an
  * engine callback (closing a connection, giving a connection that turned
  * idle to a queued request) is marked and done by process(), which runs
- * from fcgic_pool_tick() and at the start of fcgic_pool_submit(). */
+ * from fcgic_pool_tick() and at the start of fcgic_pool_submit(). wake()
+ * tells the owner (a balancer) or the embedder's on_timer whenever the
+ * deadline may have changed. */
+#include <stddef.h>
 #include <string.h>
 
 #include "fcgiclient/error.h"
@@ -26,10 +29,12 @@ struct pconn {
     struct pconn *iprev, *inext;       /* idle list, MRU first */
     struct pconn *dnext;               /* dirty list */
     uint64_t idle_since;
+    uint64_t started;                  /* when its latest request started */
     uint64_t nreq;                     /* requests started on it */
     unsigned active;                   /* our requests running on it */
     unsigned tried;                    /* try_start round in which it refused a request */
     unsigned idle : 1, dirty : 1, closing : 1, probing : 1;
+    unsigned answered : 1;             /* a response byte arrived on it */
 };
 
 struct fcgic_pool_req {
@@ -82,6 +87,14 @@ struct fcgic_pool {
     int pending;     /* deferred work waits */
     int cb_depth;
     struct fcgic_conn *cb_conn; /* connection whose callback is running */
+    /* Inside on_end with reuse: the connection whose request just ended,
+     * idle as soon as on_end returns; soon_taken once a request submitted
+     * from that on_end waits for it. */
+    struct pconn *soon;
+    int soon_taken;
+    int last_errno;             /* errno of the last open refused at once */
+    uint64_t reported_dl;       /* last deadline given to on_timer */
+    int timer_known;            /* reported_dl is valid */
     struct fcgic_pool_stats st;
 };
 
@@ -202,7 +215,8 @@ int fcgic__may_retry(enum fcgic_retry policy, int idempotent, const struct fcgic
     }
 }
 
-static void emit(struct fcgic_pool *p, enum fcgic_event_kind kind, int err, unsigned a, unsigned b, uint64_t now)
+static void emit(struct fcgic_pool *p, enum fcgic_event_kind kind, int err, int sys_errno, unsigned a, unsigned b,
+                 uint64_t now)
 {
     if (!p->cb.on_event)
         return;
@@ -215,6 +229,7 @@ static void emit(struct fcgic_pool *p, enum fcgic_event_kind kind, int err, unsi
     ev.old_status = a;
     ev.new_status = b;
     ev.now = now;
+    ev.sys_errno = sys_errno;
     /* on_event is a callback like the others: calls back into the pool from
      * it are deferred or refused, never run in the middle of this one. */
     p->cb_depth++;
@@ -222,10 +237,24 @@ static void emit(struct fcgic_pool *p, enum fcgic_event_kind kind, int err, unsi
     p->cb_depth--;
 }
 
+/* The deadline may have changed: tell the owner, or the embedder's
+ * on_timer when it differs from the one reported last. */
 static void wake(struct fcgic_pool *p)
 {
-    if (p->owner.wake)
+    if (p->owner.wake) {
         p->owner.wake(p->owner.owner, p);
+        return;
+    }
+    if (!p->cb.on_timer || p->closing)
+        return;
+    uint64_t d = fcgic_pool_deadline(p);
+    if (p->timer_known && d == p->reported_dl)
+        return;
+    p->timer_known = 1;
+    p->reported_dl = d;
+    p->cb_depth++; /* calls back into the pool are refused or deferred */
+    p->cb.on_timer(p->ud, d);
+    p->cb_depth--;
 }
 
 static void q_push(struct rqueue *q, struct fcgic_pool_req *r)
@@ -324,6 +353,7 @@ static void mark_close(struct fcgic_pool *p, struct pconn *pc)
 static void conn_destroy(struct fcgic_pool *p, struct pconn *pc, uint64_t now)
 {
     int err = pc->c ? fcgic_conn_error(pc->c) : 0;
+    int sys_errno = pc->c ? fcgic_conn_sys_errno(pc->c) : 0;
     if (pc->probing && p->probe_state == 1)
         p->probe_state = 0; /* the GET_VALUES answer never came: ask on the next connection */
     idle_remove(p, pc);
@@ -338,7 +368,7 @@ static void conn_destroy(struct fcgic_pool *p, struct pconn *pc, uint64_t now)
     if (pc->c)
         p->tr.close(p->tr.ud, pc->c);
     fcgic__free(&p->a, pc);
-    emit(p, FCGIC_EVENT_CLOSE, err, 0, 0, now);
+    emit(p, FCGIC_EVENT_CLOSE, err, sys_errno, 0, 0, now);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -391,13 +421,19 @@ static void req_finish(struct fcgic_pool *p, struct fcgic_pool_req *r, const str
     req_release(p, r);
 }
 
-static void req_fail(struct fcgic_pool *p, struct fcgic_pool_req *r, int err, int aborted)
+static void req_fail_errno(struct fcgic_pool *p, struct fcgic_pool_req *r, int err, int sys_errno, int aborted)
 {
     struct fcgic_result res;
     memset(&res, 0, sizeof(res));
     res.error = err;
+    res.sys_errno = sys_errno;
     res.aborted = aborted;
     req_finish(p, r, &res);
+}
+
+static void req_fail(struct fcgic_pool *p, struct fcgic_pool_req *r, int err, int aborted)
+{
+    req_fail_errno(p, r, err, 0, aborted);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -412,11 +448,20 @@ static void req_fail(struct fcgic_pool *p, struct fcgic_pool_req *r, int err, in
     (p)->cb_conn = saved_conn_;                                                                              \
     (p)->cb_depth--
 
+/* A response byte arrived on r's connection: a PHP-FPM worker took it (see
+ * unpin()). */
+static void mark_answered(struct fcgic_pool_req *r)
+{
+    if (r->pc)
+        r->pc->answered = 1;
+}
+
 static int ccb_head(struct fcgic_conn *c, void *req_ud, const struct fcgic_response_head *head)
 {
     struct fcgic_pool_req *r = req_ud;
     struct fcgic_pool *p = r->pool;
     int rc = 0;
+    mark_answered(r);
     if (p->cb.on_head) {
         ENTER(p, c);
         rc = p->cb.on_head(r->ud, head);
@@ -430,6 +475,7 @@ static int ccb_body(struct fcgic_conn *c, void *req_ud, const char *data, size_t
     struct fcgic_pool_req *r = req_ud;
     struct fcgic_pool *p = r->pool;
     int rc = 0;
+    mark_answered(r);
     if (p->cb.on_body) {
         ENTER(p, c);
         rc = p->cb.on_body(r->ud, data, len);
@@ -443,6 +489,7 @@ static int ccb_stderr(struct fcgic_conn *c, void *req_ud, const char *line, size
     struct fcgic_pool_req *r = req_ud;
     struct fcgic_pool *p = r->pool;
     int rc = 0;
+    mark_answered(r);
     if (p->cb.on_stderr) {
         ENTER(p, c);
         rc = p->cb.on_stderr(r->ud, line, len);
@@ -471,6 +518,8 @@ static void ccb_end(struct fcgic_conn *c, void *req_ud, const struct fcgic_resul
     if (pc) {
         if (pc->active)
             pc->active--;
+        if (res->response_started || res->got_end_request)
+            pc->answered = 1;
         mark_dirty(p, pc);
     }
     r->pc = NULL;
@@ -503,14 +552,24 @@ static void ccb_end(struct fcgic_conn *c, void *req_ud, const struct fcgic_resul
         if (pc)
             mark_close(p, pc);
         ENTER(p, c);
-        emit(p, FCGIC_EVENT_STALE_RETRY, res->error, 0, 0, now);
+        emit(p, FCGIC_EVENT_STALE_RETRY, res->error, res->sys_errno, 0, 0, now);
         LEAVE(p);
         wake(p);
         return;
     }
+    /* A request submitted from this on_end takes this connection, idle as
+     * soon as on_end returns, rather than opening another one. */
+    struct pconn *saved_soon = p->soon;
+    int saved_taken = p->soon_taken;
+    int soon = pc && pc->active == 0 && p->o.enable_reuse && !pc->closing && !p->draining &&
+               fcgic_conn_state(c) == FCGIC_CONN_IDLE && p->nopen <= p->max;
+    p->soon = soon ? pc : NULL;
+    p->soon_taken = 0;
     ENTER(p, c);
     req_finish(p, r, res);
     LEAVE(p);
+    p->soon = saved_soon;
+    p->soon_taken = saved_taken;
     wake(p);
 }
 
@@ -582,7 +641,7 @@ static void ccb_values(struct fcgic_conn *c, void *conn_ud, const struct fcgic_p
     close_surplus_idle(p);
     if (old_max != p->max || old_mpx != p->mpx) {
         ENTER(p, c);
-        emit(p, FCGIC_EVENT_VALUES, 0, p->max, p->mpx, fcgic_conn_last_now(c));
+        emit(p, FCGIC_EVENT_VALUES, 0, 0, p->max, p->mpx, fcgic_conn_last_now(c));
         LEAVE(p);
     }
     p->pending = 1; /* capacity may have grown: dispatch the queue */
@@ -603,7 +662,9 @@ static int open_conn(struct fcgic_pool *p, struct pconn **out, uint64_t now)
     co.keep_conn = p->o.enable_reuse ? 1 : 0;
     co.max_requests = p->mpx;
     co.connect_timeout_ns = p->o.connect_timeout_ns;
-    int rc = p->tr.open(p->tr.ud, p->target, &co, &p->ccb, pc, &pc->c, now);
+    int sys_errno = 0;
+    int rc = p->tr.open(p->tr.ud, p->target, &co, &p->ccb, pc, &p->a.m, &pc->c, &sys_errno, now);
+    p->last_errno = rc != 0 ? sys_errno : 0;
     if (rc != 0) {
         fcgic__free(&p->a, pc);
         return rc;
@@ -621,16 +682,17 @@ static int open_conn(struct fcgic_pool *p, struct pconn **out, uint64_t now)
             pc->probing = 1;
         }
     }
-    emit(p, FCGIC_EVENT_CONNECT, 0, 0, 0, now);
+    emit(p, FCGIC_EVENT_CONNECT, 0, 0, 0, 0, now);
     *out = pc;
     return 0;
 }
 
 static void apply_timeouts(const struct fcgic_pool *p, struct fcgic_request *req)
 {
-    if (p->o.timeout_ns && !req->timeouts.first_byte && !req->timeouts.idle) {
-        req->timeouts.first_byte = p->o.timeout_ns;
-        req->timeouts.idle = p->o.timeout_ns;
+    uint64_t t = p->o.timeout_ns ? p->o.timeout_ns : FCGIC_POOL_DEFAULT_TIMEOUT_NS;
+    if (t != FCGIC_NO_DEADLINE && !req->timeouts.first_byte && !req->timeouts.idle) {
+        req->timeouts.first_byte = t;
+        req->timeouts.idle = t;
     }
 }
 
@@ -685,6 +747,12 @@ static int try_start(struct fcgic_pool *p, struct fcgic_pool_req *r, uint64_t no
                 pc = take_mpx(p, round);
         }
         int fresh = 0;
+        if (!pc && !r->fresh_only && p->soon && !p->soon_taken) {
+            /* submitted from on_end: wait for the connection that is
+             * about to turn idle (process() hands it over) */
+            p->soon_taken = 1;
+            return FCGIC_E_BUSY;
+        }
         if (!pc) {
             if (p->nopen >= p->max)
                 return FCGIC_E_BUSY;
@@ -716,9 +784,10 @@ static int try_start(struct fcgic_pool *p, struct fcgic_pool_req *r, uint64_t no
             return rc == FCGIC_E_BUSY ? FCGIC_E_INTERNAL : rc;
         }
         pc->nreq++;
+        pc->started = now;
         if (kept) {
             p->st.conns_reused++;
-            emit(p, FCGIC_EVENT_REUSE, 0, 0, 0, now);
+            emit(p, FCGIC_EVENT_REUSE, 0, 0, 0, 0, now);
         }
         p->tr.kick(p->tr.ud, pc->c, now);
         return 0;
@@ -736,6 +805,30 @@ static void close_dead_idle(struct fcgic_pool *p)
         if (!x)
             return;
         mark_close(p, x); /* destroyed by the last step of process() */
+    }
+}
+
+/* A connection that has never answered while requests run on it may sit
+ * in the application's listen queue: PHP-FPM's workers each stay bound to
+ * a kept connection, so one that is merely idle here keeps a worker from
+ * taking it. An idle connection whose latest request started after such a
+ * connection's (and ended first) is closed rather than kept. */
+static void unpin(struct fcgic_pool *p)
+{
+    if (!p->idle_head || !p->o.enable_reuse)
+        return;
+    uint64_t oldest = FCGIC_NO_DEADLINE;
+    for (struct pconn *x = p->all; x; x = x->next)
+        if (!x->answered && !x->closing && x->active > 0 && x->started < oldest)
+            oldest = x->started;
+    if (oldest == FCGIC_NO_DEADLINE)
+        return;
+    struct pconn *x = p->idle_head;
+    while (x) {
+        struct pconn *next = x->inext;
+        if (x->started > oldest)
+            mark_close(p, x);
+        x = next;
     }
 }
 
@@ -784,7 +877,7 @@ static void process(struct fcgic_pool *p, uint64_t now, int with_timers)
             if (with_timers && r->deadline != FCGIC_NO_DEADLINE && r->deadline <= now) {
                 q_remove(q, r);
                 p->st.queue_timeouts++;
-                emit(p, FCGIC_EVENT_QUEUE_TIMEOUT, FCGIC_E_POOL_TIMEOUT, 0, 0, now);
+                emit(p, FCGIC_EVENT_QUEUE_TIMEOUT, FCGIC_E_POOL_TIMEOUT, 0, 0, 0, now);
                 req_fail(p, r, FCGIC_E_POOL_TIMEOUT, 0);
                 continue;
             }
@@ -797,9 +890,10 @@ static void process(struct fcgic_pool *p, uint64_t now, int with_timers)
                 break;
             }
             if (rc != 0)
-                req_fail(p, r, rc, 0);
+                req_fail_errno(p, r, rc, p->last_errno, 0);
         }
     }
+    unpin(p);
     /* Connections that could not be used above. */
     while (p->dirty) {
         struct pconn *pc = p->dirty;
@@ -823,7 +917,8 @@ int fcgic_pool_new(struct fcgic_pool **out, const struct fcgic_pool_options *opt
         return FCGIC_E_INVAL;
     *out = NULL;
     if (!opts || !opts->target || !transport || !transport->open || !transport->kick || !transport->close ||
-        !cb || cb->version != FCGIC_POOL_CALLBACKS_VERSION)
+        !fcgic__pool_callbacks_size(cb) || !fcgic__struct_version(opts->version, FCGIC_POOL_OPTIONS_VERSION) ||
+        !fcgic__struct_version(transport->version, FCGIC_TRANSPORT_VERSION))
         return FCGIC_E_INVAL;
     unsigned max = opts->max ? opts->max : DEFAULT_MAX;
     if (opts->min > max)
@@ -852,7 +947,7 @@ int fcgic_pool_new(struct fcgic_pool **out, const struct fcgic_pool_options *opt
         p->mpx = m == 0 ? 1 : m > 65535u ? 65535u : m;
     }
     p->tr = *transport;
-    p->cb = *cb;
+    fcgic__copy_grown(&p->cb, sizeof(p->cb), cb, fcgic__pool_callbacks_size(cb));
     p->ud = ud;
     p->ccb.version = FCGIC_CONN_CALLBACKS_VERSION;
     p->ccb.on_head = ccb_head;
@@ -1039,11 +1134,36 @@ int fcgic_pool_abort(struct fcgic_pool *p, struct fcgic_pool_req *r, uint64_t no
         wake(p);
         return 0;
     }
+    /* The engine ends the request at once (on_end runs inside, or when
+     * the callback running on its connection returns) and retires the
+     * connection; r may be gone when it returns, pc is not (closed by
+     * process()). With polite_abort, on_end waits for END_REQUEST. */
     struct pconn *pc = r->pc;
     int rc = fcgic_conn_abort(pc->c, r->id);
     if (rc == 0)
         p->tr.kick(p->tr.ud, pc->c, now);
+    wake(p);
     return rc;
+}
+
+int fcgic_pool_unpause(struct fcgic_pool *p, struct fcgic_pool_req *r, uint64_t now)
+{
+    if (p && p->closing)
+        return FCGIC_E_POOL_CLOSED;
+    if (!p || !r || r->pool != p || r->state == R_ENDED)
+        return FCGIC_E_INVAL;
+    if (p->cb_depth == 0)
+        p->now = now;
+    if (r->state == R_QUEUED || !r->pc)
+        return 0;
+    struct fcgic_conn *c = r->pc->c;
+    /* From inside a callback of c the engine is left alone: the kick is
+     * deferred by the transport and feeds what it held back then. */
+    if (!fcgic_conn_in_callback(c) && fcgic_conn_input_paused(c))
+        fcgic_conn_unpause(c);
+    p->tr.kick(p->tr.ud, c, now);
+    wake(p);
+    return 0;
 }
 
 int fcgic_pool_resume(struct fcgic_pool *p, struct fcgic_pool_req *r, uint64_t now)
@@ -1054,9 +1174,11 @@ int fcgic_pool_resume(struct fcgic_pool *p, struct fcgic_pool_req *r, uint64_t n
         return FCGIC_E_INVAL;
     if (r->state == R_QUEUED)
         return 0;
-    int rc = fcgic_conn_resume(r->pc->c, r->id, now);
+    struct fcgic_conn *c = r->pc->c;
+    int rc = fcgic_conn_resume(c, r->id, now);
     if (rc == 0)
-        p->tr.kick(p->tr.ud, r->pc->c, now);
+        p->tr.kick(p->tr.ud, c, now);
+    wake(p);
     return rc;
 }
 
@@ -1131,6 +1253,25 @@ void fcgic_pool_get_stats(const struct fcgic_pool *p, struct fcgic_pool_stats *o
 const char *fcgic_pool_target(const struct fcgic_pool *p)
 {
     return p ? p->target : NULL;
+}
+
+int fcgic_pool_last_errno(const struct fcgic_pool *p)
+{
+    return p ? p->last_errno : 0;
+}
+
+size_t fcgic__pool_callbacks_size(const struct fcgic_pool_callbacks *cb)
+{
+    if (!cb)
+        return 0;
+    switch (cb->version) {
+    case 1:
+        return offsetof(struct fcgic_pool_callbacks, on_timer);
+    case FCGIC_POOL_CALLBACKS_VERSION:
+        return sizeof(*cb);
+    default:
+        return 0;
+    }
 }
 
 void fcgic__pool_set_owner(struct fcgic_pool *p, const struct fcgic__pool_owner *o)

@@ -67,6 +67,10 @@ int fcgic__may_retry(enum fcgic_retry policy, int idempotent, const struct fcgic
 /* Does the error mean the connection could not be made (nothing was sent)? */
 int fcgic__is_connect_error(int err);
 
+/* Bytes of cb the library reads for its version (the version-1 prefix for
+ * 1), or 0 for NULL or an unknown version. */
+size_t fcgic__pool_callbacks_size(const struct fcgic_pool_callbacks *cb);
+
 /* Bench hooks: take the most recently used idle connection (NULL if none)
  * and give it back, as a request would. */
 struct fcgic_conn *fcgic__pool_acquire_idle(struct fcgic_pool *p, uint64_t now);

@@ -103,8 +103,8 @@ static int add_numeric(const struct fcgic__alloc *a, const char *host, uint16_t 
     return 0;
 }
 
-static int resolve_name(const struct fcgic__alloc *a, const char *host, uint16_t port, struct fcgic__sockaddr **out,
-                        size_t *n)
+int fcgic__posix_resolve_blocking(const struct fcgic__alloc *a, const char *host, uint16_t port,
+                                  struct fcgic__sockaddr **out, size_t *n)
 {
     char service[8];
     struct addrinfo hints, *res = NULL;
@@ -145,7 +145,8 @@ static int resolve_name(const struct fcgic__alloc *a, const char *host, uint16_t
     return 0;
 }
 
-int fcgic__posix_resolve(const struct fcgic__alloc *a, const char *target, struct fcgic__sockaddr **out, size_t *n)
+int fcgic__posix_resolve(const struct fcgic__alloc *a, const char *target, struct fcgic__sockaddr **out, size_t *n,
+                         char *host, uint16_t *port)
 {
     struct fcgic_posix_addr addr;
     int rc = fcgic_posix_addr_parse(target, &addr, NULL);
@@ -163,13 +164,13 @@ int fcgic__posix_resolve(const struct fcgic__alloc *a, const char *target, struc
         *n = 1;
         return 0;
     }
-    char host[MAX_HOST + 1];
     memcpy(host, addr.host.ptr, addr.host.len); /* len <= MAX_HOST: checked by the parser */
     host[addr.host.len] = '\0';
+    *port = addr.port;
     rc = add_numeric(a, host, addr.port, out, n);
     if (rc <= 0)
         return rc;
     if (addr.ipv6_literal)
         return FCGIC_E_BAD_ADDRESS; /* unreachable: the parser checked it */
-    return resolve_name(a, host, addr.port, out, n);
+    return 1;
 }

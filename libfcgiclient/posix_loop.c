@@ -1,7 +1,9 @@
 /* The POSIX transport's event-loop object: sockets and their connection
  * engines, socket interest and timer reporting (libcurl multi / c-ares
  * style), the struct fcgic_transport operations and a built-in poll(2)
- * loop. */
+ * loop. A socket's state hangs off its engine (fcgic_conn_transport_data());
+ * sockets are found by fd through a hash map. Host-name lookups without
+ * blocking live in posix_resolve.c. */
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -49,6 +51,10 @@ struct psock {
     bool paused;       /* a callback returned FCGIC_PAUSE: input held back */
     bool closing;      /* fcgic_posix_close() while busy */
     bool kick_pending;
+    bool resolving;    /* waiting for the lookup q: no socket yet */
+    struct fcgic_posix_query *q;
+    uint16_t port;     /* of the target, for the lookup's answer */
+    int sys_errno;     /* errno of the last failed connect attempt */
     unsigned ticked; /* timer round in which it was last ticked */
     uint64_t deadline;
     size_t heap_idx;
@@ -84,7 +90,9 @@ struct fcgic_posix {
     struct psock *head;
     size_t count;
     unsigned next_serial;
-    struct pmap by_conn, by_fd;
+    struct pmap by_fd;
+    struct fcgic__dns *dns;
+    int last_errno; /* fcgic_posix_last_errno() */
     struct psock **heap; /* min-heap on deadline */
     size_t heap_len, heap_cap;
     uint64_t reported_deadline;
@@ -279,7 +287,7 @@ static void notify_socket(struct fcgic_posix *p, struct psock *s, unsigned what)
 
 static void notify_timer(struct fcgic_posix *p)
 {
-    uint64_t d = p->heap_len ? p->heap[0]->deadline : FCGIC_NO_DEADLINE;
+    uint64_t d = fcgic_posix_deadline(p);
     if (d == p->reported_deadline)
         return;
     p->reported_deadline = d;
@@ -294,7 +302,7 @@ static void notify_timer(struct fcgic_posix *p)
 
 static unsigned sock_want(const struct psock *s)
 {
-    if (s->closing || s->dead || fcgic_conn_error(s->c))
+    if (s->closing || s->dead || s->resolving || fcgic_conn_error(s->c))
         return 0; /* a failed engine (e.g. connect timeout) waits for nothing */
     if (s->connecting)
         return FCGIC_POSIX_OUT;
@@ -307,11 +315,20 @@ static unsigned sock_want(const struct psock *s)
 }
 
 /* Report interest and deadline after the engine ran. */
+static void sock_forget_fd(struct psock *s);
+
 static void sock_update(struct psock *s)
 {
     struct fcgic_posix *p = s->p;
+    if (s->fd >= 0 && (fcgic_conn_wants(s->c) & FCGIC_WANT_CLOSE) &&
+        (s->dead || s->connecting || fcgic_conn_out_pending(s->c) == 0)) {
+        /* finished or failed (an idle connection the application closed,
+         * say): the socket goes now, the engine stays until closed */
+        s->dead = true;
+        sock_forget_fd(s);
+    }
     unsigned want = sock_want(s);
-    if (!s->registered || want != s->interest) {
+    if (s->fd >= 0 && (!s->registered || want != s->interest)) {
         s->interest = want;
         s->registered = true;
         notify_socket(p, s, want);
@@ -335,7 +352,7 @@ static void sock_destroy(struct psock *s)
 {
     struct fcgic_posix *p = s->p;
     sock_forget_fd(s);
-    pmap_del(&p->by_conn, (uintptr_t)s->c);
+    fcgic_conn_set_transport_data(s->c, NULL);
     heap_remove(p, s);
     if (s->prev)
         s->prev->next = s->next;
@@ -360,10 +377,13 @@ static int sock_start_connect(struct psock *s)
     type |= SOCK_NONBLOCK | SOCK_CLOEXEC;
 #endif
     int fd = socket(family, type, 0);
-    if (fd < 0)
+    if (fd < 0) {
+        s->sys_errno = errno;
         return FCGIC_E_SOCKET;
+    }
 #if !(defined(SOCK_NONBLOCK) && defined(SOCK_CLOEXEC))
     if (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0 || fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0) {
+        s->sys_errno = errno;
         close(fd);
         return FCGIC_E_SOCKET;
     }
@@ -381,9 +401,11 @@ static int sock_start_connect(struct psock *s)
         /* EINTR: the connect goes on asynchronously, as with EINPROGRESS */
         s->connecting = true;
     } else {
+        s->sys_errno = errno;
         close(fd);
         return FCGIC_E_CONNECT;
     }
+    s->sys_errno = 0;
     s->fd = fd;
     s->fl = 0; /* a new socket: its flags and SO_RCVTIMEO are its own */
     s->rcvtimeo_set = false;
@@ -404,10 +426,10 @@ static int sock_connect_from(struct psock *s)
     return rc;
 }
 
-static void sock_fail(struct psock *s, int err, uint64_t now)
+static void sock_fail(struct psock *s, int err, int sys_errno, uint64_t now)
 {
     s->dead = true;
-    fcgic_conn_fail(s->c, err, now);
+    fcgic_conn_fail_errno(s->c, err, sys_errno, now);
 }
 
 /* The connecting socket became writable or reported an error. */
@@ -435,13 +457,15 @@ static void sock_finish_connect(struct psock *s, uint64_t now)
         return;
     /* Next address, on a new socket. by_fd has room: the old fd is removed first. */
     sock_forget_fd(s);
+    s->sys_errno = err;
     s->next_addr++;
-    if (sock_connect_from(s) == 0) {
+    int rc = s->next_addr < s->naddrs ? sock_connect_from(s) : FCGIC_E_CONNECT;
+    if (rc == 0) {
         if (!s->connecting)
             fcgic_conn_connected(s->c, now);
         return;
     }
-    sock_fail(s, FCGIC_E_CONNECT, now);
+    sock_fail(s, rc, s->sys_errno, now);
 }
 
 static void sock_write(struct psock *s, uint64_t now)
@@ -470,7 +494,7 @@ static void sock_write(struct psock *s, uint64_t now)
                 continue;
             if (errno == EAGAIN || errno == EWOULDBLOCK)
                 return;
-            sock_fail(s, FCGIC_E_IO, now);
+            sock_fail(s, FCGIC_E_IO, errno, now);
             return;
         }
         if (fcgic_conn_out_done(s->c, (size_t)w, now) < 0)
@@ -484,7 +508,7 @@ static void sock_hold(struct psock *s, const char *data, size_t len, uint64_t no
     s->held.len = 0;
     s->held_off = 0;
     if (fcgic__buf_append(&s->held, &s->p->a, data, len) < 0) {
-        sock_fail(s, FCGIC_E_NOMEM, now);
+        sock_fail(s, FCGIC_E_NOMEM, 0, now);
         return;
     }
     s->paused = true;
@@ -552,7 +576,7 @@ static void sock_read(struct psock *s, uint64_t now)
         } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
             return;
         } else {
-            sock_fail(s, FCGIC_E_IO, now);
+            sock_fail(s, FCGIC_E_IO, errno, now);
             return;
         }
     }
@@ -616,8 +640,8 @@ static void posix_destroy(struct fcgic_posix *p)
         p->head->busy = 0;
         sock_destroy(p->head);
     }
-    pmap_free(&p->by_conn, &p->a);
     pmap_free(&p->by_fd, &p->a);
+    fcgic__dns_free(p->dns);
     struct fcgic__alloc a = p->a;
     fcgic__free(&a, p->heap);
     fcgic__free(&a, p->pfds);
@@ -655,7 +679,8 @@ int fcgic_posix_new(struct fcgic_posix **out, const struct fcgic_posix_options *
     if (out == NULL)
         return FCGIC_E_INVAL;
     *out = NULL;
-    if (opts && opts->version != FCGIC_POSIX_OPTIONS_VERSION)
+    unsigned v = opts ? fcgic__struct_version(opts->version, FCGIC_POSIX_OPTIONS_VERSION) : 1;
+    if (v == 0)
         return FCGIC_E_INVAL;
     struct fcgic__alloc a;
     fcgic__alloc_init(&a, mem);
@@ -664,12 +689,19 @@ int fcgic_posix_new(struct fcgic_posix **out, const struct fcgic_posix_options *
         return FCGIC_E_NOMEM;
     p->a = a;
     if (opts)
-        p->o = *opts;
+        fcgic__copy_grown(&p->o, sizeof(p->o), opts,
+                          v == 1 ? offsetof(struct fcgic_posix_options, resolve) : sizeof(*opts));
     p->rbuf_size = p->o.read_buffer_size ? p->o.read_buffer_size : DEFAULT_RBUF;
     p->rbuf = fcgic__malloc(&a, p->rbuf_size);
     if (p->rbuf == NULL) {
         fcgic__free(&a, p);
         return FCGIC_E_NOMEM;
+    }
+    int rc = fcgic__dns_new(&p->dns, &p->a, p, &p->o);
+    if (rc) {
+        fcgic__free(&a, p->rbuf);
+        fcgic__free(&a, p);
+        return rc;
     }
     p->reported_deadline = FCGIC_NO_DEADLINE;
     *out = p;
@@ -689,16 +721,32 @@ void fcgic_posix_free(struct fcgic_posix *p)
 
 static struct psock *find(const struct fcgic_posix *p, const struct fcgic_conn *c)
 {
-    return c ? pmap_get(&p->by_conn, (uintptr_t)c) : NULL;
+    struct psock *s = c ? fcgic_conn_transport_data(c) : NULL;
+    return (s && s->p == p && s->c == c) ? s : NULL;
 }
 
-int fcgic_posix_open(struct fcgic_posix *p, const char *target, const struct fcgic_conn_options *opts,
-                     const struct fcgic_conn_callbacks *cb, void *conn_ud, struct fcgic_conn **out, uint64_t now)
+/* Where a new socket's addresses come from: 0 with s->addrs set, 1 when it
+ * waits for a lookup (s->q), or an error. */
+static int sock_addresses(struct fcgic_posix *p, struct psock *s, const char *target, uint64_t now)
+{
+    char host[256];
+    int rc = fcgic__posix_resolve(&p->a, target, &s->addrs, &s->naddrs, host, &s->port);
+    if (rc != 1)
+        return rc;
+    if (!fcgic__dns_async(p->dns))
+        return fcgic__posix_resolve_blocking(&p->a, host, s->port, &s->addrs, &s->naddrs);
+    return fcgic__dns_lookup(p->dns, host, s->port, now, &s->q, &s->addrs, &s->naddrs);
+}
+
+static int posix_open(struct fcgic_posix *p, const char *target, const struct fcgic_conn_options *opts,
+                      const struct fcgic_conn_callbacks *cb, void *conn_ud, const struct fcgic_mem *mem,
+                      struct fcgic_conn **out, uint64_t now)
 {
     if (out)
         *out = NULL;
     if (p == NULL || target == NULL || cb == NULL || out == NULL)
         return FCGIC_E_INVAL;
+    p->last_errno = 0;
     if (p->notifying || p->free_pending)
         return p->notifying ? FCGIC_E_REENTRANT : FCGIC_E_STATE;
     /* Reserve everything that could fail later, so that no failure happens
@@ -712,7 +760,7 @@ int fcgic_posix_open(struct fcgic_posix *p, const char *target, const struct fcg
         p->heap_cap = ncap;
     }
     int rc;
-    if ((rc = pmap_reserve(&p->by_conn, &p->a)) < 0 || (rc = pmap_reserve(&p->by_fd, &p->a)) < 0)
+    if ((rc = pmap_reserve(&p->by_fd, &p->a)) < 0)
         return rc;
     struct psock *s = fcgic__calloc(&p->a, 1, sizeof(*s));
     if (s == NULL)
@@ -721,28 +769,34 @@ int fcgic_posix_open(struct fcgic_posix *p, const char *target, const struct fcg
     s->fd = -1;
     s->heap_idx = NO_HEAP;
     s->deadline = FCGIC_NO_DEADLINE;
-    rc = fcgic__posix_resolve(&p->a, target, &s->addrs, &s->naddrs);
+    api_enter(p); /* a synchronous answer of the resolve hook may free nothing yet */
+    rc = sock_addresses(p, s, target, now);
+    s->resolving = rc == 1;
+    if (rc == 1)
+        rc = 0;
     if (rc == 0)
-        rc = fcgic_conn_new(&s->c, opts, cb, conn_ud, &p->a.m);
+        rc = fcgic_conn_new(&s->c, opts, cb, conn_ud, mem);
     if (rc == 0)
         rc = fcgic_conn_connecting(s->c, now);
-    if (rc == 0)
+    if (rc == 0 && !s->resolving)
         rc = sock_connect_from(s);
     if (rc < 0) {
+        p->last_errno = s->sys_errno;
         fcgic_conn_free(s->c);
         fcgic__free(&p->a, s->addrs);
         fcgic__free(&p->a, s);
+        if (api_leave(p))
+            return FCGIC_E_CLOSED;
         return rc;
     }
-    pmap_put_nogrow(&p->by_conn, (uintptr_t)s->c, s);
+    fcgic_conn_set_transport_data(s->c, s);
     s->next = p->head;
     if (p->head)
         p->head->prev = s;
     p->head = s;
     p->count++;
-    api_enter(p);
     sock_enter(s);
-    if (!s->connecting)
+    if (!s->connecting && !s->resolving)
         fcgic_conn_connected(s->c, now);
     *out = s->c;
     sock_leave(s, now);
@@ -751,6 +805,69 @@ int fcgic_posix_open(struct fcgic_posix *p, const char *target, const struct fcg
         return FCGIC_E_CLOSED;
     }
     return 0;
+}
+
+int fcgic_posix_open(struct fcgic_posix *p, const char *target, const struct fcgic_conn_options *opts,
+                     const struct fcgic_conn_callbacks *cb, void *conn_ud, struct fcgic_conn **out, uint64_t now)
+{
+    return posix_open(p, target, opts, cb, conn_ud, p ? &p->a.m : NULL, out, now);
+}
+
+int fcgic_posix_last_errno(const struct fcgic_posix *p)
+{
+    return p ? p->last_errno : 0;
+}
+
+/* A lookup ended: its waiting sockets connect, or fail. */
+void fcgic__posix_dns_done(struct fcgic_posix *p, struct fcgic_posix_query *q, uint64_t now)
+{
+    api_enter(p);
+    for (struct psock *s = p->head; s && !p->free_pending;) {
+        struct psock *next = s->next;
+        if (!s->resolving || s->q != q || s->closing) {
+            s = next;
+            continue;
+        }
+        s->resolving = false;
+        s->q = NULL;
+        sock_enter(s);
+        int rc = fcgic__dns_addrs(p->dns, q, s->port, &s->addrs, &s->naddrs);
+        if (rc == 0)
+            rc = pmap_reserve(&p->by_fd, &p->a);
+        if (rc == 0)
+            rc = sock_connect_from(s);
+        if (rc < 0) {
+            sock_fail(s, rc, rc == FCGIC_E_RESOLVE ? 0 : s->sys_errno, now);
+        } else if (!s->connecting) {
+            fcgic_conn_connected(s->c, now);
+            s->kick_pending = true; /* write what was submitted meanwhile */
+        }
+        sock_leave(s, now); /* s may be gone (closed from a callback) */
+        s = next;
+    }
+    api_leave(p);
+}
+
+void fcgic__posix_dns_socket(struct fcgic_posix *p, int fd, unsigned what)
+{
+    if (p->o.on_socket == NULL)
+        return;
+    p->notifying++;
+    p->o.on_socket(p->o.ud, fd, what, NULL);
+    p->notifying--;
+}
+
+int fcgic_posix_resolved(struct fcgic_posix *p, struct fcgic_posix_query *q, const struct addrinfo *ai,
+                         uint64_t ttl_ns, uint64_t now)
+{
+    if (p == NULL || q == NULL)
+        return FCGIC_E_INVAL;
+    if (p->notifying)
+        return FCGIC_E_REENTRANT;
+    api_enter(p);
+    int rc = fcgic__dns_answer(p->dns, q, ai, ttl_ns, now);
+    api_leave(p);
+    return rc;
 }
 
 void fcgic_posix_kick(struct fcgic_posix *p, struct fcgic_conn *c, uint64_t now)
@@ -801,9 +918,14 @@ void fcgic_posix_check(struct fcgic_posix *p, struct fcgic_conn *c, uint64_t now
 }
 
 static int t_open(void *ud, const char *target, const struct fcgic_conn_options *opts,
-                  const struct fcgic_conn_callbacks *cb, void *conn_ud, struct fcgic_conn **out, uint64_t now)
+                  const struct fcgic_conn_callbacks *cb, void *conn_ud, const struct fcgic_mem *mem,
+                  struct fcgic_conn **out, int *sys_errno, uint64_t now)
 {
-    return fcgic_posix_open(ud, target, opts, cb, conn_ud, out, now);
+    struct fcgic_posix *p = ud;
+    int rc = posix_open(p, target, opts, cb, conn_ud, mem, out, now);
+    if (sys_errno)
+        *sys_errno = rc != 0 && rc != FCGIC_E_CLOSED ? p->last_errno : 0;
+    return rc;
 }
 
 static void t_kick(void *ud, struct fcgic_conn *c, uint64_t now)
@@ -825,6 +947,8 @@ void fcgic_posix_transport(struct fcgic_posix *p, struct fcgic_transport *out)
 {
     if (out == NULL)
         return;
+    memset(out, 0, sizeof(*out));
+    out->version = FCGIC_TRANSPORT_VERSION;
     out->ud = p;
     out->open = t_open;
     out->kick = t_kick;
@@ -847,8 +971,14 @@ int fcgic_posix_socket_action(struct fcgic_posix *p, int fd, unsigned events, ui
     if (rc)
         return rc;
     struct psock *s = pmap_get(&p->by_fd, fd_key(fd));
-    if (s == NULL)
+    if (s == NULL) {
+        if (fcgic__dns_owns(p->dns, fd)) {
+            api_enter(p);
+            fcgic__dns_process(p->dns, fd, events, now);
+            api_leave(p);
+        }
         return 0;
+    }
     api_enter(p);
     sock_enter(s);
     sock_io(s, events, now);
@@ -861,6 +991,8 @@ int fcgic_posix_socket_action(struct fcgic_posix *p, int fd, unsigned events, ui
  * now waits for the next call instead of spinning here. */
 static void run_timers(struct fcgic_posix *p, uint64_t now)
 {
+    if (fcgic__dns_deadline(p->dns) <= now)
+        fcgic__dns_process(p->dns, -1, 0, now);
     unsigned round = ++p->tick_round;
     while (p->heap_len && p->heap[0]->deadline <= now && !p->free_pending) {
         struct psock *s = p->heap[0];
@@ -886,7 +1018,10 @@ int fcgic_posix_timeout(struct fcgic_posix *p, uint64_t now)
 
 uint64_t fcgic_posix_deadline(const struct fcgic_posix *p)
 {
-    return (p && p->heap_len) ? p->heap[0]->deadline : FCGIC_NO_DEADLINE;
+    if (p == NULL)
+        return FCGIC_NO_DEADLINE;
+    uint64_t d = p->heap_len ? p->heap[0]->deadline : FCGIC_NO_DEADLINE, r = fcgic__dns_deadline(p->dns);
+    return r < d ? r : d;
 }
 
 size_t fcgic_posix_count(const struct fcgic_posix *p)
@@ -1006,10 +1141,12 @@ static uint64_t round_wait(const struct fcgic_posix *p, uint64_t timeout_ns, uin
 }
 
 /* Sockets that want something and the poll set for them. */
+#define MAX_DNS_POLL 16
+
 static int build_pollset(struct fcgic_posix *p, size_t *n_out)
 {
-    if (p->pcap < p->count) {
-        size_t ncap = p->count;
+    if (p->pcap < p->count + MAX_DNS_POLL) {
+        size_t ncap = p->count + MAX_DNS_POLL;
         struct pollfd *pf = fcgic__realloc(&p->a, p->pfds, p->pcap * sizeof(*pf), ncap * sizeof(*pf));
         if (pf == NULL)
             return FCGIC_E_NOMEM;
@@ -1031,6 +1168,16 @@ static int build_pollset(struct fcgic_posix *p, size_t *n_out)
         p->pserial[n] = s->serial;
         n++;
     }
+    int dfd[MAX_DNS_POLL];
+    unsigned dwhat[MAX_DNS_POLL];
+    size_t nd = fcgic__dns_fds(p->dns, dfd, dwhat, MAX_DNS_POLL);
+    for (size_t i = 0; i < nd; i++, n++) {
+        p->pfds[n].fd = dfd[i];
+        p->pfds[n].events = (short)(((dwhat[i] & FCGIC_POSIX_IN) ? POLLIN : 0) |
+                                    ((dwhat[i] & FCGIC_POSIX_OUT) ? POLLOUT : 0));
+        p->pfds[n].revents = 0;
+        p->pserial[n] = 0; /* a resolver socket (sockets' serials start at 1) */
+    }
     *n_out = n;
     return 0;
 }
@@ -1048,7 +1195,7 @@ static int blocking_read_round(struct fcgic_posix *p, uint64_t wait)
 {
     int fd = p->pfds[0].fd;
     struct psock *s = pmap_get(&p->by_fd, fd_key(fd));
-    if (s == NULL || s->serial != p->pserial[0] || s->connecting || s->paused)
+    if (s == NULL || p->pserial[0] == 0 || s->serial != p->pserial[0] || s->connecting || s->paused)
         return BLOCKING_NOT_TAKEN;
     /* SO_RCVTIMEO in microseconds, 0 = no limit. Waking early is harmless
      * (the caller loops) and waking late is not, so the option is set again
@@ -1084,7 +1231,7 @@ static int blocking_read_round(struct fcgic_posix *p, uint64_t wait)
     api_enter(p);
     sock_enter(s);
     if (!restored) {
-        sock_fail(s, FCGIC_E_IO, now); /* a blocking socket would stall the loop */
+        sock_fail(s, FCGIC_E_IO, errno, now); /* a blocking socket would stall the loop */
     } else if (got > 0) {
         if (sock_got(s, (size_t)got, now))
             sock_read(s, now);
@@ -1092,7 +1239,7 @@ static int blocking_read_round(struct fcgic_posix *p, uint64_t wait)
         s->eof = true;
         fcgic_conn_recv_eof(s->c, now);
     } else if (err != EAGAIN && err != EWOULDBLOCK && err != EINTR) {
-        sock_fail(s, FCGIC_E_IO, now);
+        sock_fail(s, FCGIC_E_IO, err, now);
     }
     sock_leave(s, now);
     if (!p->free_pending)
@@ -1133,11 +1280,16 @@ static int run_round(struct fcgic_posix *p, uint64_t timeout_ns)
         if (re == 0)
             continue;
         r--;
+        unsigned ev = ((re & POLLIN) ? FCGIC_POSIX_IN : 0) | ((re & POLLOUT) ? FCGIC_POSIX_OUT : 0) |
+                      ((re & (POLLERR | POLLHUP | POLLNVAL)) ? FCGIC_POSIX_ERR : 0);
+        if (p->pserial[i] == 0) {
+            if (fcgic__dns_owns(p->dns, p->pfds[i].fd))
+                fcgic__dns_process(p->dns, p->pfds[i].fd, ev, now);
+            continue;
+        }
         struct psock *s = pmap_get(&p->by_fd, fd_key(p->pfds[i].fd));
         if (s == NULL || s->serial != p->pserial[i])
             continue; /* closed or replaced since the poll set was built */
-        unsigned ev = ((re & POLLIN) ? FCGIC_POSIX_IN : 0) | ((re & POLLOUT) ? FCGIC_POSIX_OUT : 0) |
-                      ((re & (POLLERR | POLLHUP | POLLNVAL)) ? FCGIC_POSIX_ERR : 0);
         sock_enter(s);
         sock_io(s, ev, now);
         sock_leave(s, now);
@@ -1159,7 +1311,10 @@ int fcgic_posix_run(struct fcgic_posix *p, uint64_t timeout_ns)
 
 static bool has_work(const struct fcgic_posix *p)
 {
-    if (p->heap_len || attached_deadline(p) != FCGIC_NO_DEADLINE)
+    int fd;
+    unsigned what;
+    if (p->heap_len || attached_deadline(p) != FCGIC_NO_DEADLINE || fcgic__dns_deadline(p->dns) != FCGIC_NO_DEADLINE ||
+        fcgic__dns_fds(p->dns, &fd, &what, 1) > 0)
         return true;
     for (const struct psock *s = p->head; s; s = s->next)
         if (s->fd >= 0 && s->interest)

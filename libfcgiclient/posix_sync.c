@@ -127,11 +127,12 @@ int fcgic_posix_request(const char *target, const struct fcgic_conn_options *opt
     rc = sc.result.error;
 
 out:
-    fcgic_posix_free(p); /* closes c */
     if (!sc.ended) {
         memset(&sc.result, 0, sizeof(sc.result));
         sc.result.error = rc;
+        sc.result.sys_errno = c == NULL && p ? fcgic_posix_last_errno(p) : 0;
     }
+    fcgic_posix_free(p); /* closes c */
     if (result)
         *result = sc.result;
     return rc;

@@ -39,8 +39,9 @@ struct fake {
     const char *refuse[8];
     int refuse_err;
     int stay_connecting; /* leave new engines in the connecting state */
+    int refuse_errno; /* errno reported with refuse_err */
     uint64_t now;
-    const struct fcgic_mem *mem;
+    const struct fcgic_mem *last_mem; /* the allocator the last open was given */
     int opens_failed;
     /* kick fails the connection at once, as the POSIX transport does when
      * the write hits EPIPE: a request then ends inside the call that
@@ -58,18 +59,22 @@ static inline int fake_find(struct fake *f, const struct fcgic_conn *c)
 }
 
 static inline int fake_open(void *ud, const char *target, const struct fcgic_conn_options *opts,
-                     const struct fcgic_conn_callbacks *cb, void *conn_ud, struct fcgic_conn **out, uint64_t now)
+                            const struct fcgic_conn_callbacks *cb, void *conn_ud, const struct fcgic_mem *mem,
+                            struct fcgic_conn **out, int *sys_errno, uint64_t now)
 {
     struct fake *f = ud;
+    *sys_errno = 0;
+    f->last_mem = mem;
     for (int i = 0; i < 8; i++)
         if (f->refuse[i] && strcmp(f->refuse[i], target) == 0) {
             f->opens_failed++;
+            *sys_errno = f->refuse_errno;
             return f->refuse_err ? f->refuse_err : FCGIC_E_CONNECT;
         }
     if (f->n >= FAKE_MAX_CONNS)
         return FCGIC_E_NOMEM;
     struct fcgic_conn *c;
-    int rc = fcgic_conn_new(&c, opts, cb, conn_ud, f->mem);
+    int rc = fcgic_conn_new(&c, opts, cb, conn_ud, mem);
     if (rc)
         return rc;
     fcgic_conn_connecting(c, now);
@@ -209,6 +214,7 @@ static inline void fake_transport(struct fake *f, struct fcgic_transport *t)
 {
     memset(f, 0, sizeof(*f));
     memset(t, 0, sizeof(*t));
+    t->version = FCGIC_TRANSPORT_VERSION;
     t->ud = f;
     t->open = fake_open;
     t->kick = fake_kick;

@@ -716,7 +716,6 @@ static long submit_allocs(int balancer)
     struct ctx c;
     memset(&c, 0, sizeof(c));
     fake_transport(&c.fk, &c.tr);
-    c.fk.mem = &fa.mem;
     struct fcgic_pool_callbacks cb = cbs();
     struct fcgic_balancer *b = NULL;
     struct fcgic_pool *p = NULL;
@@ -1470,7 +1469,6 @@ START_TEST(failalloc_balancer)
         struct fake fk;
         struct fcgic_transport tr;
         fake_transport(&fk, &tr);
-        fk.mem = &fa.mem;
         struct fcgic_pool_callbacks cb = cbs();
         struct ctx c;
         memset(&c, 0, sizeof(c));

@@ -967,7 +967,6 @@ START_TEST(failalloc_pool)
         struct ctx c;
         memset(&c, 0, sizeof(c));
         fake_transport(&c.fk, &c.tr);
-        c.fk.mem = &fa.mem;
         c.stream = "body";
         struct fcgic_pool_options o;
         memset(&o, 0, sizeof(o));

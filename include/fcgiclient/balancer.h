@@ -68,7 +68,18 @@
  * results are applied there too (FCGIC_EVENT_HEALTH for each probe,
  * FCGIC_EVENT_MEMBER_STATE when the flags change). Call
  * fcgic_balancer_deadline() after every transport event, as for a pool: it
- * is 0 when a probe's answer waits to be applied.
+ * is 0 when a probe's answer waits to be applied. Or set on_timer in the
+ * callbacks (version 2): it is called whenever the balancer's deadline
+ * changes, members' pools and probes included. (A GET_VALUES probe whose
+ * connection fails without any callback is then judged at hc_timeout_ns,
+ * as FCGIC_E_TIMEOUT, unless something else ticks the balancer earlier.)
+ *
+ * Response backpressure works as in a pool: a callback returns FCGIC_PAUSE,
+ * fcgic_balancer_unpause() goes on; fcgic_balancer_submit() stores the
+ * handle before any callback runs (see struct fcgic_pool_callbacks).
+ *
+ * Threads: one balancer, one thread at a time, together with its members'
+ * pools and the transport they share.
  */
 #ifndef FCGICLIENT_BALANCER_H
 #define FCGICLIENT_BALANCER_H
@@ -115,8 +126,11 @@ enum fcgic_hc_method {
 /** retry_ns value meaning "retry at once" (0 means Apache's 60 s). */
 #define FCGIC_RETRY_IMMEDIATE UINT64_MAX
 
-/** Balancer options. Zero-initialise, then set. */
+/** Balancer options. Zero-initialise, then set (see "Structs that grow"
+ *  in common.h). */
 struct fcgic_balancer_options {
+    /** 0 or FCGIC_BALANCER_OPTIONS_VERSION. */
+    unsigned version;
     enum fcgic_lb_method method;
     /** Attempts after the first on other members; 0 means members - 1 at
      *  the time of the request (Apache's maxattempts default). */
@@ -129,6 +143,8 @@ struct fcgic_balancer_options {
     uint64_t recovery_interval_ns;
 };
 
+#define FCGIC_BALANCER_OPTIONS_VERSION 1
+
 /** When a member with a health check takes its first request (member
  *  option hc_init; HAProxy's init-state). */
 enum fcgic_hc_init {
@@ -140,8 +156,13 @@ enum fcgic_hc_init {
     FCGIC_HC_INIT_FULLY_DOWN = 2
 };
 
-/** Member options. Zero-initialise, then set. */
+/** Member options. Zero-initialise, then set (see "Structs that grow" in
+ *  common.h). */
 struct fcgic_member_options {
+    /** 0 or FCGIC_MEMBER_OPTIONS_VERSION. A release that grows struct
+     *  fcgic_pool_options raises this version too: `pool` is read with the
+     *  layout it had in the member options version given here. */
+    unsigned version;
     /** The member's pool (target and worker parameters); copied. */
     struct fcgic_pool_options pool;
     /** Weight 1..100; 0 means 1. */
@@ -184,6 +205,8 @@ struct fcgic_member_options {
     enum fcgic_hc_init hc_init;
 };
 
+#define FCGIC_MEMBER_OPTIONS_VERSION 1
+
 /** Statistics of a member. */
 struct fcgic_member_stats {
     struct fcgic_pool_stats pool;
@@ -215,8 +238,12 @@ struct fcgic_member_stats {
  *        must outlive the balancer.
  * @param cb callbacks (copied); on_event gets member events as well as the
  *        members' pool events (with `member` set).
- * @param ud passed to on_event.
- * @return 0, FCGIC_E_INVAL or FCGIC_E_NOMEM.
+ * @param ud passed to on_event and on_timer.
+ * @param opts options (copied) or NULL for defaults.
+ * @return 0, FCGIC_E_INVAL (also cb->version not in
+ *         1..FCGIC_POOL_CALLBACKS_VERSION, opts->version or
+ *         transport->version newer than this library knows) or
+ *         FCGIC_E_NOMEM.
  */
 FCGIC_API int fcgic_balancer_new(struct fcgic_balancer **out, const struct fcgic_balancer_options *opts,
                                  const struct fcgic_transport *transport, const struct fcgic_pool_callbacks *cb,
@@ -239,7 +266,8 @@ FCGIC_API void fcgic_balancer_free(struct fcgic_balancer *b);
  * first probe is due at `now`.
  * @param opts options; opts->pool.target and opts->hc_params are copied.
  * @param id receives the member's id (never 0, never reused).
- * @return 0; FCGIC_E_INVAL (NULL b or opts, unknown status flags,
+ * @return 0; FCGIC_E_INVAL (NULL b or opts, a version newer than this
+ *         library knows (opts->version, opts->pool.version), unknown status flags,
  *         hc_method or hc_init, hc_init without hc_interval_ns, hc_nparams
  *         without hc_params, or an error of
  *         fcgic_pool_new()); FCGIC_E_RANGE (lbfactor > 100, lbset > 99,
@@ -287,7 +315,7 @@ FCGIC_API int fcgic_balancer_pick(struct fcgic_balancer *b, unsigned *id, uint64
  * Run a request on a member chosen by the method, with failover.
  * @param req as for fcgic_pool_submit().
  * @param handle if not NULL, receives the handle (valid until on_end
- *        returns).
+ *        returns), stored before any callback of the request runs.
  * @return 0 (on_end follows exactly once; with FCGIC_E_BAL_ALL_DOWN, from
  *         the next fcgic_balancer_tick(), when no member can take it);
  *         FCGIC_E_INVAL (also an unknown req->retry); FCGIC_E_NOMEM;
@@ -298,9 +326,19 @@ FCGIC_API int fcgic_balancer_pick(struct fcgic_balancer *b, unsigned *id, uint64
 FCGIC_API int fcgic_balancer_submit(struct fcgic_balancer *b, const struct fcgic_request *req, void *req_ud,
                                     struct fcgic_balancer_req **handle, uint64_t now);
 
-/** Abort a request. @return 0, FCGIC_E_INVAL, FCGIC_E_POOL_CLOSED or an
- *  error of fcgic_pool_abort(). */
+/** Cancel a request, as fcgic_pool_abort(): on_end runs with
+ *  FCGIC_E_ABORTED before this returns (from inside a callback of the
+ *  request's connection: when that callback returns), also for a request
+ *  whose FCGIC_E_BAL_ALL_DOWN end waits for a tick; no failover follows.
+ *  With polite_abort in the member's pool options, on_end waits for the
+ *  application's END_REQUEST.
+ *  @return 0, FCGIC_E_INVAL, FCGIC_E_POOL_CLOSED or an error of
+ *  fcgic_pool_abort(). */
 FCGIC_API int fcgic_balancer_abort(struct fcgic_balancer *b, struct fcgic_balancer_req *r, uint64_t now);
+
+/** Go on reading a response after FCGIC_PAUSE, as fcgic_pool_unpause().
+ *  @return 0, FCGIC_E_INVAL or FCGIC_E_POOL_CLOSED. */
+FCGIC_API int fcgic_balancer_unpause(struct fcgic_balancer *b, struct fcgic_balancer_req *r, uint64_t now);
 
 /** Resume a request's body. @return 0, FCGIC_E_INVAL, FCGIC_E_POOL_CLOSED
  *  or an error of fcgic_pool_resume(). */

@@ -17,10 +17,32 @@
  * transport uses); fcgic_pool_deadline() says when fcgic_pool_tick() is
  * due. Some work (closing connections, handing a queued request to a
  * connection that became idle) is deferred out of the engine's callbacks;
- * the deadline is then "now" (0), so call fcgic_pool_deadline() after every
- * transport event and fcgic_pool_tick() when it has passed.
+ * the deadline is then "now" (0). Either call fcgic_pool_deadline() after
+ * every transport event and fcgic_pool_tick() when it has passed, or set
+ * the on_timer callback (version 2 callbacks), which is called whenever
+ * the deadline changes (libcurl's CURLMOPT_TIMERFUNCTION): re-arm one timer
+ * there and call fcgic_pool_tick() when it fires.
  *
- * One object, one thread at a time.
+ * Keep-alive and PHP-FPM. A kept connection binds one PHP-FPM worker for as
+ * long as it stays open: the worker waits on it for the next request and
+ * accepts no other connection. Connections opened beyond pm.max_children
+ * wait in FPM's listen queue. So, with enable_reuse:
+ *  - a request submitted from inside on_end takes the connection whose
+ *    request just ended, as if it were idle (it starts at the next tick,
+ *    deadline 0), rather than opening another one;
+ *  - while a request waits on a connection that has never answered (it may
+ *    sit in the listen queue), a connection that turns idle with nothing
+ *    queued for it, and whose own latest request started after that one,
+ *    is closed instead of kept, so that its worker can take the waiting
+ *    connection;
+ *  - requests get a first-byte and idle timeout of 60 s unless the request
+ *    or `timeout_ns` says otherwise, so nothing waits forever.
+ * Sizing advice: with enable_reuse, keep `max` (over all pools and
+ * processes using one FPM pool) at or below that pool's pm.max_children.
+ *
+ * Threads: one pool, one thread at a time. A pool and its transport (a
+ * struct fcgic_posix, say) call each other, so both belong to the same
+ * thread; so do a balancer and every pool it owns.
  */
 #ifndef FCGICLIENT_POOL_H
 #define FCGICLIENT_POOL_H
@@ -72,15 +94,33 @@ struct fcgic_event {
     /** When it happened: the `now` of the call, or of the connection event
      *  (fcgic_conn_last_now()), that caused it. */
     uint64_t now;
+    /** The system error (errno) behind `error` when the transport gave
+     *  one (fcgic_conn_sys_errno(), or the errno of a connect refused at
+     *  once): ENOENT for a missing unix socket, ECONNREFUSED, EACCES ...;
+     *  else 0. */
+    int sys_errno;
 };
 
 /**
  * Callbacks of a pool (and of a balancer). The library copies the struct.
- * Set version to FCGIC_POOL_CALLBACKS_VERSION; any member may be NULL.
+ * Set version to FCGIC_POOL_CALLBACKS_VERSION; 1 is still accepted (the
+ * members after on_event are then taken as NULL). Any member may be NULL.
  * Request callbacks get the req_ud given to fcgic_pool_submit() and have
  * the meaning and return values of the struct fcgic_conn_callbacks ones.
- * A request callback may call fcgic_pool_abort() and fcgic_pool_submit();
- * it must not free the pool.
+ * A request callback may call fcgic_pool_abort(), fcgic_pool_unpause(),
+ * fcgic_pool_resume() and fcgic_pool_submit(); it must not free the pool.
+ *
+ * Reaching the request handle from a callback: fcgic_pool_submit() (and
+ * fcgic_balancer_submit()) store the handle in *handle before any callback
+ * of the request can run, so pass the address of a field of the structure
+ * req_ud points to (`fcgic_pool_submit(p, &req, st, &st->h, now)`) and use
+ * st->h in the callbacks.
+ *
+ * Backpressure: on_head, on_body and on_stderr may return FCGIC_PAUSE to
+ * stop reading the response (the whole connection, so other requests
+ * multiplexed on it wait too; the rest of the input is held by the
+ * transport). Nothing more arrives for the request until
+ * fcgic_pool_unpause() (fcgic_balancer_unpause()); timeouts keep running.
  */
 struct fcgic_pool_callbacks {
     unsigned version;
@@ -97,12 +137,27 @@ struct fcgic_pool_callbacks {
      *  Like the request callbacks, it may submit and abort (the work is
      *  deferred) but fcgic_pool_tick() from it returns FCGIC_E_REENTRANT. */
     void (*on_event)(void *ud, const struct fcgic_event *ev);
+    /* ---- version 2 ---- */
+    /** The object's deadline (fcgic_pool_deadline(),
+     *  fcgic_balancer_deadline()) changed to `deadline`: arm one timer for
+     *  it, replacing the previous one; 0 means at once (deferred work
+     *  waits, e.g. after a request was queued or a connection finished),
+     *  FCGIC_NO_DEADLINE cancels it. When it fires, call fcgic_pool_tick()
+     *  (fcgic_balancer_tick()). Called from any call into the object and
+     *  from the engine callbacks its connections run, only when the value
+     *  differs from the one reported last; it must not call into the pool
+     *  or balancer (such calls are refused with FCGIC_E_REENTRANT or
+     *  ignored). Not called while the object is being freed. */
+    void (*on_timer)(void *ud, uint64_t deadline);
 };
 
-#define FCGIC_POOL_CALLBACKS_VERSION 1
+#define FCGIC_POOL_CALLBACKS_VERSION 2
 
-/** Pool options, Apache's worker parameters. Zero-initialise, then set. */
+/** Pool options, Apache's worker parameters. Zero-initialise, then set
+ *  (see "Structs that grow" in common.h). */
 struct fcgic_pool_options {
+    /** 0 or FCGIC_POOL_OPTIONS_VERSION. */
+    unsigned version;
     /** Backend address, e.g. "fcgi://127.0.0.1:9000" or
      *  "unix:/run/php.sock|fcgi://localhost"; copied. Required. */
     const char *target;
@@ -128,7 +183,8 @@ struct fcgic_pool_options {
     /** `connectiontimeout`; 0 means none. */
     uint64_t connect_timeout_ns;
     /** `timeout`: used as the request's first_byte and idle timeouts when
-     *  the request sets none; 0 means none. */
+     *  the request sets none; 0 means FCGIC_POOL_DEFAULT_TIMEOUT_NS (60 s,
+     *  Apache's Timeout default), FCGIC_NO_DEADLINE means none. */
     uint64_t timeout_ns;
     /** Largest streamed body kept so a request can be replayed on another
      *  connection; 0 means 64 KiB. Buffered bodies are always replayable.
@@ -144,7 +200,7 @@ struct fcgic_pool_options {
     int probe_values;
     /** Caps handed to every engine (keep_conn and connect_timeout_ns are
      *  set by the pool; max_requests is used when `mpx` is 0). NULL for
-     *  defaults. */
+     *  defaults. Its polite_abort changes fcgic_pool_abort(): see there. */
     const struct fcgic_conn_options *conn;
     /** Requests run at once on one connection, for an application known
      *  to multiplex (FCGI_MPXS_CONNS=1); new requests go to a running
@@ -155,6 +211,10 @@ struct fcgic_pool_options {
      *  GET_VALUES answer of FCGI_MPXS_CONNS=0 brings it down to 1. */
     unsigned mpx;
 };
+
+#define FCGIC_POOL_OPTIONS_VERSION 1
+/** The request timeout of a pool whose timeout_ns is 0. */
+#define FCGIC_POOL_DEFAULT_TIMEOUT_NS (60ull * 1000000000ull)
 
 /* Retries. A request whose kept connection fails before any response byte
  * arrived (the application closed it, reset it, or left stray bytes of an
@@ -192,9 +252,12 @@ struct fcgic_pool_stats {
  *        must outlive the pool.
  * @param cb callbacks (copied).
  * @param ud passed to on_event.
- * @param mem allocator hooks (copied) or NULL.
- * @return 0, FCGIC_E_INVAL (NULL out/opts/target/transport/cb, wrong
- *         cb->version, min > max) or FCGIC_E_NOMEM.
+ * @param mem allocator hooks (copied) or NULL; used for the pool, and
+ *        handed to the transport's open for the connections' engines.
+ * @return 0, FCGIC_E_INVAL (NULL out/opts/target/transport/cb, cb->version
+ *         not in 1..FCGIC_POOL_CALLBACKS_VERSION, opts->version or
+ *         transport->version newer than this library knows, min > max) or
+ *         FCGIC_E_NOMEM.
  */
 FCGIC_API int fcgic_pool_new(struct fcgic_pool **out, const struct fcgic_pool_options *opts,
                              const struct fcgic_transport *transport, const struct fcgic_pool_callbacks *cb,
@@ -220,7 +283,10 @@ FCGIC_API void fcgic_pool_free(struct fcgic_pool *p);
  *        referenced and must stay valid until on_end.
  * @param req_ud passed to the request callbacks.
  * @param handle if not NULL, receives the request handle (valid until
- *        on_end returns).
+ *        on_end returns). It is stored before any callback of the request
+ *        runs (a callback may run inside this call, e.g. on_end when the
+ *        transport fails the connection at once), and set to NULL again
+ *        when the request is refused.
  * @return 0; FCGIC_E_INVAL (also an unknown req->retry); FCGIC_E_POOL_QUEUE_FULL; FCGIC_E_POOL_CLOSED
  *         (pool draining or being freed); FCGIC_E_NOMEM; an error of the transport's open
  *         (FCGIC_E_BAD_ADDRESS, FCGIC_E_RESOLVE, FCGIC_E_CONNECT) or of
@@ -232,12 +298,31 @@ FCGIC_API int fcgic_pool_submit(struct fcgic_pool *p, const struct fcgic_request
                                 struct fcgic_pool_req **handle, uint64_t now);
 
 /**
- * Abort a request: a queued one ends at once with FCGIC_E_ABORTED (result
- * .aborted set); a running one is aborted on its connection (on_end follows).
+ * Cancel a request. It ends now: its on_end runs with FCGIC_E_ABORTED and
+ * result.aborted set before this function returns (called from inside a
+ * callback of the connection the request runs on: as soon as that callback
+ * returns), and nothing else is delivered for it. A running request's
+ * connection is retired: ABORT_REQUEST is sent and the connection is closed
+ * at the next fcgic_pool_tick() (deadline 0), or once the other requests
+ * multiplexed on it have ended; it is never reused.
+ * With polite_abort set in the options' conn: a running request only gets
+ * ABORT_REQUEST and ends when the application answers END_REQUEST (PHP-FPM
+ * does so only when the script ends; bound it with the request timeouts).
  * @return 0, FCGIC_E_INVAL, FCGIC_E_POOL_CLOSED (from on_end while the
  *         pool is being freed) or an error of fcgic_conn_abort().
  */
 FCGIC_API int fcgic_pool_abort(struct fcgic_pool *p, struct fcgic_pool_req *r, uint64_t now);
+
+/**
+ * The embedder is ready for more of the response after a callback of r
+ * returned FCGIC_PAUSE: the engine of r's connection is unpaused and the
+ * transport kicked, so held-back input is fed and reading goes on. Does
+ * nothing harmful when nothing was paused (the transport is kicked).
+ * @return 0 (also while r is still queued), FCGIC_E_INVAL (NULL or ended
+ *         request, or one of another pool) or FCGIC_E_POOL_CLOSED (pool
+ *         being freed).
+ */
+FCGIC_API int fcgic_pool_unpause(struct fcgic_pool *p, struct fcgic_pool_req *r, uint64_t now);
 
 /**
  * A body_read that returned FCGIC_BODY_AGAIN may be called again.
@@ -270,6 +355,14 @@ FCGIC_API void fcgic_pool_close_idle(struct fcgic_pool *p);
 
 /** Copy the statistics into *out. */
 FCGIC_API void fcgic_pool_get_stats(const struct fcgic_pool *p, struct fcgic_pool_stats *out);
+
+/**
+ * The errno behind the last error fcgic_pool_submit() returned because the
+ * transport's open failed at once (ENOENT for a missing unix socket,
+ * EACCES, ECONNREFUSED ...), or 0. Requests that fail later carry it in
+ * result.sys_errno, events in sys_errno.
+ */
+FCGIC_API int fcgic_pool_last_errno(const struct fcgic_pool *p);
 
 /** The target given at creation; lives as long as the pool. */
 FCGIC_API const char *fcgic_pool_target(const struct fcgic_pool *p);

@@ -21,10 +21,30 @@
  * peer that goes away never raises SIGPIPE and no process-wide signal
  * disposition is touched. Input is read into one reusable buffer per object.
  *
- * Host names are resolved with getaddrinfo(3), which blocks the calling
- * thread; numeric IPv4 and IPv6 addresses take a fast path that never calls
- * the resolver. getaddrinfo allocates with the C library; its result is
- * copied into memory from the object's hooks and released at once.
+ * Host names. Numeric IPv4 and IPv6 addresses never go to a resolver.
+ * Host names are looked up, in this order of preference:
+ *  - by the embedder's resolver, when the options set `resolve`: it is
+ *    asked for the host and answers, now or later, with
+ *    fcgic_posix_resolved();
+ *  - by c-ares, when the library was built with it (meson option
+ *    `-Dcares=auto|enabled|disabled`; fcgic_posix_has_cares() tells): its
+ *    sockets are reported through on_socket (with c NULL) and its timers
+ *    are part of the object's deadline, and it never blocks;
+ *  - else by getaddrinfo(3), which blocks the calling thread inside
+ *    fcgic_posix_open() (and so inside fcgic_pool_submit()).
+ * With the first two, fcgic_posix_open() returns at once with the engine
+ * connecting and the lookup running; requests may be submitted. A lookup
+ * that fails ends them through on_end with FCGIC_E_RESOLVE (pools and
+ * balancers take it as a member error: a balancer fails over). Answers are
+ * kept per host name for their TTL (the DNS TTL with c-ares, the hook's
+ * ttl_ns) and shared by the connections opened meanwhile; once it passes,
+ * the next connection looks the name up again, so a long-running pool
+ * follows a backend whose address changes (nginx's `resolve`). Lookups
+ * that fail are not kept. getaddrinfo answers are not kept either.
+ *
+ * Threads: one object, one thread at a time; the pools and balancers that
+ * use it as their transport, and the engines it creates, belong to the same
+ * thread.
  *
  * Engine callbacks (on_end, body_read, ...) may call fcgic_posix_open(),
  * fcgic_posix_kick(), fcgic_posix_close() and fcgic_posix_free() (the last
@@ -53,6 +73,9 @@ extern "C" {
 
 struct fcgic_pool;     /* pool.h */
 struct fcgic_balancer; /* balancer.h */
+struct addrinfo;       /* <netdb.h> */
+/** A host-name lookup handed to the options' resolve hook. Opaque. */
+struct fcgic_posix_query;
 
 /* ------------------------------------------------------------------------ */
 /* Addresses                                                                */
@@ -125,7 +148,8 @@ FCGIC_API int fcgic_posix_addr_parse(const char *target, struct fcgic_posix_addr
 /**
  * Options and callbacks of a struct fcgic_posix; copied by
  * fcgic_posix_new(). Zero-initialise, set version to
- * FCGIC_POSIX_OPTIONS_VERSION, then set what you need. The callbacks may be
+ * FCGIC_POSIX_OPTIONS_VERSION (0 and 1 are accepted: see "Structs that
+ * grow" in common.h), then set what you need. The callbacks may be
  * NULL: an object driven only by fcgic_posix_run() needs neither.
  *
  * Interest is level-triggered: a socket stays readable or writable in the
@@ -139,7 +163,8 @@ struct fcgic_posix_options {
      * Socket interest changed: watch fd for `what` (FCGIC_POSIX_IN and/or
      * FCGIC_POSIX_OUT; 0 means keep the fd registered but wait for nothing),
      * or FCGIC_POSIX_REMOVE: forget fd, which is closed right after the
-     * callback returns. `c` is the connection on that socket.
+     * callback returns. `c` is the connection on that socket, or NULL for
+     * a socket of the c-ares resolver.
      */
     void (*on_socket)(void *ud, int fd, unsigned what, struct fcgic_conn *c);
     /**
@@ -152,20 +177,66 @@ struct fcgic_posix_options {
     void *ud;
     /** Size of the read buffer; 0 means 64 KiB. */
     size_t read_buffer_size;
+    /* ---- version 2 ---- */
+    /**
+     * Optional: the embedder's own resolver, used for every host name (in
+     * place of c-ares or getaddrinfo). Start looking up `host`
+     * (NUL-terminated, borrowed for the call) and answer, from inside this
+     * call or any time later on the object's thread, with
+     * fcgic_posix_resolved(p, q, ...). q identifies the lookup until it is
+     * answered or cancelled. Return 0, or a negative value when the lookup
+     * could not start (the open fails with FCGIC_E_RESOLVE).
+     */
+    int (*resolve)(void *ud, const char *host, struct fcgic_posix_query *q);
+    /** Optional: the lookup q is no longer wanted (the object is being
+     *  freed): do not answer it. */
+    void (*resolve_cancel)(void *ud, struct fcgic_posix_query *q);
 };
 
-#define FCGIC_POSIX_OPTIONS_VERSION 1
+#define FCGIC_POSIX_OPTIONS_VERSION 2
 
 /** An event-loop transport: many sockets and their engines. Opaque. */
 struct fcgic_posix;
+
+/**
+ * Answer a host-name lookup started by the options' `resolve` hook.
+ * Connections waiting for it start connecting to the addresses in order
+ * (the port is the target's), or fail with FCGIC_E_RESOLVE when ai is NULL
+ * or holds no IPv4 or IPv6 address; their engine callbacks may run from
+ * here (not when called from inside the resolve hook itself).
+ * @param q the query given to the hook; invalid once this returns.
+ * @param ai the addresses (e.g. what getaddrinfo(3) or uv_getaddrinfo()
+ *        returned), or NULL when the lookup failed; borrowed for the call.
+ * @param ttl_ns how long the answer may be used for new connections; 0
+ *        means only for those waiting now.
+ * @param now current time.
+ * @return 0; FCGIC_E_INVAL (NULL p or q, or q not waiting for an answer);
+ *         FCGIC_E_REENTRANT (from on_socket or on_timer).
+ */
+FCGIC_API int fcgic_posix_resolved(struct fcgic_posix *p, struct fcgic_posix_query *q, const struct addrinfo *ai,
+                                   uint64_t ttl_ns, uint64_t now);
+
+/** 1 when the library was built with c-ares (host names are then looked
+ *  up without blocking, unless a resolve hook is set), else 0. */
+FCGIC_API int fcgic_posix_has_cares(void);
+
+/**
+ * The errno behind the last fcgic_posix_open() on p that failed at once
+ * (ENOENT for a missing unix socket, EACCES, ECONNREFUSED, EMFILE, ...), or
+ * 0 when it succeeded or the failure had no system error (a malformed
+ * address, a host name that does not resolve). Failures that come later are
+ * carried by the engine: fcgic_conn_sys_errno(), result.sys_errno.
+ */
+FCGIC_API int fcgic_posix_last_errno(const struct fcgic_posix *p);
 
 /**
  * Create an event-loop object.
  * @param opts options and callbacks (copied), or NULL for none.
  * @param mem allocator hooks (copied) or NULL for libc; used for the object
  *        and for every engine it creates.
- * @return 0, FCGIC_E_INVAL (NULL out, or opts->version is not
- *         FCGIC_POSIX_OPTIONS_VERSION) or FCGIC_E_NOMEM.
+ * @return 0, FCGIC_E_INVAL (NULL out, or opts->version newer than
+ *         FCGIC_POSIX_OPTIONS_VERSION), FCGIC_E_RESOLVE (c-ares could not
+ *         be set up) or FCGIC_E_NOMEM.
  */
 FCGIC_API int fcgic_posix_new(struct fcgic_posix **out, const struct fcgic_posix_options *opts,
                               const struct fcgic_mem *mem);
@@ -186,19 +257,25 @@ FCGIC_API void fcgic_posix_free(struct fcgic_posix *p);
  * fcgic_posix_kick().
  *
  * A connect that fails later (refused, or after trying every resolved
- * address) is reported through fcgic_conn_fail(c, FCGIC_E_CONNECT); a
- * connect that takes longer than opts->connect_timeout_ns fails with
- * FCGIC_E_TIMEOUT_CONNECT. Either ends the requests queued on c; the
- * connection stays until fcgic_posix_close().
+ * address) is reported through fcgic_conn_fail_errno(c, FCGIC_E_CONNECT,
+ * errno of the last address); a connect that takes longer than
+ * opts->connect_timeout_ns fails with FCGIC_E_TIMEOUT_CONNECT; an
+ * asynchronous lookup that fails, with FCGIC_E_RESOLVE. Each ends the
+ * requests queued on c; the connection stays until fcgic_posix_close().
+ * Socket, read and write errors later carry their errno the same way
+ * (fcgic_conn_sys_errno(), result.sys_errno); a failure at once leaves
+ * its errno in fcgic_posix_last_errno().
  *
- * Host names are resolved here, blocking (see the file comment).
+ * Host names: see the file comment (a resolve hook, c-ares, or a blocking
+ * getaddrinfo here).
  *
  * @param target backend address (see fcgic_posix_addr_parse()); borrowed
  *        for the call.
  * @param opts, cb, conn_ud passed to fcgic_conn_new() (cb and opts are
  *        copied there; conn_ud is the caller's).
  * @param out receives the engine; it belongs to the object until
- *        fcgic_posix_close().
+ *        fcgic_posix_close(). Its transport data
+ *        (fcgic_conn_transport_data()) is the object's.
  * @param now current time.
  * @return 0; FCGIC_E_INVAL; FCGIC_E_BAD_ADDRESS; FCGIC_E_RESOLVE;
  *         FCGIC_E_CONNECT (refused at once, e.g. a unix socket that does not
@@ -222,7 +299,9 @@ FCGIC_API int fcgic_posix_open(struct fcgic_posix *p, const char *target, const 
  * embedder's own fcgic_conn_submit() or fcgic_conn_resume() call, nothing is
  * written until the socket's next writable event and held-back input waits
  * for the next kick (so call it again after those return, as usual).
- * Unknown c or a call from on_socket or on_timer: nothing happens.
+ * c must be an engine this object opened and has not closed (found through
+ * its transport data, no lookup); one of another struct fcgic_posix, or a
+ * call from on_socket or on_timer: nothing happens.
  */
 FCGIC_API void fcgic_posix_kick(struct fcgic_posix *p, struct fcgic_conn *c, uint64_t now);
 
@@ -230,7 +309,8 @@ FCGIC_API void fcgic_posix_kick(struct fcgic_posix *p, struct fcgic_conn *c, uin
  * Close c's socket (reported with FCGIC_POSIX_REMOVE) and free its engine.
  * No engine callback runs: requests still running on c get no on_end. From
  * inside one of c's own callbacks, the close is deferred until that
- * callback's engine call returns. Unknown c: nothing happens.
+ * callback's engine call returns. c: as for fcgic_posix_kick() (closing it
+ * twice is a use after free).
  */
 FCGIC_API void fcgic_posix_close(struct fcgic_posix *p, struct fcgic_conn *c);
 
