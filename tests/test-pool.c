@@ -4,6 +4,7 @@
  * failures; then integration tests against real app-echo processes and
  * PHP-FPM through the POSIX transport. */
 #include <check.h>
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1633,6 +1634,426 @@ START_TEST(integration_php_fpm_reuse)
 }
 END_TEST
 
+
+/* ---- cancel, backpressure, timers, errno, keep-alive --------------------- */
+
+/* A running request ends inside fcgic_pool_abort(); nothing follows; its
+ * connection is closed at the next tick, never reused. */
+START_TEST(abort_running_ends_now)
+{
+    struct ctx c;
+    struct fcgic_pool_options o;
+    memset(&o, 0, sizeof(o));
+    o.enable_reuse = 1;
+    setup(&c, &o);
+    struct fcgic_request req = simple_req();
+    struct fcgic_pool_req *h;
+    ck_assert_int_eq(fcgic_pool_submit(c.p, &req, &c, &h, 0), 0);
+    ck_assert_int_eq(fake_partial(&c.fk, 0), 0);
+    ck_assert_int_eq(fcgic_pool_abort(c.p, h, 0), 0);
+    ck_assert_int_eq(c.ends, 1); /* before abort returned */
+    ck_assert_int_eq(c.err, FCGIC_E_ABORTED);
+    ck_assert_int_eq(c.aborted, 1);
+    ck_assert_uint_eq(fcgic_pool_deadline(c.p), 0);
+    tick(&c);
+    ck_assert_int_eq(c.fk.fc[0].closed, 1);
+    struct fcgic_pool_stats st;
+    fcgic_pool_get_stats(c.p, &st);
+    ck_assert_uint_eq(st.conns_open, 0);
+    ck_assert_uint_eq(st.busy, 0);
+    /* the next request gets a new connection */
+    ck_assert_int_eq(fcgic_pool_submit(c.p, &req, &c, NULL, 0), 0);
+    ck_assert_int_eq(c.fk.n, 2);
+    ck_assert_int_eq(fake_respond(&c.fk, 1, "ok"), 0);
+    ck_assert_int_eq(c.ends, 2);
+    ck_assert_int_eq(c.err, 0);
+    teardown(&c);
+}
+END_TEST
+
+/* With polite_abort, on_end waits for the application's END_REQUEST. */
+START_TEST(abort_polite_waits)
+{
+    struct ctx c;
+    struct fcgic_pool_options o;
+    memset(&o, 0, sizeof(o));
+    struct fcgic_conn_options co;
+    memset(&co, 0, sizeof(co));
+    co.polite_abort = 1;
+    o.conn = &co;
+    setup(&c, &o);
+    struct fcgic_request req = simple_req();
+    struct fcgic_pool_req *h;
+    ck_assert_int_eq(fcgic_pool_submit(c.p, &req, &c, &h, 0), 0);
+    ck_assert_int_eq(fcgic_pool_abort(c.p, h, 0), 0);
+    ck_assert_int_eq(c.ends, 0);
+    ck_assert_int_eq(fake_respond(&c.fk, 0, ""), 0);
+    ck_assert_int_eq(c.ends, 1);
+    ck_assert_int_eq(c.aborted, 1);
+    teardown(&c);
+}
+END_TEST
+
+/* Abort from inside the request's own on_body: on_end follows when the
+ * callback returns, and no more body arrives. */
+struct abort_in_cb {
+    struct fcgic_pool *p;
+    struct fcgic_pool_req *h;
+    int bodies, ends, err;
+};
+
+static int aic_body(void *ud, const char *d, size_t n)
+{
+    struct abort_in_cb *a = ud;
+    (void)d;
+    (void)n;
+    a->bodies++;
+    ck_assert_int_eq(fcgic_pool_abort(a->p, a->h, 0), 0);
+    ck_assert_int_eq(a->ends, 0);
+    return 0;
+}
+
+static void aic_end(void *ud, const struct fcgic_result *r)
+{
+    struct abort_in_cb *a = ud;
+    a->ends++;
+    a->err = r->error;
+}
+
+START_TEST(abort_from_own_callback)
+{
+    struct fake fk;
+    struct fcgic_transport tr;
+    fake_transport(&fk, &tr);
+    struct fcgic_pool_callbacks cb;
+    memset(&cb, 0, sizeof(cb));
+    cb.version = FCGIC_POOL_CALLBACKS_VERSION;
+    cb.on_body = aic_body;
+    cb.on_end = aic_end;
+    struct fcgic_pool_options o;
+    memset(&o, 0, sizeof(o));
+    o.target = "fcgi://x:1";
+    struct abort_in_cb a;
+    memset(&a, 0, sizeof(a));
+    ck_assert_int_eq(fcgic_pool_new(&a.p, &o, &tr, &cb, NULL, NULL), 0);
+    struct fcgic_request req = simple_req();
+    /* the handle is stored before any callback can run */
+    ck_assert_int_eq(fcgic_pool_submit(a.p, &req, &a, &a.h, 0), 0);
+    ck_assert_int_eq(fake_respond(&fk, 0, "body"), 0);
+    ck_assert_int_eq(a.bodies, 1);
+    ck_assert_int_eq(a.ends, 1);
+    ck_assert_int_eq(a.err, FCGIC_E_ABORTED);
+    fcgic_pool_free(a.p);
+    fake_free(&fk);
+}
+END_TEST
+
+/* The callbacks struct exactly as version 1 laid it out, as a program built
+ * against that header passes it. */
+struct pool_callbacks_v1 {
+    unsigned version;
+    int (*on_head)(void *req_ud, const struct fcgic_response_head *head);
+    int (*on_body)(void *req_ud, const char *data, size_t len);
+    int (*on_stderr)(void *req_ud, const char *line, size_t len);
+    void (*on_end)(void *req_ud, const struct fcgic_result *result);
+    int (*body_read)(void *req_ud, enum fcgic_type stream, struct fcgic_span *chunk);
+    void (*on_event)(void *ud, const struct fcgic_event *ev);
+};
+
+START_TEST(callbacks_version_1)
+{
+    struct ctx c;
+    memset(&c, 0, sizeof(c));
+    fake_transport(&c.fk, &c.tr);
+    /* followed by bytes that would be a wild on_timer if they were read */
+    struct {
+        struct pool_callbacks_v1 cb;
+        unsigned char garbage[64];
+    } v1;
+    memset(&v1, 0xa5, sizeof(v1));
+    v1.cb.version = 1;
+    v1.cb.on_head = NULL;
+    v1.cb.on_body = c_body;
+    v1.cb.on_stderr = NULL;
+    v1.cb.on_end = c_end;
+    v1.cb.body_read = c_read;
+    v1.cb.on_event = c_event;
+    struct fcgic_pool_options o;
+    memset(&o, 0, sizeof(o));
+    o.target = "fcgi://x:1";
+    o.enable_reuse = 1;
+    ck_assert_int_eq(fcgic_pool_new(&c.p, &o, &c.tr, (const struct fcgic_pool_callbacks *)(const void *)&v1.cb, &c,
+                                    NULL),
+                     0);
+    struct fcgic_request req = simple_req();
+    ck_assert_int_eq(fcgic_pool_submit(c.p, &req, &c, NULL, 0), 0);
+    ck_assert_int_eq(fake_respond(&c.fk, 0, "v1"), 0);
+    ck_assert_int_eq(c.ends, 1);
+    ck_assert_str_eq(c.body, "v1");
+    tick(&c); /* deferred work: on_timer would be called here */
+    ck_assert_str_eq(c.events, "connect ");
+    teardown(&c);
+
+    /* versions it does not know */
+    struct fcgic_pool_callbacks cb = cbs();
+    struct fcgic_pool *p = NULL;
+    cb.version = 0;
+    ck_assert_int_eq(fcgic_pool_new(&p, &o, &c.tr, &cb, NULL, NULL), FCGIC_E_INVAL);
+    cb.version = FCGIC_POOL_CALLBACKS_VERSION + 1;
+    ck_assert_int_eq(fcgic_pool_new(&p, &o, &c.tr, &cb, NULL, NULL), FCGIC_E_INVAL);
+    cb.version = FCGIC_POOL_CALLBACKS_VERSION;
+    o.version = FCGIC_POOL_OPTIONS_VERSION + 1;
+    ck_assert_int_eq(fcgic_pool_new(&p, &o, &c.tr, &cb, NULL, NULL), FCGIC_E_INVAL);
+    o.version = FCGIC_POOL_OPTIONS_VERSION;
+    struct fcgic_transport tr = c.tr;
+    tr.version = FCGIC_TRANSPORT_VERSION + 1;
+    ck_assert_int_eq(fcgic_pool_new(&p, &o, &tr, &cb, NULL, NULL), FCGIC_E_INVAL);
+    tr.version = 0; /* means 1 */
+    ck_assert_int_eq(fcgic_pool_new(&p, &o, &tr, &cb, NULL, NULL), 0);
+    fcgic_pool_free(p);
+}
+END_TEST
+
+struct timer_log {
+    uint64_t d[16];
+    int n;
+};
+
+static void t_timer(void *ud, uint64_t deadline)
+{
+    struct ctx *c = ud;
+    struct timer_log *t = (struct timer_log *)(void *)c->body; /* body is unused here */
+    if (t->n < 16)
+        t->d[t->n] = deadline;
+    t->n++;
+    /* calls back into the pool are refused */
+    ck_assert_int_eq(fcgic_pool_tick(c->p, 0), FCGIC_E_REENTRANT);
+}
+
+/* on_timer: called with the new deadline when a request is queued (its
+ * acquire time), when deferred work waits (0), and when the deadline
+ * moves on (ttl of an idle connection), only when it changes. */
+START_TEST(on_timer_hook)
+{
+    struct ctx c;
+    struct fcgic_pool_options o;
+    memset(&o, 0, sizeof(o));
+    o.enable_reuse = 1;
+    o.max = 1;
+    o.acquire_ns = 5 * SEC;
+    o.ttl_ns = 30 * SEC;
+    memset(&c, 0, sizeof(c));
+    fake_transport(&c.fk, &c.tr);
+    o.target = "fcgi://x:1";
+    struct fcgic_pool_callbacks cb = cbs();
+    cb.on_body = NULL;
+    cb.on_timer = t_timer;
+    ck_assert_int_eq(fcgic_pool_new(&c.p, &o, &c.tr, &cb, &c, NULL), 0);
+    struct timer_log *t = (struct timer_log *)(void *)c.body;
+    struct fcgic_request req = simple_req();
+    ck_assert_int_eq(fcgic_pool_submit(c.p, &req, &c, NULL, 0), 0); /* opens a connection */
+    ck_assert_int_eq(t->n, 1);
+    ck_assert_uint_eq(t->d[0], FCGIC_NO_DEADLINE);
+    c.fk.now = SEC;
+    ck_assert_int_eq(fcgic_pool_submit(c.p, &req, &c, NULL, SEC), 0); /* queued */
+    ck_assert_int_eq(t->n, 2);
+    ck_assert_uint_eq(t->d[1], 6 * SEC);
+    ck_assert_int_eq(fake_respond(&c.fk, 0, "x"), 0); /* deferred: hand over */
+    ck_assert_int_eq(t->n, 3);
+    ck_assert_uint_eq(t->d[2], 0);
+    ck_assert_int_eq(fcgic_pool_tick(c.p, SEC), 0);
+    ck_assert_int_eq(t->n, 4);
+    ck_assert_uint_eq(t->d[3], FCGIC_NO_DEADLINE); /* running, nothing queued */
+    ck_assert_int_eq(fake_respond(&c.fk, 0, "y"), 0);
+    ck_assert_uint_eq(t->d[t->n - 1], 0);
+    int before = t->n;
+    ck_assert_int_eq(fcgic_pool_tick(c.p, SEC), 0);
+    ck_assert_int_eq(t->n, before + 1);
+    ck_assert_uint_eq(t->d[t->n - 1], FCGIC_NO_DEADLINE); /* min == 0, smax == max: kept */
+    ck_assert_int_eq(c.ends, 2);
+    memset(c.body, 0, sizeof(c.body));
+    teardown(&c);
+}
+END_TEST
+
+static int pause_body(void *ud, const char *d, size_t n)
+{
+    c_body(ud, d, n);
+    return FCGIC_PAUSE;
+}
+
+/* A callback's FCGIC_PAUSE stops the engine; fcgic_pool_unpause() goes on. */
+START_TEST(unpause_goes_on)
+{
+    struct ctx c;
+    memset(&c, 0, sizeof(c));
+    fake_transport(&c.fk, &c.tr);
+    struct fcgic_pool_options o;
+    memset(&o, 0, sizeof(o));
+    o.target = "fcgi://x:1";
+    struct fcgic_pool_callbacks cb = cbs();
+    cb.on_body = pause_body;
+    ck_assert_int_eq(fcgic_pool_new(&c.p, &o, &c.tr, &cb, &c, NULL), 0);
+    struct fcgic_request req = simple_req();
+    struct fcgic_pool_req *h;
+    ck_assert_int_eq(fcgic_pool_unpause(c.p, NULL, 0), FCGIC_E_INVAL);
+    ck_assert_int_eq(fcgic_pool_submit(c.p, &req, &c, &h, 0), 0);
+    ck_assert_int_eq(fcgic_pool_unpause(c.p, h, 0), 0); /* nothing paused: harmless */
+    unsigned char b[256];
+    const char *out = "Status: 200 OK\r\n\r\nab";
+    size_t len = put_rec(b, 6, c.fk.fc[0].last_id, out, strlen(out));
+    size_t used = 0;
+    ck_assert_int_eq(fcgic_conn_recv(c.fk.fc[0].c, b, len, &used, 0), 0);
+    ck_assert_str_eq(c.body, "ab");
+    ck_assert_int_eq(fcgic_conn_input_paused(c.fk.fc[0].c), 1);
+    ck_assert_uint_eq(fcgic_conn_wants(c.fk.fc[0].c) & FCGIC_WANT_READ, 0);
+    ck_assert_int_eq(fcgic_pool_unpause(c.p, h, 0), 0);
+    ck_assert_int_eq(fcgic_conn_input_paused(c.fk.fc[0].c), 0);
+    ck_assert_uint_ne(fcgic_conn_wants(c.fk.fc[0].c) & FCGIC_WANT_READ, 0);
+    ck_assert_int_eq(fake_respond_raw(&c.fk, 0, "", 0, 0), 0);
+    ck_assert_int_eq(c.ends, 1);
+    teardown(&c);
+}
+END_TEST
+
+/* The errno of an open refused at once: fcgic_pool_last_errno(). */
+START_TEST(open_errno)
+{
+    struct ctx c;
+    struct fcgic_pool_options o;
+    memset(&o, 0, sizeof(o));
+    setup(&c, &o);
+    c.fk.refuse[0] = "fcgi://127.0.0.1:9000";
+    c.fk.refuse_errno = ENOENT;
+    struct fcgic_request req = simple_req();
+    ck_assert_int_eq(fcgic_pool_submit(c.p, &req, &c, NULL, 0), FCGIC_E_CONNECT);
+    ck_assert_int_eq(fcgic_pool_last_errno(c.p), ENOENT);
+    c.fk.refuse[0] = NULL;
+    c.fk.last_mem = NULL;
+    ck_assert_int_eq(fcgic_pool_submit(c.p, &req, &c, NULL, 0), 0);
+    ck_assert_int_eq(fcgic_pool_last_errno(c.p), 0);
+    ck_assert_ptr_ne(c.fk.last_mem, NULL); /* the pool's allocator, handed to open */
+    teardown(&c);
+}
+END_TEST
+
+struct again_ctx {
+    struct fcgic_pool *p;
+    int ends, more, per_end;
+};
+
+static void again_end(void *ud, const struct fcgic_result *r)
+{
+    struct again_ctx *a = ud;
+    ck_assert_int_eq(r->error, 0);
+    a->ends++;
+    if (a->more > 0) {
+        a->more--;
+        struct fcgic_request req = simple_req();
+        for (int i = 0; i < a->per_end; i++)
+            ck_assert_int_eq(fcgic_pool_submit(a->p, &req, a, NULL, 0), 0);
+    }
+}
+
+/* A request submitted from on_end takes the connection whose request just
+ * ended (at the next tick) instead of opening another one. */
+START_TEST(submit_from_on_end_reuses)
+{
+    struct fake fk;
+    struct fcgic_transport tr;
+    fake_transport(&fk, &tr);
+    struct fcgic_pool_callbacks cb;
+    memset(&cb, 0, sizeof(cb));
+    cb.version = FCGIC_POOL_CALLBACKS_VERSION;
+    cb.on_end = again_end;
+    struct fcgic_pool_options o;
+    memset(&o, 0, sizeof(o));
+    o.target = "fcgi://x:1";
+    o.enable_reuse = 1;
+    struct again_ctx a = {NULL, 0, 3, 1};
+    ck_assert_int_eq(fcgic_pool_new(&a.p, &o, &tr, &cb, NULL, NULL), 0);
+    struct fcgic_request req = simple_req();
+    ck_assert_int_eq(fcgic_pool_submit(a.p, &req, &a, NULL, 0), 0);
+    for (int i = 0; i < 4; i++) {
+        ck_assert_int_eq(fake_respond(&fk, 0, "x"), 0);
+        ck_assert_int_eq(a.ends, i + 1);
+        ck_assert_uint_eq(fcgic_pool_deadline(a.p), 0);
+        ck_assert_int_eq(fcgic_pool_tick(a.p, 0), 0);
+    }
+    ck_assert_int_eq(fk.n, 1); /* one connection for all four */
+    ck_assert_uint_eq(fk.fc[0].nbegin, 4);
+    /* two submits from one on_end: one waits for that connection, the
+     * other (queued behind it) opens a new one at the tick */
+    a.more = 1;
+    a.per_end = 2;
+    ck_assert_int_eq(fcgic_pool_submit(a.p, &req, &a, NULL, 0), 0);
+    ck_assert_int_eq(fake_respond(&fk, 0, "x"), 0);
+    ck_assert_int_eq(fk.n, 1);
+    ck_assert_int_eq(fcgic_pool_tick(a.p, 0), 0);
+    ck_assert_int_eq(fk.n, 2);
+    ck_assert_uint_eq(fk.fc[0].nbegin, 6);
+    ck_assert_int_eq(fake_respond(&fk, 0, "x"), 0);
+    ck_assert_int_eq(fake_respond(&fk, 1, "x"), 0);
+    ck_assert_int_eq(a.ends, 7);
+    fcgic_pool_free(a.p);
+    fake_free(&fk);
+}
+END_TEST
+
+/* A connection that turns idle while an older, never-answered connection
+ * waits (PHP-FPM's listen queue) is closed rather than kept. */
+START_TEST(idle_not_kept_while_older_waits)
+{
+    struct ctx c;
+    struct fcgic_pool_options o;
+    memset(&o, 0, sizeof(o));
+    o.enable_reuse = 1;
+    setup(&c, &o);
+    struct fcgic_request req = simple_req();
+    ck_assert_int_eq(fcgic_pool_submit(c.p, &req, &c, NULL, 0), 0);   /* conn 0, t=0 */
+    c.fk.now = SEC;
+    ck_assert_int_eq(fcgic_pool_submit(c.p, &req, &c, NULL, SEC), 0); /* conn 1, t=1 s */
+    ck_assert_int_eq(fake_respond(&c.fk, 1, "x"), 0);
+    tick(&c);
+    ck_assert_int_eq(c.fk.fc[1].closed, 1); /* its worker may be what 0 waits for */
+    ck_assert_int_eq(fake_respond(&c.fk, 0, "x"), 0);
+    tick(&c);
+    ck_assert_int_eq(c.fk.fc[0].closed, 0); /* nothing waits: kept */
+    /* a connection that has answered is not waiting: 0 is reused, and a
+     * new one beside it does not close it */
+    ck_assert_int_eq(fcgic_pool_submit(c.p, &req, &c, NULL, SEC), 0);
+    ck_assert_int_eq(fcgic_pool_submit(c.p, &req, &c, NULL, SEC), 0);
+    ck_assert_int_eq(c.fk.n, 3);
+    ck_assert_int_eq(fake_respond(&c.fk, 0, "x"), 0);
+    tick(&c);
+    ck_assert_int_eq(c.fk.fc[0].closed, 0); /* started before conn 2 */
+    teardown(&c);
+}
+END_TEST
+
+/* Pools give requests a 60 s first-byte and idle timeout by default;
+ * FCGIC_NO_DEADLINE turns it off. */
+START_TEST(default_timeout)
+{
+    for (int off = 0; off < 2; off++) {
+        struct ctx c;
+        struct fcgic_pool_options o;
+        memset(&o, 0, sizeof(o));
+        o.timeout_ns = off ? FCGIC_NO_DEADLINE : 0;
+        setup(&c, &o);
+        struct fcgic_request req = simple_req();
+        ck_assert_int_eq(fcgic_pool_submit(c.p, &req, &c, NULL, 0), 0);
+        ck_assert_uint_eq(fcgic_conn_deadline(c.fk.fc[0].c), off ? FCGIC_NO_DEADLINE : FCGIC_POOL_DEFAULT_TIMEOUT_NS);
+        if (!off) {
+            fcgic_conn_tick(c.fk.fc[0].c, FCGIC_POOL_DEFAULT_TIMEOUT_NS);
+            ck_assert_int_eq(c.ends, 1);
+            ck_assert_int_eq(c.err, FCGIC_E_TIMEOUT_FIRST_BYTE);
+        }
+        teardown(&c);
+    }
+}
+END_TEST
+
 static Suite *pool_suite(void)
 {
     Suite *s = suite_create("pool");
@@ -1670,6 +2091,22 @@ static Suite *pool_suite(void)
     tcase_add_test(tc, failalloc_pool);
     tcase_add_test(tc, handle_valid_during_on_end);
     tcase_add_test(tc, request_ends_inside_submit);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("cancel");
+    tcase_add_test(tc, abort_running_ends_now);
+    tcase_add_test(tc, abort_polite_waits);
+    tcase_add_test(tc, abort_from_own_callback);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("embedding");
+    tcase_add_test(tc, callbacks_version_1);
+    tcase_add_test(tc, on_timer_hook);
+    tcase_add_test(tc, unpause_goes_on);
+    tcase_add_test(tc, open_errno);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("keepalive");
+    tcase_add_test(tc, submit_from_on_end_reuses);
+    tcase_add_test(tc, idle_not_kept_while_older_waits);
+    tcase_add_test(tc, default_timeout);
     suite_add_tcase(s, tc);
     tc = tcase_create("integration");
     tcase_set_timeout(tc, 60);
