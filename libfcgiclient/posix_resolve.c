@@ -96,7 +96,7 @@ static void finish(struct fcgic_posix_query *q, int status, uint64_t ttl_ns, uin
     q->pending = false;
     q->answered = true;
     q->status = status;
-    q->expires = status == 0 ? fcgic__add_sat(now, ttl_ns) : now; /* failures are not kept */
+    q->expires = status == 0 && ttl_ns ? fcgic__add_sat(now, ttl_ns) : 0; /* failures are not kept */
     if (!q->in_start)
         fcgic__posix_dns_done(q->d->p, q, now);
 }

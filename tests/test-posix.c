@@ -11,7 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netdb.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -1599,6 +1601,309 @@ START_TEST(failalloc_request)
 }
 END_TEST
 
+
+/* ---- system errors, host-name lookups ---------------------------------- */
+
+static int run_simple(const char *target, struct fcgic_result *res)
+{
+    struct req3 q;
+    req_init(&q, "GET", "size=10", 0);
+    struct fcgic_conn_options o;
+    memset(&o, 0, sizeof(o));
+    o.connect_timeout_ns = 10 * SEC;
+    return fcgic_posix_request(target, &o, &q.req, NULL, NULL, res, NULL);
+}
+
+/* A missing unix socket, a refused port and a socket without permission
+ * keep their errno: in results, from fcgic_posix_last_errno() and through
+ * a pool. */
+START_TEST(errno_kept)
+{
+    struct fcgic_result res;
+    char target[160];
+    snprintf(target, sizeof(target), "unix:/tmp/fcgic-no-such-%d.sock|fcgi://x/", (int)getpid());
+    ck_assert_int_eq(run_simple(target, &res), FCGIC_E_CONNECT);
+    ck_assert_int_eq(res.sys_errno, ENOENT);
+
+    struct fcgic_posix *p;
+    ck_assert_int_eq(fcgic_posix_new(&p, NULL, NULL), 0);
+    struct fcgic_conn *c;
+    struct fcgic_conn_callbacks cb = resp_callbacks();
+    ck_assert_int_eq(fcgic_posix_open(p, target, NULL, &cb, NULL, &c, fcgic_posix_now()), FCGIC_E_CONNECT);
+    ck_assert_int_eq(fcgic_posix_last_errno(p), ENOENT);
+    struct fcgic_transport tr;
+    fcgic_posix_transport(p, &tr);
+    struct fcgic_pool_callbacks pcb;
+    memset(&pcb, 0, sizeof(pcb));
+    pcb.version = FCGIC_POOL_CALLBACKS_VERSION;
+    struct fcgic_pool_options po;
+    memset(&po, 0, sizeof(po));
+    po.target = target;
+    struct fcgic_pool *pool;
+    ck_assert_int_eq(fcgic_pool_new(&pool, &po, &tr, &pcb, NULL, NULL), 0);
+    struct req3 q;
+    req_init(&q, "GET", "", 0);
+    ck_assert_int_eq(fcgic_pool_submit(pool, &q.req, NULL, NULL, fcgic_posix_now()), FCGIC_E_CONNECT);
+    ck_assert_int_eq(fcgic_pool_last_errno(pool), ENOENT);
+    fcgic_pool_free(pool);
+    fcgic_posix_free(p);
+
+    snprintf(target, sizeof(target), "fcgi://127.0.0.1:%d/", free_tcp_port());
+    ck_assert_int_eq(run_simple(target, &res), FCGIC_E_CONNECT);
+    ck_assert_int_eq(res.sys_errno, ECONNREFUSED);
+
+    /* EACCES: a socket file without write permission. Root is not
+     * refused (nor for a directory without search permission): skipped. */
+    if (geteuid() == 0)
+        return;
+    char dir[] = "/tmp/fcgic-eacces-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    struct sockaddr_un sun = {.sun_family = AF_UNIX};
+    snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/s.sock", dir);
+    int l = socket(AF_UNIX, SOCK_STREAM, 0);
+    ck_assert_int_eq(bind(l, (struct sockaddr *)&sun, sizeof(sun)), 0);
+    ck_assert_int_eq(listen(l, 4), 0);
+    ck_assert_int_eq(chmod(sun.sun_path, 0), 0);
+    snprintf(target, sizeof(target), "unix:%s|fcgi://x/", sun.sun_path);
+    ck_assert_int_eq(run_simple(target, &res), FCGIC_E_CONNECT);
+    ck_assert_int_eq(res.sys_errno, EACCES);
+    close(l);
+    unlink(sun.sun_path);
+    rmdir(dir);
+}
+END_TEST
+
+/* A resolver the test answers by hand. */
+struct hook {
+    struct fcgic_posix *p;
+    struct fcgic_posix_query *q[8];
+    char host[8][64];
+    int calls;
+    int at_once;      /* answer from inside the hook */
+    int fail;         /* answer that the name does not exist */
+    uint64_t ttl_ns;
+    uint64_t now;     /* for answers at once */
+    int cancels;
+};
+
+static void hook_answer(struct hook *h, int i, int fail, uint64_t now)
+{
+    struct addrinfo hints, *ai = NULL;
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_INET;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICHOST;
+    ck_assert_int_eq(getaddrinfo("127.0.0.1", NULL, &hints, &ai), 0);
+    ck_assert_int_eq(fcgic_posix_resolved(h->p, h->q[i], fail ? NULL : ai, h->ttl_ns, now), 0);
+    freeaddrinfo(ai);
+}
+
+static int hook_resolve(void *ud, const char *host, struct fcgic_posix_query *q)
+{
+    struct hook *h = ud;
+    ck_assert_int_lt(h->calls, 8);
+    h->q[h->calls] = q;
+    snprintf(h->host[h->calls], sizeof(h->host[0]), "%s", host);
+    h->calls++;
+    if (h->at_once)
+        hook_answer(h, h->calls - 1, h->fail || strncmp(host, "bad", 3) == 0, h->now);
+    return 0;
+}
+
+static void hook_cancel(void *ud, struct fcgic_posix_query *q)
+{
+    struct hook *h = ud;
+    (void)q;
+    h->cancels++;
+}
+
+static struct fcgic_posix *hook_posix(struct hook *h)
+{
+    memset(h, 0, sizeof(*h));
+    struct fcgic_posix_options o;
+    memset(&o, 0, sizeof(o));
+    o.version = FCGIC_POSIX_OPTIONS_VERSION;
+    o.resolve = hook_resolve;
+    o.resolve_cancel = hook_cancel;
+    o.ud = h;
+    ck_assert_int_eq(fcgic_posix_new(&h->p, &o, NULL), 0);
+    return h->p;
+}
+
+/* The embedder's resolver answers later: the request, submitted at once,
+ * runs when the answer comes; a failed lookup ends it with
+ * FCGIC_E_RESOLVE; the free cancels a pending lookup. */
+START_TEST(resolve_hook_later)
+{
+    struct harness_app *app = start_echo(HARNESS_TCP, NULL);
+    struct hook h;
+    struct fcgic_posix *p = hook_posix(&h);
+    char target[96];
+    snprintf(target, sizeof(target), "fcgi://backend.test:%d/", app->port);
+    struct fcgic_conn_callbacks cb = resp_callbacks();
+    struct resp *r = calloc(1, sizeof(*r));
+    struct fcgic_conn *c;
+    uint64_t now = fcgic_posix_now();
+    ck_assert_int_eq(fcgic_posix_open(p, target, NULL, &cb, NULL, &c, now), 0);
+    ck_assert_int_eq(h.calls, 1);
+    ck_assert_str_eq(h.host[0], "backend.test");
+    ck_assert_int_eq(fcgic_posix_fd(p, c), -1); /* no socket yet */
+    struct req3 q;
+    req_init(&q, "GET", "size=100", 0);
+    ck_assert_int_eq(fcgic_conn_submit(c, &q.req, r, NULL, now), 0);
+    fcgic_posix_kick(p, c, now);
+    hook_answer(&h, 0, 0, fcgic_posix_now());
+    ck_assert_int_eq(fcgic_posix_run_until(p, resp_ended, r, 20 * SEC), 0);
+    ck_assert_int_eq(r->res.error, 0);
+    ck_assert_uint_eq(r->body.len, 100);
+    fcgic_posix_close(p, c);
+
+    /* a lookup that fails */
+    memset(r, 0, sizeof(*r));
+    ck_assert_int_eq(fcgic_posix_open(p, target, NULL, &cb, NULL, &c, now), 0);
+    ck_assert_int_eq(h.calls, 2); /* ttl 0: not kept */
+    ck_assert_int_eq(fcgic_conn_submit(c, &q.req, r, NULL, now), 0);
+    hook_answer(&h, 1, 1, fcgic_posix_now());
+    ck_assert_int_eq(r->ended, 1);
+    ck_assert_int_eq(r->res.error, FCGIC_E_RESOLVE);
+    ck_assert_int_eq(fcgic_posix_resolved(p, h.q[1], NULL, 0, now), FCGIC_E_INVAL); /* answered */
+    fcgic_posix_close(p, c);
+
+    /* pending at free: cancelled */
+    ck_assert_int_eq(fcgic_posix_open(p, target, NULL, &cb, NULL, &c, now), 0);
+    fcgic_posix_free(p);
+    ck_assert_int_eq(h.cancels, 1);
+    resp_free(r);
+    free(r);
+    harness_app_stop(app);
+}
+END_TEST
+
+/* Answers are kept for their TTL: connections opened meanwhile ask no
+ * one; after it, the name is looked up again. */
+START_TEST(resolve_ttl)
+{
+    struct hook h;
+    struct fcgic_posix *p = hook_posix(&h);
+    h.at_once = 1;
+    h.ttl_ns = SEC;
+    struct fcgic_conn_callbacks cb = resp_callbacks();
+    struct fcgic_conn *c;
+    uint64_t t0 = 1000 * SEC;
+    int port = free_tcp_port();
+    char target[96];
+    snprintf(target, sizeof(target), "fcgi://ttl.test:%d/", port);
+    h.now = t0;
+    ck_assert_int_eq(fcgic_posix_open(p, target, NULL, &cb, NULL, &c, t0), 0);
+    fcgic_posix_close(p, c);
+    ck_assert_int_eq(h.calls, 1);
+    ck_assert_int_eq(fcgic_posix_open(p, target, NULL, &cb, NULL, &c, t0 + SEC / 2), 0);
+    fcgic_posix_close(p, c);
+    ck_assert_int_eq(h.calls, 1); /* kept */
+    h.now = t0 + 2 * SEC;
+    ck_assert_int_eq(fcgic_posix_open(p, target, NULL, &cb, NULL, &c, t0 + 2 * SEC), 0);
+    fcgic_posix_close(p, c);
+    ck_assert_int_eq(h.calls, 2); /* expired: asked again */
+    /* an answer at once that fails is open's error */
+    h.fail = 1;
+    ck_assert_int_eq(fcgic_posix_open(p, "fcgi://other.test:1/", NULL, &cb, NULL, &c, t0), FCGIC_E_RESOLVE);
+    fcgic_posix_free(p);
+}
+END_TEST
+
+/* A balancer takes a failed lookup as a member error and fails over. */
+struct bal_ctx {
+    int ends, err;
+    unsigned retries;
+    int failovers;
+    int failover_err;
+};
+
+static void bal_end(void *ud, const struct fcgic_result *res)
+{
+    struct bal_ctx *b = ud;
+    b->ends++;
+    b->err = res->error;
+    b->retries = res->retries;
+}
+
+static void bal_event(void *ud, const struct fcgic_event *ev)
+{
+    struct bal_ctx *b = ud;
+    if (ev->kind == FCGIC_EVENT_FAILOVER) {
+        b->failovers++;
+        b->failover_err = ev->error;
+    }
+}
+
+static int bal_done(void *ud)
+{
+    return ((struct bal_ctx *)ud)->ends > 0;
+}
+
+START_TEST(resolve_failure_fails_over)
+{
+    struct harness_app *app = start_echo(HARNESS_TCP, NULL);
+    struct hook h;
+    struct fcgic_posix *p = hook_posix(&h);
+    struct fcgic_transport tr;
+    fcgic_posix_transport(p, &tr);
+    struct bal_ctx bc;
+    memset(&bc, 0, sizeof(bc));
+    struct fcgic_pool_callbacks cb;
+    memset(&cb, 0, sizeof(cb));
+    cb.version = FCGIC_POOL_CALLBACKS_VERSION;
+    cb.on_end = bal_end;
+    cb.on_event = bal_event;
+    struct fcgic_balancer *b;
+    ck_assert_int_eq(fcgic_balancer_new(&b, NULL, &tr, &cb, &bc, NULL), 0);
+    ck_assert_int_eq(fcgic_posix_attach_balancer(p, b), 0);
+    char t1[96], t2[96];
+    snprintf(t1, sizeof(t1), "fcgi://bad.test:%d/", app->port);
+    snprintf(t2, sizeof(t2), "fcgi://good.test:%d/", app->port);
+    struct fcgic_member_options mo;
+    memset(&mo, 0, sizeof(mo));
+    unsigned id;
+    mo.pool.target = t1;
+    ck_assert_int_eq(fcgic_balancer_add(b, &mo, &id, 0), 0);
+    mo.pool.target = t2;
+    ck_assert_int_eq(fcgic_balancer_add(b, &mo, &id, 0), 0);
+    struct req3 q;
+    req_init(&q, "GET", "size=10", 0);
+    ck_assert_int_eq(fcgic_balancer_submit(b, &q.req, &bc, NULL, fcgic_posix_now()), 0);
+    ck_assert_int_eq(h.calls, 1);
+    ck_assert_str_eq(h.host[0], "bad.test");
+    hook_answer(&h, 0, 1, fcgic_posix_now()); /* fails: the request moves on */
+    ck_assert_int_eq(bc.failovers, 1);
+    ck_assert_int_eq(bc.failover_err, FCGIC_E_RESOLVE);
+    ck_assert_int_eq(h.calls, 2);
+    ck_assert_str_eq(h.host[1], "good.test");
+    hook_answer(&h, 1, 0, fcgic_posix_now());
+    ck_assert_int_eq(fcgic_posix_run_until(p, bal_done, &bc, 20 * SEC), 0);
+    ck_assert_int_eq(bc.err, 0);
+    ck_assert_uint_eq(bc.retries, 1);
+    fcgic_posix_detach_balancer(p, b);
+    fcgic_balancer_free(b);
+    fcgic_posix_free(p);
+    harness_app_stop(app);
+}
+END_TEST
+
+/* "localhost" through c-ares (when built with it): no getaddrinfo. */
+START_TEST(resolve_localhost_cares)
+{
+    if (!fcgic_posix_has_cares())
+        return;
+    struct harness_app *app = start_echo(HARNESS_TCP, NULL);
+    char target[96];
+    snprintf(target, sizeof(target), "fcgi://localhost:%d/", app->port);
+    struct fcgic_result res;
+    ck_assert_int_eq(run_simple(target, &res), 0);
+    ck_assert_int_eq(res.got_end_request, 1);
+    harness_app_stop(app);
+}
+END_TEST
+
 static Suite *posix_suite(void)
 {
     Suite *s = suite_create("posix");
@@ -1642,6 +1947,13 @@ static Suite *posix_suite(void)
     tcase_add_loop_test(tc, check_sees_eof, 0, 2);
     suite_add_tcase(s, tc);
 
+    tc = tcase_create("errno_dns");
+    tcase_add_test(tc, errno_kept);
+    tcase_add_test(tc, resolve_hook_later);
+    tcase_add_test(tc, resolve_ttl);
+    tcase_add_test(tc, resolve_failure_fails_over);
+    tcase_add_test(tc, resolve_localhost_cares);
+    suite_add_tcase(s, tc);
     tc = tcase_create("failalloc");
     tcase_add_test(tc, failalloc_request);
     suite_add_tcase(s, tc);
