@@ -19,6 +19,7 @@
 #define DEFAULT_MAX 64u
 #define DEFAULT_QUEUE_MAX 1024u
 #define DEFAULT_REPLAY_MAX (64u * 1024u)
+#define UNPIN_NS 1000000000ull /* see unpin() */
 
 enum rstate { R_QUEUED = 1, R_RUNNING, R_ENDED };
 
@@ -811,25 +812,34 @@ static void close_dead_idle(struct fcgic_pool *p)
 /* A connection that has never answered while requests run on it may sit
  * in the application's listen queue: PHP-FPM's workers each stay bound to
  * a kept connection, so one that is merely idle here keeps a worker from
- * taking it. An idle connection whose latest request started after such a
- * connection's (and ended first) is closed rather than kept. */
-static void unpin(struct fcgic_pool *p)
+ * taking it. The earliest start of a request on such a connection, or
+ * FCGIC_NO_DEADLINE. */
+static uint64_t oldest_unanswered(const struct fcgic_pool *p)
 {
-    if (!p->idle_head || !p->o.enable_reuse)
-        return;
     uint64_t oldest = FCGIC_NO_DEADLINE;
-    for (struct pconn *x = p->all; x; x = x->next)
+    for (const struct pconn *x = p->all; x; x = x->next)
         if (!x->answered && !x->closing && x->active > 0 && x->started < oldest)
             oldest = x->started;
-    if (oldest == FCGIC_NO_DEADLINE)
+    return oldest;
+}
+
+/* When unpin() acts next (FCGIC_NO_DEADLINE: nothing to do). */
+static uint64_t unpin_deadline(const struct fcgic_pool *p)
+{
+    if (!p->idle_head || !p->o.enable_reuse)
+        return FCGIC_NO_DEADLINE;
+    uint64_t oldest = oldest_unanswered(p);
+    return oldest == FCGIC_NO_DEADLINE ? oldest : fcgic__add_sat(fcgic__add_sat(oldest, UNPIN_NS), 1);
+}
+
+/* Idle connections are closed, not kept, while a connection has waited
+ * longer than UNPIN_NS for its first response byte. */
+static void unpin(struct fcgic_pool *p, uint64_t now)
+{
+    if (unpin_deadline(p) > now)
         return;
-    struct pconn *x = p->idle_head;
-    while (x) {
-        struct pconn *next = x->inext;
-        if (x->started > oldest)
-            mark_close(p, x);
-        x = next;
-    }
+    while (p->idle_head)
+        mark_close(p, p->idle_head);
 }
 
 /* Deferred work. with_timers: also end queued requests whose acquire time
@@ -893,7 +903,7 @@ static void process(struct fcgic_pool *p, uint64_t now, int with_timers)
                 req_fail_errno(p, r, rc, p->last_errno, 0);
         }
     }
-    unpin(p);
+    unpin(p, now);
     /* Connections that could not be used above. */
     while (p->dirty) {
         struct pconn *pc = p->dirty;
@@ -1212,7 +1222,8 @@ uint64_t fcgic_pool_deadline(const struct fcgic_pool *p)
         if (p->nopen > keep && fcgic__add_sat(p->idle_tail->idle_since, p->o.ttl_ns) < d)
             d = fcgic__add_sat(p->idle_tail->idle_since, p->o.ttl_ns);
     }
-    return d;
+    uint64_t u = unpin_deadline(p);
+    return u < d ? u : d;
 }
 
 void fcgic_pool_drain(struct fcgic_pool *p, uint64_t now)

@@ -30,11 +30,10 @@
  *  - a request submitted from inside on_end takes the connection whose
  *    request just ended, as if it were idle (it starts at the next tick,
  *    deadline 0), rather than opening another one;
- *  - while a request waits on a connection that has never answered (it may
- *    sit in the listen queue), a connection that turns idle with nothing
- *    queued for it, and whose own latest request started after that one,
- *    is closed instead of kept, so that its worker can take the waiting
- *    connection;
+ *  - while a request has waited more than 1 s on a connection that has
+ *    never answered (it may sit in the listen queue), idle connections are
+ *    closed instead of kept (checked at ticks: the deadline says when), so
+ *    that their workers can take the waiting connections;
  *  - requests get a first-byte and idle timeout of 60 s unless the request
  *    or `timeout_ns` says otherwise, so nothing waits forever.
  * Sizing advice: with enable_reuse, keep `max` (over all pools and
