@@ -195,31 +195,21 @@ void fcgic__hash_key_init(struct fcgic__hash_key *key, const void *obj)
     key->k1 = k[1] ^ mix64((uint64_t)(uintptr_t)&k ^ 0x9e3779b97f4a7c15ull);
 }
 
-static inline uint64_t rotl64(uint64_t x, int b)
+/* The 128-bit product of a and b, its halves xored (wyhash's "mum"). */
+static inline uint64_t mum(uint64_t a, uint64_t b)
 {
-    return (x << b) | (x >> (64 - b));
-}
-
-struct sip {
-    uint64_t v0, v1, v2, v3;
-};
-
-static inline void sipround(struct sip *s)
-{
-    s->v0 += s->v1;
-    s->v1 = rotl64(s->v1, 13);
-    s->v1 ^= s->v0;
-    s->v0 = rotl64(s->v0, 32);
-    s->v2 += s->v3;
-    s->v3 = rotl64(s->v3, 16);
-    s->v3 ^= s->v2;
-    s->v0 += s->v3;
-    s->v3 = rotl64(s->v3, 21);
-    s->v3 ^= s->v0;
-    s->v2 += s->v1;
-    s->v1 = rotl64(s->v1, 17);
-    s->v1 ^= s->v2;
-    s->v2 = rotl64(s->v2, 32);
+#ifdef __SIZEOF_INT128__
+    __extension__ typedef unsigned __int128 u128;
+    u128 r = (u128)a * b;
+    return (uint64_t)r ^ (uint64_t)(r >> 64);
+#else
+    uint64_t ha = a >> 32, la = (uint32_t)a, hb = b >> 32, lb = (uint32_t)b;
+    uint64_t hl = ha * lb, lh = la * hb, ll = la * lb;
+    uint64_t mid = (ll >> 32) + (uint32_t)hl + (uint32_t)lh;
+    uint64_t lo = (mid << 32) | (uint32_t)ll;
+    uint64_t hi = ha * hb + (hl >> 32) + (lh >> 32) + (mid >> 32);
+    return lo ^ hi;
+#endif
 }
 
 /* Eight bytes with 'A'..'Z' turned into 'a'..'z', all at once: a byte gets
@@ -234,32 +224,47 @@ static inline uint64_t fold8(uint64_t w)
     return w | (upper >> 2);
 }
 
-static inline uint64_t load8(const char *s, size_t n)
+/* Host byte order: the hash need not be the same on every machine, only
+ * within a process. Fixed sizes compile to single loads. */
+static inline uint64_t load8(const char *s)
 {
-    uint64_t w = 0;
-    for (size_t i = 0; i < n; i++)
-        w |= (uint64_t)(uint8_t)s[i] << (8 * i);
+    uint64_t w;
+    memcpy(&w, s, 8);
     return w;
+}
+
+static inline uint64_t load4(const char *s)
+{
+    uint32_t w;
+    memcpy(&w, s, 4);
+    return w;
+}
+
+/* The last 1..16 bytes as two words, without byte-wise stores (those stall
+ * the following load): overlapping loads, which cover every byte; the
+ * length is mixed in separately. */
+static inline void load_tail(const char *s, size_t r, uint64_t *a, uint64_t *b)
+{
+    if (r > 8) {
+        *a = load8(s);
+        *b = load8(s + r - 8);
+    } else if (r >= 4) {
+        *a = load4(s) << 32 | load4(s + r - 4);
+        *b = 0;
+    } else {
+        *a = r ? (uint64_t)(uint8_t)s[0] << 16 | (uint64_t)(uint8_t)s[r / 2] << 8 | (uint8_t)s[r - 1] : 0;
+        *b = 0;
+    }
 }
 
 uint64_t fcgic__hash_ci(const struct fcgic__hash_key *key, const char *s, size_t n)
 {
-    struct sip v = {key->k0 ^ 0x736f6d6570736575ull, key->k1 ^ 0x646f72616e646f6dull,
-                    key->k0 ^ 0x6c7967656e657261ull, key->k1 ^ 0x7465646279746573ull};
+    const uint64_t p0 = 0xa0761d6478bd642full, p1 = 0xe7037ed1a0b428dbull, p2 = 0x8ebc6af09c88c6e3ull;
+    uint64_t h = key->k0 ^ p0, a, b;
     size_t i = 0;
-    for (; n - i >= 8; i += 8) {
-        uint64_t m = fold8(load8(s + i, 8));
-        v.v3 ^= m;
-        sipround(&v);
-        v.v0 ^= m;
-    }
-    uint64_t b = ((uint64_t)n << 56) | fold8(load8(s + i, n - i));
-    v.v3 ^= b;
-    sipround(&v);
-    v.v0 ^= b;
-    v.v2 ^= 0xff;
-    sipround(&v);
-    sipround(&v);
-    sipround(&v);
-    return v.v0 ^ v.v1 ^ v.v2 ^ v.v3;
+    for (; n - i > 16; i += 16)
+        h = mum(fold8(load8(s + i)) ^ key->k1 ^ p1, fold8(load8(s + i + 8)) ^ h);
+    load_tail(s + i, n - i, &a, &b);
+    h = mum(fold8(a) ^ key->k1 ^ p1, fold8(b) ^ h ^ p2);
+    return mum(h ^ p0, (uint64_t)n ^ key->k0 ^ p2);
 }

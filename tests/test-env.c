@@ -1181,6 +1181,32 @@ START_TEST(test_hash_flood)
 }
 END_TEST
 
+/* The name hash reads every byte of every length (its tail is loaded with
+ * overlapping words) and ignores only the case of ASCII letters. */
+START_TEST(test_hash_bytes)
+{
+    struct fcgic__hash_key key = {0, 0};
+    fcgic__hash_key_init(&key, &key);
+    char a[40], b[40];
+    for (size_t n = 0; n <= sizeof a; n++) {
+        for (size_t i = 0; i < n; i++)
+            a[i] = (char)('a' + (i * 7) % 26);
+        uint64_t h = fcgic__hash_ci(&key, a, n);
+        if (n > 0)
+            ck_assert(h != fcgic__hash_ci(&key, a, n - 1));
+        for (size_t i = 0; i < n; i++) {
+            memcpy(b, a, n);
+            b[i] = (char)(b[i] - 32); /* upper case: same hash */
+            ck_assert(fcgic__hash_ci(&key, b, n) == h);
+            b[i] = '0'; /* another byte: another hash */
+            ck_assert_msg(fcgic__hash_ci(&key, b, n) != h, "byte %zu of %zu ignored", i, n);
+            b[i] = (char)(a[i] | 0x80);
+            ck_assert_msg(fcgic__hash_ci(&key, b, n) != h, "top bit of byte %zu of %zu ignored", i, n);
+        }
+    }
+}
+END_TEST
+
 /* A header repeated 20000 times is merged in O(n): its value moves to a
  * slot twice as large when it outgrows its own, so the build makes a few
  * allocations, not one per repetition. */
@@ -1521,6 +1547,7 @@ int main(void)
         {"limits", test_limits, 0},
         {"list", test_list, 0},
         {"hash_flood", test_hash_flood, 0},
+        {"hash_bytes", test_hash_bytes, 0},
         {"repeated_header", test_repeated_header, 0},
         {"targets", test_targets, (int)(sizeof targets / sizeof targets[0])},
         {"failalloc", test_failalloc, 0},
