@@ -6,6 +6,7 @@
  * allocation failures, and integration against real app-echo processes and
  * PHP-FPM. */
 #include <check.h>
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -2060,10 +2061,85 @@ START_TEST(integration_php_fpm_balancer)
 }
 END_TEST
 
+
+/* ---- cancel, timers, errno --------------------------------------------- */
+
+static uint64_t bt_last = 7;
+static int bt_calls;
+
+static void bt_timer(void *ud, uint64_t deadline)
+{
+    (void)ud;
+    bt_last = deadline;
+    bt_calls++;
+}
+
+static int bt_errno;
+
+static void bt_event(void *ud, const struct fcgic_event *ev)
+{
+    if (ev->kind == FCGIC_EVENT_FAILOVER)
+        bt_errno = ev->sys_errno;
+    c_event(ud, ev);
+}
+
+/* An all-down end waits for a tick (on_timer says 0); abort ends it now.
+ * A member refused at once reports its errno in FAILOVER. A running
+ * request's abort ends it at once, with no failover. */
+START_TEST(abort_timer_errno)
+{
+    struct ctx c;
+    memset(&c, 0, sizeof(c));
+    fake_transport(&c.fk, &c.tr);
+    struct fcgic_pool_callbacks cb = cbs();
+    cb.on_timer = bt_timer;
+    cb.on_event = bt_event;
+    ck_assert_int_eq(fcgic_balancer_new(&c.b, NULL, &c.tr, &cb, &c, NULL), 0);
+    add(&c, "fcgi://a:1", 1, 0, 0);
+    add(&c, "fcgi://b:1", 1, 0, 0);
+    c.fk.refuse[0] = "fcgi://a:1";
+    c.fk.refuse[1] = "fcgi://b:1";
+    c.fk.refuse_errno = ECONNREFUSED;
+    struct fcgic_request req = simple_req();
+    struct fcgic_balancer_req *h;
+    bt_calls = 0;
+    ck_assert_int_eq(fcgic_balancer_submit(c.b, &req, &c, &h, 0), 0);
+    ck_assert_int_eq(bt_errno, ECONNREFUSED);
+    ck_assert_int_gt(bt_calls, 0);
+    ck_assert_uint_eq(bt_last, 0); /* the all-down end waits for a tick */
+    ck_assert_int_eq(c.ends, 0);
+    ck_assert_int_eq(fcgic_balancer_abort(c.b, h, 0), 0);
+    ck_assert_int_eq(c.ends, 1);
+    ck_assert_int_eq(c.end_err, FCGIC_E_ABORTED);
+    ck_assert_int_eq(fcgic_balancer_tick(c.b, 0), 0);
+    ck_assert_int_eq(c.ends, 1); /* nothing more */
+    ck_assert_uint_ne(bt_last, 0);
+
+    /* a running request */
+    c.fk.refuse[0] = c.fk.refuse[1] = NULL;
+    ck_assert_int_eq(fcgic_balancer_set_status(c.b, 1, 0, FCGIC_MEMBER_ERROR, 0), 0);
+    ck_assert_int_eq(fcgic_balancer_set_status(c.b, 2, 0, FCGIC_MEMBER_ERROR, 0), 0);
+    ck_assert_int_eq(fcgic_balancer_submit(c.b, &req, &c, &h, 0), 0);
+    ck_assert_int_eq(fcgic_balancer_unpause(c.b, h, 0), 0);
+    int failovers = c.failovers;
+    ck_assert_int_eq(fcgic_balancer_abort(c.b, h, 0), 0);
+    ck_assert_int_eq(c.ends, 2);
+    ck_assert_int_eq(c.end_err, FCGIC_E_ABORTED);
+    ck_assert_int_eq(c.failovers, failovers);
+    ck_assert_uint_eq(bt_last, 0); /* the connection is closed at the next tick */
+    ck_assert_int_eq(fcgic_balancer_tick(c.b, 0), 0);
+    ck_assert_int_eq(fake_open_count(&c.fk), 0);
+    teardown(&c);
+}
+END_TEST
+
 static Suite *balancer_suite(void)
 {
     Suite *s = suite_create("balancer");
     TCase *tc;
+    tc = tcase_create("cancel");
+    tcase_add_test(tc, abort_timer_errno);
+    suite_add_tcase(s, tc);
     tc = tcase_create("byrequests");
     tcase_add_test(tc, byrequests_equal_alternate);
     tcase_add_test(tc, byrequests_weights);
