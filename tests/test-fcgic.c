@@ -609,7 +609,12 @@ START_TEST(test_exit_codes)
     RUN(&o, app->url, "http://h/a.php");
     ck_assert_int_eq(o.code, 4);
     ck_assert_ptr_nonnull(strstr(o.err, app->url));
-    ck_assert_ptr_nonnull(strstr(o.err, "FCGIC_E_CONNECT"));
+    ck_assert_ptr_nonnull(strstr(o.err, "FCGIC_E_CONNECT): Connection refused"));
+    out_free(&o);
+    /* the system error says why: a unix socket that is not there */
+    RUN(&o, "unix:/nonexistent-dir/app.sock|fcgi://localhost/", "http://h/a.php");
+    ck_assert_int_eq(o.code, 4);
+    ck_assert_ptr_nonnull(strstr(o.err, "FCGIC_E_CONNECT): No such file or directory"));
     out_free(&o);
     harness_app_stop(app);
     /* 6: protocolStatus OVERLOADED */

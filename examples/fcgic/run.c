@@ -269,9 +269,19 @@ static uint64_t remaining(const struct cli *cli, uint64_t start, int *over)
     return lim - el;
 }
 
-static void msg_connect_error(const struct cli *cli, int rc)
+/* "message (NAME)", and the system error behind it when there is one:
+ * "connection to the application failed (FCGIC_E_CONNECT): Connection refused". */
+static const char *describe(int err, int sys_errno, char *buf, size_t size)
 {
-    msg_error(cli, "backend %s: cannot connect: %s (%s)", cli->backend, fcgic_strerror(rc), fcgic_strerror_name(rc));
+    snprintf(buf, size, "%s (%s)%s%s", fcgic_strerror(err), fcgic_strerror_name(err), sys_errno ? ": " : "",
+             sys_errno ? strerror(sys_errno) : "");
+    return buf;
+}
+
+static void msg_connect_error(const struct cli *cli, int rc, int sys_errno)
+{
+    char d[256];
+    msg_error(cli, "backend %s: cannot connect: %s", cli->backend, describe(rc, sys_errno, d, sizeof d));
 }
 
 /* A connection of its own for GET_VALUES. */
@@ -289,7 +299,7 @@ static int open_values_conn(struct run *r, struct fcgic_posix *p, struct fcgic_c
         fprintf(stderr, "* connecting to %s\n", cli->backend);
     int rc = fcgic_posix_open(p, cli->backend, &co, &cb, r, c, fcgic_posix_now());
     if (rc != 0)
-        msg_connect_error(cli, rc);
+        msg_connect_error(cli, rc, fcgic_posix_last_errno(p));
     return rc;
 }
 
@@ -495,6 +505,7 @@ static int one_request(struct run *r, struct fcgic_posix *p, struct fcgic_pool *
         }
     } else {
         r->res.error = rc;
+        r->res.sys_errno = fcgic_posix_last_errno(p); /* a connect refused at once */
     }
     double ms = (double)(fcgic_posix_now() - t0) / 1e6;
     int out_errno = 0; /* a buffered write that failed only shows here */
@@ -510,20 +521,19 @@ static int one_request(struct run *r, struct fcgic_posix *p, struct fcgic_pool *
                 (unsigned long long)res->stdout_bytes, (unsigned long long)res->stderr_bytes,
                 (unsigned long long)res->stdin_bytes);
     if (res->error) {
+        char d[256];
+        describe(res->error, res->sys_errno, d, sizeof d);
         if (res->error == FCGIC_E_CALLBACK && r->write_failed)
             msg_error(cli, "backend %s: cannot write the response body%s%s: %s", cli->backend,
                       cli->output ? " to " : "", cli->output ? cli->output : "", strerror(r->write_failed));
         else if (res->error == FCGIC_E_BODY_SOURCE && r->read_failed)
             msg_error(cli, "backend %s: cannot read the request body: %s", cli->backend, strerror(r->read_failed));
-        else if (res->error == FCGIC_E_CONNECT || res->error == FCGIC_E_RESOLVE)
-            msg_error(cli, "backend %s: cannot connect: %s (%s)", cli->backend, fcgic_strerror(res->error),
-                      fcgic_strerror_name(res->error));
+        else if (res->error == FCGIC_E_CONNECT || res->error == FCGIC_E_RESOLVE || res->error == FCGIC_E_SOCKET)
+            msg_error(cli, "backend %s: cannot connect: %s", cli->backend, d);
         else if (exit_for_error(res->error) == EXIT_TIMEOUT)
-            msg_error(cli, "backend %s: timed out: %s (%s)", cli->backend, fcgic_strerror(res->error),
-                      fcgic_strerror_name(res->error));
+            msg_error(cli, "backend %s: timed out: %s", cli->backend, d);
         else
-            msg_error(cli, "backend %s: request failed: %s (%s)", cli->backend, fcgic_strerror(res->error),
-                      fcgic_strerror_name(res->error));
+            msg_error(cli, "backend %s: request failed: %s", cli->backend, d);
         ex = exit_for_error(res->error);
         if (res->error == FCGIC_E_CALLBACK && !r->write_failed)
             ex = EXIT_LOCAL;
