@@ -453,6 +453,8 @@ static void wait_for(atomic_int *v, int at_least)
     ck_assert_int_ge(atomic_load(v), at_least);
 }
 
+#define SMUGGLE(s, text, status) expect_error_close(s, text, sizeof text - 1, status)
+
 #define REQ(path) "GET " path " HTTP/1.1\r\nHost: t\r\n\r\n"
 
 /* Tests ---------------------------------------------------------------------------- */
@@ -510,7 +512,8 @@ START_TEST(test_loop_run_once)
     gw_defer_post(l, &d);
     gw_defer_post(l, &d); /* once */
     ck_assert_int_eq(gw_loop_run_once(l, 0), 0);
-    ck_assert_int_eq(fired, 100);
+    ck_assert_int_ge(fired, 100); /* deferred work ran once; the timer may have too, on a slow machine */
+    ck_assert_int_le(fired, 101);
     while (fired < 101)
         ck_assert_int_eq(gw_loop_run_once(l, 5000000000u), 0);
     ck_assert(!gw_timer_active(&t));
@@ -720,7 +723,7 @@ START_TEST(test_expect_continue)
     ck_assert(cl_closed(fd));
     close(fd);
     /* an expectation the server does not know */
-    expect_error_close(s, "POST / HTTP/1.1\r\nHost: t\r\nExpect: magic\r\nContent-Length: 1\r\n\r\nx", 66, 417);
+    SMUGGLE(s, "POST / HTTP/1.1\r\nHost: t\r\nExpect: magic\r\nContent-Length: 1\r\n\r\nx", 417);
     srv_stop(s);
 }
 END_TEST
@@ -796,8 +799,8 @@ START_TEST(test_absolute_form)
     expect_response(fd, "GET http://example.org HTTP/1.1\r\nHost: other\r\n\r\n", 200, "GET / example.org\n");
     expect_response(fd, "GET /q?x=1 HTTP/1.1\r\nHost: h:8080\r\n\r\n", 200, "GET /q h:8080\n");
     close(fd);
-    expect_error_close(s, "GET http://user@example.org/ HTTP/1.1\r\nHost: t\r\n\r\n", 50, 400);
-    expect_error_close(s, "GET ftp://example.org/ HTTP/1.1\r\nHost: t\r\n\r\n", 44, 400);
+    SMUGGLE(s, "GET http://user@example.org/ HTTP/1.1\r\nHost: t\r\n\r\n", 400);
+    SMUGGLE(s, "GET ftp://example.org/ HTTP/1.1\r\nHost: t\r\n\r\n", 400);
     srv_stop(s);
 }
 END_TEST
@@ -830,7 +833,7 @@ START_TEST(test_limits)
     expect_error_close(s, huge, (size_t)n, 431);
     free(huge);
     /* Content-Length over max_body: 413 before reading the body */
-    expect_error_close(s, "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 100001\r\n\r\n", 52, 413);
+    SMUGGLE(s, "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 100001\r\n\r\n", 413);
     /* a chunked body that grows over it */
     int fd = cl_connect(s);
     cl_sends(fd, "POST /sink HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n");
@@ -852,8 +855,6 @@ START_TEST(test_limits)
     srv_stop(s);
 }
 END_TEST
-
-#define SMUGGLE(s, text, status) expect_error_close(s, text, sizeof text - 1, status)
 
 START_TEST(test_smuggling)
 {
