@@ -246,7 +246,8 @@ int gw_http_response_head(struct gw_http_conn *c, int status, const char *reason
  * @return 0 when the queue is below the high-water mark; 1 when at or above
  *         it (stop writing until on_drain); -EINVAL (no head, or the request
  *         ended); -EMSGSIZE (more than the announced Content-Length: nothing
- *         written); -ENOMEM.
+ *         written); -EPIPE (the socket failed: on_client_gone follows at the
+ *         end of the iteration); -ENOMEM.
  */
 int gw_http_response_write(struct gw_http_conn *c, const void *data, size_t len);
 
