@@ -1,0 +1,354 @@
+/* The proxy handler: HTTP requests to FastCGI applications (proxy.h). */
+#include "proxy.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "route.h"
+
+/* Body spans handed over by the HTTP layer and not yet given to the library. */
+#define SPANS 16
+
+struct preq {
+    struct gw_worker_thread *t;
+    struct gw_http_conn *c;        /* NULL once the HTTP request ended */
+    const struct gw_http_request *req; /* valid while c is */
+    struct gw_backend *be;
+    struct fcgic_pool_req *ph;
+    struct fcgic_balancer_req *bh;
+    bool submitted, head_sent, fcgi_paused, fcgi_ended;
+    /* request body */
+    struct fcgic_span spans[SPANS];
+    size_t span_head, span_count;
+    size_t inflight;               /* bytes of the chunk the library holds */
+    bool body_end, body_waiting, chunked;
+    char *spool;                   /* chunked body, held whole */
+    size_t spool_len, spool_cap;
+    /* logging */
+    char what[160];                /* "GET /uri" */
+};
+
+/* ---- the library side ---- */
+
+static void fcgi_resume(struct preq *p)
+{
+    uint64_t now = gw_loop_now(p->t->loop);
+    if (p->ph)
+        fcgic_pool_resume(p->be->pool, p->ph, now);
+    else if (p->bh)
+        fcgic_balancer_resume(p->be->bal, p->bh, now);
+}
+
+static void fcgi_unpause(struct preq *p)
+{
+    uint64_t now = gw_loop_now(p->t->loop);
+    p->fcgi_paused = false;
+    if (p->ph)
+        fcgic_pool_unpause(p->be->pool, p->ph, now);
+    else if (p->bh)
+        fcgic_balancer_unpause(p->be->bal, p->bh, now);
+}
+
+static void fcgi_cancel(struct preq *p)
+{
+    uint64_t now = gw_loop_now(p->t->loop);
+    if (p->ph)
+        fcgic_pool_abort(p->be->pool, p->ph, now);
+    else if (p->bh)
+        fcgic_balancer_abort(p->be->bal, p->bh, now);
+}
+
+static void preq_free(struct preq *p)
+{
+    free(p->spool);
+    free(p);
+}
+
+/* The HTTP request is over (answered or gone): forget the connection. */
+static void http_done(struct preq *p)
+{
+    if (p->c)
+        gw_http_set_data(p->c, NULL);
+    p->c = NULL;
+    if (p->fcgi_ended || !p->submitted)
+        preq_free(p);
+}
+
+static int on_head(void *ud, const struct fcgic_response_head *h)
+{
+    struct preq *p = ud;
+    if (p->c == NULL)
+        return 0;
+    struct gw_http_header hdrs[128];
+    size_t n = 0;
+    for (size_t i = 0; i < h->nheaders && n < sizeof hdrs / sizeof hdrs[0]; i++) {
+        const struct fcgic_header *x = &h->headers[i];
+        if (x->name_len == 6 && strncasecmp(x->name, "Status", 6) == 0)
+            continue;
+        hdrs[n++] = (struct gw_http_header){x->name, x->name_len, x->value, x->value_len};
+    }
+    int status = h->status;
+    /* A local redirect (Location: /path without Status) is not followed
+     * internally as Apache does: it is sent to the client as a 302. */
+    if (h->location_local && !h->status_explicit)
+        status = 302;
+    static __thread char reason[128];
+    const char *rp = NULL;
+    if (h->status_explicit && h->reason.len && h->reason.len < sizeof reason) {
+        memcpy(reason, h->reason.ptr, h->reason.len);
+        reason[h->reason.len] = '\0';
+        rp = reason;
+    }
+    if (gw_http_response_head(p->c, status, rp, hdrs, n, -1) != 0) {
+        /* a header the HTTP layer refuses (control bytes, not a token) */
+        gw_http_response_error(p->c, 502);
+        http_done(p);
+        return -1;
+    }
+    p->head_sent = true;
+    return 0;
+}
+
+static int on_body(void *ud, const char *data, size_t len)
+{
+    struct preq *p = ud;
+    if (p->c == NULL)
+        return 0;
+    int rc = gw_http_response_write(p->c, data, len);
+    if (rc < 0)
+        return -1;
+    if (rc == 1) {
+        p->fcgi_paused = true;
+        return FCGIC_PAUSE;
+    }
+    return 0;
+}
+
+static int on_stderr(void *ud, const char *line, size_t len)
+{
+    struct preq *p = ud;
+    fprintf(stderr, "[proxy_fcgi:error] %s (backend %s): %.*s\n", p->what, p->be->name, (int)len, line);
+    return 0;
+}
+
+static void on_end(void *ud, const struct fcgic_result *res)
+{
+    struct preq *p = ud;
+    p->fcgi_ended = true;
+    p->ph = NULL;
+    p->bh = NULL;
+    p->t->active--;
+    if (p->c) {
+        int status = fcgic_http_status_for_result(res);
+        if (status == 0) {
+            if (gw_http_response_end(p->c) != 0)
+                gw_http_response_abort(p->c);
+        } else if (!p->head_sent) {
+            if (res->error && res->error != FCGIC_E_ABORTED)
+                fprintf(stderr, "[proxy_fcgi:error] %s (backend %s): %s (%s)%s%s\n", p->what, p->be->name,
+                        fcgic_strerror(res->error), fcgic_strerror_name(res->error), res->sys_errno ? ": " : "",
+                        res->sys_errno ? strerror(res->sys_errno) : "");
+            gw_http_response_error(p->c, status == 499 ? 503 : status);
+        } else {
+            gw_http_response_abort(p->c); /* the truncation shows: no final chunk */
+        }
+        http_done(p);
+        return;
+    }
+    preq_free(p);
+}
+
+/* Hand the next body span to the library. The previous chunk is released
+ * now: the library needs it only until this call. */
+static int body_read(void *ud, enum fcgic_type stream, struct fcgic_span *chunk)
+{
+    struct preq *p = ud;
+    (void)stream;
+    if (p->c == NULL)
+        return -1;
+    if (p->inflight) {
+        gw_http_body_consumed(p->c, p->inflight);
+        p->inflight = 0;
+        gw_http_body_resume(p->c);
+    }
+    if (p->span_count) {
+        *chunk = p->spans[p->span_head];
+        p->span_head = (p->span_head + 1) % SPANS;
+        p->span_count--;
+        p->inflight = chunk->len;
+        return FCGIC_BODY_CHUNK;
+    }
+    if (p->body_end)
+        return FCGIC_BODY_EOF;
+    p->body_waiting = true;
+    return FCGIC_BODY_AGAIN;
+}
+
+void gw_proxy_pool_callbacks(struct fcgic_pool_callbacks *cb)
+{
+    memset(cb, 0, sizeof *cb);
+    cb->version = FCGIC_POOL_CALLBACKS_VERSION;
+    cb->on_head = on_head;
+    cb->on_body = on_body;
+    cb->on_stderr = on_stderr;
+    cb->on_end = on_end;
+    cb->body_read = body_read;
+}
+
+/* ---- the HTTP side ---- */
+
+static void submit(struct preq *p, const struct gw_http_request *req)
+{
+    struct gw_worker_thread *t = p->t;
+    const struct gw_mapping *m = NULL;
+    int status = gw_route(t, req, p->chunked ? (long long)p->spool_len : -1, &m);
+    if (status == 0 && (p->be = gw_worker_backend(t, m)) == NULL)
+        status = 500;
+    if (status) {
+        gw_http_response_error(p->c, status);
+        http_done(p);
+        return;
+    }
+    struct fcgic_request fr;
+    memset(&fr, 0, sizeof fr);
+    fr.params = fcgic_env_params(t->env);
+    fr.nparams = fcgic_env_count(t->env);
+    if (p->chunked) {
+        fr.stdin_mode = p->spool_len ? FCGIC_BODY_BUFFER : FCGIC_BODY_NONE;
+        fr.stdin_data = p->spool;
+        fr.stdin_len = p->spool_len;
+    } else {
+        fr.stdin_mode = req->has_body ? FCGIC_BODY_STREAM : FCGIC_BODY_NONE;
+    }
+    uint64_t now = gw_loop_now(t->loop);
+    int rc = p->be->pool ? fcgic_pool_submit(p->be->pool, &fr, p, &p->ph, now)
+                         : fcgic_balancer_submit(p->be->bal, &fr, p, &p->bh, now);
+    if (rc != 0) {
+        fprintf(stderr, "[proxy_fcgi:error] %s (backend %s): %s (%s)\n", p->what, p->be->name, fcgic_strerror(rc),
+                fcgic_strerror_name(rc));
+        int st = fcgic_http_status_for_error(rc);
+        gw_http_response_error(p->c, st >= 400 && st != 499 ? st : 500);
+        http_done(p);
+        return;
+    }
+    p->submitted = true;
+    t->active++;
+    if (!p->chunked && req->has_body && p->c)
+        gw_http_body_start(p->c);
+}
+
+static void h_request(struct gw_http_conn *c, const struct gw_http_request *req, void *ud)
+{
+    struct gw_worker_thread *t = ud;
+    struct preq *p = calloc(1, sizeof *p);
+    if (p == NULL) {
+        gw_http_response_error(c, 503);
+        return;
+    }
+    p->t = t;
+    p->c = c;
+    p->req = req;
+    snprintf(p->what, sizeof p->what, "%.*s %.*s", (int)(req->method_len < 16 ? req->method_len : 16), req->method,
+             (int)(req->target_len < 128 ? req->target_len : 128), req->target);
+    gw_http_set_data(c, p);
+    if (req->chunked) {
+        /* Spool the whole body first: CONTENT_LENGTH must be known. */
+        p->chunked = true;
+        gw_http_body_start(c);
+        return;
+    }
+    submit(p, req);
+}
+
+static void h_body(struct gw_http_conn *c, const char *data, size_t len, void *ud)
+{
+    (void)ud;
+    struct preq *p = gw_http_data(c);
+    if (p == NULL)
+        return;
+    if (p->chunked) {
+        if (p->spool_len + len > GW_PROXY_SPOOL_MAX) {
+            gw_http_response_error(c, 413);
+            http_done(p);
+            return;
+        }
+        if (p->spool_len + len > p->spool_cap) {
+            size_t cap = p->spool_cap ? p->spool_cap : 16384;
+            while (cap < p->spool_len + len)
+                cap *= 2;
+            char *n = realloc(p->spool, cap);
+            if (n == NULL) {
+                gw_http_response_error(c, 500);
+                http_done(p);
+                return;
+            }
+            p->spool = n;
+            p->spool_cap = cap;
+        }
+        memcpy(p->spool + p->spool_len, data, len);
+        p->spool_len += len;
+        gw_http_body_consumed(c, len);
+        return;
+    }
+    p->spans[(p->span_head + p->span_count) % SPANS] = (struct fcgic_span){data, len};
+    p->span_count++;
+    if (p->span_count == SPANS)
+        gw_http_body_pause(c);
+    if (p->body_waiting) {
+        p->body_waiting = false;
+        fcgi_resume(p);
+    }
+}
+
+static void h_body_end(struct gw_http_conn *c, void *ud)
+{
+    (void)ud;
+    struct preq *p = gw_http_data(c);
+    if (p == NULL)
+        return;
+    p->body_end = true;
+    if (p->chunked) {
+        submit(p, p->req);
+        return;
+    }
+    if (p->body_waiting) {
+        p->body_waiting = false;
+        fcgi_resume(p);
+    }
+}
+
+static void h_drain(struct gw_http_conn *c, void *ud)
+{
+    (void)ud;
+    struct preq *p = gw_http_data(c);
+    if (p && p->fcgi_paused)
+        fcgi_unpause(p);
+}
+
+static void h_client_gone(struct gw_http_conn *c, int why, void *ud)
+{
+    (void)ud;
+    (void)why;
+    struct preq *p = gw_http_data(c);
+    if (p == NULL)
+        return;
+    gw_http_set_data(c, NULL);
+    p->c = NULL;
+    if (p->submitted && !p->fcgi_ended)
+        fcgi_cancel(p); /* on_end runs now and frees p */
+    else
+        preq_free(p);
+}
+
+void gw_proxy_http_handler(struct gw_http_handler *h, struct gw_worker_thread *t)
+{
+    memset(h, 0, sizeof *h);
+    h->on_request = h_request;
+    h->on_body = h_body;
+    h->on_body_end = h_body_end;
+    h->on_drain = h_drain;
+    h->on_client_gone = h_client_gone;
+    h->ud = t;
+}

@@ -1,0 +1,218 @@
+/* Which mapping serves a request, and its CGI environment (route.h). */
+#include "route.h"
+
+#include <string.h>
+
+/* Per-directory values after the merge, and the handler it chose. */
+struct merged {
+    enum fcgic_env_backend backend;
+    int pass_auth;
+    enum fcgic_env_pathinfo pathinfo;
+    enum gw_handler_kind handler;
+    const struct gw_mapping *handler_mapping;
+    /* SetEnv values of every scope, in merge order */
+    struct fcgic_param vars[GW_ROUTE_MAX_VARS];
+    size_t n_vars;
+    /* ProxyFCGISetEnvIf lists, in merge order */
+    const struct fcgic_setenvif *rules[16];
+    size_t n_rules;
+};
+
+static void merge(struct merged *m, const struct gw_dir_conf *dc)
+{
+    if (dc->set & GW_DC_BACKEND)
+        m->backend = dc->backend;
+    if (dc->set & GW_DC_PASS_AUTH)
+        m->pass_auth = dc->pass_auth;
+    if (dc->set & GW_DC_PATHINFO)
+        m->pathinfo = dc->pathinfo;
+    if (dc->handler != GW_HANDLER_UNSET) {
+        m->handler = dc->handler;
+        m->handler_mapping = dc->handler_mapping;
+    }
+    for (size_t i = 0; i < dc->n_setenv && m->n_vars < GW_ROUTE_MAX_VARS; i++)
+        m->vars[m->n_vars++] = dc->setenv[i];
+    if (dc->fcgi_setenvif && m->n_rules < sizeof m->rules / sizeof m->rules[0])
+        m->rules[m->n_rules++] = dc->fcgi_setenvif;
+}
+
+/* Apache's <Location path> test: a prefix that ends at a segment boundary
+ * (or ends in '/'). */
+static bool location_matches(const char *arg, const char *path, size_t len)
+{
+    size_t n = strlen(arg);
+    if (n > len || memcmp(arg, path, n) != 0)
+        return false;
+    return n == len || arg[n - 1] == '/' || path[n] == '/';
+}
+
+static int hexval(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* The URL-path Locations are matched against: percent-decoded, as Apache's
+ * r->uri (a malformed escape is kept as it is: the environment builder
+ * refuses the request later). */
+static size_t decode_path(const char *p, size_t len, char *out, size_t cap)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < len && o < cap; i++) {
+        int hi, lo;
+        if (p[i] == '%' && i + 2 < len && (hi = hexval(p[i + 1])) >= 0 && (lo = hexval(p[i + 2])) >= 0) {
+            out[o++] = (char)(hi * 16 + lo);
+            i += 2;
+        } else {
+            out[o++] = p[i];
+        }
+    }
+    return o;
+}
+
+static void merge_locations(const struct gw_server *srv, const char *path, size_t len, struct merged *m)
+{
+    for (size_t i = 0; i < srv->n_locations; i++) {
+        const struct gw_section *s = srv->locations[i];
+        bool hit = s->regex ? gw_regex_match(s->regex, path, len) == 1 : location_matches(s->arg, path, len);
+        if (hit)
+            merge(m, &s->conf);
+    }
+}
+
+/* ---- ProxyFCGISetEnvIf: expression variables read from the CGI environment ---- */
+
+static int lookup(void *ud, int src, int var, const char *name, size_t name_len, struct fcgic_span *value)
+{
+    struct fcgic_env *env = ud;
+    char key[128];
+    if (src == FCGIC_EXPR_SRC_VAR) {
+        const char *n = fcgic_expr_var_name(var);
+        return n ? fcgic_env_get(env, n, strlen(n), value) : FCGIC_E_NOT_FOUND;
+    }
+    if (src == FCGIC_EXPR_SRC_HEADER && name_len + 5 < sizeof key) {
+        memcpy(key, "HTTP_", 5);
+        for (size_t i = 0; i < name_len; i++) {
+            char c = name[i];
+            key[5 + i] = c == '-' ? '_' : (c >= 'a' && c <= 'z') ? (char)(c - 32) : c;
+        }
+        return fcgic_env_get(env, key, name_len + 5, value);
+    }
+    return src == FCGIC_EXPR_SRC_OSENV ? FCGIC_E_NOTSUP : FCGIC_E_NOT_FOUND;
+}
+
+static int apply_rules(struct gw_worker_thread *t, const struct merged *m)
+{
+    if (m->n_rules == 0)
+        return 0;
+    struct fcgic_expr_vars xv = {t->env, lookup, NULL};
+    struct fcgic_expr_env xe;
+    fcgic_env_expr_env(t->env, &xe);
+    fcgic_expr_ctx_reset(t->expr_ctx, &xv, &xe);
+    return fcgic_setenvif_apply(m->rules, m->n_rules, t->expr_ctx, NULL);
+}
+
+/* ---- building ---- */
+
+static int build(struct gw_worker_thread *t, const struct gw_mapping *map, const struct merged *m,
+                 const struct gw_http_request *req, long long body_length)
+{
+    static __thread struct fcgic_param headers[GW_ROUTE_MAX_HEADERS];
+    size_t nh = req->nheaders < GW_ROUTE_MAX_HEADERS ? req->nheaders : GW_ROUTE_MAX_HEADERS;
+    if (req->nheaders > GW_ROUTE_MAX_HEADERS)
+        return FCGIC_E_ENV_HEADERS_TOO_BIG;
+    for (size_t i = 0; i < nh; i++)
+        headers[i] = (struct fcgic_param){req->headers[i].name, req->headers[i].name_len, req->headers[i].value,
+                                          req->headers[i].value_len};
+    struct fcgic_env_request r;
+    memset(&r, 0, sizeof r);
+    r.method = (struct fcgic_span){req->method, req->method_len};
+    r.target = (struct fcgic_span){req->target, req->target_len};
+    r.protocol = req->version == 10 ? (struct fcgic_span){"HTTP/1.0", 8} : (struct fcgic_span){"HTTP/1.1", 8};
+    r.headers = headers;
+    r.n_headers = nh;
+    r.vars = m->vars;
+    r.n_vars = m->n_vars;
+    r.remote_addr = (struct fcgic_span){req->client_ip, strlen(req->client_ip)};
+    r.remote_port = req->client_port;
+    r.server_addr = (struct fcgic_span){req->server_ip, strlen(req->server_ip)};
+    r.pathinfo = m->pathinfo;
+    if (body_length >= 0) {
+        r.has_body_length = 1;
+        r.body_length = (unsigned long long)body_length;
+    }
+    const struct fcgic_env_map *em = map->maps[m->backend ? 1 : 0][m->pass_auth ? 1 : 0];
+    int rc = fcgic_env_build(t->env, em ? em : map->map, &r);
+    if (rc == 0)
+        rc = apply_rules(t, m);
+    return rc;
+}
+
+/* The ProxyPass / ProxyPassMatch list, in file order. Returns 0 (built),
+ * FCGIC_E_NOT_FOUND (none applies, or an exclusion stopped the walk) or a
+ * builder error. */
+static int try_proxy_mappings(struct gw_worker_thread *t, const struct gw_http_request *req, long long body_length,
+                              const char *dpath, size_t dlen, struct merged *m, const struct gw_mapping **out)
+{
+    const struct gw_server *srv = t->srv;
+    for (size_t i = 0; i < srv->n_proxy_mappings; i++) {
+        const struct gw_mapping *map = srv->proxy_mappings[i];
+        if (map->exclude) {
+            if (map->kind == GW_MAP_PROXY_PASS && location_matches(map->match, dpath, dlen))
+                return FCGIC_E_NOT_FOUND;
+            continue;
+        }
+        int rc = build(t, map, m, req, body_length);
+        if (rc == FCGIC_E_NOT_FOUND)
+            continue;
+        if (rc == 0)
+            *out = map;
+        return rc;
+    }
+    return FCGIC_E_NOT_FOUND;
+}
+
+/* SetHandler "proxy:..." chosen by the merge: a <Location> one applies to
+ * everything under it; <Files>/<FilesMatch> ones (their mappings check the
+ * file's base name) are tried latest first, as later sections win. */
+static int try_handler(struct gw_worker_thread *t, const struct gw_http_request *req, long long body_length,
+                       struct merged *m, const struct gw_mapping **out)
+{
+    const struct gw_server *srv = t->srv;
+    if (m->handler == GW_HANDLER_PROXY && m->handler_mapping) {
+        int rc = build(t, m->handler_mapping, m, req, body_length);
+        if (rc == 0)
+            *out = m->handler_mapping;
+        return rc;
+    }
+    if (m->handler == GW_HANDLER_NONE)
+        return FCGIC_E_NOT_FOUND;
+    for (size_t i = srv->n_files; i-- > 0;) {
+        const struct gw_section *s = srv->files[i];
+        if (s->conf.handler != GW_HANDLER_PROXY || s->conf.handler_mapping == NULL)
+            continue;
+        int rc = build(t, s->conf.handler_mapping, m, req, body_length);
+        if (rc == FCGIC_E_NOT_FOUND)
+            continue;
+        if (rc == 0)
+            *out = s->conf.handler_mapping;
+        return rc;
+    }
+    return FCGIC_E_NOT_FOUND;
+}
+
+int gw_route(struct gw_worker_thread *t, const struct gw_http_request *req, long long body_length,
+             const struct gw_mapping **out)
+{
+    static __thread char dpath[8192];
+    size_t dlen = decode_path(req->path, req->path_len, dpath, sizeof dpath);
+    static __thread struct merged m;
+    memset(&m, 0, sizeof m);
+    merge(&m, &t->srv->conf);
+    merge_locations(t->srv, dpath, dlen, &m);
+    int rc = try_proxy_mappings(t, req, body_length, dpath, dlen, &m, out);
+    if (rc == FCGIC_E_NOT_FOUND)
+        rc = try_handler(t, req, body_length, &m, out);
+    if (rc == FCGIC_E_NOT_FOUND)
+        return 404;
+    return rc ? fcgic_http_status_for_error(rc) : 0;
+}
