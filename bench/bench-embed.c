@@ -25,8 +25,8 @@
 #define MS 1000000ull
 
 static const struct fcgic_param params[] = {
-    FCGIC_PARAM_LIT("REQUEST_METHOD", "GET"),     FCGIC_PARAM_LIT("QUERY_STRING", "size=512"),
-    FCGIC_PARAM_LIT("SCRIPT_FILENAME", "/srv/x"), FCGIC_PARAM_LIT("SERVER_PROTOCOL", "HTTP/1.1"),
+    FCGIC_PARAM_LIT("REQUEST_METHOD", "GET"),        FCGIC_PARAM_LIT("QUERY_STRING", "size=512"),
+    FCGIC_PARAM_LIT("SCRIPT_FILENAME", "/srv/x"),    FCGIC_PARAM_LIT("SERVER_PROTOCOL", "HTTP/1.1"),
     FCGIC_PARAM_LIT("GATEWAY_INTERFACE", "CGI/1.1"),
 };
 
@@ -239,8 +239,7 @@ int main(int argc, char **argv)
             }
             rps[which][r] = (double)total / s.wall_s;
             cpr[which][r] = s.cpu_s / (double)total * 1e6;
-            printf("round %d %s: %8.0f req/s, %6.2f us CPU/request\n", r, names[which], rps[which][r],
-                   cpr[which][r]);
+            printf("round %d %s: %8.0f req/s, %6.2f us CPU/request\n", r, names[which], rps[which][r], cpr[which][r]);
         }
     }
     double rps_uv = median(rps[0], rounds), rps_px = median(rps[1], rounds);

@@ -329,14 +329,12 @@ static int mode_concurrent(struct emb_run *run)
     if (!reqs)
         return 2;
     uint64_t t0 = run_now(run);
-    unsigned refused = 0;
     for (unsigned i = 0; i < n; i++) {
         char uri[64];
         snprintf(uri, sizeof uri, is_php(run) ? "/env.php?i=%u" : "/concurrent?i=%u", i);
         int rc = submit(run, &reqs[i], "GET", uri, NULL);
         if (rc != 0) {
             fprintf(stderr, "submit %u: %s\n", i, fcgic_strerror(rc));
-            refused++;
             continue;
         }
         run->expected++;
@@ -352,15 +350,14 @@ static int mode_concurrent(struct emb_run *run)
         if (completed(&reqs[i]) && strcmp(got, want) == 0)
             ok++;
         else if (reqs[i].ended)
-            fprintf(stderr, "request %u: %s, status %d, QUERY_STRING=%s\n", i,
-                    fcgic_strerror_name(reqs[i].res.error), reqs[i].status, got);
+            fprintf(stderr, "request %u: %s, status %d, QUERY_STRING=%s\n", i, fcgic_strerror_name(reqs[i].res.error),
+                    reqs[i].status, got);
     }
     struct fcgic_pool_stats st;
     fcgic_pool_get_stats(run->pool, &st);
     printf("concurrent n=%u ok=%u failed=%u conns_created=%" PRIu64 " reused=%" PRIu64 " elapsed_us=%" PRIu64 "\n", n,
            ok, n - ok, st.conns_created, st.conns_reused, elapsed / 1000);
     free(reqs);
-    (void)refused;
     return lrc == 0 && ok == n ? 0 : 1;
 }
 
@@ -435,8 +432,8 @@ static int mode_cancel(struct emb_run *run)
     uint64_t us = cs->r.ended ? (cs->r.t_end - cs->t_abort) / 1000 : UINT64_MAX;
     printf("cancel abort_to_end_us=%" PRIu64 " ended_in_abort=%d error=%s aborted=%d written=%d delivered_after=%u "
            "conns_before=%u conns_after=%u transport_before=%zu transport_after=%zu\n",
-           us, cs->ended_in_abort, fcgic_strerror_name(res->error), res->aborted, res->request_written,
-           cs->r.after_end, cs->conns_before, cs->conns_after, cs->transport_before, cs->transport_after);
+           us, cs->ended_in_abort, fcgic_strerror_name(res->error), res->aborted, res->request_written, cs->r.after_end,
+           cs->conns_before, cs->conns_after, cs->transport_before, cs->transport_after);
     bool ok = lrc == 0 && cs->abort_rc == 0 && cs->ended_in_abort && res->error == FCGIC_E_ABORTED && res->aborted &&
               cs->r.after_end == 0 && cs->conns_before == 1 && cs->conns_after == 0 && cs->transport_after == 0;
     run->loop->timer_free(cs->timer);
@@ -536,7 +533,8 @@ static int mode_slow(struct emb_run *run)
     } else {
         fprintf(stderr, "submit: %s\n", fcgic_strerror(rc));
     }
-    printf("slow bytes=%" PRIu64 " fnv1a64=%016" PRIx64 " peak_buffered=%zu cap=%u pauses=%u late=%u status=%d error=%s\n",
+    printf("slow bytes=%" PRIu64 " fnv1a64=%016" PRIx64
+           " peak_buffered=%zu cap=%u pauses=%u late=%u status=%d error=%s\n",
            ss->consumed, ss->fnv, ss->peak, SLOW_CAP, ss->pauses, ss->late, ss->r.status,
            fcgic_strerror_name(ss->r.res.error));
     bool ok = lrc == 0 && completed(&ss->r) && ss->consumed == n && ss->late == 0 && ss->peak <= SLOW_RING;
@@ -644,8 +642,8 @@ static int mode_upload(struct emb_run *run)
     printf("upload sent=%" PRIu64 " stdin_bytes=%s stdin_fnv1a64=%s sent_fnv1a64=%s agains=%u status=%d error=%s\n",
            us->sent, bytes[0] ? bytes : "-", fnv[0] ? fnv : "-", sent_fnv, us->agains, us->r.status,
            fcgic_strerror_name(us->r.res.error));
-    bool ok = lrc == 0 && completed(&us->r) && us->sent == us->total &&
-              strtoull(bytes, NULL, 10) == us->total && strcmp(fnv, sent_fnv) == 0;
+    bool ok = lrc == 0 && completed(&us->r) && us->sent == us->total && strtoull(bytes, NULL, 10) == us->total &&
+              strcmp(fnv, sent_fnv) == 0;
     if (us->timer)
         run->loop->timer_free(us->timer);
     free(us);

@@ -257,11 +257,9 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 static void uvc_update(struct uvc *u)
 {
     unsigned w = fcgic_conn_wants(u->c);
-    if ((w & FCGIC_WANT_CLOSE) &&
-        (fcgic_conn_error(u->c) || (fcgic_conn_out_pending(u->c) == 0 && u->inflight == 0)))
+    if ((w & FCGIC_WANT_CLOSE) && (fcgic_conn_error(u->c) || (fcgic_conn_out_pending(u->c) == 0 && u->inflight == 0)))
         uvc_release_socket(u); /* failed, or finished with nothing left to send */
-    bool want_read = !u->sock_closed && !u->connecting && !u->dead && !u->eof && !u->paused &&
-                     (w & FCGIC_WANT_READ);
+    bool want_read = !u->sock_closed && !u->connecting && !u->dead && !u->eof && !u->paused && (w & FCGIC_WANT_READ);
     if (want_read && !u->reading) {
         u->reading = uv_read_start(&u->io.stream, on_alloc, on_read) == 0;
     } else if (!want_read && u->reading) {
