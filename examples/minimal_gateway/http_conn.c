@@ -347,8 +347,13 @@ static uint64_t read_deadline(const struct gw_http_conn *c, bool reading)
 static void update_io(struct gw_http_conn *c)
 {
     struct gw_loop *loop = c->s->loop;
-    if (c->queued > 0 && !c->blocked)
+    if (c->queued > 0 && !c->blocked) {
         gw__flush(c);
+        if (c->queued == 0 && c->state == GW_ST_FLUSH) {
+            gw__conn_kick(c); /* all written: on to the close */
+            return;
+        }
+    }
     bool reading = want_read(c);
     bool was_reading = (gw_watch_interest(&c->watch) & GW_IO_IN) != 0;
     if (reading && !was_reading && c->state != GW_ST_HEAD && c->state != GW_ST_LINGER)
