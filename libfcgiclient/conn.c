@@ -189,9 +189,20 @@ int fcgic_conn_input_paused(const struct fcgic_conn *c)
     return c->input_paused;
 }
 
+/* Reading goes on after a pause: the idle timers count from now. */
+static void resume_input(struct fcgic_conn *c, uint64_t now)
+{
+    if (!c->input_paused)
+        return;
+    c->input_paused = false;
+    for (size_t i = 0; i < c->nslots; i++)
+        if (c->slots[i]->st == SLOT_ACTIVE)
+            c->slots[i]->t_last = now;
+}
+
 void fcgic_conn_unpause(struct fcgic_conn *c)
 {
-    c->input_paused = false;
+    resume_input(c, c->now);
 }
 
 int fcgic_conn_in_callback(const struct fcgic_conn *c)
@@ -1095,7 +1106,7 @@ int fcgic_conn_recv(struct fcgic_conn *c, const void *buf, size_t len, size_t *c
     if (c->depth)
         return FCGIC_E_REENTRANT;
     c->now = now;
-    c->input_paused = false;
+    resume_input(c, now);
     if (c->error)
         return c->error;
     if (buf == NULL && len)
@@ -1185,7 +1196,9 @@ static uint64_t add_sat(uint64_t a, uint64_t b)
     return a > UINT64_MAX - b ? UINT64_MAX : a + b;
 }
 
-static uint64_t slot_deadline(const struct slot *s, int *which)
+/* While input is paused the application is not silent, the reader is slow:
+ * the first-byte and idle timers wait, and restart when reading resumes. */
+static uint64_t slot_deadline(const struct fcgic_conn *c, const struct slot *s, int *which)
 {
     uint64_t d = FCGIC_NO_DEADLINE;
     *which = 0;
@@ -1193,6 +1206,8 @@ static uint64_t slot_deadline(const struct slot *s, int *which)
         d = add_sat(s->t_start, s->to.total);
         *which = FCGIC_E_TIMEOUT_TOTAL;
     }
+    if (c->input_paused)
+        return d;
     if (s->to.first_byte && !s->res.response_started && add_sat(s->t_start, s->to.first_byte) < d) {
         d = add_sat(s->t_start, s->to.first_byte);
         *which = FCGIC_E_TIMEOUT_FIRST_BYTE;
@@ -1212,7 +1227,7 @@ uint64_t fcgic_conn_deadline(const struct fcgic_conn *c)
     for (size_t i = 0; i < c->nslots; i++) {
         int which;
         if (c->slots[i]->st == SLOT_ACTIVE || c->slots[i]->st == SLOT_ENDING) {
-            uint64_t t = slot_deadline(c->slots[i], &which);
+            uint64_t t = slot_deadline(c, c->slots[i], &which);
             if (t < d)
                 d = t;
         }
@@ -1235,7 +1250,7 @@ int fcgic_conn_tick(struct fcgic_conn *c, uint64_t now)
     for (size_t i = 0; i < c->nslots && !c->free_pending && !c->error; i++) {
         struct slot *s = c->slots[i];
         int which;
-        if ((s->st != SLOT_ACTIVE && s->st != SLOT_ENDING) || slot_deadline(s, &which) > now)
+        if ((s->st != SLOT_ACTIVE && s->st != SLOT_ENDING) || slot_deadline(c, s, &which) > now)
             continue;
         if (s->st == SLOT_ENDING) {
             /* END_REQUEST came but the application stopped taking the rest

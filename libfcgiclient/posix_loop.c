@@ -542,30 +542,29 @@ static void sock_feed_held(struct psock *s, uint64_t now)
     }
 }
 
-/* n > 0 bytes read into the read buffer: hand them to the engine. Returns
+/* n > 0 bytes read into buf (of `size`): hand them to the engine. Returns
  * true when more may be read now. */
-static bool sock_got(struct psock *s, size_t n, uint64_t now)
+static bool sock_got(struct psock *s, const char *buf, size_t size, size_t n, uint64_t now)
 {
-    struct fcgic_posix *p = s->p;
     size_t used = 0;
-    int rc = fcgic_conn_recv(s->c, p->rbuf, n, &used, now);
+    int rc = fcgic_conn_recv(s->c, buf, n, &used, now);
     if (rc < 0 || s->closing)
         return false;
     if (used < n || fcgic_conn_input_paused(s->c)) {
         /* a callback paused: keep what is left (maybe nothing) */
-        sock_hold(s, p->rbuf + used, n - used, now);
+        sock_hold(s, buf + used, n - used, now);
         return false;
     }
-    return n == p->rbuf_size; /* a short read most likely drained the socket */
+    return n == size; /* a short read most likely drained the socket */
 }
 
-static void sock_read(struct psock *s, uint64_t now)
+/* Read into buf until EAGAIN, EOF, a pause or READS_PER_EVENT reads. */
+static void sock_read_into(struct psock *s, char *buf, size_t size, uint64_t now)
 {
-    struct fcgic_posix *p = s->p;
     for (int i = 0; i < READS_PER_EVENT && !s->dead && !s->closing && !s->eof && !s->paused; i++) {
-        ssize_t n = recv(s->fd, p->rbuf, p->rbuf_size, 0);
+        ssize_t n = recv(s->fd, buf, size, 0);
         if (n > 0) {
-            if (!sock_got(s, (size_t)n, now))
+            if (!sock_got(s, buf, size, (size_t)n, now))
                 return;
         } else if (n == 0) {
             s->eof = true;
@@ -580,6 +579,11 @@ static void sock_read(struct psock *s, uint64_t now)
             return;
         }
     }
+}
+
+static void sock_read(struct psock *s, uint64_t now)
+{
+    sock_read_into(s, s->p->rbuf, s->p->rbuf_size, now);
 }
 
 /* I/O for readiness events. */
@@ -910,9 +914,13 @@ void fcgic_posix_check(struct fcgic_posix *p, struct fcgic_conn *c, uint64_t now
     struct psock *s = find(p, c);
     if (s == NULL || s->busy || s->closing || s->dead || s->connecting || s->eof || s->paused || s->fd < 0)
         return;
+    /* Its own small buffer: check may run from an engine callback of another
+     * connection, whose input may still sit in the shared read buffer. An
+     * idle connection has nothing legitimate to read anyway. */
+    char buf[512];
     api_enter(p);
     sock_enter(s);
-    sock_read(s, now); /* nonblocking: stops at EAGAIN */
+    sock_read_into(s, buf, sizeof buf, now); /* nonblocking: stops at EAGAIN */
     sock_leave(s, now);
     api_leave(p);
 }
@@ -1233,7 +1241,7 @@ static int blocking_read_round(struct fcgic_posix *p, uint64_t wait)
     if (!restored) {
         sock_fail(s, FCGIC_E_IO, errno, now); /* a blocking socket would stall the loop */
     } else if (got > 0) {
-        if (sock_got(s, (size_t)got, now))
+        if (sock_got(s, p->rbuf, p->rbuf_size, (size_t)got, now))
             sock_read(s, now);
     } else if (got == 0) {
         s->eof = true;

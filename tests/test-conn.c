@@ -744,6 +744,44 @@ START_TEST(test_pause_and_callback_errors)
 }
 END_TEST
 
+START_TEST(test_pause_stops_idle_timer)
+{
+    /* A slow reader is not a silent application: while paused the idle
+     * timer waits, and it counts from the moment reading resumes. */
+    const uint64_t ms = 1000000;
+    struct fcgic_conn *c = mk(NULL);
+    static struct seen s;
+    memset(&s, 0, sizeof s);
+    s.pause_body = 1;
+    struct fcgic_request req = {0};
+    req.timeouts.idle = 50 * ms;
+    ck_assert_int_eq(fcgic_conn_submit(c, &req, &s, NULL, 0), 0);
+    uint8_t out[256];
+    drain(c, out, sizeof out);
+    static struct app a;
+    a.n = 0;
+    app_str(&a, 6, 1, "X: 1\r\n\r\nabc");
+    app_str(&a, 6, 1, "def");
+    app_end(&a, 1, 0, 0);
+    size_t used;
+    ck_assert_int_eq(fcgic_conn_recv(c, a.b, a.n, &used, 10 * ms), 0);
+    ck_assert_int_eq(fcgic_conn_input_paused(c), 1);
+    ck_assert_uint_eq(fcgic_conn_deadline(c), FCGIC_NO_DEADLINE);
+    ck_assert_int_eq(fcgic_conn_tick(c, 500 * ms), 0);
+    ck_assert_int_eq(s.ends, 0);
+    /* reading resumes at 600 ms: idle runs from there */
+    size_t used2;
+    s.pause_body = 0;
+    ck_assert_int_eq(fcgic_conn_recv(c, a.b + used, 0, &used2, 600 * ms), 0);
+    ck_assert_uint_eq(fcgic_conn_deadline(c), 650 * ms);
+    ck_assert_int_eq(fcgic_conn_recv(c, a.b + used, a.n - used, &used2, 610 * ms), 0);
+    ck_assert_int_eq(s.ends, 1);
+    ck_assert_int_eq(s.res.error, 0);
+    ck_assert_mem_eq(s.body, "abcdef", 6);
+    fcgic_conn_free(c);
+}
+END_TEST
+
 START_TEST(test_pause_byte_counts)
 {
     /* Input handed back by FCGIC_PAUSE and fed again is counted once in
@@ -1055,6 +1093,7 @@ int main(void)
     tcase_add_test(tc, test_pause_and_callback_errors);
     tcase_add_test(tc, test_caps);
     tcase_add_test(tc, test_pause_byte_counts);
+    tcase_add_test(tc, test_pause_stops_idle_timer);
     tcase_add_test(tc, test_abort);
     tcase_add_test(tc, test_abort_from_callback);
     tcase_add_test(tc, test_abort_polite);

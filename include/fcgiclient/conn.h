@@ -74,7 +74,10 @@ struct fcgic_conn_options {
 
 #define FCGIC_CONN_OPTIONS_VERSION 1
 
-/** Per-request timeouts in nanoseconds; 0 means no limit. */
+/** Per-request timeouts in nanoseconds; 0 means no limit. While input is
+ *  paused (a callback returned FCGIC_PAUSE: the reader is slow, not the
+ *  application) first_byte and idle wait, and idle counts again from the
+ *  moment reading resumes; total always runs. */
 struct fcgic_timeouts {
     uint64_t first_byte; /**< from submit to the first STDOUT/STDERR byte */
     uint64_t idle;       /**< longest silence while the request runs */
