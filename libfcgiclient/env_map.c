@@ -549,24 +549,23 @@ static int apply_strategy(struct build *b)
             pi->len = fcgic__env_unescape_keep2f(pi->data, pi->len);
         break;
     case FCGIC_ENV_PATHINFO_FULL: {
-        /* walk the plain backend path: the file for handler mappings (plus
-         * its path info), else the path of the backend URL */
+        if (b->map->kind == FCGIC_ENV_MAP_HANDLER) {
+            /* Apache's extra walk runs on the "proxy:..." filename, finds
+             * no file, and leaves no path info: no PATH_INFO, no
+             * PATH_TRANSLATED, SCRIPT_NAME is the whole decoded path. */
+            pi->len = 0;
+            b->has_pi = false;
+            return 0;
+        }
+        /* walk the plain backend path of the backend URL */
         struct fcgic__buf *w = SB(b, S_TMP);
         w->len = 0;
-        if (b->map->kind == FCGIC_ENV_MAP_HANDLER) {
-            struct fcgic__buf *f = SB(b, S_FOUND);
-            size_t off = b->map->fcgi_url.len;
-            if ((rc = fcgic__buf_append(w, a, f->data + off, f->len - off)) != 0 ||
-                (rc = fcgic__buf_append(w, a, pi->data, pi->len)) != 0)
-                return rc;
-        } else {
-            struct fcgic__buf *f = SB(b, S_FOUND);
-            const char *sl = f->len > 7 ? memchr(f->data + 7, '/', f->len - 7) : NULL;
-            if (sl == NULL)
-                return 0;
-            if ((rc = fcgic__buf_append(w, a, sl, (size_t)(f->data + f->len - sl))) != 0)
-                return rc;
-        }
+        struct fcgic__buf *f = SB(b, S_FOUND);
+        const char *sl = f->len > 7 ? memchr(f->data + 7, '/', f->len - 7) : NULL;
+        if (sl == NULL)
+            return 0;
+        if ((rc = fcgic__buf_append(w, a, sl, (size_t)(f->data + f->len - sl))) != 0)
+            return rc;
         enum fcgic_env_file_type type;
         size_t end;
         if ((rc = walk(b, w, 0, w->len, &type, &end)) != 0)

@@ -2,6 +2,7 @@
  *   [proxy:]fcgi://host[:port][/path]
  *   [proxy:]fcgi://[v6addr][:port][/path]
  *   [proxy:]unix:/socket/path|fcgi://host[:port][/path]
+ *   [proxy:]unix:/socket/path   (the same as ...|fcgi://localhost)
  * Split into spans; shared with the POSIX transport for the connect address. */
 #include "env_int.h"
 
@@ -27,6 +28,18 @@ int fcgic_env_parse_target(const char *s, size_t len, struct fcgic_env_target *o
     }
     if (prefix_ci(s, len, "unix:")) {
         const char *bar = memchr(s, '|', len);
+        if (bar == NULL && len > 5) {
+            /* A bare socket path, as people type it (and as fcgic's help
+             * shows it): Apache's "|fcgi://localhost" is implied. */
+            static const char implied[] = "fcgi://localhost";
+            out->unix_path.ptr = s + 5;
+            out->unix_path.len = len - 5;
+            out->fcgi_url.ptr = implied;
+            out->fcgi_url.len = sizeof implied - 1;
+            out->host.ptr = implied + 7;
+            out->host.len = sizeof implied - 8;
+            return 0;
+        }
         if (bar == NULL || bar == s + 5)
             return FCGIC_E_ENV_BAD_TARGET;
         out->unix_path.ptr = s + 5;

@@ -957,6 +957,13 @@ START_TEST(test_hostile_soak)
     ck_assert_uint_eq(count(o.out, "req="), (size_t)atoi(n));
     out_free(&o);
     ck_assert_uint_eq(count_lines(log, "GET - 0\n"), (size_t)atoi(n));
+    /* a bare unix: socket, as people type it (and as --help shows it) */
+    char bare[160];
+    snprintf(bare, sizeof bare, "unix:%s", app->path);
+    RUN(&o, "--fpm-ping", bare, "http://localhost/ping?do=out=Status:%20200\\r\\n\\r\\npong;outeof;end");
+    ck_assert_msg(o.code == 0, "%s%s", o.out, o.err);
+    ck_assert_ptr_nonnull(strstr(o.out, "pong"));
+    out_free(&o);
     harness_app_stop(app);
     unlink(log);
 }
@@ -1068,6 +1075,7 @@ START_TEST(test_php_post_health)
     ck_assert_msg(o.code == 0, "%s%s", o.out, o.err);
     ck_assert(strncmp(o.out, "healthy: ", 9) == 0);
     ck_assert_ptr_nonnull(strstr(o.out, "pong"));
+
     ck_assert_ptr_eq(strchr(o.out, '\n'), o.out + o.out_len - 1); /* one line */
     out_free(&o);
     RUN(&o, "--fpm-status", app->url);

@@ -222,6 +222,7 @@ static const struct addr_case good[] = {
     {"unix:/tmp/a.sock|fcgi://localhost/", FCGIC_POSIX_ADDR_UNIX, "localhost", 0, "/", "/tmp/a.sock", 0},
     {"UNIX:/tmp/a.sock|FCGI://localhost:9000", FCGIC_POSIX_ADDR_UNIX, "localhost", 0, "", "/tmp/a.sock", 0},
     {"proxy:unix:relative.sock|fcgi://x", FCGIC_POSIX_ADDR_UNIX, "x", 0, "", "relative.sock", 0},
+    {"unix:/tmp/a.sock", FCGIC_POSIX_ADDR_UNIX, "localhost", 0, "", "/tmp/a.sock", 0},
 };
 
 static int span_is(struct fcgic_span s, const char *want)
@@ -299,8 +300,6 @@ static const struct bad_case bad_addrs[] = {
     {"",
      "malformed backend address: expected fcgi://host:port[/path] or unix:/path/to.sock|fcgi://host[/path]"},
     {"unix:",
-     "malformed backend address: expected fcgi://host:port[/path] or unix:/path/to.sock|fcgi://host[/path]"},
-    {"unix:/tmp/a.sock",
      "malformed backend address: expected fcgi://host:port[/path] or unix:/path/to.sock|fcgi://host[/path]"},
     {"unix:|fcgi://localhost/",
      "malformed backend address: expected fcgi://host:port[/path] or unix:/path/to.sock|fcgi://host[/path]"},

@@ -160,7 +160,9 @@ struct fcgic_env_target {
 };
 
 /**
- * Split a backend target string. Nothing is decoded or allocated.
+ * Split a backend target string. Nothing is decoded or allocated. A bare
+ * `unix:/path.sock` is taken as `unix:/path.sock|fcgi://localhost` (then
+ * fcgi_url and host point to a static "fcgi://localhost").
  * @param s the target, `len` bytes (need not be NUL-terminated).
  * @param out receives spans into `s`; valid as long as `s` is.
  * @return 0; FCGIC_E_INVAL (NULL argument); FCGIC_E_ENV_BAD_TARGET (not

@@ -117,7 +117,8 @@ struct fcgic_posix_addr {
  *  - `fcgi://host:port[/path]`, host an IPv4 address, a bracketed IPv6
  *    address (`fcgi://[::1]:9000/`) or a host name. The port is required:
  *    there is no default;
- *  - `unix:/path/to.sock|fcgi://host[:port][/path]` (Apache's form). The
+ *  - `unix:/path/to.sock|fcgi://host[:port][/path]` (Apache's form), or a
+ *    bare `unix:/path/to.sock` (as `...|fcgi://localhost`). The
  *    part after '|' is reported but not used to connect. The socket path
  *    must be shorter than sun_path (108 bytes on Linux); a relative path is
  *    relative to the working directory at connect time.
