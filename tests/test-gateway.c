@@ -106,11 +106,14 @@ static void start_gateway(void)
                      "ServerName localhost\n"
                      "Threads 2\n"
                      "Timeout 20\n"
+                     "SetEnv APP_ENV test\n"
+                     "SetEnvIf Request_URI \"^/pi/\" proxy-fcgi-pathinfo=first-dot\n"
+                     "ProxyPass \"/pi/\" \"fcgi://127.0.0.1:%d/srv/pi/\"\n"
                      "ProxyPass \"/app/\" \"fcgi://127.0.0.1:%d/srv/app/\" enablereuse=on max=2\n"
                      "ProxyPass \"/slow/\" \"fcgi://127.0.0.1:%d/srv/slow/\" timeout=1\n"
                      "ProxyPass \"/h/\" \"unix:%s|fcgi://localhost/srv/h/\"\n"
                      "ProxyPass \"/down/\" \"fcgi://127.0.0.1:%d/srv/down/\"\n",
-                     gw_port, echo->port, echo->port, hostile->path, dead);
+                     gw_port, echo->port, echo->port, echo->port, hostile->path, dead);
     if (have_php)
         snprintf(conf + n, sizeof conf - (size_t)n,
                  "DocumentRoot \"%s\"\n"
@@ -255,6 +258,16 @@ START_TEST(test_proxy_pass)
     ck_assert_ptr_nonnull(strstr(r.body, "\nQUERY_STRING=a=1\n"));
     ck_assert_ptr_nonnull(strstr(r.body, "\nREQUEST_URI=/app/x.php/extra?a=1\n"));
     ck_assert_ptr_nonnull(strstr(r.body, "\nSERVER_PROTOCOL=HTTP/1.1\n"));
+    free(r.body);
+    /* SetEnv is sent; SetEnvIf chooses the PATH_INFO strategy, as in Apache */
+    get("/pi/a.php/extra/path?z=1", &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_ptr_nonnull(strstr(r.body, "APP_ENV=test\n"));
+    ck_assert_ptr_nonnull(strstr(r.body, "\nSCRIPT_NAME=/pi/a.php\n"));
+    ck_assert_ptr_nonnull(strstr(r.body, "\nPATH_INFO=/extra/path\n"));
+    free(r.body);
+    get("/app/a.php/extra", &r); /* no SetEnvIf match: no PATH_INFO */
+    ck_assert_ptr_null(strstr(r.body, "\nPATH_INFO="));
     free(r.body);
     get("/nothing/here", &r);
     ck_assert_int_eq(r.status, 404);

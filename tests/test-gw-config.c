@@ -462,10 +462,11 @@ START_TEST(directory_values)
                         "</Location>\n"
                         "<Location /b>\n  SetHandler None\n</Location>\n"));
     const struct gw_dir_conf *c = &srv()->locations[0]->conf;
-    ck_assert_uint_eq(c->set, GW_DC_PASS_AUTH | GW_DC_LIMIT_BODY | GW_DC_DIRECTORY_INDEX | GW_DC_PATHINFO);
+    /* SetEnv proxy-fcgi-pathinfo is only sent, as in Apache (too late to act) */
+    ck_assert_uint_eq(c->set, GW_DC_PASS_AUTH | GW_DC_LIMIT_BODY | GW_DC_DIRECTORY_INDEX);
     ck_assert_int_eq(c->pass_auth, 1);
     ck_assert_uint_eq(c->limit_request_body, 1000);
-    ck_assert_int_eq(c->pathinfo, FCGIC_ENV_PATHINFO_FIRST_DOT);
+    ck_assert_int_eq(c->pathinfo, FCGIC_ENV_PATHINFO_DEFAULT);
     ck_assert_uint_eq(c->n_setenv, 2);
     ck_assert_str_eq(c->setenv[1].name, "X");
     ck_assert_str_eq(c->setenv[1].value, "2");
@@ -907,7 +908,7 @@ START_TEST(everything)
     const struct gw_server *s = srv();
     ck_assert_uint_eq(s->n_listen, 2);
     ck_assert_uint_eq(s->n_proxy_mappings, 3);
-    ck_assert_int_eq(s->proxy_mappings[1]->pathinfo, FCGIC_ENV_PATHINFO_FIRST_DOT);
+    ck_assert_int_eq(s->proxy_mappings[1]->pathinfo, FCGIC_ENV_PATHINFO_NONE);
     ck_assert_uint_eq(s->n_locations, 2);
     ck_assert_uint_eq(s->n_files, 1);
     ck_assert_uint_eq(s->n_balancers, 1);

@@ -251,10 +251,11 @@ struct gw_dir_conf {
     unsigned set;                            /**< GW_DC_* */
     enum fcgic_env_backend backend;          /**< ProxyFCGIBackendType */
     int pass_auth;                           /**< CGIPassAuth */
-    /** `SetEnv proxy-fcgi-pathinfo VALUE`, parsed (the variable is in
-     *  `setenv` too, and Apache sends it, as SetEnv does). SetEnvIf may set it
-     *  per request: then read the variable after the rules ran and put
-     *  fcgic_env_pathinfo_parse() of it in fcgic_env_request.pathinfo. */
+    /** Unused (NONE): as in Apache, `SetEnv proxy-fcgi-pathinfo` comes too
+     *  late to choose the strategy and is only sent as a param. SetEnvIf sets
+     *  it per request: the routing layer reads the variable after the rules
+     *  ran and puts fcgic_env_pathinfo_parse() of it in
+     *  fcgic_env_request.pathinfo. */
     enum fcgic_env_pathinfo pathinfo;
     const char *const *directory_index;      /**< DirectoryIndex; `disabled` gives 0 names */
     size_t n_directory_index;

@@ -93,8 +93,9 @@ static int compile_mapping(struct gw_parser *p, struct gw_mapping_build *mb)
             return gw_fail(p, &m->at, FCGIC_E_INVAL, "%s needs DocumentRoot (files are looked up under it)",
                            cfg.kind == FCGIC_ENV_MAP_HANDLER ? "SetHandler \"proxy:...\""
                                                              : "SetEnv proxy-fcgi-pathinfo full");
-        cfg.stat = fcgic_env_stat_posix;
     }
+    if (s->document_root != NULL)
+        cfg.stat = fcgic_env_stat_posix; /* SetEnvIf may choose `full` per request */
     for (int b = 0; b < 2; b++)
         for (int a = 0; a < 2; a++) {
             int rc = map_variant(p, mb, &cfg, (enum fcgic_env_backend)b, a);

@@ -52,10 +52,8 @@ int gw_dir_setenv(struct gw_parser *p, const struct gw_cmd *cmd)
     if ((pr->value = gw_strdup(p->cfg, value)) == NULL)
         return nomem(p, cmd);
     pr->value_len = strlen(value);
-    if (gw_streq_ci(name, "proxy-fcgi-pathinfo")) {
-        d->conf->pathinfo = fcgic_env_pathinfo_parse(value, strlen(value));
-        d->conf->set |= GW_DC_PATHINFO;
-    }
+    /* SetEnv proxy-fcgi-pathinfo comes too late in Apache to choose the
+     * PATH_INFO strategy (it is only sent as a param); SetEnvIf does it. */
     return 0;
 }
 

@@ -16,6 +16,9 @@ struct merged {
     /* ProxyFCGISetEnvIf lists, in merge order */
     const struct fcgic_setenvif *rules[16];
     size_t n_rules;
+    /* SetEnvIf lists, in merge order */
+    const struct fcgic_setenvif *sei[16];
+    size_t n_sei;
 };
 
 static void merge(struct merged *m, const struct gw_dir_conf *dc)
@@ -34,6 +37,8 @@ static void merge(struct merged *m, const struct gw_dir_conf *dc)
         m->vars[m->n_vars++] = dc->setenv[i];
     if (dc->fcgi_setenvif && m->n_rules < sizeof m->rules / sizeof m->rules[0])
         m->rules[m->n_rules++] = dc->fcgi_setenvif;
+    if (dc->setenvif && m->n_sei < sizeof m->sei / sizeof m->sei[0])
+        m->sei[m->n_sei++] = dc->setenvif;
 }
 
 /* Apache's <Location path> test: a prefix that ends at a segment boundary
@@ -98,6 +103,78 @@ static int lookup(void *ud, int src, int var, const char *name, size_t name_len,
         return fcgic_env_get(env, key, name_len + 5, value);
     }
     return src == FCGIC_EXPR_SRC_OSENV ? FCGIC_E_NOTSUP : FCGIC_E_NOT_FOUND;
+}
+
+/* ---- SetEnvIf: request attributes, before the environment is built ---- */
+
+struct sei_src {
+    const struct gw_http_request *req;
+    char uri[8192]; /* the decoded path (Apache's r->uri) */
+    size_t uri_len;
+};
+
+static int sei_lookup(void *ud, int src, int var, const char *name, size_t name_len, struct fcgic_span *value)
+{
+    const struct sei_src *q = ud;
+    const struct gw_http_request *r = q->req;
+    if (src == FCGIC_EXPR_SRC_VAR) {
+        switch (var) {
+        case FCGIC_EXPR_V_REQUEST_URI: *value = (struct fcgic_span){q->uri, q->uri_len}; return 0;
+        case FCGIC_EXPR_V_REQUEST_METHOD: *value = (struct fcgic_span){r->method, r->method_len}; return 0;
+        case FCGIC_EXPR_V_SERVER_PROTOCOL:
+            *value = (struct fcgic_span){r->version == 10 ? "HTTP/1.0" : "HTTP/1.1", 8};
+            return 0;
+        case FCGIC_EXPR_V_REMOTE_ADDR: *value = (struct fcgic_span){r->client_ip, strlen(r->client_ip)}; return 0;
+        default: return FCGIC_E_NOT_FOUND;
+        }
+    }
+    if (src == FCGIC_EXPR_SRC_NOTE && name_len == 11 && memcmp(name, "SERVER_ADDR", 11) == 0) {
+        *value = (struct fcgic_span){r->server_ip, strlen(r->server_ip)};
+        return 0;
+    }
+    if (src == FCGIC_EXPR_SRC_HEADER) {
+        for (size_t i = 0; i < r->nheaders; i++)
+            if (r->headers[i].name_len == name_len && strncasecmp(r->headers[i].name, name, name_len) == 0) {
+                *value = (struct fcgic_span){r->headers[i].value, r->headers[i].value_len};
+                return 0;
+            }
+    }
+    return src == FCGIC_EXPR_SRC_OSENV ? FCGIC_E_NOTSUP : FCGIC_E_NOT_FOUND;
+}
+
+/* Run SetEnvIf over the SetEnv values: the request's variables then live in
+ * t->vars, and proxy-fcgi-pathinfo among them chooses the strategy. */
+static int apply_setenvif(struct gw_worker_thread *t, const struct gw_http_request *req, const char *dpath,
+                          size_t dlen, struct merged *m)
+{
+    if (m->n_sei == 0)
+        return 0;
+    fcgic_env_clear(t->vars);
+    for (size_t i = 0; i < m->n_vars; i++) {
+        int rc = fcgic_env_set(t->vars, m->vars[i].name, m->vars[i].name_len, m->vars[i].value,
+                               m->vars[i].value_len, FCGIC_ENV_ORIGIN_SETENV, "SetEnv");
+        if (rc)
+            return rc;
+    }
+    static __thread struct sei_src q;
+    q.req = req;
+    q.uri_len = dlen < sizeof q.uri ? dlen : sizeof q.uri;
+    memcpy(q.uri, dpath, q.uri_len);
+    struct fcgic_expr_vars xv = {&q, sei_lookup, NULL};
+    struct fcgic_expr_env xe;
+    fcgic_env_expr_env(t->vars, &xe);
+    fcgic_expr_ctx_reset(t->expr_ctx, &xv, &xe);
+    int rc = fcgic_setenvif_apply(m->sei, m->n_sei, t->expr_ctx, NULL);
+    if (rc)
+        return rc;
+    size_t n = fcgic_env_count(t->vars);
+    const struct fcgic_param *p = fcgic_env_params(t->vars);
+    m->n_vars = n < GW_ROUTE_MAX_VARS ? n : GW_ROUTE_MAX_VARS;
+    memcpy(m->vars, p, m->n_vars * sizeof *p);
+    struct fcgic_span v;
+    if (fcgic_env_get(t->vars, "proxy-fcgi-pathinfo", 19, &v) == 0)
+        m->pathinfo = fcgic_env_pathinfo_parse(v.ptr, v.len);
+    return 0;
 }
 
 static int apply_rules(struct gw_worker_thread *t, const struct merged *m)
@@ -209,7 +286,10 @@ int gw_route(struct gw_worker_thread *t, const struct gw_http_request *req, long
     memset(&m, 0, sizeof m);
     merge(&m, &t->srv->conf);
     merge_locations(t->srv, dpath, dlen, &m);
-    int rc = try_proxy_mappings(t, req, body_length, dpath, dlen, &m, out);
+    int rc = apply_setenvif(t, req, dpath, dlen, &m);
+    if (rc)
+        return fcgic_http_status_for_error(rc);
+    rc = try_proxy_mappings(t, req, body_length, dpath, dlen, &m, out);
     if (rc == FCGIC_E_NOT_FOUND)
         rc = try_handler(t, req, body_length, &m, out);
     if (rc == FCGIC_E_NOT_FOUND)

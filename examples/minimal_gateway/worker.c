@@ -271,6 +271,7 @@ int gw_worker_init(struct gw_worker_thread *t, struct gw_config *cfg, unsigned i
     po.on_timer = px_on_timer;
     po.ud = t;
     if ((rc = fcgic_posix_new(&t->px, &po, NULL)) != 0 || (rc = fcgic_env_new(&t->env, NULL)) != 0 ||
+        (rc = fcgic_env_new(&t->vars, NULL)) != 0 ||
         (rc = fcgic_expr_ctx_new(&t->expr_ctx, NULL, NULL)) != 0) {
         snprintf(err, errsz, "%s (%s)", fcgic_strerror(rc), fcgic_strerror_name(rc));
         return rc;
@@ -327,6 +328,7 @@ void gw_worker_fini(struct gw_worker_thread *t)
         free(t->fdw[i]);
     free(t->fdw);
     fcgic_env_free(t->env);
+    fcgic_env_free(t->vars);
     fcgic_expr_ctx_free(t->expr_ctx);
     gw_loop_free(t->loop);
     gw_config_unref(t->cfg);

@@ -49,7 +49,8 @@ struct gw_worker_thread {
     struct gw_backend *backends; /**< workers first, then balancers, in the tree's order */
     size_t n_backends;
     struct fcgic_env *env;       /**< reused by every request of the thread */
-    struct fcgic_expr_ctx *expr_ctx; /**< ProxyFCGISetEnvIf evaluation */
+    struct fcgic_expr_ctx *expr_ctx; /**< SetEnvIf and ProxyFCGISetEnvIf evaluation */
+    struct fcgic_env *vars;      /**< a request's SetEnv / SetEnvIf variables */
     struct gw_async stop;        /**< posted by the main thread: drain and stop */
     struct gw_timer drain_timer;
     uint64_t drain_deadline;
