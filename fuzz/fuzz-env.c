@@ -174,6 +174,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cfg.backend = (enum fcgic_env_backend)((opt / 21) & 1);
     cfg.encoded_slashes = (enum fcgic_env_encoded_slashes)((opt / 42) % 3);
     cfg.flags = opt2 & 7u;
+    if (getenv("FCGIC_UNDER_VALGRIND"))
+        cfg.flags |= FCGIC_ENV_NO_JIT; /* valgrind cannot follow JIT code */
     /* "^/a(.*)$" captures from inside a segment: "/a../x" */
     if (cfg.kind == FCGIC_ENV_MAP_PREFIX)
         cfg.match = "/";

@@ -566,8 +566,8 @@ int req_env_new(struct req_env **out, const struct cli *cli, const char **unused
     mc.directory_index = cli->dir_index;
     mc.n_directory_index = cli->n_dir_index;
     mc.stat = fcgic_env_stat_posix;
-    if (mc.kind == FCGIC_ENV_MAP_HANDLER && mc.match == NULL)
-        mc.match = NULL;
+    if (getenv("FCGIC_NO_JIT"))
+        mc.flags |= FCGIC_ENV_NO_JIT; /* valgrind cannot follow JIT code */
     rc = fcgic_env_map_new(&re->map, &mc, NULL);
     if (rc != 0) {
         msg_error(cli, "backend %s: cannot use the mapping %s \"%s\": %s", cli->backend,
