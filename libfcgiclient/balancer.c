@@ -1425,6 +1425,7 @@ int fcgic_balancer_tick(struct fcgic_balancer *b, uint64_t now)
             m = next;
         }
     }
+    b->timer_known = 0; /* the embedder's timer fired and is spent: re-arm it even for the same deadline */
     bal_wake(b);
     return 0;
 }

@@ -1202,6 +1202,7 @@ int fcgic_pool_tick(struct fcgic_pool *p, uint64_t now)
         return FCGIC_E_REENTRANT;
     p->now = now;
     process(p, now, 1);
+    p->timer_known = 0; /* the embedder's timer fired and is spent: re-arm it even for the same deadline */
     wake(p);
     return 0;
 }

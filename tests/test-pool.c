@@ -1871,6 +1871,12 @@ START_TEST(on_timer_hook)
     ck_assert_int_eq(t->n, before + 1);
     ck_assert_uint_eq(t->d[t->n - 1], FCGIC_NO_DEADLINE); /* min == 0, smax == max: kept */
     ck_assert_int_eq(c.ends, 2);
+    /* A tick reports the deadline again even when it did not move: the
+     * embedder's one-shot timer that called it is spent. */
+    before = t->n;
+    ck_assert_int_eq(fcgic_pool_tick(c.p, 2 * SEC), 0);
+    ck_assert_int_eq(t->n, before + 1);
+    ck_assert_uint_eq(t->d[t->n - 1], FCGIC_NO_DEADLINE);
     memset(c.body, 0, sizeof(c.body));
     teardown(&c);
 }

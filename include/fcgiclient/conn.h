@@ -20,8 +20,10 @@
  *    fcgic_conn_recv_eof(); on a socket error: fcgic_conn_fail();
  *  - at fcgic_conn_deadline(): fcgic_conn_tick().
  * Callbacks run only inside fcgic_conn_recv(), fcgic_conn_recv_eof(),
- * fcgic_conn_fail(), fcgic_conn_tick(), fcgic_conn_out_done(),
- * fcgic_conn_submit() and fcgic_conn_resume() (the last three call body_read).
+ * fcgic_conn_fail(), fcgic_conn_fail_errno(), fcgic_conn_tick(),
+ * fcgic_conn_out_done(), fcgic_conn_submit() and fcgic_conn_resume() (the
+ * last three call body_read), and fcgic_conn_abort() (on_end of the
+ * cancelled request).
  */
 #ifndef FCGICLIENT_CONN_H
 #define FCGICLIENT_CONN_H
@@ -190,13 +192,17 @@ struct fcgic_conn_callbacks {
     /** One STDERR line without its line end (or a piece of an overlong line,
      *  or the unterminated last line); lives until the callback returns. */
     int (*on_stderr)(struct fcgic_conn *c, void *req_ud, const char *line, size_t len);
-    /** The request is over; req_ud is not used by the library afterwards. */
+    /** The request is over; req_ud is not used by the library afterwards.
+     *  result lives until the callback returns (copy what you keep). */
     void (*on_end)(struct fcgic_conn *c, void *req_ud, const struct fcgic_result *result);
     /** Supply the next piece of STDIN (stream FCGIC_TYPE_STDIN) or DATA
      *  (FCGIC_TYPE_DATA). The chunk is sent without copying and must stay
      *  valid until the next body_read call for the same request or on_end.
-     *  Return an enum fcgic_body_status, or a negative value to fail the
-     *  request with FCGIC_E_BODY_SOURCE. */
+     *  body_read is not called again for a stream until the previous chunk
+     *  was written (acknowledged by fcgic_conn_out_done()). A
+     *  FCGIC_BODY_CHUNK of 0 bytes counts as FCGIC_BODY_AGAIN. Return an
+     *  enum fcgic_body_status, or a negative value to fail the request with
+     *  FCGIC_E_BODY_SOURCE. */
     int (*body_read)(struct fcgic_conn *c, void *req_ud, enum fcgic_type stream, struct fcgic_span *chunk);
     /** GET_VALUES_RESULT arrived; pairs live until the callback returns. */
     void (*on_values)(struct fcgic_conn *c, void *conn_ud, const struct fcgic_param *pairs, size_t n);

@@ -126,7 +126,8 @@ struct fcgic_pool_callbacks {
     int (*on_head)(void *req_ud, const struct fcgic_response_head *head);
     int (*on_body)(void *req_ud, const char *data, size_t len);
     int (*on_stderr)(void *req_ud, const char *line, size_t len);
-    /** The request is over (exactly once per successful submit). */
+    /** The request is over (exactly once per successful submit); result
+     *  lives until the callback returns. */
     void (*on_end)(void *req_ud, const struct fcgic_result *result);
     /** Body pull for FCGIC_BODY_STREAM, see struct fcgic_conn_callbacks.
      *  Called at most once per byte: on a retry the pool replays what it
@@ -143,8 +144,11 @@ struct fcgic_pool_callbacks {
      *  waits, e.g. after a request was queued or a connection finished),
      *  FCGIC_NO_DEADLINE cancels it. When it fires, call fcgic_pool_tick()
      *  (fcgic_balancer_tick()). Called from any call into the object and
-     *  from the engine callbacks its connections run, only when the value
-     *  differs from the one reported last; it must not call into the pool
+     *  from the engine callbacks its connections run when the value
+     *  differs from the one reported last, and at the end of every tick
+     *  (the timer that fired is spent, so it is re-armed even when the
+     *  deadline did not move: a timer of coarser resolution may fire just
+     *  before it); it must not call into the pool
      *  or balancer (such calls are refused with FCGIC_E_REENTRANT or
      *  ignored). Not called while the object is being freed. */
     void (*on_timer)(void *ud, uint64_t deadline);
@@ -315,7 +319,9 @@ FCGIC_API int fcgic_pool_abort(struct fcgic_pool *p, struct fcgic_pool_req *r, u
 /**
  * The embedder is ready for more of the response after a callback of r
  * returned FCGIC_PAUSE: the engine of r's connection is unpaused and the
- * transport kicked, so held-back input is fed and reading goes on. Does
+ * transport kicked, so held-back input is fed and reading goes on (a
+ * transport must feed what it held back before anything newly read: the
+ * engine's pause flag is already cleared when kick runs). Does
  * nothing harmful when nothing was paused (the transport is kicked).
  * @return 0 (also while r is still queued), FCGIC_E_INVAL (NULL or ended
  *         request, or one of another pool) or FCGIC_E_POOL_CLOSED (pool

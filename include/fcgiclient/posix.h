@@ -162,7 +162,9 @@ struct fcgic_posix_options {
     unsigned version;
     /**
      * Socket interest changed: watch fd for `what` (FCGIC_POSIX_IN and/or
-     * FCGIC_POSIX_OUT; 0 means keep the fd registered but wait for nothing),
+     * FCGIC_POSIX_OUT; 0 means keep the fd registered but wait for nothing:
+     * with epoll, whose EPOLLERR/EPOLLHUP cannot be masked, a level-triggered
+     * loop must then not hand hang-ups of that fd back in a loop),
      * or FCGIC_POSIX_REMOVE: forget fd, which is closed right after the
      * callback returns. `c` is the connection on that socket, or NULL for
      * a socket of the c-ares resolver.
