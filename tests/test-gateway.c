@@ -382,6 +382,60 @@ START_TEST(test_check_config)
 }
 END_TEST
 
+/* Poll until `target` answers `status` (a reload takes effect soon, not at once). */
+static int wait_status(const char *target, int status)
+{
+    for (int i = 0; i < 200; i++) {
+        struct resp r;
+        get(target, &r);
+        free(r.body);
+        if (r.status == status)
+            return 1;
+        usleep(50000);
+    }
+    return 0;
+}
+
+START_TEST(test_reload)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/gw.conf", dir);
+    FILE *f = fopen(path, "a");
+    ck_assert_ptr_nonnull(f);
+    fprintf(f, "ProxyPass \"/added/\" \"fcgi://127.0.0.1:%d/srv/added/\"\n", echo->port);
+    fclose(f);
+    struct resp r;
+    get("/added/a.php", &r);
+    ck_assert_int_eq(r.status, 404);
+    free(r.body);
+    /* a request in flight across the reload is finished by the old threads */
+    int s = connect_gw();
+    ck_assert_int_ge(s, 0);
+    static const char q[] = "GET /app/a.php?sleep_ms=700&size=3 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    ck_assert(write(s, q, sizeof q - 1) == (ssize_t)(sizeof q - 1));
+    usleep(100000);
+    ck_assert_int_eq(kill(gw_pid, SIGHUP), 0);
+    ck_assert_msg(wait_status("/added/a.php", 200), "the reloaded mapping never answered");
+    char buf[2048];
+    ssize_t k, n = 0;
+    while ((k = read(s, buf + n, sizeof buf - 1 - (size_t)n)) > 0)
+        n += k;
+    buf[n] = '\0';
+    close(s);
+    ck_assert_msg(strncmp(buf, "HTTP/1.1 200 ", 13) == 0, "%s", buf);
+    /* a configuration with an error changes nothing */
+    f = fopen(path, "a");
+    ck_assert_ptr_nonnull(f);
+    fputs("RewriteEngine On\n", f);
+    fclose(f);
+    ck_assert_int_eq(kill(gw_pid, SIGHUP), 0);
+    usleep(300000);
+    get("/added/a.php", &r);
+    ck_assert_int_eq(r.status, 200);
+    free(r.body);
+}
+END_TEST
+
 int main(void)
 {
     if (getenv(GW_EXE_ENV) == NULL) {
@@ -397,6 +451,7 @@ int main(void)
     tcase_add_test(tc, test_errors);
     tcase_add_test(tc, test_php);
     tcase_add_test(tc, test_check_config);
+    tcase_add_test(tc, test_reload);
     suite_add_tcase(s, tc);
     return testutil_run(s);
 }

@@ -560,21 +560,34 @@ int gw_listener_new(struct gw_listener **out, struct gw_loop *loop, const char *
     int r = parse_numeric(addr, port, &ss, &len);
     if (r != 0)
         return r;
+    uint16_t bound;
+    int fd = listen_socket(&ss, len, backlog, &bound);
+    if (fd < 0)
+        return fd;
+    r = gw_listener_adopt(out, loop, fd, cb, ud);
+    if (r != 0)
+        close(fd);
+    return r;
+}
+
+int gw_listener_adopt(struct gw_listener **out, struct gw_loop *loop, int fd, gw_accept_cb cb, void *ud)
+{
+    *out = NULL;
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
+        return -errno;
     struct gw_listener *ls = calloc(1, sizeof *ls);
     if (ls == NULL)
         return -ENOMEM;
-    int fd = listen_socket(&ss, len, backlog, &ls->port);
-    if (fd < 0) {
-        free(ls);
-        return fd;
-    }
+    ls->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                               : ((struct sockaddr_in *)&ss)->sin_port);
     ls->loop = loop;
     ls->cb = cb;
     ls->ud = ud;
     gw_timer_init(&ls->resume, on_accept_resume);
-    r = gw_watch_start(loop, &ls->watch, fd, GW_IO_IN, on_listen_ready);
+    int r = gw_watch_start(loop, &ls->watch, fd, GW_IO_IN, on_listen_ready);
     if (r != 0) {
-        close(fd);
         free(ls);
         return r;
     }

@@ -200,6 +200,14 @@ typedef void (*gw_accept_cb)(void *ud, int fd, const struct sockaddr *peer, sock
 int gw_listener_new(struct gw_listener **out, struct gw_loop *loop, const char *addr, uint16_t port, int backlog,
                     gw_accept_cb cb, void *ud);
 
+/**
+ * Accept on a listening socket that already exists (a configuration reload
+ * hands the previous generation's sockets over, dup()ed, so no connection
+ * waiting in their accept queues is lost). On success the listener owns fd.
+ * @return 0, -ENOMEM, or -errno of getsockname() / the watcher.
+ */
+int gw_listener_adopt(struct gw_listener **out, struct gw_loop *loop, int fd, gw_accept_cb cb, void *ud);
+
 /** The bound port (useful after port 0). */
 uint16_t gw_listener_port(const struct gw_listener *l);
 

@@ -7,10 +7,12 @@
  * pools and balancers (worker.c). Threads share only the configuration. */
 #include <errno.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <fcgiclient/fcgiclient.h>
 
@@ -32,7 +34,8 @@ static void usage(FILE *f)
           "  -h, --help  this text\n"
           "  -v          the version\n"
           "\n"
-          "Signals: TERM or INT stop gracefully (requests in flight finish, at most 10 s).\n"
+          "Signals: TERM or INT stop gracefully (requests in flight finish, at most 10 s);\n"
+          "HUP reloads the configuration without dropping connections.\n"
           "Exit status: 0 success; 1 configuration or startup error; 2 usage error.\n",
           f);
 }
@@ -64,53 +67,128 @@ static void block_signals(sigset_t *set)
     signal(SIGPIPE, SIG_IGN);
 }
 
-static int serve(struct gw_config *cfg)
+/* The threads serving one configuration. */
+struct generation {
+    struct gw_config *cfg;
+    struct gw_worker_thread *th;
+    unsigned n, started;
+};
+
+static bool same_listen(const struct gw_listen *a, const struct gw_listen *b)
+{
+    return a->port == b->port && ((a->addr == NULL && b->addr == NULL) ||
+                                  (a->addr && b->addr && strcmp(a->addr, b->addr) == 0));
+}
+
+/* Thread i of the new generation takes over (dup()ed) the listening
+ * sockets of thread i of the previous one for the addresses both have, so
+ * connections waiting in those accept queues are served, not reset. */
+static void inherited(const struct generation *prev, const struct gw_server *srv, unsigned i, int *fds)
+{
+    for (size_t k = 0; k < srv->n_listen; k++) {
+        fds[k] = -1;
+        if (prev == NULL || i >= prev->started)
+            continue;
+        const struct gw_worker_thread *o = &prev->th[i];
+        const struct gw_server *osrv = gw_config_server(prev->cfg);
+        for (size_t j = 0; j < osrv->n_listen && j < o->n_listeners; j++)
+            if (same_listen(&osrv->listen[j], &srv->listen[k])) {
+                fds[k] = dup(gw_listener_fd(o->listeners[j]));
+                break;
+            }
+    }
+}
+
+static void gen_stop(struct generation *g)
+{
+    for (unsigned i = 0; i < g->started; i++)
+        gw_worker_request_stop(&g->th[i]);
+    for (unsigned i = 0; i < g->started; i++) {
+        pthread_join(g->th[i].tid, NULL);
+        gw_worker_fini(&g->th[i]);
+    }
+    free(g->th);
+    gw_config_unref(g->cfg);
+    memset(g, 0, sizeof *g);
+}
+
+static int gen_start(struct generation *g, struct gw_config *cfg, const struct generation *prev)
 {
     const struct gw_server *srv = gw_config_server(cfg);
-    unsigned n = srv->threads ? srv->threads : 1;
-    struct gw_worker_thread *th = calloc(n, sizeof *th);
-    if (th == NULL)
-        return 1;
+    memset(g, 0, sizeof *g);
+    g->cfg = gw_config_ref(cfg);
+    g->n = srv->threads ? srv->threads : 1;
+    int *fds = calloc(srv->n_listen ? srv->n_listen : 1, sizeof *fds);
+    if ((g->th = calloc(g->n, sizeof *g->th)) == NULL || fds == NULL) {
+        free(fds);
+        gen_stop(g);
+        return -1;
+    }
+    for (unsigned i = 0; i < g->n; i++) {
+        char err[512] = "";
+        inherited(prev, srv, i, fds);
+        if (gw_worker_init(&g->th[i], cfg, i, fds, err, sizeof err) != 0) {
+            fprintf(stderr, "minimal_gateway: thread %u: %s\n", i, err);
+            gw_worker_fini(&g->th[i]);
+            break;
+        }
+        if (pthread_create(&g->th[i].tid, NULL, gw_worker_main, &g->th[i]) != 0) {
+            fprintf(stderr, "minimal_gateway: cannot start thread %u\n", i);
+            gw_worker_fini(&g->th[i]);
+            break;
+        }
+        g->started++;
+    }
+    free(fds);
+    if (g->started < g->n) {
+        gen_stop(g);
+        return -1;
+    }
+    return 0;
+}
+
+/* SIGHUP: a new tree and new threads; the old threads hand their sockets
+ * over, finish what they run, and go. A configuration that does not load
+ * changes nothing. */
+static void reload(const char *file, struct generation *cur)
+{
+    struct gw_config *cfg = NULL;
+    if (load(file, &cfg) != 0) {
+        fprintf(stderr, "minimal_gateway: SIGHUP: the new configuration has errors; still serving the old one\n");
+        return;
+    }
+    struct generation next;
+    int rc = gen_start(&next, cfg, cur);
+    gw_config_unref(cfg);
+    if (rc != 0) {
+        fprintf(stderr, "minimal_gateway: SIGHUP: cannot start with the new configuration; still serving the old one\n");
+        return;
+    }
+    gen_stop(cur);
+    *cur = next;
+    fprintf(stderr, "minimal_gateway: configuration reloaded, %u thread%s\n", cur->n, cur->n > 1 ? "s" : "");
+}
+
+static int serve(const char *file, struct gw_config *cfg)
+{
     sigset_t set;
     block_signals(&set);
-    int ok = 1;
-    unsigned started = 0;
-    for (unsigned i = 0; i < n && ok; i++) {
-        char err[512] = "";
-        if (gw_worker_init(&th[i], cfg, i, err, sizeof err) != 0) {
-            fprintf(stderr, "minimal_gateway: thread %u: %s\n", i, err);
-            ok = 0;
-            gw_worker_fini(&th[i]);
-            break;
-        }
-        if (pthread_create(&th[i].tid, NULL, gw_worker_main, &th[i]) != 0) {
-            fprintf(stderr, "minimal_gateway: cannot start thread %u\n", i);
-            ok = 0;
-            gw_worker_fini(&th[i]);
-            break;
-        }
-        started++;
-    }
-    if (ok)
-        fprintf(stderr, "minimal_gateway %s: %u thread%s, pid %ld\n", GW_VERSION, n, n > 1 ? "s" : "",
-                (long)getpid());
-    while (ok) {
+    struct generation cur;
+    if (gen_start(&cur, cfg, NULL) != 0)
+        return 1;
+    fprintf(stderr, "minimal_gateway %s: %u thread%s, pid %ld\n", GW_VERSION, cur.n, cur.n > 1 ? "s" : "",
+            (long)getpid());
+    for (;;) {
         int sig;
         if (sigwait(&set, &sig) != 0)
             continue;
         if (sig == SIGTERM || sig == SIGINT)
             break;
         if (sig == SIGHUP)
-            fprintf(stderr, "minimal_gateway: SIGHUP: reloading the configuration is not supported yet; ignored\n");
+            reload(file, &cur);
     }
-    for (unsigned i = 0; i < started; i++)
-        gw_worker_request_stop(&th[i]);
-    for (unsigned i = 0; i < started; i++) {
-        pthread_join(th[i].tid, NULL);
-        gw_worker_fini(&th[i]);
-    }
-    free(th);
-    return ok ? 0 : 1;
+    gen_stop(&cur);
+    return 0;
 }
 
 int main(int argc, char **argv)
@@ -152,7 +230,7 @@ int main(int argc, char **argv)
         gw_config_unref(cfg);
         return 0;
     }
-    int rc = serve(cfg);
+    int rc = serve(file, cfg);
     gw_config_unref(cfg);
     return rc;
 }

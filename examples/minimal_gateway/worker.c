@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "proxy.h"
 
@@ -250,7 +251,8 @@ static struct gw_http_settings http_settings(const struct gw_server *srv)
     return s;
 }
 
-int gw_worker_init(struct gw_worker_thread *t, struct gw_config *cfg, unsigned index, char *err, size_t errsz)
+static int worker_setup(struct gw_worker_thread *t, struct gw_config *cfg, unsigned index, int *inherit, char *err,
+                        size_t errsz)
 {
     memset(t, 0, sizeof *t);
     t->index = index;
@@ -290,7 +292,14 @@ int gw_worker_init(struct gw_worker_thread *t, struct gw_config *cfg, unsigned i
         return -ENOMEM;
     for (size_t i = 0; i < srv->n_listen; i++) {
         const struct gw_listen *l = &srv->listen[i];
-        rc = gw_listener_new(&t->listeners[i], t->loop, l->addr, (uint16_t)l->port, 511, on_accept, t->http);
+        if (inherit && inherit[i] >= 0) {
+            rc = gw_listener_adopt(&t->listeners[i], t->loop, inherit[i], on_accept, t->http);
+            if (rc != 0)
+                close(inherit[i]);
+            inherit[i] = -1; /* the listener's now, or closed */
+        } else {
+            rc = gw_listener_new(&t->listeners[i], t->loop, l->addr, (uint16_t)l->port, 511, on_accept, t->http);
+        }
         if (rc != 0) {
             snprintf(err, errsz, "Listen %s%s%u (%s:%u): %s", l->addr ? l->addr : "", l->addr ? ":" : "", l->port,
                      l->at.file, l->at.line, strerror(-rc));
@@ -299,6 +308,21 @@ int gw_worker_init(struct gw_worker_thread *t, struct gw_config *cfg, unsigned i
         t->n_listeners++;
     }
     return 0;
+}
+
+int gw_worker_init(struct gw_worker_thread *t, struct gw_config *cfg, unsigned index, const int *inherit, char *err,
+                   size_t errsz)
+{
+    size_t n = gw_config_server(cfg)->n_listen;
+    int *own = NULL;
+    if (inherit && (own = malloc(n * sizeof *own)) != NULL)
+        memcpy(own, inherit, n * sizeof *own);
+    int rc = own || !inherit ? worker_setup(t, cfg, index, own, err, errsz) : -ENOMEM;
+    for (size_t i = 0; inherit && i < n; i++) /* what setup did not take over */
+        if ((own ? own[i] : inherit[i]) >= 0)
+            close(own ? own[i] : inherit[i]);
+    free(own);
+    return rc;
 }
 
 void *gw_worker_main(void *arg)

@@ -62,9 +62,13 @@ struct gw_worker_thread {
 /**
  * Set up a thread's objects (not the thread itself): loop, listeners,
  * transport, backends, HTTP server. On error, *err says what failed.
+ * @param inherit NULL, or per `Listen` of the configuration a listening
+ *        socket to take over (owned by the thread from now on, even on
+ *        error), or -1 to bind a new one.
  * @return 0 or a negative value.
  */
-int gw_worker_init(struct gw_worker_thread *t, struct gw_config *cfg, unsigned index, char *err, size_t errsz);
+int gw_worker_init(struct gw_worker_thread *t, struct gw_config *cfg, unsigned index, const int *inherit, char *err,
+                   size_t errsz);
 
 /** Run the thread's loop until it was asked to stop and drained. */
 void *gw_worker_main(void *arg);
