@@ -106,6 +106,9 @@ static void start_gateway(void)
                      "ServerName localhost\n"
                      "Threads 2\n"
                      "Timeout 20\n"
+                     "ErrorLog error.log\n"
+                     "LogLevel warn\n"
+                     "CustomLog access.log \"%%h %%m %%U%%q %%>s %%b \\\"%%{User-Agent}i\\\"\"\n"
                      "SetEnv APP_ENV test\n"
                      "SetEnvIf Request_URI \"^/pi/\" proxy-fcgi-pathinfo=first-dot\n"
                      "ProxyPass \"/pi/\" \"fcgi://127.0.0.1:%d/srv/pi/\"\n"
@@ -272,6 +275,44 @@ START_TEST(test_proxy_pass)
     get("/nothing/here", &r);
     ck_assert_int_eq(r.status, 404);
     free(r.body);
+}
+END_TEST
+
+static char *slurp_file(const char *name)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "r");
+    ck_assert_msg(f != NULL, "%s missing", path);
+    static char buf[65536];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    return buf;
+}
+
+START_TEST(test_logs)
+{
+    /* STDERR of the application goes to ErrorLog with the request and the
+     * backend, never into the response; every request has its access line. */
+    char req[] = "GET /app/l.php?stderr=oops+from+app&size=4 HTTP/1.1\r\nHost: x\r\nUser-Agent: t/1\r\n"
+                 "Connection: close\r\n\r\n";
+    struct resp r;
+    exchange(req, sizeof req - 1, &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_uint_eq(r.body_len, 4);
+    free(r.body);
+    get("/nothing/logged", &r);
+    free(r.body);
+    usleep(100000);
+    const char *err = slurp_file("error.log");
+    ck_assert_msg(strstr(err, "[proxy_fcgi:error]") && strstr(err, "GET /app/l.php?stderr=oops+from+app&size=4") &&
+                      strstr(err, ": oops from app"),
+                  "%s", err);
+    const char *acc = slurp_file("access.log");
+    ck_assert_msg(strstr(acc, "127.0.0.1 GET /app/l.php?stderr=oops+from+app&size=4 200 4 \"t/1\"\n") != NULL, "%s",
+                  acc);
+    ck_assert_msg(strstr(acc, "127.0.0.1 GET /nothing/logged 404 - \"-\"\n") != NULL, "%s", acc);
 }
 END_TEST
 
@@ -448,6 +489,7 @@ int main(void)
     tcase_add_unchecked_fixture(tc, start_gateway, stop_gateway);
     tcase_add_test(tc, test_proxy_pass);
     tcase_add_test(tc, test_bodies);
+    tcase_add_test(tc, test_logs);
     tcase_add_test(tc, test_errors);
     tcase_add_test(tc, test_php);
     tcase_add_test(tc, test_check_config);

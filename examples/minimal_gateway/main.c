@@ -35,7 +35,7 @@ static void usage(FILE *f)
           "  -v          the version\n"
           "\n"
           "Signals: TERM or INT stop gracefully (requests in flight finish, at most 10 s);\n"
-          "HUP reloads the configuration without dropping connections.\n"
+          "HUP reloads the configuration without dropping connections; USR1 reopens the logs.\n"
           "Exit status: 0 success; 1 configuration or startup error; 2 usage error.\n",
           f);
 }
@@ -70,6 +70,7 @@ static void block_signals(sigset_t *set)
 /* The threads serving one configuration. */
 struct generation {
     struct gw_config *cfg;
+    struct gw_log *log;
     struct gw_worker_thread *th;
     unsigned n, started;
 };
@@ -108,6 +109,7 @@ static void gen_stop(struct generation *g)
         gw_worker_fini(&g->th[i]);
     }
     free(g->th);
+    gw_log_close(g->log);
     gw_config_unref(g->cfg);
     memset(g, 0, sizeof *g);
 }
@@ -118,6 +120,12 @@ static int gen_start(struct generation *g, struct gw_config *cfg, const struct g
     memset(g, 0, sizeof *g);
     g->cfg = gw_config_ref(cfg);
     g->n = srv->threads ? srv->threads : 1;
+    char lerr[600];
+    if (gw_log_open(&g->log, srv, lerr, sizeof lerr) != 0) {
+        fprintf(stderr, "minimal_gateway: %s\n", lerr);
+        gen_stop(g);
+        return -1;
+    }
     int *fds = calloc(srv->n_listen ? srv->n_listen : 1, sizeof *fds);
     if ((g->th = calloc(g->n, sizeof *g->th)) == NULL || fds == NULL) {
         free(fds);
@@ -132,6 +140,7 @@ static int gen_start(struct generation *g, struct gw_config *cfg, const struct g
             gw_worker_fini(&g->th[i]);
             break;
         }
+        g->th[i].log = g->log;
         if (pthread_create(&g->th[i].tid, NULL, gw_worker_main, &g->th[i]) != 0) {
             fprintf(stderr, "minimal_gateway: cannot start thread %u\n", i);
             gw_worker_fini(&g->th[i]);
@@ -186,6 +195,8 @@ static int serve(const char *file, struct gw_config *cfg)
             break;
         if (sig == SIGHUP)
             reload(file, &cur);
+        if (sig == SIGUSR1 && gw_log_reopen(cur.log) != 0)
+            fprintf(stderr, "minimal_gateway: SIGUSR1: a log file could not be reopened\n");
     }
     gen_stop(&cur);
     return 0;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
 #include "route.h"
 
 /* Body spans handed over by the HTTP layer and not yet given to the library. */
@@ -28,7 +29,13 @@ struct preq {
     size_t spool_len, spool_cap;
     /* logging */
     char what[160];                /* "GET /uri" */
+    char client[64];               /* "ip:port" */
+    int status;                    /* sent to the client, 0 before */
+    uint64_t body_bytes, start_ns;
 };
+
+/* STDERR lines logged per thread and second, at most; the rest are counted. */
+#define STDERR_LINES_PER_SEC 100
 
 /* ---- the library side ---- */
 
@@ -66,11 +73,15 @@ static void preq_free(struct preq *p)
     free(p);
 }
 
-/* The HTTP request is over (answered or gone): forget the connection. */
+/* The HTTP request is over (answered or gone): log it, forget the
+ * connection. */
 static void http_done(struct preq *p)
 {
-    if (p->c)
+    if (p->c) {
+        struct gw_access a = {p->req, p->status, p->body_bytes, p->start_ns, gw_loop_now(p->t->loop)};
+        gw_log_access(p->t->log, &a);
         gw_http_set_data(p->c, NULL);
+    }
     p->c = NULL;
     if (p->fcgi_ended || !p->submitted)
         preq_free(p);
@@ -103,11 +114,15 @@ static int on_head(void *ud, const struct fcgic_response_head *h)
     }
     if (gw_http_response_head(p->c, status, rp, hdrs, n, -1) != 0) {
         /* a header the HTTP layer refuses (control bytes, not a token) */
+        gw_log_error(p->t->log, GW_LOG_ERR, "proxy_fcgi", p->client, "%s (backend %s): a response header was refused",
+                     p->what, p->be->name);
         gw_http_response_error(p->c, 502);
+        p->status = 502;
         http_done(p);
         return -1;
     }
     p->head_sent = true;
+    p->status = status;
     return 0;
 }
 
@@ -119,6 +134,8 @@ static int on_body(void *ud, const char *data, size_t len)
     int rc = gw_http_response_write(p->c, data, len);
     if (rc < 0)
         return -1;
+    if (!p->req->head && p->status != 204 && p->status != 304)
+        p->body_bytes += len; /* what reaches the client */
     if (rc == 1) {
         p->fcgi_paused = true;
         return FCGIC_PAUSE;
@@ -126,10 +143,27 @@ static int on_body(void *ud, const char *data, size_t len)
     return 0;
 }
 
+/* STDERR lines go to the error log with the request and the backend, at
+ * most STDERR_LINES_PER_SEC per thread; never into the response. */
 static int on_stderr(void *ud, const char *line, size_t len)
 {
     struct preq *p = ud;
-    fprintf(stderr, "[proxy_fcgi:error] %s (backend %s): %.*s\n", p->what, p->be->name, (int)len, line);
+    struct gw_worker_thread *t = p->t;
+    uint64_t sec = gw_loop_now(t->loop) / 1000000000ull;
+    if (sec != t->stderr_sec) {
+        if (t->stderr_dropped)
+            gw_log_error(t->log, GW_LOG_WARN, "proxy_fcgi", NULL, "%lu lines of application STDERR not logged",
+                         t->stderr_dropped);
+        t->stderr_sec = sec;
+        t->stderr_lines = 0;
+        t->stderr_dropped = 0;
+    }
+    if (t->stderr_lines++ >= STDERR_LINES_PER_SEC) {
+        t->stderr_dropped++;
+        return 0;
+    }
+    gw_log_error(t->log, GW_LOG_ERR, "proxy_fcgi", p->client, "%s (backend %s): %.*s", p->what, p->be->name,
+                 (int)(len < 4000 ? len : 4000), line);
     return 0;
 }
 
@@ -142,15 +176,17 @@ static void on_end(void *ud, const struct fcgic_result *res)
     p->t->active--;
     if (p->c) {
         int status = fcgic_http_status_for_result(res);
+        if (status != 0 && res->error != FCGIC_E_ABORTED)
+            gw_log_error(p->t->log, GW_LOG_ERR, "proxy_fcgi", p->client, "%s (backend %s): %s (%s)%s%s", p->what,
+                         p->be->name, res->error ? fcgic_strerror(res->error) : "the application refused the request",
+                         res->error ? fcgic_strerror_name(res->error) : "protocolStatus", res->sys_errno ? ": " : "",
+                         res->sys_errno ? strerror(res->sys_errno) : "");
         if (status == 0) {
             if (gw_http_response_end(p->c) != 0)
                 gw_http_response_abort(p->c);
         } else if (!p->head_sent) {
-            if (res->error && res->error != FCGIC_E_ABORTED)
-                fprintf(stderr, "[proxy_fcgi:error] %s (backend %s): %s (%s)%s%s\n", p->what, p->be->name,
-                        fcgic_strerror(res->error), fcgic_strerror_name(res->error), res->sys_errno ? ": " : "",
-                        res->sys_errno ? strerror(res->sys_errno) : "");
-            gw_http_response_error(p->c, status == 499 ? 503 : status);
+            p->status = status == 499 ? 503 : status;
+            gw_http_response_error(p->c, p->status);
         } else {
             gw_http_response_abort(p->c); /* the truncation shows: no final chunk */
         }
@@ -208,6 +244,7 @@ static void submit(struct preq *p, const struct gw_http_request *req)
         status = 500;
     if (status) {
         gw_http_response_error(p->c, status);
+        p->status = status;
         http_done(p);
         return;
     }
@@ -226,10 +263,12 @@ static void submit(struct preq *p, const struct gw_http_request *req)
     int rc = p->be->pool ? fcgic_pool_submit(p->be->pool, &fr, p, &p->ph, now)
                          : fcgic_balancer_submit(p->be->bal, &fr, p, &p->bh, now);
     if (rc != 0) {
-        fprintf(stderr, "[proxy_fcgi:error] %s (backend %s): %s (%s)\n", p->what, p->be->name, fcgic_strerror(rc),
-                fcgic_strerror_name(rc));
+        int se = fcgic_posix_last_errno(t->px); /* a connect refused at once */
+        gw_log_error(t->log, GW_LOG_ERR, "proxy_fcgi", p->client, "%s (backend %s): %s (%s)%s%s", p->what,
+                     p->be->name, fcgic_strerror(rc), fcgic_strerror_name(rc), se ? ": " : "", se ? strerror(se) : "");
         int st = fcgic_http_status_for_error(rc);
-        gw_http_response_error(p->c, st >= 400 && st != 499 ? st : 500);
+        p->status = st >= 400 && st != 499 ? st : 500;
+        gw_http_response_error(p->c, p->status);
         http_done(p);
         return;
     }
@@ -250,6 +289,8 @@ static void h_request(struct gw_http_conn *c, const struct gw_http_request *req,
     p->t = t;
     p->c = c;
     p->req = req;
+    p->start_ns = gw_loop_now(t->loop);
+    snprintf(p->client, sizeof p->client, "%s:%u", req->client_ip, (unsigned)req->client_port);
     snprintf(p->what, sizeof p->what, "%.*s %.*s", (int)(req->method_len < 16 ? req->method_len : 16), req->method,
              (int)(req->target_len < 128 ? req->target_len : 128), req->target);
     gw_http_set_data(c, p);
@@ -271,6 +312,7 @@ static void h_body(struct gw_http_conn *c, const char *data, size_t len, void *u
     if (p->chunked) {
         if (p->spool_len + len > GW_PROXY_SPOOL_MAX) {
             gw_http_response_error(c, 413);
+            p->status = 413;
             http_done(p);
             return;
         }
@@ -281,6 +323,7 @@ static void h_body(struct gw_http_conn *c, const char *data, size_t len, void *u
             char *n = realloc(p->spool, cap);
             if (n == NULL) {
                 gw_http_response_error(c, 500);
+                p->status = 500;
                 http_done(p);
                 return;
             }
@@ -334,6 +377,8 @@ static void h_client_gone(struct gw_http_conn *c, int why, void *ud)
     struct preq *p = gw_http_data(c);
     if (p == NULL)
         return;
+    struct gw_access a = {p->req, p->status, p->body_bytes, p->start_ns, gw_loop_now(p->t->loop)};
+    gw_log_access(p->t->log, &a);
     gw_http_set_data(c, NULL);
     p->c = NULL;
     if (p->submitted && !p->fcgi_ended)

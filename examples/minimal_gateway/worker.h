@@ -19,6 +19,7 @@
 #include <fcgiclient/fcgiclient.h>
 
 #include "config.h"
+#include "log.h"
 #include "http.h"
 #include "loop.h"
 
@@ -55,6 +56,9 @@ struct gw_worker_thread {
     struct gw_timer drain_timer;
     uint64_t drain_deadline;
     unsigned long active;        /**< proxied requests in flight */
+    struct gw_log *log;          /**< the generation's logs (shared by its threads) */
+    uint64_t stderr_sec;         /**< application STDERR rate limit: the current second, */
+    unsigned long stderr_lines, stderr_dropped; /**< lines logged and dropped in it */
     pthread_t tid;
     int error; /**< setup error (negative errno or fcgic error), 0 */
 };
