@@ -377,7 +377,18 @@ int gw_http_response_write(struct gw_http_conn *c, const void *data, size_t len)
         v[k++] = (struct iovec){(void *)data, len};
         if (c->resp_chunked)
             v[k++] = (struct iovec){(void *)"\r\n", 2};
-        int rc = gw__send(c, v, k);
+        int rc;
+        if (c->queued + len < c->s->set.write_low_water) {
+            /* Small: queued (the one copy) and written with the head and the
+             * end in one system call when this loop iteration's deferred
+             * work flushes the connection. */
+            rc = 0;
+            for (int i = 0; i < k && rc == 0; i++)
+                rc = wq_append(c, v[i].iov_base, v[i].iov_len);
+            gw__conn_kick(c);
+        } else {
+            rc = gw__send(c, v, k);
+        }
         if (rc != 0)
             return rc;
     }
@@ -404,8 +415,8 @@ int gw_http_response_end(struct gw_http_conn *c)
     if (c->resp_left > 0) {
         c->truncated = c->close_after = true;
     } else if (c->resp_chunked) {
-        struct iovec v = {(void *)"0\r\n\r\n", 5};
-        gw__send(c, &v, 1);
+        if (wq_append(c, "0\r\n\r\n", 5) != 0) /* flushed with what precedes it, by request_done's kick */
+            c->truncated = c->close_after = true;
     }
     request_done(c);
     return 0;
