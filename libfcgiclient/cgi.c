@@ -90,19 +90,10 @@ static bool is_tchar(unsigned char c)
     return tchar[c] != 0;
 }
 
+/* A field name against a lower-case literal, ASCII case-insensitively. */
 static bool ieq(const char *a, size_t alen, const char *lit)
 {
-    size_t n = strlen(lit);
-    if (alen != n)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = a[i];
-        if (c >= 'A' && c <= 'Z')
-            c = (char)(c - 'A' + 'a');
-        if (c != lit[i])
-            return false;
-    }
-    return true;
+    return fcgic__ascii_ieq(a, alen, lit, strlen(lit));
 }
 
 static int parse_status(struct fcgic_cgi_parser *p, const char *v, size_t n)

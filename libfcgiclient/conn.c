@@ -793,10 +793,8 @@ int fcgic_conn_out_done(struct fcgic_conn *c, size_t n, uint64_t now)
 /* Callback result handling: negative fails the request. */
 static int cb_result(struct fcgic_conn *c, struct slot *s, int r)
 {
-    if (r < 0 && s->st == SLOT_ACTIVE) {
-        int rc = end_early(c, s, FCGIC_E_CALLBACK);
-        return rc ? rc : 0;
-    }
+    if (r < 0 && s->st == SLOT_ACTIVE)
+        return end_early(c, s, FCGIC_E_CALLBACK);
     return r == FCGIC_PAUSE ? FCGIC_PAUSE : 0;
 }
 

@@ -455,28 +455,23 @@ START_TEST(test_multiplexed)
 }
 END_TEST
 
-START_TEST(test_abort)
+/* Submit one request, take its bytes, cancel it, check the ABORT_REQUEST
+ * record, then feed the application's late answer for it; returns the
+ * connection for the caller's last checks. */
+static struct fcgic_conn *abort_and_answer(int polite, struct seen *s, int ends_at_abort)
 {
-    /* Default: the request ends inside fcgic_conn_abort(); its id stays
-     * reserved, so what the application still sends for it is dropped. */
     struct fcgic_conn_options o = {0};
     o.keep_conn = 1;
+    o.polite_abort = polite;
     struct fcgic_conn *c = mk(&o);
-    static struct seen s;
-    memset(&s, 0, sizeof s);
+    memset(s, 0, sizeof *s);
     struct fcgic_request req = {0};
     uint16_t id;
-    ck_assert_int_eq(fcgic_conn_submit(c, &req, &s, &id, 0), 0);
+    ck_assert_int_eq(fcgic_conn_submit(c, &req, s, &id, 0), 0);
     uint8_t out[256];
     drain(c, out, sizeof out);
     ck_assert_int_eq(fcgic_conn_abort(c, id), 0);
-    ck_assert_int_eq(s.ends, 1);
-    ck_assert_int_eq(s.res.aborted, 1);
-    ck_assert_int_eq(s.res.error, FCGIC_E_ABORTED);
-    ck_assert_int_eq(s.res.got_end_request, 0);
-    ck_assert_int_eq(fcgic_conn_state(c), FCGIC_CONN_DONE);
-    ck_assert_uint_eq(fcgic_conn_wants(c), FCGIC_WANT_CLOSE);
-    ck_assert_int_eq(fcgic_conn_abort(c, id), FCGIC_E_NOT_FOUND);
+    ck_assert_int_eq(s->ends, ends_at_abort);
     size_t n = drain(c, out, sizeof out);
     const uint8_t want[] = {1, 2, 0, 1, 0, 0, 0, 0};
     ck_assert_uint_eq(n, 8);
@@ -486,9 +481,25 @@ START_TEST(test_abort)
     app_str(&a, 6, 1, "X: 1\r\n\r\nignored");
     app_end(&a, 1, 1, 0);
     ck_assert_int_eq(feed_bytewise(c, a.b, a.n, 0), 0);
-    ck_assert_int_eq(s.heads, 0);
-    ck_assert_uint_eq(s.body_len, 0);
-    ck_assert_int_eq(s.ends, 1);
+    ck_assert_int_eq(s->heads, 0);
+    ck_assert_uint_eq(s->body_len, 0);
+    ck_assert_int_eq(s->ends, 1);
+    ck_assert_int_eq(s->res.aborted, 1);
+    ck_assert_int_eq(fcgic_conn_abort(c, id), FCGIC_E_NOT_FOUND);
+    return c;
+}
+
+START_TEST(test_abort)
+{
+    /* Default: the request ends inside fcgic_conn_abort(); its id stays
+     * reserved, so what the application still sends for it is dropped, and
+     * the connection is retired. */
+    static struct seen s;
+    struct fcgic_conn *c = abort_and_answer(0, &s, 1);
+    ck_assert_int_eq(s.res.error, FCGIC_E_ABORTED);
+    ck_assert_int_eq(s.res.got_end_request, 0);
+    ck_assert_int_eq(fcgic_conn_state(c), FCGIC_CONN_DONE);
+    ck_assert_uint_eq(fcgic_conn_wants(c), FCGIC_WANT_CLOSE);
     fcgic_conn_free(c);
 }
 END_TEST
@@ -534,35 +545,12 @@ END_TEST
 START_TEST(test_abort_polite)
 {
     /* polite_abort: ABORT_REQUEST, and on_end at the application's
-     * END_REQUEST. */
-    struct fcgic_conn_options o = {0};
-    o.keep_conn = 1;
-    o.polite_abort = 1;
-    struct fcgic_conn *c = mk(&o);
+     * END_REQUEST; the connection stays usable. */
     static struct seen s;
-    memset(&s, 0, sizeof s);
-    struct fcgic_request req = {0};
-    uint16_t id;
-    ck_assert_int_eq(fcgic_conn_submit(c, &req, &s, &id, 0), 0);
-    uint8_t out[256];
-    drain(c, out, sizeof out);
-    ck_assert_int_eq(fcgic_conn_abort(c, id), 0);
-    ck_assert_int_eq(s.ends, 0);
-    size_t n = drain(c, out, sizeof out);
-    const uint8_t want[] = {1, 2, 0, 1, 0, 0, 0, 0};
-    ck_assert_uint_eq(n, 8);
-    ck_assert_mem_eq(out, want, 8);
-    static struct app a;
-    a.n = 0;
-    app_str(&a, 6, 1, "X: 1\r\n\r\nignored");
-    app_end(&a, 1, 1, 0);
-    ck_assert_int_eq(feed_bytewise(c, a.b, a.n, 0), 0);
-    ck_assert_int_eq(s.heads, 0);
-    ck_assert_uint_eq(s.body_len, 0);
-    ck_assert_int_eq(s.ends, 1);
-    ck_assert_int_eq(s.res.aborted, 1);
+    struct fcgic_conn *c = abort_and_answer(1, &s, 0);
     ck_assert_int_eq(s.res.error, 0);
-    ck_assert_int_eq(fcgic_conn_abort(c, id), FCGIC_E_NOT_FOUND);
+    ck_assert_int_eq(s.res.got_end_request, 1);
+    ck_assert_int_eq(fcgic_conn_state(c), FCGIC_CONN_IDLE);
     fcgic_conn_free(c);
 }
 END_TEST
