@@ -199,7 +199,11 @@ int fcgic_env_map_new(struct fcgic_env_map **out, const struct fcgic_env_map_con
     m->target = fcgic__memdup(&a, cfg->target, tlen);
     if (m->target == NULL)
         goto fail;
-    m->fcgi_url.ptr = m->target + (t.fcgi_url.ptr - cfg->target);
+    /* A bare "unix:/path" target implies "fcgi://localhost", which
+     * fcgic_env_parse_target() hands out as static storage, not a span of
+     * the target. */
+    bool url_in_target = t.fcgi_url.ptr >= cfg->target && t.fcgi_url.ptr < cfg->target + tlen;
+    m->fcgi_url.ptr = url_in_target ? m->target + (t.fcgi_url.ptr - cfg->target) : t.fcgi_url.ptr;
     m->fcgi_url.len = t.fcgi_url.len;
     m->auth.ptr = m->fcgi_url.ptr;
     m->auth.len = authority_len(m->fcgi_url.ptr, m->fcgi_url.len);
