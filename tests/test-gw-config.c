@@ -713,11 +713,12 @@ START_TEST(refused_by_name)
         {"LoadModule proxy_module modules/mod_proxy.so", "LoadModule is not supported: modules are built in; "
                                                          "remove LoadModule"},
         {"ProxyPassReverse / fcgi://h:1/", "ProxyPassReverse is not supported"},
-        {"Require all granted", "Require is not supported: access control is not supported"},
+        {"AuthType Basic", "AuthType is not supported: authentication is not supported"},
+        {"Require user bob", "Require user is not supported"},
         {"SSLEngine on", "TLS is not supported"},
         {"ServerRoot /etc/apache2", "ServerRoot is not supported: relative paths are resolved against the directory"},
-        {"<Directory /srv>", "<Directory> is not supported: use <Location> or <Files>"},
-        {"<If \"true\">", "<If> is not supported"},
+        {"<ProxyMatch ^fcgi>", "<ProxyMatch> is not supported"},
+        {"Header set X 1 early", "Header ... early is not supported"},
         {"Frobnicate 1", "Invalid command 'Frobnicate', perhaps misspelled"},
         {"php_value memory_limit 1G", "set PHP options in the PHP-FPM pool"},
     };

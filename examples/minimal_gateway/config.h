@@ -380,7 +380,19 @@ struct gw_regex;
  */
 int gw_regex_match(const struct gw_regex *re, const char *subject, size_t len);
 
-/** A <Location>, <LocationMatch>, <Files> or <FilesMatch> section. */
+/**
+ * Match a regex from `start` and report the captures.
+ * @param ovec receives start/end offsets, pairs for $0, $1, ...; an unset
+ *        group gives (size_t)-1.
+ * @param novec room in ovec (twice the groups wanted).
+ * @return the number of pairs filled (>= 1) on a match, 0 no match, or a
+ *         negative FCGIC_E_* as gw_regex_match().
+ */
+int gw_regex_exec(const struct gw_regex *re, const char *subject, size_t len, size_t start, size_t *ovec,
+                  size_t novec);
+
+/** A <Location>, <LocationMatch>, <Files>, <FilesMatch>, <Directory>,
+ *  <DirectoryMatch> or <If> section. */
 struct gw_section {
     enum gw_section_kind kind;
     /** The argument as written: a path, wildcard or regex. */

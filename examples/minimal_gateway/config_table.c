@@ -94,8 +94,8 @@ static const struct {
     const char *hint;
 } refused[] = {
     {"RewriteEngine", "use ProxyPassMatch"},
-    {"RewriteRule", "a RewriteRule ... [P] to fcgi:// is ProxyPassMatch \"regex\" \"fcgi://host:port/path/$1\" "
-                    "with the same regex and target"},
+    {"RewriteRule", "use ProxyPassMatch \"regex\" \"fcgi://host:port/path/$1\" (what RewriteRule ... [P] "
+                    "does with the same regex and target)"},
     {"RewriteCond", "use ProxyPassMatch"},
     {"RewriteBase", "use ProxyPassMatch"},
     {"RewriteMap", "use ProxyPassMatch"},
