@@ -263,6 +263,9 @@ static void submit(struct preq *p, const struct gw_http_request *req)
 {
     struct gw_worker_thread *t = p->t;
     int status = gw_route(t, req, p->chunked ? (long long)p->spool_len : -1, &p->ro);
+    uint64_t body_len = p->chunked ? p->spool_len : req->content_length > 0 ? (uint64_t)req->content_length : 0;
+    if (status == 0 && p->ro.limit_body_set && p->ro.limit_body && body_len > p->ro.limit_body)
+        status = 413; /* LimitRequestBody of a section */
     if (status == 0 && (p->be = gw_worker_backend(t, p->ro.mapping)) == NULL)
         status = 500;
     if (status) {

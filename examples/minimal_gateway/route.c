@@ -452,5 +452,11 @@ int gw_route(struct gw_worker_thread *t, const struct gw_http_request *req, long
     }
     memcpy(out->scopes, m.scopes, m.n_scopes * sizeof m.scopes[0]);
     out->n_scopes = m.n_scopes;
+    out->limit_body_set = 0;
+    for (size_t i = 0; i < m.n_scopes; i++)
+        if (m.scopes[i]->set & GW_DC_LIMIT_BODY) {
+            out->limit_body = m.scopes[i]->limit_request_body;
+            out->limit_body_set = 1;
+        }
     return rc ? status_of(rc) : 0;
 }

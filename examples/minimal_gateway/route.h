@@ -37,6 +37,11 @@ struct gw_route_out {
      *  into the tree; they live as long as the request's reference. */
     const struct gw_dir_conf *scopes[GW_ROUTE_MAX_SCOPES];
     size_t n_scopes;
+    /** LimitRequestBody of the last scope that sets one (0 = no limit);
+     *  `limit_body_set` 0 when only the server's applies (the HTTP layer
+     *  enforces that one). */
+    uint64_t limit_body;
+    int limit_body_set;
 };
 
 /**
