@@ -60,6 +60,8 @@ static const struct gw_directive directives[] = {
     {"ProxyErrorOverride", GW_CTX_DIR, 1, ANY, "use our error handling pages instead of the ones returned by "
                                                 "the backend, optionally only for the given status codes",
      gw_dir_error_override},
+    {"ErrorDocument", GW_CTX_DIR, 2, 2, "Change responses for HTTP errors", gw_dir_error_document},
+    {"Options", GW_CTX_DIR, 1, ANY, "Set a number of attributes for a given directory", gw_dir_options},
     {"Header", GW_CTX_DIR, 2, ANY, "an optional condition, an action, header and value followed by optional env "
                                    "clause", gw_dir_header},
     {"RequestHeader", GW_CTX_DIR, 2, ANY, "an action, header and value followed by optional env clause",
