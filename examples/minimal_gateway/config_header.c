@@ -73,7 +73,8 @@ static int trailing_clause(struct gw_parser *p, const struct gw_cmd *cmd, const 
                        cmd->d->name);
     if (gw_prefix_ci(a, "env=") || gw_prefix_ci(a, "expr="))
         return gw_fail(p, &cmd->at, FCGIC_E_NOTSUP,
-                       "%s ... %.5s is not supported: put the directive in an <If> section instead", cmd->d->name, a);
+                       "%s ... %s is not supported: put the directive in an <If> section instead", cmd->d->name,
+                       gw_prefix_ci(a, "env=") ? "env=" : "expr=");
     return gw_fail(p, &cmd->at, FCGIC_E_INVAL, "Too many arguments to directive");
 }
 
