@@ -201,6 +201,8 @@ static const char conf_fmt[] =
     "RequestHeader unset X-Drop\n"
     "RequestHeader append X-List two\n"
     "ErrorDocument 403 \"Go away\"\n"
+    "SetEnv FROM_SETENV 1\n"
+    "SetEnvIf Request_URI \"^/app/m\" FROM_SETENVIF=yes\n"
     "<Directory \"%s/www\">\n"
     "    Options -Indexes +FollowSymLinks\n"
     "    AllowOverride None\n"
@@ -402,6 +404,8 @@ START_TEST(test_if)
     get_h("/app/m", "X-Mode: a\r\n", &r);
     ck_assert_int_eq(r.status, 200);
     has(&r, r.body, "MODE=a\n");
+    has(&r, r.body, "FROM_SETENV=1\n"); /* SetEnv and SetEnvIf still there after the branch */
+    has(&r, r.body, "FROM_SETENVIF=yes\n");
     free(r.body);
     get_h("/app/m", "X-Mode: b\r\n", &r);
     has(&r, r.body, "MODE=b\n");

@@ -398,6 +398,11 @@ static int proxied(struct gw_worker_thread *t, const struct gw_http_request *req
     q->filename_len = sf.len < sizeof fname ? sf.len : sizeof fname;
     memcpy(fname, sf.ptr, q->filename_len);
     q->filename = fname;
+    /* merged again from the tree: m's variables may point into t->vars,
+     * which apply_setenvif() rewrites */
+    memset(m, 0, sizeof *m);
+    merge(m, &t->srv->conf);
+    merge_locations(t->srv, q->uri, q->uri_len, m);
     size_t before = m->n_scopes;
     int rc = ifs_and_access(t, q, m);
     if (rc != 0 || m->n_scopes == before)
