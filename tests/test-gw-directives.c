@@ -200,6 +200,10 @@ static const char conf_fmt[] =
     "RequestHeader set X-Added added\n"
     "RequestHeader unset X-Drop\n"
     "RequestHeader append X-List two\n"
+    "RequestHeader edit* X-Ed o(.) \"0$1\"\n"
+    "RequestHeader edit X-Ed1 o 0\n"
+    "RequestHeader setifempty X-Set set\n"
+    "RequestHeader setifempty X-Kept set\n"
     "ErrorDocument 403 \"Go away\"\n"
     "SetEnv FROM_SETENV 1\n"
     "SetEnvIf Request_URI \"^/app/m\" FROM_SETENVIF=yes\n"
@@ -445,10 +449,14 @@ END_TEST
 START_TEST(test_request_header)
 {
     struct resp r;
-    get_h("/app/r", "X-Drop: 1\r\nX-List: one\r\n", &r);
+    get_h("/app/r", "X-Drop: 1\r\nX-List: one\r\nX-Ed: foooox\r\nX-Ed1: fooxo\r\nX-Kept: mine\r\n", &r);
     ck_assert_int_eq(r.status, 200);
     has(&r, r.body, "\nHTTP_X_ADDED=added\n");
     has(&r, r.body, "\nHTTP_X_LIST=one, two\n");
+    has(&r, r.body, "\nHTTP_X_ED=f0o0ox\n");  /* edit*: every match, with $1 */
+    has(&r, r.body, "\nHTTP_X_ED1=f0oxo\n"); /* edit: the first only */
+    has(&r, r.body, "\nHTTP_X_SET=set\n");
+    has(&r, r.body, "\nHTTP_X_KEPT=mine\n");
     lacks(&r, r.body, "HTTP_X_DROP");
     free(r.body);
 }

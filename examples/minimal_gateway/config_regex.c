@@ -127,9 +127,10 @@ int gw_regex_exec(const struct gw_regex *re, const char *subject, size_t len, si
         pcre2_set_depth_limit(mc, GW_DEPTH_LIMIT);
         pcre2_set_heap_limit(mc, GW_HEAP_LIMIT_KIB);
         int m = pcre2_match(re->code, (PCRE2_SPTR)subject, len, start, 0, md, mc);
-        if (m > 0) {
+        if (m >= 0) { /* 0: more groups than the 10 kept */
             PCRE2_SIZE *o = pcre2_get_ovector_pointer(md);
-            size_t pairs = (size_t)m < novec / 2 ? (size_t)m : novec / 2;
+            size_t got = m == 0 ? 10 : (size_t)m;
+            size_t pairs = got < novec / 2 ? got : novec / 2;
             for (size_t i = 0; i < pairs * 2; i++)
                 ovec[i] = o[i] == PCRE2_UNSET ? (size_t)-1 : o[i];
             rc = (int)pairs;

@@ -274,7 +274,8 @@ static int request_headers(const struct merged *m, const struct gw_http_request 
     if (req->nheaders > GW_ROUTE_MAX_HEADERS)
         return FCGIC_E_ENV_HEADERS_TOO_BIG;
     struct gw_hdr_list l = {h, req->nheaders, GW_ROUTE_MAX_HEADERS, store, 0, sizeof store};
-    memcpy(h, req->headers, req->nheaders * sizeof *h);
+    if (req->nheaders)
+        memcpy(h, req->headers, req->nheaders * sizeof *h);
     for (size_t s = 0; s < m->n_scopes; s++) {
         int rc = gw_headers_apply(&l, m->scopes[s]->req_headers, m->scopes[s]->n_req_headers, false);
         if (rc != 0)
