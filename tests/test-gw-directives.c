@@ -169,7 +169,7 @@ static void get(const char *target, struct resp *r)
 /* The DocumentRoot: dir/www. */
 static void docroot(void)
 {
-    static const char *const dirs[] = {"www", "www/x", "www/y", "www/dm", "www/denied", "www/errors"};
+    static const char *const dirs[] = {"www", "www/x", "www/y", "www/dm", "www/denied", "www/errors", "www/app"};
     static const char *const files[] = {"www/index.html", "www/x/index.php", "www/x/a.php", "www/y/a.php",
                                         "www/dm/a.php", "www/denied/a.php", "www/y/page.html"};
     char path[512];
@@ -218,6 +218,9 @@ static const char conf_fmt[] =
     "<DirectoryMatch \"^%s/www/d[a-z]/\">\n"
     "    SetEnv DIRMATCH yes\n"
     "</DirectoryMatch>\n"
+    "<Directory \"%s/www/app\">\n"
+    "    Require all denied\n"
+    "</Directory>\n"
     "<Directory \"%s/www/denied\">\n"
     "    Require all denied\n"
     "</Directory>\n"
@@ -291,7 +294,7 @@ static void start_gateway(void)
     ck_assert_int_eq(harness_app_start(&echo, HARNESS_TCP, "app-echo", echo_args), 0);
     gw_port = free_port();
     char conf[8192], path[256];
-    snprintf(conf, sizeof conf, conf_fmt, gw_port, dir, dir, dir, dir, dir, echo->port, echo->port);
+    snprintf(conf, sizeof conf, conf_fmt, gw_port, dir, dir, dir, dir, dir, dir, echo->port, echo->port);
     snprintf(path, sizeof path, "%s/gw.conf", dir);
     write_file(path, conf);
     gw_pid = fork();
@@ -440,6 +443,7 @@ START_TEST(test_require)
     get("/app/any/x", &r); /* RequireNone never grants: denied */
     ck_assert_int_eq(r.status, 403);
     free(r.body);
+    /* a ProxyPass URI is no file: <Directory www/app> (Require all denied) does not apply */
     get("/app/x", &r);
     ck_assert_int_eq(r.status, 200);
     free(r.body);
