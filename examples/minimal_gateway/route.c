@@ -4,31 +4,9 @@
 #include <string.h>
 
 #include "access.h"
-#include "headers.h"
+#include "route_int.h"
 
-/* Per-directory values after the merge, and the handler it chose. */
-struct merged {
-    enum fcgic_env_backend backend;
-    int pass_auth;
-    enum fcgic_env_pathinfo pathinfo;
-    enum gw_handler_kind handler;
-    const struct gw_mapping *handler_mapping;
-    /* SetEnv values of every scope, in merge order */
-    struct fcgic_param vars[GW_ROUTE_MAX_VARS];
-    size_t n_vars;
-    /* ProxyFCGISetEnvIf lists, in merge order */
-    const struct fcgic_setenvif *rules[16];
-    size_t n_rules;
-    /* SetEnvIf lists, in merge order */
-    const struct fcgic_setenvif *sei[16];
-    size_t n_sei;
-    /* every scope merged, in order, and the Require that applies */
-    const struct gw_dir_conf *scopes[GW_ROUTE_MAX_SCOPES];
-    size_t n_scopes;
-    const struct gw_require *require;
-};
-
-static void merge(struct merged *m, const struct gw_dir_conf *dc)
+void gw_merge(struct gw_merged *m, const struct gw_dir_conf *dc)
 {
     if (dc->set & GW_DC_BACKEND)
         m->backend = dc->backend;
@@ -54,7 +32,7 @@ static void merge(struct merged *m, const struct gw_dir_conf *dc)
 
 /* Apache's <Location path> test: a prefix that ends at a segment boundary
  * (or ends in '/'). */
-static bool location_matches(const char *arg, const char *path, size_t len)
+bool gw_location_matches(const char *arg, const char *path, size_t len)
 {
     size_t n = strlen(arg);
     if (n > len || memcmp(arg, path, n) != 0)
@@ -85,78 +63,14 @@ static size_t decode_path(const char *p, size_t len, char *out, size_t cap)
     return o;
 }
 
-static void merge_locations(const struct gw_server *srv, const char *path, size_t len, struct merged *m)
+static void merge_locations(const struct gw_server *srv, const char *path, size_t len, struct gw_merged *m)
 {
     for (size_t i = 0; i < srv->n_locations; i++) {
         const struct gw_section *s = srv->locations[i];
-        bool hit = s->regex ? gw_regex_match(s->regex, path, len) == 1 : location_matches(s->arg, path, len);
+        bool hit = s->regex ? gw_regex_match(s->regex, path, len) == 1 : gw_location_matches(s->arg, path, len);
         if (hit)
-            merge(m, &s->conf);
+            gw_merge(m, &s->conf);
     }
-}
-
-/* <Directory> on the directory the file is in (or the directory itself),
- * <DirectoryMatch> on that path with a trailing '/'. */
-static void merge_directories(const struct gw_server *srv, const struct gw_storage *st, struct merged *m)
-{
-    static __thread char dir[sizeof st->filename + 1];
-    if (st->len == 0)
-        return;
-    memcpy(dir, st->filename, st->dir_len);
-    dir[st->dir_len] = '/';
-    for (size_t i = 0; i < srv->n_directories; i++) {
-        const struct gw_section *s = srv->directories[i];
-        bool hit = s->regex ? gw_regex_match(s->regex, dir, st->dir_len + 1) == 1
-                            : location_matches(s->arg, dir, st->dir_len);
-        if (hit)
-            merge(m, &s->conf);
-    }
-}
-
-/* <Files> and <FilesMatch> on the base name. */
-static void merge_files(const struct gw_server *srv, const struct gw_storage *st, struct merged *m)
-{
-    const char *base = st->filename + st->base;
-    size_t len = st->len - st->base;
-    for (size_t i = 0; len > 0 && i < srv->n_files; i++)
-        if (gw_regex_match(srv->files[i]->regex, base, len) == 1)
-            merge(m, &srv->files[i]->conf);
-}
-
-/* The <If> chains of a scope: the first branch whose condition holds is
- * merged, then the chains inside it. */
-static int merge_ifs(struct gw_worker_thread *t, const struct gw_dir_conf *dc, struct merged *m, unsigned depth)
-{
-    for (size_t i = 0; i < dc->n_ifs && depth < 8; i++)
-        for (const struct gw_section *b = dc->ifs[i]; b != NULL; b = b->next) {
-            int yes = 1;
-            int rc = b->cond ? fcgic_expr_eval_bool(b->cond, t->expr_ctx, &yes) : 0;
-            if (rc != 0)
-                return rc;
-            if (!yes)
-                continue;
-            merge(m, &b->conf);
-            rc = merge_ifs(t, &b->conf, m, depth + 1);
-            if (rc != 0)
-                return rc;
-            break;
-        }
-    return 0;
-}
-
-/* <If> sections of every scope merged so far, after them, in that order;
- * then Require. Returns 0, 403 or a negative error. */
-static int ifs_and_access(struct gw_worker_thread *t, struct gw_reqexpr *q, struct merged *m)
-{
-    gw_reqexpr_bind(q, t->expr_ctx);
-    size_t n0 = m->n_scopes;
-    for (size_t i = 0; i < n0; i++) {
-        int rc = merge_ifs(t, m->scopes[i], m, 0);
-        if (rc != 0)
-            return rc;
-    }
-    int ok = gw_access_check(m->require, t->expr_ctx);
-    return ok < 0 ? ok : ok ? 0 : 403;
 }
 
 /* ---- ProxyFCGISetEnvIf: expression variables read from the CGI environment ---- */
@@ -220,7 +134,7 @@ static int sei_lookup(void *ud, int src, int var, const char *name, size_t name_
 /* Run SetEnvIf over the SetEnv values: the request's variables then live in
  * t->vars, and proxy-fcgi-pathinfo among them chooses the strategy. */
 static int apply_setenvif(struct gw_worker_thread *t, const struct gw_http_request *req, const char *dpath,
-                          size_t dlen, struct merged *m)
+                          size_t dlen, struct gw_merged *m)
 {
     if (m->n_sei == 0)
         return 0;
@@ -252,7 +166,7 @@ static int apply_setenvif(struct gw_worker_thread *t, const struct gw_http_reque
     return 0;
 }
 
-static int apply_rules(struct gw_worker_thread *t, const struct merged *m)
+static int apply_rules(struct gw_worker_thread *t, const struct gw_merged *m)
 {
     if (m->n_rules == 0)
         return 0;
@@ -265,34 +179,12 @@ static int apply_rules(struct gw_worker_thread *t, const struct merged *m)
 
 /* ---- building ---- */
 
-/* The request headers after the RequestHeader lines of the merged scopes. */
-static int request_headers(const struct merged *m, const struct gw_http_request *req, struct fcgic_param *out,
-                           size_t *n)
-{
-    static __thread struct gw_http_header h[GW_ROUTE_MAX_HEADERS];
-    static __thread char store[16384];
-    if (req->nheaders > GW_ROUTE_MAX_HEADERS)
-        return FCGIC_E_ENV_HEADERS_TOO_BIG;
-    struct gw_hdr_list l = {h, req->nheaders, GW_ROUTE_MAX_HEADERS, store, 0, sizeof store};
-    if (req->nheaders)
-        memcpy(h, req->headers, req->nheaders * sizeof *h);
-    for (size_t s = 0; s < m->n_scopes; s++) {
-        int rc = gw_headers_apply(&l, m->scopes[s]->req_headers, m->scopes[s]->n_req_headers, false);
-        if (rc != 0)
-            return rc == FCGIC_E_RANGE ? FCGIC_E_ENV_HEADERS_TOO_BIG : rc;
-    }
-    for (size_t i = 0; i < l.n; i++)
-        out[i] = (struct fcgic_param){h[i].name, h[i].name_len, h[i].value, h[i].value_len};
-    *n = l.n;
-    return 0;
-}
-
-static int build(struct gw_worker_thread *t, const struct gw_mapping *map, const struct merged *m,
+static int build(struct gw_worker_thread *t, const struct gw_mapping *map, const struct gw_merged *m,
                  const struct gw_http_request *req, long long body_length)
 {
     static __thread struct fcgic_param headers[GW_ROUTE_MAX_HEADERS];
     size_t nh = 0;
-    int hrc = request_headers(m, req, headers, &nh);
+    int hrc = gw_walk_request_headers(m, req, headers, &nh);
     if (hrc != 0)
         return hrc;
     struct fcgic_env_request r;
@@ -323,13 +215,13 @@ static int build(struct gw_worker_thread *t, const struct gw_mapping *map, const
  * FCGIC_E_NOT_FOUND (none applies, or an exclusion stopped the walk) or a
  * builder error. */
 static int try_proxy_mappings(struct gw_worker_thread *t, const struct gw_http_request *req, long long body_length,
-                              const char *dpath, size_t dlen, struct merged *m, const struct gw_mapping **out)
+                              const char *dpath, size_t dlen, struct gw_merged *m, const struct gw_mapping **out)
 {
     const struct gw_server *srv = t->srv;
     for (size_t i = 0; i < srv->n_proxy_mappings; i++) {
         const struct gw_mapping *map = srv->proxy_mappings[i];
         if (map->exclude) {
-            if (map->kind == GW_MAP_PROXY_PASS && location_matches(map->match, dpath, dlen))
+            if (map->kind == GW_MAP_PROXY_PASS && gw_location_matches(map->match, dpath, dlen))
                 return FCGIC_E_NOT_FOUND;
             continue;
         }
@@ -347,7 +239,7 @@ static int try_proxy_mappings(struct gw_worker_thread *t, const struct gw_http_r
  * everything under it; <Files>/<FilesMatch> ones (their mappings check the
  * file's base name) are tried latest first, as later sections win. */
 static int try_handler(struct gw_worker_thread *t, const struct gw_http_request *req, long long body_length,
-                       struct merged *m, const struct gw_mapping **out)
+                       struct gw_merged *m, const struct gw_mapping **out)
 {
     const struct gw_server *srv = t->srv;
     if (m->handler == GW_HANDLER_PROXY && m->handler_mapping) {
@@ -372,14 +264,6 @@ static int try_handler(struct gw_worker_thread *t, const struct gw_http_request 
     return FCGIC_E_NOT_FOUND;
 }
 
-static bool any_ifs(const struct merged *m)
-{
-    for (size_t i = 0; i < m->n_scopes; i++)
-        if (m->scopes[i]->n_ifs)
-            return true;
-    return false;
-}
-
 static int status_of(int rc)
 {
     if (rc == FCGIC_E_NOT_FOUND)
@@ -391,7 +275,7 @@ static int status_of(int rc)
  * built SCRIPT_FILENAME ("proxy:fcgi://..."); a branch that applies
  * changes the merge, and the environment is built again. */
 static int proxied(struct gw_worker_thread *t, const struct gw_http_request *req, long long body_length,
-                   struct gw_reqexpr *q, struct merged *m, const struct gw_mapping *map)
+                   struct gw_reqexpr *q, struct gw_merged *m, const struct gw_mapping *map)
 {
     static __thread char fname[4096];
     struct fcgic_span sf = {"", 0};
@@ -402,10 +286,10 @@ static int proxied(struct gw_worker_thread *t, const struct gw_http_request *req
     /* merged again from the tree: m's variables may point into t->vars,
      * which apply_setenvif() rewrites */
     memset(m, 0, sizeof *m);
-    merge(m, &t->srv->conf);
+    gw_merge(m, &t->srv->conf);
     merge_locations(t->srv, q->uri, q->uri_len, m);
     size_t before = m->n_scopes;
-    int rc = ifs_and_access(t, q, m);
+    int rc = gw_walk_ifs_and_access(t, q, m);
     if (rc != 0 || m->n_scopes == before)
         return rc;
     rc = apply_setenvif(t, req, q->uri, q->uri_len, m);
@@ -415,7 +299,7 @@ static int proxied(struct gw_worker_thread *t, const struct gw_http_request *req
 /* Everything else: the file under DocumentRoot decides <Directory> and
  * <Files>, then Location, <If>, Require and the handler. */
 static int by_handler(struct gw_worker_thread *t, const struct gw_http_request *req, long long body_length,
-                      struct gw_reqexpr *q, struct merged *m, const struct gw_mapping **out)
+                      struct gw_reqexpr *q, struct gw_merged *m, const struct gw_mapping **out)
 {
     const struct gw_server *srv = t->srv;
     static __thread struct gw_storage st;
@@ -423,13 +307,13 @@ static int by_handler(struct gw_worker_thread *t, const struct gw_http_request *
     gw_storage_resolve(srv, di ? srv->conf.directory_index : NULL, di ? srv->conf.n_directory_index : 0, q->uri,
                        q->uri_len, &st);
     memset(m, 0, sizeof *m);
-    merge(m, &srv->conf);
-    merge_directories(srv, &st, m);
-    merge_files(srv, &st, m);
+    gw_merge(m, &srv->conf);
+    gw_walk_directories(srv, &st, m);
+    gw_walk_files(srv, &st, m);
     merge_locations(srv, q->uri, q->uri_len, m);
     q->filename = st.filename;
     q->filename_len = st.len;
-    int rc = ifs_and_access(t, q, m);
+    int rc = gw_walk_ifs_and_access(t, q, m);
     if (rc == 0)
         rc = apply_setenvif(t, req, q->uri, q->uri_len, m);
     return rc ? rc : try_handler(t, req, body_length, m, out);
@@ -440,17 +324,17 @@ int gw_route(struct gw_worker_thread *t, const struct gw_http_request *req, long
 {
     static __thread char dpath[8192];
     size_t dlen = decode_path(req->path, req->path_len, dpath, sizeof dpath);
-    static __thread struct merged m;
+    static __thread struct gw_merged m;
     static __thread struct gw_reqexpr q;
     q = (struct gw_reqexpr){req, t->srv, dpath, dlen, "", 0};
     memset(&m, 0, sizeof m);
     out->mapping = NULL;
-    merge(&m, &t->srv->conf);
+    gw_merge(&m, &t->srv->conf);
     merge_locations(t->srv, dpath, dlen, &m);
     int rc = apply_setenvif(t, req, dpath, dlen, &m);
     if (rc == 0)
         rc = try_proxy_mappings(t, req, body_length, dpath, dlen, &m, &out->mapping);
-    if (rc == 0 && (any_ifs(&m) || m.require != NULL))
+    if (rc == 0 && (gw_walk_any_ifs(&m) || m.require != NULL))
         rc = proxied(t, req, body_length, &q, &m, out->mapping);
     if (rc == FCGIC_E_NOT_FOUND) {
         out->mapping = NULL;
