@@ -197,13 +197,16 @@ static int refuse(struct gw_parser *p, const struct gw_origin *at, const char *s
 static int section_allowed(struct gw_parser *p, const struct gw_origin *at, const char *name)
 {
     struct gw_frame *scope = gw_scope(p);
+    bool authz = gw_prefix_ci(name, "Require");
+    if (authz && scope == NULL) /* as Require: a per-directory section is needed */
+        return gw_fail(p, at, FCGIC_E_INVAL, "<%s> not allowed here: only inside a section", name);
     if (strcmp(name, "IfModule") == 0 || scope == NULL)
         return 0;
     unsigned here = (unsigned)scope->ctx;
     bool is_if = strcmp(name, "If") == 0 || strcmp(name, "ElseIf") == 0 || strcmp(name, "Else") == 0;
     if (is_if && (here & (GW_CTX_SECTION | GW_CTX_DIRECTORY | GW_CTX_IF)))
         return 0;
-    if (gw_prefix_ci(name, "Require") && (here & (GW_CTX_DIR | GW_CTX_AUTHZ)))
+    if (authz && (here & (GW_CTX_DIR | GW_CTX_AUTHZ)))
         return 0;
     return gw_fail(p, at, FCGIC_E_INVAL, "<%s cannot occur within <%s> section", name, scope->name);
 }

@@ -67,7 +67,7 @@ static const struct gw_directive directives[] = {
     {"RequestHeader", GW_CTX_DIR, 2, ANY, "an action, header and value followed by optional env clause",
      gw_dir_header},
     /* Access */
-    {"Require", GW_CTX_DIR | GW_CTX_AUTHZ, 1, ANY, "specifies authorization directives which one must pass (or "
+    {"Require", GW_CTX_SECTION | GW_CTX_DIRECTORY | GW_CTX_IF | GW_CTX_AUTHZ, 1, ANY, "specifies authorization directives which one must pass (or "
                                                   "not) for a request to suceeed",
      gw_dir_require},
     {"AllowOverride", GW_CTX_DIRECTORY, 1, ANY, "Controls what groups of directives can be configured by "
