@@ -229,7 +229,7 @@ static const char conf_fmt[] =
     "        SetHandler \"proxy:fcgi://127.0.0.1:%d\"\n"
     "    </If>\n"
     "</FilesMatch>\n"
-    "<If \"%%{HTTP:X-Mode} == 'a'\">\n"
+    "<If \"%%{HTTP:X-Mode} == 'a' && %%{SERVER_NAME} == 'localhost' && %%{SERVER_PORT} == '80'\">\n"
     "    SetEnv MODE a\n"
     "</If>\n"
     "<ElseIf \"%%{HTTP:X-Mode} == 'b'\">\n"
@@ -413,6 +413,15 @@ START_TEST(test_if)
     has(&r, r.body, "MODE=a\n");
     has(&r, r.body, "FROM_SETENV=1\n"); /* SetEnv and SetEnvIf still there after the branch */
     has(&r, r.body, "FROM_SETENVIF=yes\n");
+    free(r.body);
+    /* SERVER_NAME is the Host's name lower-cased, SERVER_PORT its port */
+    static const char up[] = "GET /app/m HTTP/1.1\r\nHost: LocalHost:80\r\nX-Mode: a\r\nConnection: close\r\n\r\n";
+    exchange(up, sizeof up - 1, &r);
+    has(&r, r.body, "MODE=a\n");
+    free(r.body);
+    static const char p81[] = "GET /app/m HTTP/1.1\r\nHost: localhost:81\r\nX-Mode: a\r\nConnection: close\r\n\r\n";
+    exchange(p81, sizeof p81 - 1, &r);
+    has(&r, r.body, "MODE=other\n");
     free(r.body);
     get_h("/app/m", "X-Mode: b\r\n", &r);
     has(&r, r.body, "MODE=b\n");

@@ -134,6 +134,34 @@ static int str(struct fcgic_span *v, const char *s)
     return s ? span(v, s, strlen(s)) : FCGIC_E_NOT_FOUND;
 }
 
+/* SERVER_NAME and SERVER_PORT as Apache (UseCanonicalName Off) has them:
+ * from Host, else ServerName and 80. */
+static int host_part(const struct gw_reqexpr *q, bool port, struct fcgic_span *v)
+{
+    const char *h = q->req->host;
+    size_t n = q->req->host_len;
+    if (h == NULL || n == 0)
+        return port ? str(v, "80") : str(v, q->srv->server_name);
+    size_t colon = n;
+    for (size_t i = n; i-- > 0 && h[i] != ']';)
+        if (h[i] == ':') {
+            colon = i;
+            break;
+        }
+    if (port)
+        return colon < n ? span(v, h + colon + 1, n - colon - 1) : str(v, "80");
+    if (colon > 1 && h[0] == '[' && h[colon - 1] == ']') {
+        h++;
+        colon -= 2;
+    }
+    static __thread char lower[256]; /* Apache lower-cases the host name */
+    if (colon >= sizeof lower)
+        return span(v, h, colon);
+    for (size_t i = 0; i < colon; i++)
+        lower[i] = h[i] >= 'A' && h[i] <= 'Z' ? (char)(h[i] + 32) : h[i];
+    return span(v, lower, colon);
+}
+
 static int var(const struct gw_reqexpr *q, int var, struct fcgic_span *v)
 {
     const struct gw_http_request *r = q->req;
@@ -155,7 +183,8 @@ static int var(const struct gw_reqexpr *q, int var, struct fcgic_span *v)
     case FCGIC_EXPR_V_CONTEXT_PREFIX: return str(v, "");
     case FCGIC_EXPR_V_SERVER_ADMIN: return str(v, q->srv->server_admin);
     case FCGIC_EXPR_V_SERVER_SOFTWARE: return str(v, "minimal_gateway");
-    case FCGIC_EXPR_V_SERVER_NAME: return str(v, q->srv->server_name);
+    case FCGIC_EXPR_V_SERVER_NAME: return host_part(q, false, v);
+    case FCGIC_EXPR_V_SERVER_PORT: return host_part(q, true, v);
     case FCGIC_EXPR_V_HTTP_HOST: return span(v, r->host, r->host_len);
     case FCGIC_EXPR_V_HTTP_USER_AGENT: return header(r, "User-Agent", 10, v);
     case FCGIC_EXPR_V_HTTP_REFERER: return header(r, "Referer", 7, v);
