@@ -245,6 +245,10 @@ static const char conf_fmt[] =
     "        Require not ip 127.0.0.1\n"
     "    </RequireAll>\n"
     "</Location>\n"
+    "<Location \"/app/plain403/\">\n"
+    "    Require all denied\n"
+    "    ErrorDocument 403 default\n"
+    "</Location>\n"
     "<Location \"/app/local/\">\n"
     "    Require ip 127.0.0 ::1\n"
     "</Location>\n"
@@ -442,6 +446,11 @@ START_TEST(test_require)
     get("/app/private/x", &r); /* RequireAll: all granted, not ip 127.0.0.1 */
     ck_assert_int_eq(r.status, 403);
     ck_assert_str_eq(r.body, "Go away");
+    free(r.body);
+    get("/app/plain403/x", &r); /* ErrorDocument 403 default: the built-in answer again */
+    ck_assert_int_eq(r.status, 403);
+    ck_assert_str_eq(r.body, "403 Forbidden\n");
+    has(&r, r.head, "\r\nX-Always: yes\r\n");
     free(r.body);
     get("/app/local/x", &r); /* partial address 127.0.0 */
     ck_assert_int_eq(r.status, 200);

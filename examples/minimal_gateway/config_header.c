@@ -190,20 +190,18 @@ int gw_dir_error_document(struct gw_parser *p, const struct gw_cmd *cmd)
     if (status_arg(cmd->argv[0], &doc.status) != 0 || doc.status < 400 || doc.status > 599)
         return gw_fail(p, &cmd->at, FCGIC_E_INVAL, "Unsupported HTTP response code %s", cmd->argv[0]);
     const char *v = cmd->argv[1];
-    if (gw_streq_ci(v, "default"))
-        doc.kind = GW_ERRDOC_TEXT, doc.text = NULL;
-    else if (v[0] == '/')
-        doc.kind = GW_ERRDOC_FILE, doc.path = gw_strdup(p->cfg, v);
-    else if (is_url(v))
-        doc.kind = GW_ERRDOC_REDIRECT, doc.text = gw_strdup(p->cfg, v);
-    else
-        doc.kind = GW_ERRDOC_TEXT, doc.text = gw_strdup(p->cfg, v);
+    bool deflt = gw_streq_ci(v, "default"); /* text NULL: the built-in answer again */
+    doc.kind = v[0] == '/' ? GW_ERRDOC_FILE : is_url(v) ? GW_ERRDOC_REDIRECT : GW_ERRDOC_TEXT;
     if (doc.kind == GW_ERRDOC_FILE && (strstr(v, "/../") != NULL || strchr(v, '?') != NULL))
         return gw_fail(p, &cmd->at, FCGIC_E_INVAL, "ErrorDocument %s: name a file under DocumentRoot (no '..', no "
                                                    "query)", v);
-    if ((doc.kind == GW_ERRDOC_FILE && doc.path == NULL) || (doc.kind != GW_ERRDOC_FILE && doc.text == NULL &&
-                                                             !gw_streq_ci(v, "default")))
+    char *copy = deflt ? NULL : gw_strdup(p->cfg, v);
+    if (!deflt && copy == NULL)
         return nomem(p, &cmd->at);
+    if (doc.kind == GW_ERRDOC_FILE)
+        doc.path = copy;
+    else
+        doc.text = copy;
     doc.len = doc.text ? strlen(doc.text) : 0;
     struct gw_error_doc *slot = gw_vec_push(p->cfg, &gw_scope_dir(p)->error_docs, sizeof(doc));
     if (slot == NULL)
