@@ -713,7 +713,8 @@ START_TEST(directory_sections)
                         "</Directory>\n"
                         "<Directory \"/srv/*/x\">\n  DirectoryIndex a.php\n</Directory>\n"
                         "<Directory ~ \"^/srv/re/\">\n  CGIPassAuth On\n</Directory>\n"
-                        "<Directory /srv/www/c>\n  LimitRequestBody 5\n</Directory>\n"));
+                        "<Directory /srv/www/c>\n  LimitRequestBody 5\n  <FilesMatch \"\\.php$\">\n"
+                        "    SetHandler \"proxy:fcgi://127.0.0.1:9000\"\n  </FilesMatch>\n</Directory>\n"));
     const struct gw_server *s = srv();
     ck_assert_uint_eq(s->n_directories, 6);
     /* plain paths shortest first (file order among equals), then regexes in file order */
@@ -731,6 +732,9 @@ START_TEST(directory_sections)
     ck_assert_int_eq(s->directories[0]->conf.require->kind, GW_AUTHZ_ANY);
     ck_assert_int_eq(s->directories[0]->conf.require->children[0]->kind, GW_AUTHZ_ALL_GRANTED);
     ck_assert_uint_eq(s->directories[1]->conf.limit_request_body, 5);
+    ck_assert_uint_eq(s->n_files, 1); /* <FilesMatch> inside <Directory>: only where it applies */
+    ck_assert_ptr_eq(s->files[0]->parent, s->directories[1]);
+    ck_assert_int_eq(s->files[0]->conf.handler, GW_HANDLER_PROXY);
     ck_assert_int_eq(gw_regex_match(s->directories[4]->regex, "/srv/www/x/y/", 13), 1);
     ck_assert_int_eq(gw_regex_match(s->directories[4]->regex, "/srv/www/xy/", 12), 0);
 }
@@ -841,6 +845,8 @@ START_TEST(directive_errors)
         {"<DirectoryMatch \"(\">\n</DirectoryMatch>\n", 2, "Regex could not be compiled"},
         {"<Directory /a>\nProxyPass fcgi://h:1/\n</Directory>\n", 3, "ProxyPass cannot occur within <Directory>"},
         {"<Location /a>\n<Directory /b>\n</Directory>\n</Location>\n", 3, "<Directory cannot occur within <Location>"},
+        {"<Directory /a>\n<Location /b>\n</Location>\n</Directory>\n", 3, "<Location cannot occur within <Directory>"},
+        {"<Files a>\n<Files b>\n</Files>\n</Files>\n", 3, "<Files cannot occur within <Files>"},
         {"<Location /a>\nAllowOverride None\n</Location>\n", 3, "AllowOverride cannot occur within <Location>"},
         {"<Directory /a>\nAllowOverride All\n</Directory>\n", 3, "AllowOverride All is not supported"},
         {"Options Indexes +FollowSymLinks\n", 2, "Either all Options must start with + or -"},

@@ -217,6 +217,9 @@ static const char conf_fmt[] =
     "</Directory>\n"
     "<DirectoryMatch \"^%s/www/d[a-z]/\">\n"
     "    SetEnv DIRMATCH yes\n"
+    "    <Files \"a.php\">\n"
+    "        SetEnv NESTED yes\n"
+    "    </Files>\n"
     "</DirectoryMatch>\n"
     "<Directory \"%s/www/app\">\n"
     "    Require all denied\n"
@@ -390,6 +393,10 @@ START_TEST(test_directory)
     get("/dm/a.php", &r);
     ck_assert_int_eq(r.status, 200);
     has(&r, r.body, "DIRMATCH=yes\n");
+    has(&r, r.body, "NESTED=yes\n"); /* <Files> inside the <DirectoryMatch> */
+    free(r.body);
+    get("/y/a.php", &r); /* the same base name elsewhere */
+    lacks(&r, r.body, "NESTED=");
     free(r.body);
     /* Require all denied in a <Directory>: 403 with the ErrorDocument text and Header always */
     get("/denied/a.php", &r);

@@ -415,6 +415,10 @@ struct gw_section {
     /** GW_SEC_DIRECTORY without wildcard: the path without trailing '/'
      *  and its number of '/' (the sort key). */
     unsigned depth;
+    /** <Files>/<FilesMatch> written inside a <Directory> or
+     *  <DirectoryMatch>: that section (the Files section applies only where
+     *  it does); NULL at server level. */
+    const struct gw_section *parent;
     struct gw_origin at;
 };
 

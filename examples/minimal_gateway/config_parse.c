@@ -100,6 +100,8 @@ static int open_dir_section(struct gw_parser *p, struct gw_frame *f, enum gw_sec
         return gw_fail(p, at, FCGIC_E_INVAL, "<%s> takes one argument (or ~ and a regex)", f->name);
     if (tilde)
         kind = kind == GW_SEC_LOCATION ? GW_SEC_LOCATION_MATCH : kind == GW_SEC_FILES ? GW_SEC_FILES_MATCH : kind;
+    struct gw_frame *outer = gw_scope(p); /* a <Directory> around a <Files>, or NULL */
+    s->parent = outer != NULL ? outer->section : NULL;
     const char *arg = argv[argc - 1];
     s->kind = kind;
     s->at = *at;
@@ -206,6 +208,8 @@ static int section_allowed(struct gw_parser *p, const struct gw_origin *at, cons
     bool is_if = strcmp(name, "If") == 0 || strcmp(name, "ElseIf") == 0 || strcmp(name, "Else") == 0;
     if (is_if && (here & (GW_CTX_SECTION | GW_CTX_DIRECTORY | GW_CTX_IF)))
         return 0;
+    if ((strcmp(name, "Files") == 0 || strcmp(name, "FilesMatch") == 0) && here == GW_CTX_DIRECTORY)
+        return 0; /* as Apache: <Files> inside <Directory> */
     if (authz && (here & (GW_CTX_DIR | GW_CTX_AUTHZ)))
         return 0;
     return gw_fail(p, at, FCGIC_E_INVAL, "<%s cannot occur within <%s> section", name, scope->name);

@@ -252,8 +252,8 @@ static int try_handler(struct gw_worker_thread *t, const struct gw_http_request 
         return FCGIC_E_NOT_FOUND;
     for (size_t i = srv->n_files; i-- > 0;) {
         const struct gw_section *s = srv->files[i];
-        if (s->conf.handler != GW_HANDLER_PROXY || s->conf.handler_mapping == NULL)
-            continue;
+        if (s->conf.handler != GW_HANDLER_PROXY || s->conf.handler_mapping == NULL || s->parent != NULL)
+            continue; /* one inside a <Directory> applies through the walk only */
         int rc = build(t, s->conf.handler_mapping, m, req, body_length);
         if (rc == FCGIC_E_NOT_FOUND)
             continue;

@@ -23,14 +23,27 @@ void gw_walk_directories(const struct gw_server *srv, const struct gw_storage *s
     }
 }
 
-/* <Files> and <FilesMatch> on the base name. */
+static bool file_matches(const struct gw_section *s, const struct gw_storage *st)
+{
+    size_t len = st->len - st->base;
+    return len > 0 && gw_regex_match(s->regex, st->filename + st->base, len) == 1;
+}
+
+/* <Files> and <FilesMatch> on the base name: those at server level in file
+ * order, then those inside each <Directory> merged so far, in that order
+ * (Apache concatenates them with the directory configurations). */
 void gw_walk_files(const struct gw_server *srv, const struct gw_storage *st, struct gw_merged *m)
 {
-    const char *base = st->filename + st->base;
-    size_t len = st->len - st->base;
-    for (size_t i = 0; len > 0 && i < srv->n_files; i++)
-        if (gw_regex_match(srv->files[i]->regex, base, len) == 1)
+    size_t n0 = m->n_scopes;
+    for (size_t i = 0; i < srv->n_files; i++)
+        if (srv->files[i]->parent == NULL && file_matches(srv->files[i], st))
             gw_merge(m, &srv->files[i]->conf);
+    for (size_t k = 0; k < n0; k++)
+        for (size_t i = 0; i < srv->n_files; i++) {
+            const struct gw_section *s = srv->files[i];
+            if (s->parent != NULL && &s->parent->conf == m->scopes[k] && file_matches(s, st))
+                gw_merge(m, &s->conf);
+        }
 }
 
 /* The <If> chains of a scope: the first branch whose condition holds is
