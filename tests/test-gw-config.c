@@ -711,32 +711,32 @@ START_TEST(directory_sections)
                         "<DirectoryMatch \"^/srv/www/[0-9]+/\">\n  SetEnv D 1\n</DirectoryMatch>\n"
                         "<Directory \"/srv/www\">\n  Options -Indexes +FollowSymLinks\n  Require all granted\n"
                         "</Directory>\n"
-                        "<Directory \"/srv/*/x\">\n  DirectoryIndex a.php\n</Directory>\n"
+                        "<Directory \"/srv/*/x/\">\n  DirectoryIndex a.php\n</Directory>\n"
                         "<Directory ~ \"^/srv/re/\">\n  CGIPassAuth On\n</Directory>\n"
                         "<Directory /srv/www/c>\n  LimitRequestBody 5\n  <FilesMatch \"\\.php$\">\n"
                         "    SetHandler \"proxy:fcgi://127.0.0.1:9000\"\n  </FilesMatch>\n</Directory>\n"));
     const struct gw_server *s = srv();
     ck_assert_uint_eq(s->n_directories, 6);
-    /* plain paths shortest first (file order among equals), then regexes in file order */
+    /* paths and wildcards shortest first (file order among equals), then regexes in file order */
     ck_assert_str_eq(s->directories[0]->arg, "/srv/www");
-    ck_assert_str_eq(s->directories[1]->arg, "/srv/www/c");
-    ck_assert_str_eq(s->directories[2]->arg, "/srv/www/a/b");
-    ck_assert_int_eq(s->directories[2]->conf.backend, FCGIC_ENV_BACKEND_GENERIC);
-    ck_assert_int_eq(s->directories[3]->kind, GW_SEC_DIRECTORY_MATCH);
-    ck_assert_int_eq(s->directories[4]->kind, GW_SEC_DIRECTORY);
-    ck_assert_ptr_nonnull(s->directories[4]->regex); /* a wildcard */
+    ck_assert_str_eq(s->directories[1]->arg, "/srv/*/x");
+    ck_assert_ptr_nonnull(s->directories[1]->regex); /* a wildcard */
+    ck_assert_str_eq(s->directories[2]->arg, "/srv/www/c");
+    ck_assert_str_eq(s->directories[3]->arg, "/srv/www/a/b");
+    ck_assert_int_eq(s->directories[3]->conf.backend, FCGIC_ENV_BACKEND_GENERIC);
+    ck_assert_int_eq(s->directories[4]->kind, GW_SEC_DIRECTORY_MATCH);
     ck_assert_int_eq(s->directories[5]->kind, GW_SEC_DIRECTORY_MATCH);
     ck_assert_int_eq(s->directories[5]->conf.pass_auth, 1);
     ck_assert_ptr_null(s->directories[0]->regex);
     ck_assert_uint_eq(s->directories[0]->conf.set, GW_DC_REQUIRE);
     ck_assert_int_eq(s->directories[0]->conf.require->kind, GW_AUTHZ_ANY);
     ck_assert_int_eq(s->directories[0]->conf.require->children[0]->kind, GW_AUTHZ_ALL_GRANTED);
-    ck_assert_uint_eq(s->directories[1]->conf.limit_request_body, 5);
+    ck_assert_uint_eq(s->directories[2]->conf.limit_request_body, 5);
     ck_assert_uint_eq(s->n_files, 1); /* <FilesMatch> inside <Directory>: only where it applies */
-    ck_assert_ptr_eq(s->files[0]->parent, s->directories[1]);
+    ck_assert_ptr_eq(s->files[0]->parent, s->directories[2]);
     ck_assert_int_eq(s->files[0]->conf.handler, GW_HANDLER_PROXY);
-    ck_assert_int_eq(gw_regex_match(s->directories[4]->regex, "/srv/www/x/y/", 13), 1);
-    ck_assert_int_eq(gw_regex_match(s->directories[4]->regex, "/srv/www/xy/", 12), 0);
+    ck_assert_int_eq(gw_regex_match(s->directories[1]->regex, "/srv/www/x/y/", 13), 1);
+    ck_assert_int_eq(gw_regex_match(s->directories[1]->regex, "/srv/www/xy/", 12), 0);
 }
 END_TEST
 

@@ -72,13 +72,14 @@ int gw_open_directory(struct gw_parser *p, struct gw_frame *f, bool match, int a
                                        GW_CTX_DIRECTORY);
     if (s == NULL)
         return nomem(p, &f->at);
-    if (!match && !has_wildcard(arg)) {
+    if (!match) { /* sorted by depth, wildcards too, as Apache does */
         size_t n = strlen(arg);
         while (n > 1 && s->arg[n - 1] == '/')
             ((char *)s->arg)[--n] = '\0';
         s->depth = count_slashes(s->arg);
-    } else {
-        const char *pattern = match ? arg : wildcard_dir_regex(p, arg);
+    }
+    if (match || has_wildcard(arg)) {
+        const char *pattern = match ? arg : wildcard_dir_regex(p, s->arg);
         char msg[256];
         if (pattern == NULL)
             return nomem(p, &f->at);
@@ -197,11 +198,12 @@ int gw_dir_allow_override(struct gw_parser *p, const struct gw_cmd *cmd)
 /* ------------------------------------------------------------------------ */
 /* Order                                                                    */
 
-/* Apache's order: plain paths by number of components, shortest first,
- * then regexes; file order among equals (a stable insertion sort). */
+/* Apache's order: <Directory> paths and wildcards by number of
+ * components, shortest first, then <DirectoryMatch>; file order among
+ * equals (a stable insertion sort). */
 static bool dir_before(const struct gw_section *x, const struct gw_section *y)
 {
-    bool rx = x->regex != NULL, ry = y->regex != NULL;
+    bool rx = x->kind == GW_SEC_DIRECTORY_MATCH, ry = y->kind == GW_SEC_DIRECTORY_MATCH;
     if (rx != ry)
         return !rx;
     return !rx && x->depth < y->depth;

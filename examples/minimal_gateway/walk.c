@@ -5,19 +5,27 @@
 #include "headers.h"
 #include "route_int.h"
 
-/* <Directory> on the directory the file is in (or the directory itself),
- * <DirectoryMatch> on that path with a trailing '/'. */
+/* <Directory> (a path, or a wildcard as a regex) on the directory the file
+ * is in, or the directory itself; <DirectoryMatch> on the whole file name,
+ * as Apache 2.4 matches it against r->filename (a directory with a
+ * trailing '/'). */
 void gw_walk_directories(const struct gw_server *srv, const struct gw_storage *st, struct gw_merged *m)
 {
     static __thread char dir[sizeof st->filename + 1];
     if (st->len == 0)
         return;
-    memcpy(dir, st->filename, st->dir_len);
+    memcpy(dir, st->filename, st->len);
     dir[st->dir_len] = '/';
+    bool is_dir = st->type == FCGIC_ENV_FILE_DIRECTORY;
     for (size_t i = 0; i < srv->n_directories; i++) {
         const struct gw_section *s = srv->directories[i];
-        bool hit = s->regex ? gw_regex_match(s->regex, dir, st->dir_len + 1) == 1
-                            : gw_location_matches(s->arg, dir, st->dir_len);
+        bool hit;
+        if (s->kind == GW_SEC_DIRECTORY_MATCH)
+            hit = gw_regex_match(s->regex, is_dir ? dir : st->filename, st->len + is_dir) == 1;
+        else if (s->regex != NULL)
+            hit = gw_regex_match(s->regex, dir, st->dir_len + 1) == 1;
+        else
+            hit = gw_location_matches(s->arg, dir, st->dir_len);
         if (hit)
             gw_merge(m, &s->conf);
     }
