@@ -23,11 +23,18 @@ int fcgic_expr_file_test_posix(void *ud, char op, const char *path, size_t path_
     if (stat(buf, &st) != 0)
         return 0;
     switch (op) {
-    case 'd': return S_ISDIR(st.st_mode);
-    case 'e': return 1;
-    case 'f': case 'F': return S_ISREG(st.st_mode);
-    case 's': return S_ISREG(st.st_mode) && st.st_size > 0;
-    case 'x': return (st.st_mode & S_IXUSR) != 0;
-    default: return FCGIC_E_NOTSUP;
+    case 'd':
+        return S_ISDIR(st.st_mode);
+    case 'e':
+        return 1;
+    case 'f':
+    case 'F':
+        return S_ISREG(st.st_mode);
+    case 's':
+        return S_ISREG(st.st_mode) && st.st_size > 0;
+    case 'x':
+        return (st.st_mode & S_IXUSR) != 0;
+    default:
+        return FCGIC_E_NOTSUP;
     }
 }

@@ -41,8 +41,8 @@ static int free_port(void)
 
 static int connect_gw(void)
 {
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)gw_port),
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    struct sockaddr_in a = {
+        .sin_family = AF_INET, .sin_port = htons((uint16_t)gw_port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (s < 0)
         return -1;
@@ -165,13 +165,12 @@ static void get(const char *target, struct resp *r)
     exchange(req, (size_t)n, r);
 }
 
-
 /* The DocumentRoot: dir/www. */
 static void docroot(void)
 {
     static const char *const dirs[] = {"www", "www/x", "www/y", "www/dm", "www/denied", "www/errors", "www/app"};
-    static const char *const files[] = {"www/index.html", "www/x/index.php", "www/x/a.php", "www/y/a.php",
-                                        "www/dm/a.php", "www/denied/a.php", "www/y/page.html"};
+    static const char *const files[] = {"www/index.html", "www/x/index.php",  "www/x/a.php",    "www/y/a.php",
+                                        "www/dm/a.php",   "www/denied/a.php", "www/y/page.html"};
     char path[512];
     for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
         snprintf(path, sizeof path, "%s/%s", dir, dirs[i]);
@@ -350,8 +349,8 @@ static void stop_gateway(void)
 static void get_h(const char *target, const char *headers, struct resp *r)
 {
     char req[2048];
-    int n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: localhost\r\n%sConnection: close\r\n\r\n", target,
-                     headers);
+    int n =
+        snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: localhost\r\n%sConnection: close\r\n\r\n", target, headers);
     exchange(req, (size_t)n, r);
 }
 
@@ -482,7 +481,7 @@ START_TEST(test_request_header)
     ck_assert_int_eq(r.status, 200);
     has(&r, r.body, "\nHTTP_X_ADDED=added\n");
     has(&r, r.body, "\nHTTP_X_LIST=one, two\n");
-    has(&r, r.body, "\nHTTP_X_ED=f0o0ox\n");  /* edit*: every match, with $1 */
+    has(&r, r.body, "\nHTTP_X_ED=f0o0ox\n"); /* edit*: every match, with $1 */
     has(&r, r.body, "\nHTTP_X_ED1=f0oxo\n"); /* edit: the first only */
     has(&r, r.body, "\nHTTP_X_SET=set\n");
     has(&r, r.body, "\nHTTP_X_KEPT=mine\n");

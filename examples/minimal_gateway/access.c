@@ -166,34 +166,59 @@ static int var(const struct gw_reqexpr *q, int var, struct fcgic_span *v)
 {
     const struct gw_http_request *r = q->req;
     switch (var) {
-    case FCGIC_EXPR_V_REQUEST_METHOD: return span(v, r->method, r->method_len);
-    case FCGIC_EXPR_V_REQUEST_URI: return span(v, q->uri, q->uri_len);
-    case FCGIC_EXPR_V_DOCUMENT_URI: return span(v, q->uri, q->uri_len);
+    case FCGIC_EXPR_V_REQUEST_METHOD:
+        return span(v, r->method, r->method_len);
+    case FCGIC_EXPR_V_REQUEST_URI:
+        return span(v, q->uri, q->uri_len);
+    case FCGIC_EXPR_V_DOCUMENT_URI:
+        return span(v, q->uri, q->uri_len);
     case FCGIC_EXPR_V_REQUEST_FILENAME:
-    case FCGIC_EXPR_V_SCRIPT_FILENAME: return span(v, q->filename, q->filename_len);
-    case FCGIC_EXPR_V_QUERY_STRING: return span(v, r->query, r->query_len);
+    case FCGIC_EXPR_V_SCRIPT_FILENAME:
+        return span(v, q->filename, q->filename_len);
+    case FCGIC_EXPR_V_QUERY_STRING:
+        return span(v, r->query, r->query_len);
     case FCGIC_EXPR_V_REMOTE_ADDR:
-    case FCGIC_EXPR_V_CONN_REMOTE_ADDR: return str(v, r->client_ip);
-    case FCGIC_EXPR_V_SERVER_PROTOCOL: return str(v, r->version == 10 ? "HTTP/1.0" : "HTTP/1.1");
-    case FCGIC_EXPR_V_REQUEST_SCHEME: return str(v, "http");
-    case FCGIC_EXPR_V_HTTPS: return str(v, "off");
-    case FCGIC_EXPR_V_IS_SUBREQ: return str(v, "false");
+    case FCGIC_EXPR_V_CONN_REMOTE_ADDR:
+        return str(v, r->client_ip);
+    case FCGIC_EXPR_V_SERVER_PROTOCOL:
+        return str(v, r->version == 10 ? "HTTP/1.0" : "HTTP/1.1");
+    case FCGIC_EXPR_V_REQUEST_SCHEME:
+        return str(v, "http");
+    case FCGIC_EXPR_V_HTTPS:
+        return str(v, "off");
+    case FCGIC_EXPR_V_IS_SUBREQ:
+        return str(v, "false");
     case FCGIC_EXPR_V_DOCUMENT_ROOT:
-    case FCGIC_EXPR_V_CONTEXT_DOCUMENT_ROOT: return str(v, q->srv->document_root);
-    case FCGIC_EXPR_V_CONTEXT_PREFIX: return str(v, "");
-    case FCGIC_EXPR_V_SERVER_ADMIN: return str(v, q->srv->server_admin);
-    case FCGIC_EXPR_V_SERVER_SOFTWARE: return str(v, "minimal_gateway");
-    case FCGIC_EXPR_V_SERVER_NAME: return host_part(q, false, v);
-    case FCGIC_EXPR_V_SERVER_PORT: return host_part(q, true, v);
-    case FCGIC_EXPR_V_HTTP_HOST: return span(v, r->host, r->host_len);
-    case FCGIC_EXPR_V_HTTP_USER_AGENT: return header(r, "User-Agent", 10, v);
-    case FCGIC_EXPR_V_HTTP_REFERER: return header(r, "Referer", 7, v);
-    case FCGIC_EXPR_V_HTTP_COOKIE: return header(r, "Cookie", 6, v);
-    case FCGIC_EXPR_V_HTTP_ACCEPT: return header(r, "Accept", 6, v);
-    case FCGIC_EXPR_V_HTTP_FORWARDED: return header(r, "Forwarded", 9, v);
-    case FCGIC_EXPR_V_HTTP_PROXY_CONNECTION: return header(r, "Proxy-Connection", 16, v);
-    case FCGIC_EXPR_V_IPV6: return str(v, r->client_ip && strchr(r->client_ip, ':') ? "on" : "off");
-    default: return FCGIC_E_NOT_FOUND;
+    case FCGIC_EXPR_V_CONTEXT_DOCUMENT_ROOT:
+        return str(v, q->srv->document_root);
+    case FCGIC_EXPR_V_CONTEXT_PREFIX:
+        return str(v, "");
+    case FCGIC_EXPR_V_SERVER_ADMIN:
+        return str(v, q->srv->server_admin);
+    case FCGIC_EXPR_V_SERVER_SOFTWARE:
+        return str(v, "minimal_gateway");
+    case FCGIC_EXPR_V_SERVER_NAME:
+        return host_part(q, false, v);
+    case FCGIC_EXPR_V_SERVER_PORT:
+        return host_part(q, true, v);
+    case FCGIC_EXPR_V_HTTP_HOST:
+        return span(v, r->host, r->host_len);
+    case FCGIC_EXPR_V_HTTP_USER_AGENT:
+        return header(r, "User-Agent", 10, v);
+    case FCGIC_EXPR_V_HTTP_REFERER:
+        return header(r, "Referer", 7, v);
+    case FCGIC_EXPR_V_HTTP_COOKIE:
+        return header(r, "Cookie", 6, v);
+    case FCGIC_EXPR_V_HTTP_ACCEPT:
+        return header(r, "Accept", 6, v);
+    case FCGIC_EXPR_V_HTTP_FORWARDED:
+        return header(r, "Forwarded", 9, v);
+    case FCGIC_EXPR_V_HTTP_PROXY_CONNECTION:
+        return header(r, "Proxy-Connection", 16, v);
+    case FCGIC_EXPR_V_IPV6:
+        return str(v, r->client_ip && strchr(r->client_ip, ':') ? "on" : "off");
+    default:
+        return FCGIC_E_NOT_FOUND;
     }
 }
 
@@ -231,9 +256,9 @@ static int eval_container(const struct gw_require *r, struct fcgic_expr_ctx *ctx
             return c;
         if (c == NEUTRAL)
             continue;
-        if (and && c == DENIED)
+        if (and&&c == DENIED)
             return DENIED;
-        if (!and && c == GRANTED) {
+        if (!and&&c == GRANTED) {
             res = GRANTED;
             break;
         }
@@ -248,8 +273,12 @@ static int eval(const struct gw_require *r, struct fcgic_expr_ctx *ctx)
 {
     int res;
     switch (r->kind) {
-    case GW_AUTHZ_ALL_GRANTED: res = GRANTED; break;
-    case GW_AUTHZ_ALL_DENIED: res = DENIED; break;
+    case GW_AUTHZ_ALL_GRANTED:
+        res = GRANTED;
+        break;
+    case GW_AUTHZ_ALL_DENIED:
+        res = DENIED;
+        break;
     case GW_AUTHZ_EXPR: {
         int m = 0;
         int rc = fcgic_expr_eval_bool(r->expr, ctx, &m);
@@ -258,7 +287,8 @@ static int eval(const struct gw_require *r, struct fcgic_expr_ctx *ctx)
         res = m ? GRANTED : DENIED;
         break;
     }
-    default: return eval_container(r, ctx);
+    default:
+        return eval_container(r, ctx);
     }
     if (r->negate)
         res = res == GRANTED ? DENIED : NEUTRAL;

@@ -21,8 +21,8 @@ struct gw_storage {
     char filename[4096]; /**< NUL-terminated; "" without DocumentRoot */
     size_t len;
     enum fcgic_env_file_type type;
-    size_t dir_len;      /**< filename[0..dir_len) is the directory <Directory> matches */
-    size_t base;         /**< filename + base is the base name <Files> matches ("" for a directory) */
+    size_t dir_len; /**< filename[0..dir_len) is the directory <Directory> matches */
+    size_t base;    /**< filename + base is the base name <Files> matches ("" for a directory) */
 };
 
 /**
@@ -37,7 +37,7 @@ void gw_storage_resolve(const struct gw_server *srv, const char *const *index, s
 struct gw_reqexpr {
     const struct gw_http_request *req;
     const struct gw_server *srv;
-    const char *uri;      /**< decoded path (Apache's r->uri) */
+    const char *uri; /**< decoded path (Apache's r->uri) */
     size_t uri_len;
     const char *filename; /**< REQUEST_FILENAME */
     size_t filename_len;

@@ -68,8 +68,7 @@ int gw_open_directory(struct gw_parser *p, struct gw_frame *f, bool match, int a
     match = match || tilde;
     if (!match && arg[0] != '/')
         return gw_fail(p, &f->at, FCGIC_E_INVAL, "<%s> needs an absolute path: %s", f->name, arg);
-    struct gw_section *s = section_new(p, f, match ? GW_SEC_DIRECTORY_MATCH : GW_SEC_DIRECTORY, arg,
-                                       GW_CTX_DIRECTORY);
+    struct gw_section *s = section_new(p, f, match ? GW_SEC_DIRECTORY_MATCH : GW_SEC_DIRECTORY, arg, GW_CTX_DIRECTORY);
     if (s == NULL)
         return nomem(p, &f->at);
     if (!match) { /* sorted by depth, wildcards too, as Apache does */
@@ -119,8 +118,10 @@ int gw_open_if(struct gw_parser *p, struct gw_frame *f, int argc, char **argv)
     if (is_else && argc != 0)
         return gw_fail(p, &f->at, FCGIC_E_INVAL, "<Else> does not take an argument");
     if (!is_else && argc != 1)
-        return gw_fail(p, &f->at, FCGIC_E_INVAL, "<%s> takes one argument, Container for directives to be "
-                                                 "conditionally applied", f->name);
+        return gw_fail(p, &f->at, FCGIC_E_INVAL,
+                       "<%s> takes one argument, Container for directives to be "
+                       "conditionally applied",
+                       f->name);
     struct gw_section *prev = p->last_if;
     if (!is_if && prev == NULL)
         return gw_fail(p, &f->at, FCGIC_E_INVAL, "<%s> not preceded by <If> or <ElseIf>", f->name);
@@ -158,8 +159,9 @@ const struct gw_section *gw_enclosing_files(struct gw_parser *p)
 
 static bool known_option(const char *o)
 {
-    static const char *const names[] = {"None", "All", "Indexes", "Includes", "IncludesNOEXEC", "FollowSymLinks",
-                                        "SymLinksIfOwnerMatch", "ExecCGI", "MultiViews", "RunScripts"};
+    static const char *const names[] = {
+        "None",    "All",        "Indexes",   "Includes", "IncludesNOEXEC", "FollowSymLinks", "SymLinksIfOwnerMatch",
+        "ExecCGI", "MultiViews", "RunScripts"};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
         if (gw_streq_ci(o, names[i]))
             return true;

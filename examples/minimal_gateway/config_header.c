@@ -24,9 +24,9 @@ static const struct {
     enum gw_header_action action;
     int values; /* arguments after the header name: value, or pattern + replacement */
 } actions[] = {
-    {"set", GW_HDR_SET, 1},         {"append", GW_HDR_APPEND, 1}, {"add", GW_HDR_ADD, 1},
-    {"merge", GW_HDR_MERGE, 1},     {"unset", GW_HDR_UNSET, 0},   {"edit", GW_HDR_EDIT, 2},
-    {"edit*", GW_HDR_EDIT_ALL, 2},  {"setifempty", GW_HDR_SETIFEMPTY, 1},
+    {"set", GW_HDR_SET, 1},        {"append", GW_HDR_APPEND, 1},         {"add", GW_HDR_ADD, 1},
+    {"merge", GW_HDR_MERGE, 1},    {"unset", GW_HDR_UNSET, 0},           {"edit", GW_HDR_EDIT, 2},
+    {"edit*", GW_HDR_EDIT_ALL, 2}, {"setifempty", GW_HDR_SETIFEMPTY, 1},
 };
 
 static bool token(const char *s)
@@ -193,8 +193,10 @@ int gw_dir_error_document(struct gw_parser *p, const struct gw_cmd *cmd)
     bool deflt = gw_streq_ci(v, "default"); /* text NULL: the built-in answer again */
     doc.kind = v[0] == '/' ? GW_ERRDOC_FILE : is_url(v) ? GW_ERRDOC_REDIRECT : GW_ERRDOC_TEXT;
     if (doc.kind == GW_ERRDOC_FILE && (strstr(v, "/../") != NULL || strchr(v, '?') != NULL))
-        return gw_fail(p, &cmd->at, FCGIC_E_INVAL, "ErrorDocument %s: name a file under DocumentRoot (no '..', no "
-                                                   "query)", v);
+        return gw_fail(p, &cmd->at, FCGIC_E_INVAL,
+                       "ErrorDocument %s: name a file under DocumentRoot (no '..', no "
+                       "query)",
+                       v);
     char *copy = deflt ? NULL : gw_strdup(p->cfg, v);
     if (!deflt && copy == NULL)
         return nomem(p, &cmd->at);
@@ -215,8 +217,8 @@ static const char *content_type_for(const char *path)
     static const struct {
         const char *ext, *type;
     } types[] = {
-        {".html", "text/html"}, {".htm", "text/html"}, {".txt", "text/plain"},
-        {".json", "application/json"}, {".css", "text/css"}, {".xml", "text/xml"},
+        {".html", "text/html"},        {".htm", "text/html"}, {".txt", "text/plain"},
+        {".json", "application/json"}, {".css", "text/css"},  {".xml", "text/xml"},
     };
     const char *dot = strrchr(path, '.');
     for (size_t i = 0; dot != NULL && i < sizeof(types) / sizeof(types[0]); i++)
@@ -230,8 +232,10 @@ static int load_file(struct gw_parser *p, struct gw_error_doc *doc)
 {
     const char *root = p->cfg->server.document_root;
     if (root == NULL)
-        return gw_fail(p, &doc->at, FCGIC_E_INVAL, "ErrorDocument %d %s needs DocumentRoot (the file is read "
-                                                   "under it)", doc->status, doc->path);
+        return gw_fail(p, &doc->at, FCGIC_E_INVAL,
+                       "ErrorDocument %d %s needs DocumentRoot (the file is read "
+                       "under it)",
+                       doc->status, doc->path);
     char path[4096];
     if ((size_t)snprintf(path, sizeof(path), "%s%s", root, doc->path) >= sizeof(path))
         return gw_fail(p, &doc->at, FCGIC_E_RANGE, "path too long: %s", doc->path);

@@ -217,8 +217,9 @@ int gw_close_authz(struct gw_parser *p, struct gw_frame *f)
     for (size_t i = 0; i < b->r.n_children; i++)
         positive = positive || !b->r.children[i]->negate;
     if (b->r.kind == GW_AUTHZ_ALL && !positive)
-        return gw_fail(p, &f->at, FCGIC_E_INVAL, "<RequireAll> directive contains only negative authorization "
-                                                 "directives");
+        return gw_fail(p, &f->at, FCGIC_E_INVAL,
+                       "<RequireAll> directive contains only negative authorization "
+                       "directives");
     return 0;
 }
 

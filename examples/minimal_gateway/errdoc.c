@@ -40,22 +40,32 @@ bool gw_errdoc_override(const struct gw_route_out *ro, int status)
 static const char *canned(int status)
 {
     switch (status) {
-    case 400: return "<p>Your browser sent a request that this server could not understand.<br />\n</p>\n";
-    case 401: return "<p>This server could not verify that you\nare authorized to access the document\nrequested.  "
-                     "Either you supplied the wrong\ncredentials (e.g., bad password), or your\nbrowser doesn't "
-                     "understand how to supply\nthe credentials required.</p>\n";
-    case 403: return "<p>You don't have permission to access this resource.</p>\n";
-    case 404: return "<p>The requested URL was not found on this server.</p>\n";
-    case 413: return "The requested resource does not allow request data with the requested method or the amount "
-                     "of data provided in\nthe request exceeds the capacity limit.\n";
-    case 500: return "<p>The server encountered an internal error or\nmisconfiguration and was unable to complete\n"
-                     "your request.</p>\n<p>More information about this error may be available\nin the server "
-                     "error log.</p>\n";
-    case 502: return "<p>The proxy server received an invalid\nresponse from an upstream server.<br />\n</p>\n";
-    case 503: return "<p>The server is temporarily unable to service your\nrequest due to maintenance downtime or "
-                     "capacity\nproblems. Please try again later.</p>\n";
-    case 504: return "<p>The gateway did not receive a timely response\nfrom the upstream server or application.</p>\n";
-    default: return "";
+    case 400:
+        return "<p>Your browser sent a request that this server could not understand.<br />\n</p>\n";
+    case 401:
+        return "<p>This server could not verify that you\nare authorized to access the document\nrequested.  "
+               "Either you supplied the wrong\ncredentials (e.g., bad password), or your\nbrowser doesn't "
+               "understand how to supply\nthe credentials required.</p>\n";
+    case 403:
+        return "<p>You don't have permission to access this resource.</p>\n";
+    case 404:
+        return "<p>The requested URL was not found on this server.</p>\n";
+    case 413:
+        return "The requested resource does not allow request data with the requested method or the amount "
+               "of data provided in\nthe request exceeds the capacity limit.\n";
+    case 500:
+        return "<p>The server encountered an internal error or\nmisconfiguration and was unable to complete\n"
+               "your request.</p>\n<p>More information about this error may be available\nin the server "
+               "error log.</p>\n";
+    case 502:
+        return "<p>The proxy server received an invalid\nresponse from an upstream server.<br />\n</p>\n";
+    case 503:
+        return "<p>The server is temporarily unable to service your\nrequest due to maintenance downtime or "
+               "capacity\nproblems. Please try again later.</p>\n";
+    case 504:
+        return "<p>The gateway did not receive a timely response\nfrom the upstream server or application.</p>\n";
+    default:
+        return "";
     }
 }
 

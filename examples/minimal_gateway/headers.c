@@ -153,15 +153,19 @@ static int apply_one(struct gw_hdr_list *l, const struct gw_header_op *op)
     case GW_HDR_SET:
         remove_all(l, op->name, nlen);
         return add(l, op->name, nlen, op->value, op->value_len);
-    case GW_HDR_SETIFEMPTY: return present ? 0 : add(l, op->name, nlen, op->value, op->value_len);
-    case GW_HDR_ADD: return add(l, op->name, nlen, op->value, op->value_len);
+    case GW_HDR_SETIFEMPTY:
+        return present ? 0 : add(l, op->name, nlen, op->value, op->value_len);
+    case GW_HDR_ADD:
+        return add(l, op->name, nlen, op->value, op->value_len);
     case GW_HDR_APPEND:
         return present ? join(l, &l->h[i], op->value, op->value_len) : add(l, op->name, nlen, op->value, op->value_len);
     case GW_HDR_MERGE:
         if (present && has_token(&l->h[i], op->value, op->value_len))
             return 0;
         return present ? join(l, &l->h[i], op->value, op->value_len) : add(l, op->name, nlen, op->value, op->value_len);
-    case GW_HDR_UNSET: remove_all(l, op->name, nlen); return 0;
+    case GW_HDR_UNSET:
+        remove_all(l, op->name, nlen);
+        return 0;
     case GW_HDR_EDIT:
     case GW_HDR_EDIT_ALL:
         for (size_t k = 0; k < l->n; k++)

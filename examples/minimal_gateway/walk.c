@@ -92,7 +92,7 @@ int gw_walk_ifs_and_access(struct gw_worker_thread *t, struct gw_reqexpr *q, str
 
 /* The request headers after the RequestHeader lines of the merged scopes. */
 int gw_walk_request_headers(const struct gw_merged *m, const struct gw_http_request *req, struct fcgic_param *out,
-                           size_t *n)
+                            size_t *n)
 {
     static __thread struct gw_http_header h[GW_ROUTE_MAX_HEADERS];
     static __thread char store[16384];
@@ -119,4 +119,3 @@ bool gw_walk_any_ifs(const struct gw_merged *m)
             return true;
     return false;
 }
-
