@@ -817,6 +817,13 @@ START_TEST(require_and_headers)
     ck_assert_uint_eq(c->n_error_docs, 2);
     ck_assert_str_eq(c->error_docs[0].text, "Not here");
     ck_assert_int_eq(c->error_docs[1].kind, GW_ERRDOC_REDIRECT);
+    /* Include inside <Directory> and <If>, as Apache allows */
+    put("inc/dir.conf", "ProxyFCGIBackendType GENERIC\n");
+    put("inc/if.conf", "SetEnv FROM_INCLUDE 1\n");
+    expect_ok(load_text("<Directory /srv>\n  Include inc/dir.conf\n</Directory>\n"
+                        "<If \"true\">\n  Include inc/if.conf\n</If>\n"));
+    ck_assert_int_eq(srv()->directories[0]->conf.backend, FCGIC_ENV_BACKEND_GENERIC);
+    ck_assert_uint_eq(srv()->conf.ifs[0]->conf.n_setenv, 1);
     /* a file under DocumentRoot is read at load time */
     put("www/e/404.html", "<p>gone</p>\n");
     char text[512];

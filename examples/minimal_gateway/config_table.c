@@ -8,9 +8,9 @@
 
 static const struct gw_directive directives[] = {
     /* Files */
-    {"Include", GW_CTX_SERVER | GW_CTX_SECTION | GW_CTX_PROXY, 1, 1,
+    {"Include", GW_CTX_DIR | GW_CTX_PROXY, 1, 1,
      "Name(s) of the config file(s) to be included; fails if the wildcard does not match at least one file", NULL},
-    {"IncludeOptional", GW_CTX_SERVER | GW_CTX_SECTION | GW_CTX_PROXY, 1, 1,
+    {"IncludeOptional", GW_CTX_DIR | GW_CTX_PROXY, 1, 1,
      "Name or pattern of the config file(s) to be included; ignored if the file does not exist or the pattern "
      "does not match any files",
      NULL},
