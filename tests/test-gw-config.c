@@ -817,6 +817,9 @@ START_TEST(require_and_headers)
     ck_assert_uint_eq(c->n_error_docs, 2);
     ck_assert_str_eq(c->error_docs[0].text, "Not here");
     ck_assert_int_eq(c->error_docs[1].kind, GW_ERRDOC_REDIRECT);
+    expect_ok(load_text("RequestHeader unset Proxy early\nRequestHeader set A b\n"));
+    ck_assert_uint_eq(srv()->conf.n_early_headers, 1);
+    ck_assert_uint_eq(srv()->conf.n_req_headers, 1);
     /* Include inside <Directory> and <If>, as Apache allows */
     put("inc/dir.conf", "ProxyFCGIBackendType GENERIC\n");
     put("inc/if.conf", "SetEnv FROM_INCLUDE 1\n");
@@ -877,6 +880,8 @@ START_TEST(directive_errors)
         {"Header always frob X\n", 2, "first argument must be"},
         {"Header set X 1 env=HOME\n", 2, "env= is not supported"},
         {"Header set X 1 early\n", 2, "early is not supported"},
+        {"<Location /a>\nRequestHeader unset Proxy early\n</Location>\n", 3, "early is only allowed at server level"},
+        {"RequestHeader set X 1 early more\n", 2, "Too many arguments"},
         {"Header set X %t\n", 2, "the format specifier %t is not supported"},
         {"Header edit X \"(\" y\n", 2, "regex could not be compiled"},
         {"Header set \"X Y\" 1\n", 2, "a header name is expected"},

@@ -196,6 +196,11 @@ static const char conf_fmt[] =
     "LimitRequestFields 20\n"
     "Header always set X-Always yes\n"
     "Header set X-Server-Hdr s\n"
+    "RequestHeader unset Proxy early\n"
+    "RequestHeader set X-Early e early\n"
+    "<If \"%%{HTTP:X-Early} == 'e'\">\n"
+    "    SetEnv SAW_EARLY 1\n"
+    "</If>\n"
     "RequestHeader set X-Added added\n"
     "RequestHeader unset X-Drop\n"
     "RequestHeader append X-List two\n"
@@ -485,6 +490,8 @@ START_TEST(test_request_header)
     has(&r, r.body, "\nHTTP_X_ED1=f0oxo\n"); /* edit: the first only */
     has(&r, r.body, "\nHTTP_X_SET=set\n");
     has(&r, r.body, "\nHTTP_X_KEPT=mine\n");
+    has(&r, r.body, "\nHTTP_X_EARLY=e\n"); /* early: before <If> looked at the headers */
+    has(&r, r.body, "SAW_EARLY=1\n");
     lacks(&r, r.body, "HTTP_X_DROP");
     free(r.body);
 }

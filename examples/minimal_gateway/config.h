@@ -350,6 +350,10 @@ struct gw_dir_conf {
     size_t n_headers;
     const struct gw_header_op *req_headers;
     size_t n_req_headers;
+    /** RequestHeader ... early (server level only): applied to the request
+     *  before anything reads its headers (SetEnvIf, <If>, Require). */
+    const struct gw_header_op *early_headers;
+    size_t n_early_headers;
     /** <If> chains written directly in this scope, in order (each a
      *  GW_SEC_IF section whose `next` is its <ElseIf>/<Else>). */
     const struct gw_section *const *ifs;

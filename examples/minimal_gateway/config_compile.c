@@ -122,6 +122,8 @@ static void finish_dir(struct gw_dir_build *d)
     c->n_headers = d->headers.n;
     c->req_headers = d->req_headers.items;
     c->n_req_headers = d->req_headers.n;
+    c->early_headers = d->early_headers.items;
+    c->n_early_headers = d->early_headers.n;
     c->override_codes = d->codes.items;
     c->n_override_codes = d->codes.n;
     c->ifs = d->ifs.items;

@@ -64,13 +64,21 @@ static int literal_value(struct gw_parser *p, const struct gw_cmd *cmd, const ch
     return 0;
 }
 
-/* The optional last argument: early, env=, expr=. */
-static int trailing_clause(struct gw_parser *p, const struct gw_cmd *cmd, const char *a)
+/* The optional last argument: `early` (RequestHeader at server level:
+ * applied before anything reads the headers), env=, expr=. Returns 0 with
+ * *early set, or an error. */
+static int trailing_clause(struct gw_parser *p, const struct gw_cmd *cmd, const char *a, bool *early)
 {
+    bool request = strcmp(cmd->d->name, "RequestHeader") == 0;
+    if (gw_streq_ci(a, "early") && request && gw_scope(p) == NULL) {
+        *early = true;
+        return 0;
+    }
     if (gw_streq_ci(a, "early"))
         return gw_fail(p, &cmd->at, FCGIC_E_NOTSUP,
-                       "%s ... early is not supported: the gateway applies %s at its normal point only", cmd->d->name,
-                       cmd->d->name);
+                       request ? "RequestHeader ... early is only allowed at server level"
+                               : "Header ... early is not supported: the gateway edits response headers when the "
+                                 "response is sent");
     if (gw_prefix_ci(a, "env=") || gw_prefix_ci(a, "expr="))
         return gw_fail(p, &cmd->at, FCGIC_E_NOTSUP,
                        "%s ... %s is not supported: put the directive in an <If> section instead", cmd->d->name,
@@ -129,10 +137,14 @@ int gw_dir_header(struct gw_parser *p, const struct gw_cmd *cmd)
     if (rc != 0)
         return rc;
     i += values;
-    if (i < cmd->argc)
-        return trailing_clause(p, cmd, cmd->argv[i]);
+    bool early = false;
+    if (i < cmd->argc && (rc = trailing_clause(p, cmd, cmd->argv[i], &early)) != 0)
+        return rc;
+    if (i + 1 < cmd->argc)
+        return gw_fail(p, &cmd->at, FCGIC_E_INVAL, "Too many arguments to directive");
     struct gw_dir_build *d = gw_scope_dir(p);
-    struct gw_header_op *slot = gw_vec_push(p->cfg, response ? &d->headers : &d->req_headers, sizeof(op));
+    struct gw_vec *list = response ? &d->headers : early ? &d->early_headers : &d->req_headers;
+    struct gw_header_op *slot = gw_vec_push(p->cfg, list, sizeof(op));
     if (slot == NULL)
         return nomem(p, &cmd->at);
     *slot = op;

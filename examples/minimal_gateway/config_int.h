@@ -139,6 +139,7 @@ struct gw_dir_build {
     struct gw_vec error_docs;  /* struct gw_error_doc */
     struct gw_vec headers;     /* struct gw_header_op */
     struct gw_vec req_headers; /* struct gw_header_op */
+    struct gw_vec early_headers; /* struct gw_header_op: RequestHeader ... early */
     struct gw_vec codes;       /* int: ProxyErrorOverride codes */
     struct gw_vec ifs;         /* struct gw_section * */
 };

@@ -323,6 +323,7 @@ int gw_route(struct gw_worker_thread *t, const struct gw_http_request *req, long
              struct gw_route_out *out)
 {
     static __thread char dpath[8192];
+    req = gw_walk_early_headers(t->srv, req);
     size_t dlen = decode_path(req->path, req->path_len, dpath, sizeof dpath);
     static __thread struct gw_merged m;
     static __thread struct gw_reqexpr q;

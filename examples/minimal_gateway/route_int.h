@@ -46,4 +46,9 @@ bool gw_walk_any_ifs(const struct gw_merged *m);
 int gw_walk_request_headers(const struct gw_merged *m, const struct gw_http_request *req, struct fcgic_param *out,
                             size_t *n);
 
+/* The request after RequestHeader ... early: req itself when there are
+ * none, else a copy (thread storage, valid until the next call) whose
+ * header list was edited. */
+const struct gw_http_request *gw_walk_early_headers(const struct gw_server *srv, const struct gw_http_request *req);
+
 #endif /* GW_ROUTE_INT_H */

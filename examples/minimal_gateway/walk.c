@@ -119,3 +119,20 @@ bool gw_walk_any_ifs(const struct gw_merged *m)
             return true;
     return false;
 }
+
+const struct gw_http_request *gw_walk_early_headers(const struct gw_server *srv, const struct gw_http_request *req)
+{
+    static __thread struct gw_http_request copy;
+    static __thread struct gw_http_header h[GW_ROUTE_MAX_HEADERS];
+    static __thread char store[8192];
+    if (srv->conf.n_early_headers == 0 || req->nheaders > GW_ROUTE_MAX_HEADERS)
+        return req; /* too many headers: the build refuses the request */
+    struct gw_hdr_list l = {h, req->nheaders, GW_ROUTE_MAX_HEADERS, store, 0, sizeof store};
+    if (req->nheaders)
+        memcpy(h, req->headers, req->nheaders * sizeof *h);
+    gw_headers_apply(&l, srv->conf.early_headers, srv->conf.n_early_headers, false);
+    copy = *req;
+    copy.headers = h;
+    copy.nheaders = l.n;
+    return &copy;
+}
