@@ -498,6 +498,49 @@ START_TEST(test_file_tests)
 }
 END_TEST
 
+/* The POSIX file-test callback against a real directory. */
+static int posix_eval(const char *src)
+{
+    struct fcgic_expr *e = NULL;
+    struct fcgic_expr_ctx *ctx = NULL;
+    ck_assert_int_eq(fcgic_expr_new(&e, src, strlen(src), 0, NULL, NULL, NULL), 0);
+    ck_assert_int_eq(fcgic_expr_ctx_new(&ctx, NULL, NULL), 0);
+    struct fcgic_expr_vars vars = {NULL, NULL, fcgic_expr_file_test_posix};
+    fcgic_expr_ctx_reset(ctx, &vars, NULL);
+    int res = -1;
+    int rc = fcgic_expr_eval_bool(e, ctx, &res);
+    fcgic_expr_ctx_free(ctx);
+    fcgic_expr_free(e);
+    return rc != 0 ? rc : res;
+}
+
+START_TEST(test_file_tests_posix)
+{
+    char dir[] = "/tmp/test-expr-fs.XXXXXX", cmd[256], src[256];
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(cmd, sizeof cmd, "cd %s && printf x > full && : > empty && ln -s full link && mkdir sub", dir);
+    ck_assert_int_eq(system(cmd), 0);
+    static const struct {
+        const char *op, *name;
+        int want;
+    } cases[] = {
+        {"-f", "full", 1}, {"-f", "sub", 0},   {"-f", "missing", 0}, {"-d", "sub", 1},  {"-d", "full", 0},
+        {"-e", "empty", 1}, {"-e", "nope", 0}, {"-s", "full", 1},    {"-s", "empty", 0}, {"-L", "link", 1},
+        {"-h", "full", 0},  {"-F", "full", 1}, {"-f", "link", 1},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        snprintf(src, sizeof src, "%s '%s/%s'", cases[i].op, dir, cases[i].name);
+        ck_assert_msg(posix_eval(src) == cases[i].want, "%s", src);
+    }
+    ck_assert_int_eq(posix_eval("-f ''"), 0);
+    ck_assert_int_eq(posix_eval("-U '/x'"), FCGIC_E_NOTSUP);
+    ck_assert_int_eq(fcgic_expr_file_test_posix(NULL, 'f', "/etc/passwd\0x", 13), 0); /* NUL inside */
+    ck_assert_int_eq(fcgic_expr_file_test_posix(NULL, 'q', "/", 1), FCGIC_E_NOTSUP);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
 START_TEST(test_wildcards)
 {
     ck_assert_int_eq(B("'/sei/strmatch/a.php' -strmatch '/sei/strmatch/*.php'"), 1);
@@ -1873,6 +1916,7 @@ static Suite *expr_suite(void)
     TC("regex", tcase_add_test(tc, test_regex); tcase_add_test(tc, test_captures);
        tcase_add_test(tc, test_capture_subject_survives_env_change));
     TC("operators", tcase_add_test(tc, test_unary); tcase_add_test(tc, test_file_tests);
+       tcase_add_test(tc, test_file_tests_posix);
        tcase_add_test(tc, test_wildcards); tcase_add_test(tc, test_ipmatch);
        tcase_add_test(tc, test_in_list));
     TC("words", tcase_add_test(tc, test_words); tcase_add_test(tc, test_variables);

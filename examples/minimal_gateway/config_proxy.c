@@ -457,12 +457,12 @@ int gw_dir_set_handler(struct gw_parser *p, const struct gw_cmd *cmd)
         return gw_fail(p, &cmd->at, FCGIC_E_NOTSUP,
                        "SetHandler %s is not supported: the gateway handles \"proxy:...\", server-status and None",
                        h);
-    struct gw_frame *f = gw_scope(p);
+    const struct gw_section *files = gw_enclosing_files(p);
     const char *match = NULL;
-    if (f != NULL && (f->section->kind == GW_SEC_FILES || f->section->kind == GW_SEC_FILES_MATCH))
-        match = f->section->kind == GW_SEC_FILES ? gw_wildcard_to_regex(p->cfg, f->section->arg) : f->section->arg;
+    if (files != NULL)
+        match = files->kind == GW_SEC_FILES ? gw_wildcard_to_regex(p->cfg, files->arg) : files->arg;
     struct gw_mapping_build *mb = mapping_new(p, cmd, GW_MAP_HANDLER, match);
-    if (mb == NULL || (f != NULL && f->section->kind == GW_SEC_FILES && match == NULL))
+    if (mb == NULL || (files != NULL && match == NULL))
         return nomem(p, &cmd->at);
     int rc = mapping_backend(p, cmd, mb, h + strlen("proxy:"), cmd->argc);
     if (rc != 0)

@@ -159,6 +159,8 @@ struct gw_http_settings {
     size_t discard_max;            /**< unread body the layer reads and drops to keep a connection, 64 KiB */
     size_t pool_keep;              /**< free blocks each pool keeps for reuse, 64 */
     const char *server_header;     /**< "Server" value; NULL: "minimal_gateway"; "": none. Borrowed for the server's life */
+    int field_limit_status;        /**< status for too many fields, a field over its limit or a head larger than
+                                        the read buffer: 431 (0 means 431); Apache answers 400 */
 };
 
 /** Fill `s` with the defaults documented on each member. */

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "errdoc.h"
+#include "headers.h"
 #include "log.h"
 #include "route.h"
 
@@ -32,6 +34,7 @@ struct preq {
     char client[64];               /* "ip:port" */
     int status;                    /* sent to the client, 0 before */
     uint64_t body_bytes, start_ns;
+    struct gw_route_out ro;        /* the mapping and the scopes (Header, ErrorDocument) */
 };
 
 /* STDERR lines logged per thread and second, at most; the rest are counted. */
@@ -87,11 +90,32 @@ static void http_done(struct preq *p)
         preq_free(p);
 }
 
+/* The Header lines of the merged scopes on the backend's headers. */
+static size_t response_headers(struct preq *p, struct gw_http_header *hdrs, size_t n, size_t cap)
+{
+    static __thread char store[16384];
+    struct gw_hdr_list l = {hdrs, n, cap, store, 0, sizeof store};
+    for (size_t s = 0; s < p->ro.n_scopes; s++)
+        if (gw_headers_apply(&l, p->ro.scopes[s]->headers, p->ro.scopes[s]->n_headers, false) != 0) {
+            gw_log_error(p->t->log, GW_LOG_WARN, "headers", p->client, "%s: Header lines not all applied: too many "
+                         "or too long", p->what);
+            break;
+        }
+    return l.n;
+}
+
 static int on_head(void *ud, const struct fcgic_response_head *h)
 {
     struct preq *p = ud;
     if (p->c == NULL)
         return 0;
+    if (gw_errdoc_override(&p->ro, h->status)) {
+        /* ProxyErrorOverride: our page; the backend's body is read and dropped */
+        p->status = gw_errdoc_respond(p->c, h->status, &p->ro, true);
+        p->head_sent = true;
+        http_done(p);
+        return 0;
+    }
     struct gw_http_header hdrs[128];
     size_t n = 0;
     for (size_t i = 0; i < h->nheaders && n < sizeof hdrs / sizeof hdrs[0]; i++) {
@@ -100,6 +124,7 @@ static int on_head(void *ud, const struct fcgic_response_head *h)
             continue;
         hdrs[n++] = (struct gw_http_header){x->name, x->name_len, x->value, x->value_len};
     }
+    n = response_headers(p, hdrs, n, sizeof hdrs / sizeof hdrs[0]);
     int status = h->status;
     /* A local redirect (Location: /path without Status) is not followed
      * internally as Apache does: it is sent to the client as a 302. */
@@ -185,8 +210,7 @@ static void on_end(void *ud, const struct fcgic_result *res)
             if (gw_http_response_end(p->c) != 0)
                 gw_http_response_abort(p->c);
         } else if (!p->head_sent) {
-            p->status = status == 499 ? 503 : status;
-            gw_http_response_error(p->c, p->status);
+            p->status = gw_errdoc_respond(p->c, status == 499 ? 503 : status, &p->ro, false);
         } else {
             gw_http_response_abort(p->c); /* the truncation shows: no final chunk */
         }
@@ -238,13 +262,14 @@ void gw_proxy_pool_callbacks(struct fcgic_pool_callbacks *cb)
 static void submit(struct preq *p, const struct gw_http_request *req)
 {
     struct gw_worker_thread *t = p->t;
-    const struct gw_mapping *m = NULL;
-    int status = gw_route(t, req, p->chunked ? (long long)p->spool_len : -1, &m);
-    if (status == 0 && (p->be = gw_worker_backend(t, m)) == NULL)
+    int status = gw_route(t, req, p->chunked ? (long long)p->spool_len : -1, &p->ro);
+    uint64_t body_len = p->chunked ? p->spool_len : req->content_length > 0 ? (uint64_t)req->content_length : 0;
+    if (status == 0 && p->ro.limit_body_set && p->ro.limit_body && body_len > p->ro.limit_body)
+        status = 413; /* LimitRequestBody of a section */
+    if (status == 0 && (p->be = gw_worker_backend(t, p->ro.mapping)) == NULL)
         status = 500;
     if (status) {
-        gw_http_response_error(p->c, status);
-        p->status = status;
+        p->status = gw_errdoc_respond(p->c, status, &p->ro, false);
         http_done(p);
         return;
     }
@@ -267,8 +292,7 @@ static void submit(struct preq *p, const struct gw_http_request *req)
         gw_log_error(t->log, GW_LOG_ERR, "proxy_fcgi", p->client, "%s (backend %s): %s (%s)%s%s", p->what,
                      p->be->name, fcgic_strerror(rc), fcgic_strerror_name(rc), se ? ": " : "", se ? strerror(se) : "");
         int st = fcgic_http_status_for_error(rc);
-        p->status = st >= 400 && st != 499 ? st : 500;
-        gw_http_response_error(p->c, p->status);
+        p->status = gw_errdoc_respond(p->c, st >= 400 && st != 499 ? st : 500, &p->ro, false);
         http_done(p);
         return;
     }

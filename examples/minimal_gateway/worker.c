@@ -246,8 +246,10 @@ static struct gw_http_settings http_settings(const struct gw_server *srv)
     s.keepalive_timeout_ns = srv->timeouts.keepalive;
     s.body_timeout_ns = srv->timeouts.timeout;
     s.send_timeout_ns = srv->timeouts.timeout;
-    if (s.read_buffer_size <= s.max_request_line + 2)
-        s.read_buffer_size = s.max_request_line + 1024;
+    s.field_limit_status = 400; /* Apache's answer to LimitRequestFields / LimitRequestFieldSize */
+    size_t longest = s.max_request_line > s.max_header_field_size ? s.max_request_line : s.max_header_field_size;
+    if (s.read_buffer_size <= longest + 2)
+        s.read_buffer_size = longest + 1024;
     return s;
 }
 

@@ -180,6 +180,23 @@ struct fcgic_expr_vars {
 };
 
 /**
+ * POSIX implementation of struct fcgic_expr_vars.file_test, for
+ * `<If "-f %{REQUEST_FILENAME}">` and the like, as ap_expr answers them:
+ * `-d` a directory, `-e` exists, `-f` (and `-F`, without the sub-request
+ * Apache makes) a regular file, `-s` a regular file of non-zero size,
+ * `-L` and `-h` a symbolic link (lstat(2)), `-x` a file with the owner's
+ * execute bit. The path is used as given (relative to the working
+ * directory when not absolute); it is copied, so it need not be
+ * NUL-terminated, and it is borrowed for the call only. It calls stat(2),
+ * which may block on a slow filesystem. `ud` is unused.
+ * @return 1 true; 0 false (also for a path that cannot be reached, an empty
+ *         path, one with a NUL byte or one longer than PATH_MAX);
+ *         FCGIC_E_NOTSUP for `-U` and `-A` (they need a sub-request) and
+ *         for an operator letter it does not know.
+ */
+FCGIC_API int fcgic_expr_file_test_posix(void *ud, char op, const char *path, size_t path_len);
+
+/**
  * The CGI environment being built, as an ops table (the environment module
  * offers functions that adapt to it in a few lines). Copied by the engine.
  */
