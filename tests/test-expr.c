@@ -209,8 +209,8 @@ static struct fcgic_expr_ctx *C;
 
 static void reset_ctx(void)
 {
-    struct fcgic_expr_vars vars = { &R, freq_lookup, ftest };
-    struct fcgic_expr_env env = { &E, fenv_get, fenv_set, fenv_unset };
+    struct fcgic_expr_vars vars = {.version = FCGIC_EXPR_VARS_VERSION, .ud = &R, .lookup = freq_lookup, .file_test = ftest};
+    struct fcgic_expr_env env = {.version = FCGIC_EXPR_ENV_VERSION, .ud = &E, .get = fenv_get, .set = fenv_set, .unset = fenv_unset};
     fcgic_expr_ctx_reset(C, &vars, &env);
 }
 
@@ -491,7 +491,7 @@ START_TEST(test_file_tests)
     ck_assert_int_eq(BERR("-f '/err'"), FCGIC_E_CALLBACK);
     ck_assert_int_eq(BERR("!-f '/err'"), FCGIC_E_CALLBACK);
     /* no callback: an error, never a guess */
-    struct fcgic_expr_vars vars = { &R, freq_lookup, NULL };
+    struct fcgic_expr_vars vars = {.version = FCGIC_EXPR_VARS_VERSION, .ud = &R, .lookup = freq_lookup, .file_test = NULL};
     fcgic_expr_ctx_reset(C, &vars, NULL);
     ck_assert_int_eq(BERR("-f '/file'"), FCGIC_E_NOTSUP);
     ck_assert_int_eq(BERR("!-d '/file'"), FCGIC_E_NOTSUP);
@@ -505,7 +505,7 @@ static int posix_eval(const char *src)
     struct fcgic_expr_ctx *ctx = NULL;
     ck_assert_int_eq(fcgic_expr_new(&e, src, strlen(src), 0, NULL, NULL, NULL), 0);
     ck_assert_int_eq(fcgic_expr_ctx_new(&ctx, NULL, NULL), 0);
-    struct fcgic_expr_vars vars = {NULL, NULL, fcgic_expr_file_test_posix};
+    struct fcgic_expr_vars vars = {.version = FCGIC_EXPR_VARS_VERSION, .ud = NULL, .lookup = NULL, .file_test = fcgic_expr_file_test_posix};
     fcgic_expr_ctx_reset(ctx, &vars, NULL);
     int res = -1;
     int rc = fcgic_expr_eval_bool(e, ctx, &res);
@@ -850,6 +850,22 @@ START_TEST(test_compile_errors)
 }
 END_TEST
 
+/* Limits from a newer header than the library knows are refused. */
+START_TEST(test_limits_version)
+{
+    struct fcgic_expr_limits lim = {.version = FCGIC_EXPR_LIMITS_VERSION + 1};
+    struct fcgic_expr *e = NULL;
+    struct fcgic_expr_ctx *ctx = NULL;
+    struct fcgic_setenvif *s = NULL;
+    ck_assert_int_eq(fcgic_expr_new(&e, "true", 4, 0, &lim, NULL, NULL), FCGIC_E_INVAL);
+    ck_assert_int_eq(fcgic_expr_ctx_new(&ctx, &lim, NULL), FCGIC_E_INVAL);
+    ck_assert_int_eq(fcgic_setenvif_new(&s, &lim, NULL), FCGIC_E_INVAL);
+    lim.version = FCGIC_EXPR_LIMITS_VERSION;
+    ck_assert_int_eq(fcgic_expr_new(&e, "true", 4, 0, &lim, NULL, NULL), 0);
+    fcgic_expr_free(e);
+}
+END_TEST
+
 START_TEST(test_limits)
 {
     struct fcgic_expr *e = NULL;
@@ -940,7 +956,7 @@ static int reenter_lookup(void *ud, int src, int var, const char *name, size_t n
 
 START_TEST(test_reentrancy)
 {
-    struct fcgic_expr_vars vars = { C, reenter_lookup, NULL };
+    struct fcgic_expr_vars vars = {.version = FCGIC_EXPR_VARS_VERSION, .ud = C, .lookup = reenter_lookup, .file_test = NULL};
     fcgic_expr_ctx_reset(C, &vars, NULL);
     ck_assert_int_eq(fcgic_expr_new(&reenter_expr, "%{REQUEST_METHOD} == ''", 23, 0, NULL, NULL,
                                     NULL), 0);
@@ -1085,7 +1101,7 @@ START_TEST(test_sei_errors_stop)
     ck_assert_uint_eq(failed, 0);
     E.fail_set = 0;
     /* env ops are required */
-    struct fcgic_expr_vars vars = { &R, freq_lookup, ftest };
+    struct fcgic_expr_vars vars = {.version = FCGIC_EXPR_VARS_VERSION, .ud = &R, .lookup = freq_lookup, .file_test = ftest};
     fcgic_expr_ctx_reset(C, &vars, NULL);
     ck_assert_int_eq(fcgic_setenvif_apply(lists, 1, C, NULL), FCGIC_E_INVAL);
     ck_assert_int_eq(fcgic_setenvif_apply(NULL, 0, NULL, NULL), FCGIC_E_INVAL);
@@ -1780,8 +1796,8 @@ START_TEST(test_sei_apache_cases)
     r.vars[FCGIC_EXPR_V_DOCUMENT_ROOT] = "@DOCROOT@";
     r.headers = c->headers;
     fenv_load(&env, c->init);
-    struct fcgic_expr_vars vars = { &r, freq_lookup, NULL };
-    struct fcgic_expr_env ops = { &env, fenv_get, fenv_set, fenv_unset };
+    struct fcgic_expr_vars vars = {.version = FCGIC_EXPR_VARS_VERSION, .ud = &r, .lookup = freq_lookup, .file_test = NULL};
+    struct fcgic_expr_env ops = {.version = FCGIC_EXPR_ENV_VERSION, .ud = &env, .get = fenv_get, .set = fenv_set, .unset = fenv_unset};
     fcgic_expr_ctx_reset(C, &vars, &ops);
     struct fcgic_setenvif *srv = load_rules(c->server), *loc = load_rules(c->loc);
     const struct fcgic_setenvif *lists[2] = { srv, loc };
@@ -1882,8 +1898,8 @@ START_TEST(test_no_alloc_per_eval)
         const char *argv[3] = { alloc_conds[k], "X_K", "$1$3|%{md5:%{HTTP_HOST}}|%{escape:a b}" };
         ck_assert_int_eq(fcgic_setenvif_add(s, 3, argv, NULL, NULL), 0);
     }
-    struct fcgic_expr_vars vars = { &R, freq_lookup, ftest };
-    struct fcgic_expr_env env = { &E, fenv_get, fenv_set, fenv_unset };
+    struct fcgic_expr_vars vars = {.version = FCGIC_EXPR_VARS_VERSION, .ud = &R, .lookup = freq_lookup, .file_test = ftest};
+    struct fcgic_expr_env env = {.version = FCGIC_EXPR_ENV_VERSION, .ud = &E, .get = fenv_get, .set = fenv_set, .unset = fenv_unset};
     const struct fcgic_setenvif *lists[1] = { s };
     /* a first pass may let PCRE2 size its match frames once */
     fcgic_expr_ctx_reset(ctx, &vars, &env);
@@ -1924,6 +1940,7 @@ static Suite *expr_suite(void)
     TC("functions", tcase_add_test(tc, test_functions);
        tcase_add_test(tc, test_locale_independent));
     TC("errors", tcase_add_test(tc, test_compile_errors); tcase_add_test(tc, test_limits);
+       tcase_add_test(tc, test_limits_version);
        tcase_add_test(tc, test_eval_limits); tcase_add_test(tc, test_reentrancy));
     TC("setenvif", tcase_add_test(tc, test_sei_directive_errors);
        tcase_add_test(tc, test_sei_seeds); tcase_add_test(tc, test_sei_semantics);

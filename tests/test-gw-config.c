@@ -983,7 +983,7 @@ static struct fcgic_env *apply_setenvif(const struct fcgic_setenvif *rules, cons
     ck_assert_int_eq(fcgic_env_new(&env, NULL), 0);
     ck_assert_int_eq(fcgic_expr_ctx_new(&ctx, &lim, NULL), 0);
     ck_assert_int_eq(fcgic_env_set(env, "PRESET", 6, "1", 1, FCGIC_ENV_ORIGIN_SETENV, NULL), 0);
-    struct fcgic_expr_vars vars = {(void *)r, sei_lookup, NULL};
+    struct fcgic_expr_vars vars = {.version = FCGIC_EXPR_VARS_VERSION, .ud = (void *)r, .lookup = sei_lookup, .file_test = NULL};
     struct fcgic_expr_env eops;
     fcgic_env_expr_env(env, &eops);
     fcgic_expr_ctx_reset(ctx, &vars, &eops);

@@ -234,7 +234,7 @@ static int lookup(void *ud, int src, int v, const char *name, size_t name_len, s
 
 void gw_reqexpr_bind(struct gw_reqexpr *q, struct fcgic_expr_ctx *ctx)
 {
-    struct fcgic_expr_vars xv = {q, lookup, fcgic_expr_file_test_posix};
+    struct fcgic_expr_vars xv = {.version = FCGIC_EXPR_VARS_VERSION, .ud = q, .lookup = lookup, .file_test = fcgic_expr_file_test_posix};
     fcgic_expr_ctx_reset(ctx, &xv, NULL);
 }
 

@@ -149,7 +149,7 @@ static int apply_setenvif(struct gw_worker_thread *t, const struct gw_http_reque
     q.req = req;
     q.uri_len = dlen < sizeof q.uri ? dlen : sizeof q.uri;
     memcpy(q.uri, dpath, q.uri_len);
-    struct fcgic_expr_vars xv = {&q, sei_lookup, NULL};
+    struct fcgic_expr_vars xv = {.version = FCGIC_EXPR_VARS_VERSION, .ud = &q, .lookup = sei_lookup, .file_test = NULL};
     struct fcgic_expr_env xe;
     fcgic_env_expr_env(t->vars, &xe);
     fcgic_expr_ctx_reset(t->expr_ctx, &xv, &xe);
@@ -170,7 +170,7 @@ static int apply_rules(struct gw_worker_thread *t, const struct gw_merged *m)
 {
     if (m->n_rules == 0)
         return 0;
-    struct fcgic_expr_vars xv = {t->env, lookup, NULL};
+    struct fcgic_expr_vars xv = {.version = FCGIC_EXPR_VARS_VERSION, .ud = t->env, .lookup = lookup, .file_test = NULL};
     struct fcgic_expr_env xe;
     fcgic_env_expr_env(t->env, &xe);
     fcgic_expr_ctx_reset(t->expr_ctx, &xv, &xe);
