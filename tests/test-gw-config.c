@@ -745,7 +745,7 @@ START_TEST(fcgi_setenvif)
     put("rules.conf", "# rules\nProxyFCGISetEnvIf true !X value\n");
     expect_error(load_text("Include rules.conf\n"), "rules.conf", 2, "is not allowed when using ProxyFCGISetEnvIf's "
                                                                      "unset mode");
-    expect_error(load_text("ProxyFCGISetEnvIf true\n"), "main.conf", 2, "ProxyFCGISetEnvIf takes 2-3 arguments");
+    expect_error(load_text("ProxyFCGISetEnvIf true\n"), "main.conf", 2, "ProxyFCGISetEnvIf takes two or three arguments, expr-condition env-name expr-value");
     expect_error(load_text("ProxyFCGISetEnvIf \"%{NO_SUCH}\" X\n"), "main.conf", 2, "NO_SUCH");
 }
 END_TEST
@@ -864,7 +864,7 @@ START_TEST(logs)
     expect_error(load_text("LogLevel loud\n"), "main.conf", 2, "LogLevel requires level keyword");
     expect_error(load_text("ErrorLog \"|/usr/bin/rotatelogs x\"\n"), "main.conf", 2, "piped logs are not supported");
     expect_error(load_text("CustomLog x common expr=true\n"), "main.conf", 2, "only an env=[!]variable");
-    expect_error(load_text("CustomLog x\n"), "main.conf", 2, "CustomLog takes 2-3 arguments");
+    expect_error(load_text("CustomLog x\n"), "main.conf", 2, "CustomLog takes two or three arguments");
 }
 END_TEST
 

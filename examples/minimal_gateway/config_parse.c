@@ -432,6 +432,10 @@ static int check_count(struct gw_parser *p, const struct gw_cmd *cmd)
     if (d->min_args == d->max_args)
         return gw_fail(p, &cmd->at, FCGIC_E_INVAL, "%s takes %s argument%s, %s", d->name,
                        count_words(d->min_args), d->min_args == 1 ? "" : "s", d->usage);
+    /* Apache's words for TAKE23 and TAKE123 (TAKE12 says "1-2") */
+    if (d->max_args == 3 && d->min_args >= 1)
+        return gw_fail(p, &cmd->at, FCGIC_E_INVAL, "%s takes %s arguments, %s", d->name,
+                       d->min_args == 2 ? "two or three" : "one, two or three", d->usage);
     return gw_fail(p, &cmd->at, FCGIC_E_INVAL, "%s takes %d-%d arguments, %s", d->name, d->min_args,
                    d->max_args, d->usage);
 }
