@@ -89,7 +89,7 @@ static size_t ncases;
 static int two_args(const char *key)
 {
     return strcmp(key, "param") == 0 || strcmp(key, "header") == 0 || strcmp(key, "diff param") == 0 ||
-           strcmp(key, "diff header") == 0;
+           strcmp(key, "diff header") == 0 || strcmp(key, "diff param-insert") == 0;
 }
 
 static void item_parse(struct item *it, const char *line, size_t len)
@@ -479,8 +479,27 @@ static int unsupported_directive(const char *out, char *name, size_t size)
     return 0;
 }
 
+/* Would Check run this TCase (CK_RUN_CASE, CK_EXCLUDE_CASE)? The fixture
+ * of a TCase that does not run is not called either. */
+static int tcase_selected(const char *name)
+{
+    const char *only = getenv("CK_RUN_CASE"), *ex = getenv("CK_EXCLUDE_CASE");
+    if (only && *only && strcmp(only, name) != 0)
+        return 0;
+    for (const char *p = ex; p && *p;) {
+        size_t n = strcspn(p, ",");
+        if (n == strlen(name) && strncmp(p, name, n) == 0)
+            return 0;
+        p += n + (p[n] == ',');
+    }
+    return 1;
+}
+
 static void group_setup(void)
 {
+    while (group_cursor < ngroups && !tcase_selected(groups[group_cursor].name))
+        group_cursor++;
+    ck_assert_uint_lt(group_cursor, ngroups);
     const struct group *g = &groups[group_cursor++];
     memset(&run, 0, sizeof run);
     run.g = g;
@@ -816,6 +835,24 @@ static void expect_param_set(struct expect_fcgi *f, const struct rv_buf *name, c
     rv_add(&p->value, value->p, value->len);
 }
 
+/* where: "NEXT:NAME"; NAME=value goes before the param NEXT. */
+static void expect_param_insert(struct expect_fcgi *f, const char *where, const struct rv_buf *value)
+{
+    const char *colon = strchr(where, ':');
+    ck_assert_ptr_nonnull(colon);
+    size_t at = 0;
+    while (at < f->np && (strlen(f->p[at].name.p) != (size_t)(colon - where) ||
+                          strncmp(f->p[at].name.p, where, (size_t)(colon - where)) != 0))
+        at++;
+    ck_assert_msg(at < f->np, "diff param-insert: no param %s", where);
+    ck_assert_uint_lt(f->np, sizeof f->p / sizeof f->p[0]);
+    memmove(&f->p[at + 1], &f->p[at], (f->np - at) * sizeof f->p[0]);
+    f->np++;
+    memset(&f->p[at], 0, sizeof f->p[at]);
+    rv_adds(&f->p[at].name, colon + 1);
+    rv_add(&f->p[at].value, value->p, value->len);
+}
+
 static void expect_param_del(struct expect_fcgi *f, const char *name)
 {
     for (size_t i = 0; i < f->np; i++)
@@ -943,6 +980,21 @@ static void expect_diffs(const struct exchange *x, struct expect *e)
                     expect_param_del(&e->f[f], it->a.p);
             }
             rv_free(&v);
+        } else if (strcmp(k, "param-insert") == 0) {
+            struct rv_buf v = {0};
+            resolve(&v, it->b.p ? it->b.p : "", it->b.len);
+            for (size_t f = 0; f < e->nf; f++)
+                expect_param_insert(&e->f[f], it->a.p, &v);
+            rv_free(&v);
+        } else if (strcmp(k, "param-renamed") == 0) {
+            char old[128], new[128];
+            ck_assert_int_eq(sscanf(it->a.p, "%127s %127s", old, new), 2);
+            for (size_t f = 0; f < e->nf; f++)
+                for (size_t n = 0; n < e->f[f].np; n++)
+                    if (strcmp(e->f[f].p[n].name.p, old) == 0) {
+                        e->f[f].p[n].name.len = 0;
+                        rv_adds(&e->f[f].p[n].name, new);
+                    }
         } else if (strcmp(k, "fcgi-id") == 0) {
             for (size_t f = 0; f < e->nf; f++)
                 e->f[f].id = atoi(it->a.p);
@@ -1037,16 +1089,16 @@ static void check_params(const struct fcgi_req *got, const struct expect_fcgi *w
         if (strcmp(it->key, "param") != 0)
             continue;
         const char *v = it->b.p ? it->b.p : "";
-        ck_assert_msg(n < want->np, "%s: extra param %s=%s after %s", where, it->a.p, v,
+        ck_assert_msg(n < want->np, "%s: extra param %s=%.200s after %s", where, it->a.p, v,
                       n ? want->p[n - 1].name.p : "the start");
         const struct expect_param *p = &want->p[n];
-        ck_assert_msg(strcmp(it->a.p, p->name.p) == 0, "%s: param %zu is %s=%s, Apache sent %s=%s", where, n, it->a.p,
+        ck_assert_msg(strcmp(it->a.p, p->name.p) == 0, "%s: param %zu is %s=%.200s, Apache sent %s=%.200s", where, n, it->a.p,
                       v, p->name.p, p->value.p);
         ck_assert_msg(p->volatile_value || (it->b.len == p->value.len && memcmp(v, p->value.p, p->value.len) == 0),
-                      "%s: %s=%s, Apache sent %s", where, it->a.p, v, p->value.p);
+                      "%s: %s=%.200s, Apache sent %.200s", where, it->a.p, v, p->value.p);
         n++;
     }
-    ck_assert_msg(n == want->np, "%s: param %s=%s missing", where, n < want->np ? want->p[n].name.p : "",
+    ck_assert_msg(n == want->np, "%s: param %s=%.200s missing", where, n < want->np ? want->p[n].name.p : "",
                   n < want->np ? want->p[n].value.p : "");
     ck_assert_msg(strcmp(item_value(got, "params-straddling"), "0") == 0, "%s: %s params straddle records", where,
                   item_value(got, "params-straddling"));
@@ -1081,6 +1133,12 @@ static void check_fcgi(const struct fcgi_req *got, size_t ngot, const struct exp
 
 static void check_response(const struct response *rs, const struct expect *e, const char *where)
 {
+    if (getenv("REPLAY_DEBUG")) { /* what the gateway answered, for writing a vector's differences */
+        fprintf(stderr, "%s: %s\n", where, rs->status_line.p);
+        for (size_t i = 0; i < rs->nh; i++)
+            fprintf(stderr, "    %s: %s\n", rs->h[i].name.p, rs->h[i].value.p);
+        fprintf(stderr, "    (%zu body bytes, connection %s)\n", rs->body.len, rs->closed ? "closed" : "kept");
+    }
     ck_assert_msg(rs->ninterim == e->ninterim, "%s: %zu interim responses, expected %zu", where, rs->ninterim,
                   e->ninterim);
     for (size_t i = 0; i < rs->ninterim; i++)

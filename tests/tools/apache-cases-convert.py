@@ -63,6 +63,9 @@ Apache's value (field by field; `why` gives the reason, one line):
     diff param NAME VALUE            the gateway sends NAME=VALUE (replaces
                                      Apache's value in place, or appends)
     diff no-param NAME               the gateway does not send NAME
+    diff param-renamed OLD NEW       the gateway sends NEW where Apache sent OLD
+    diff param-insert NEXT:NAME VALUE  the gateway sends NAME=VALUE before NEXT
+    diff stdin-records any           STDIN record sizes are not compared
     diff fcgi-id ID                  the gateway's request id
     diff client-close 0|1            the gateway keeps / closes the connection
     diff interim N | diff no-interim
@@ -272,6 +275,7 @@ def gateway_error(status, why):
     return [("diff status-line HTTP/1.1 %d %s" % (status, REASONS[status]), why),
             ("diff header Content-Type text/plain; charset=utf-8", "the gateway's error page is one line of text"),
             ("diff header Content-Length %d" % len(body), "the gateway's error page is one line of text"),
+            ("diff no-header Transfer-Encoding", "the gateway's error page has a length"),
             ("diff body " + esc(b(body)), "the gateway's error page is one line of text")]
 
 
@@ -291,18 +295,36 @@ def r_nokeepalive(case, ex):
     return []
 
 
+KEEPS_AFTER_ERROR = "the gateway keeps the client connection after an error it answers itself (Apache closes)"
+
+
+def keeps_connection(resp):
+    if header_value(resp, "Connection") == "close":
+        return [("diff no-header Connection", KEEPS_AFTER_ERROR), ("diff client-close 0", KEEPS_AFTER_ERROR)]
+    return []
+
+
 def r_error_page(case, ex):
     resp = ex["response_to_client"]
     ctype = header_value(resp, "Content-Type") or ""
-    if resp["status"] in REASONS and ctype.startswith("text/html; charset=iso-8859-1"):
-        out = gateway_error(resp["status"], "the same status as Apache")
-        if header_value(resp, "Connection") == "close":
-            out += [("diff no-header Connection", "the gateway keeps the client connection after an error "
-                                                  "it answers itself"),
-                    ("diff client-close 0", "the gateway keeps the client connection after an error "
-                                            "it answers itself")]
-        return out
+    if resp["status"] in REASONS and ctype.startswith("text/html; charset=iso-8859-1") \
+            and case["name"] not in CASE_DIFFS:
+        return gateway_error(resp["status"], "the same status as Apache") + keeps_connection(resp)
     return []
+
+
+def r_balancer_vars(case, ex):
+    names = [n for n in ("BALANCER_NAME", "BALANCER_WORKER_NAME", "BALANCER_WORKER_ROUTE") if n in all_params(ex)]
+    return [("diff no-param " + n, "an internal Apache balancer variable, not sent") for n in names]
+
+
+def r_request_id(case, ex):
+    out = []
+    for fr in ex["received_by_backend"]:
+        if fr["keep_conn"] and fr["index_in_conn"] > 1:
+            out.append(("diff fcgi-id %d" % fr["index_in_conn"], "request ids rotate on a kept connection, so a "
+                        "late record of an earlier request is recognised; Apache always uses 1"))
+    return out
 
 
 def r_stdin_records(case, ex):
@@ -314,11 +336,70 @@ def r_stdin_records(case, ex):
     return []
 
 
-RULES = [r_path, r_nokeepalive, r_error_page, r_stdin_records]
+def r_dropped_vars(case, ex):
+    """Apache drops a variable whose pair does not fit in 16384 bytes."""
+    out = []
+    why = ("the gateway sends variables of any size; Apache drops a pair that does not fit in 16384 bytes "
+           "(AH02536)")
+    for fr in ex["received_by_backend"]:
+        names = [n for n, _ in fr["params"]]
+        target = ex["request"]["target"]
+        query = target.split("?", 1)[1] if "?" in target else ""
+        if "SCRIPT_NAME" in names and "QUERY_STRING" not in names:
+            out.append(("diff param-insert SCRIPT_NAME:QUERY_STRING " + esc(b(query)), why))
+        if "SCRIPT_NAME" in names and "REQUEST_URI" not in names:
+            out.append(("diff param-insert SCRIPT_NAME:REQUEST_URI " + esc(b(target)), why))
+    return out
+
+
+RULES = [r_path, r_dropped_vars, r_nokeepalive, r_balancer_vars, r_error_page, r_stdin_records, r_request_id]
 
 # Differences of single cases: (diff-line, why) pairs by case name, or by
 # (case name, exchange index).
+STRICT_CGI = "strict CGI response parsing: a malformed header block is an invalid response (502)"
+BODY_FROM_CHUNKED = ("the gateway holds a chunked body whole and always sends CONTENT_LENGTH; Apache sends "
+                     "HTTP_TRANSFER_ENCODING from 16384 bytes on")
+EXPECT_KEEP = ("the body came with the request, so the gateway keeps the connection and streams the answer "
+               "chunked; Apache closes it and delimits the answer by the close")
+STREAMED_HEAD = ("the gateway sends the head when the CGI header block ends and streams the body chunked; "
+                 "Apache had the whole (empty) answer first")
+PARSER_CLOSE = "a request the HTTP parser refuses ends the connection"
 CASE_DIFFS = {
+    "body_expect_100": [
+        ("diff interim 100", "the gateway answers Expect: 100-continue with 100 Continue before reading the body"),
+        ("diff no-header Connection", EXPECT_KEEP),
+        ("diff header Transfer-Encoding chunked", EXPECT_KEEP),
+        ("diff client-close 0", EXPECT_KEEP),
+    ],
+    "body_post_chunked_16385": [
+        ("diff param-renamed HTTP_TRANSFER_ENCODING CONTENT_LENGTH", BODY_FROM_CHUNKED),
+        ("diff param CONTENT_LENGTH 16385", BODY_FROM_CHUNKED),
+    ],
+    "hdr_hop_by_hop": [
+        ("diff no-header Keep-Alive", "HTTP/1.1 connections persist by default: the gateway sends no Keep-Alive"),
+        ("diff no-header Connection", "HTTP/1.1 connections persist by default: the gateway sends no Connection"),
+    ],
+    "pp_newline_encoded": gateway_error(400, "a CR or LF decoded into SCRIPT_NAME is refused (header injection); "
+                                        "Apache passes it") + [
+        ("diff no-fcgi", "refused before the application is asked")],
+    "pp_raw_highbit_path": gateway_error(400, "request-target bytes outside visible ASCII are refused (RFC 9112); "
+                                         "Apache passes them") + [
+        ("diff no-fcgi", "refused before the application is asked"),
+        ("diff header Connection close", PARSER_CLOSE), ("diff client-close 1", PARSER_CLOSE)],
+    "resp_close_immediately": gateway_error(502, "an application that closes without answering sent an invalid "
+                                            "response (502); Apache answers 503") + [
+        ("diff no-header Connection", KEEPS_AFTER_ERROR), ("diff client-close 0", KEEPS_AFTER_ERROR)],
+    "resp_invalid_header_line": gateway_error(502, STRICT_CGI) + [
+        ("diff no-header Connection", KEEPS_AFTER_ERROR), ("diff client-close 0", KEEPS_AFTER_ERROR)],
+    "resp_no_headers_at_all": gateway_error(502, STRICT_CGI + "; Apache sends the whole output as the body"),
+    "resp_location_local_static": [
+        ("diff status-line HTTP/1.1 302 Found", "a local Location without Status is not followed internally: "
+                                                "the client gets a 302; Apache sends 200"),
+        ("diff no-header Content-Length", STREAMED_HEAD),
+        ("diff header Transfer-Encoding chunked", STREAMED_HEAD),
+    ],
+    "resp_backend_timeout": gateway_error(504, "worker sharing: timeout=2 on the second ProxyPass of one backend "
+                                          "applies to the shared worker; Apache ignores it (AH01146)"),
 }
 
 
