@@ -71,6 +71,10 @@ Apache's value (field by field; `why` gives the reason, one line):
     diff interim N | diff no-interim
     why TEXT
 A `diff` line belongs to the exchange it appears in.
+Known gateway bugs (the gateway is wrong, Apache right) that need more than
+a small fix: `bug` lines, with the same kinds as `diff`, assert what the
+gateway does today so the test stays meaningful, and the replayer prints
+each one; fixing the bug makes the case fail until the line is removed.
 """
 
 import hashlib
@@ -403,8 +407,28 @@ CASE_DIFFS = {
 }
 
 
+def b_balancer_filename(case, idx, ex):
+    """SCRIPT_FILENAME names the balancer's first member, not the member chosen."""
+    out = []
+    for fr in ex["received_by_backend"]:
+        if fr["backend"] != "b1" and "BALANCER_NAME" in [n for n, _ in fr["params"]]:
+            for name, value in fr["params"]:
+                if name == "SCRIPT_FILENAME":
+                    value = ports_to_placeholders(value, case["backends"]).replace(
+                        "@%s@" % fr["backend"].upper(), "@B1@")
+                    out.append(("bug param SCRIPT_FILENAME " + esc(b(value)),
+                                "SCRIPT_FILENAME names the balancer's first member, not the member chosen; "
+                                "the params are built before the balancer picks a member"))
+    return out
+
+
+KNOWN_BUGS = [b_balancer_filename]
+
+
 def diffs_for(case, idx, ex):
     out = []
+    for bug in KNOWN_BUGS:
+        out += bug(case, idx, ex)
     for rule in RULES:
         out += rule(case, ex)
     out += CASE_DIFFS.get(case["name"], [])
