@@ -700,6 +700,40 @@ START_TEST(balancers)
 }
 END_TEST
 
+/* <Proxy url key=value>: the parameters of the section's worker or
+ * balancer; a unix-socket worker takes those of its fcgi://host worker, as
+ * Apache's PHP-FPM recipe <Proxy "fcgi://localhost/" enablereuse=on max=10>
+ * with SetHandler "proxy:unix:/run/php.sock|fcgi://localhost/". */
+START_TEST(proxy_section_params)
+{
+    expect_ok(load_text("DocumentRoot /srv\n"
+                        "<Proxy \"fcgi://localhost/\" enablereuse=on max=10>\n</Proxy>\n"
+                        "<Proxy balancer://b lbmethod=bytraffic>\n  BalancerMember fcgi://h:1\n</Proxy>\n"
+                        "<FilesMatch \"\\.php$\">\n"
+                        "  SetHandler \"proxy:unix:/run/php.sock|fcgi://localhost/\"\n"
+                        "</FilesMatch>\n"
+                        "ProxyPass /own/ \"unix:/run/own.sock|fcgi://localhost/\" max=3\n"));
+    const struct gw_server *s = srv();
+    ck_assert_uint_eq(s->n_workers, 3);
+    const struct gw_worker *own = NULL, *php = NULL;
+    for (size_t i = 0; i < s->n_workers; i++) {
+        if (strcmp(s->workers[i]->address, "unix:/run/own.sock|fcgi://localhost") == 0)
+            own = s->workers[i];
+        if (strcmp(s->workers[i]->address, "unix:/run/php.sock|fcgi://localhost") == 0)
+            php = s->workers[i];
+    }
+    ck_assert_ptr_nonnull(own);
+    ck_assert_ptr_nonnull(php);
+    ck_assert_uint_eq(own->params.max, 3); /* parameters of its own: nothing inherited */
+    ck_assert_int_eq(own->params.enable_reuse, 0);
+    ck_assert_int_eq(php->params.enable_reuse, 1);
+    ck_assert_uint_eq(php->params.max, 10);
+    ck_assert_int_eq(s->balancers[0]->method, FCGIC_LB_BYTRAFFIC);
+    expect_error(load_text("<Proxy fcgi://h:1 bogus>\n</Proxy>\n"), "main.conf", 2,
+                 "<Proxy>: flag or argument \"bogus\" is not supported");
+}
+END_TEST
+
 /* ------------------------------------------------------------------------ */
 /* Refused directives                                                       */
 
@@ -940,7 +974,8 @@ static Suite *gw_config_suite(void)
         {"server values", server_values},   {"server errors", server_errors},
         {"directory values", directory_values}, {"proxy pass", proxy_pass},
         {"proxy pass errors", proxy_pass_errors}, {"handlers", handlers},
-        {"balancers", balancers},           {"refused", refused_by_name},
+        {"balancers", balancers},           {"proxy section parameters", proxy_section_params},
+        {"refused", refused_by_name},
         {"ProxyFCGISetEnvIf", fcgi_setenvif}, {"SetEnvIf", setenvif},
         {"logs", logs},                     {"everything", everything},
     };
