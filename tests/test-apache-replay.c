@@ -1005,9 +1005,9 @@ static void expect_diffs(const struct vcase *c, const struct exchange *x, struct
                         e->f[f].p[n].name.len = 0;
                         rv_adds(&e->f[f].p[n].name, new);
                     }
-        } else if (strcmp(k, "fcgi-id") == 0) {
+        } else if (strcmp(k, "fcgi-id") == 0) { /* -1: the request's ordinal on its connection */
             for (size_t f = 0; f < e->nf; f++)
-                e->f[f].id = atoi(it->a.p);
+                e->f[f].id = strcmp(it->a.p, "rotate") == 0 ? -1 : atoi(it->a.p);
         } else if (strcmp(k, "stdin-records") == 0) {
             for (size_t f = 0; f < e->nf; f++)
                 snprintf(e->f[f].stdin_recs, sizeof e->f[f].stdin_recs, "%s", it->a.p);
@@ -1027,26 +1027,36 @@ static void expect_diffs(const struct vcase *c, const struct exchange *x, struct
 
 struct conn_map {
     char backend[8];
-    int apache, ours;
+    int apache, ours, offset; /* offset: Apache's index on the connection minus ours */
 };
 
-/* Apache's connection ordinals and ours must match one to one. */
-static void check_conn(struct conn_map *m, size_t *nm, const char *backend, int apache, int ours, const char *where)
+/* Apache's connections and ours must match one to one, and so must the
+ * requests on each: a request Apache sent on a new connection goes on a new
+ * one here too. A connection Apache opened before the case (its first
+ * request in the case is not its first) is matched to whatever connection
+ * the gateway uses, from there on. */
+static void check_conn(struct conn_map *m, size_t *nm, const char *backend, const struct expect_fcgi *w, int ours,
+                       int index, const char *where)
 {
     for (size_t i = 0; i < *nm; i++) {
         int same_b = strcmp(m[i].backend, backend) == 0;
-        if (same_b && m[i].apache == apache) {
+        if (same_b && m[i].apache == w->conn) {
             ck_assert_msg(m[i].ours == ours, "%s: Apache reused its connection %d, the gateway did not", where,
-                          apache);
+                          w->conn);
+            ck_assert_msg(w->index - index == m[i].offset, "%s: request %d on its connection, Apache's %d", where,
+                          index, w->index);
             return;
         }
         ck_assert_msg(!(same_b && m[i].ours == ours), "%s: the gateway reused a connection, Apache opened a new one",
                       where);
     }
+    ck_assert_msg(w->index > 1 || index == 1, "%s: the gateway reused a connection (request %d on it), Apache "
+                  "opened a new one", where, index);
     ck_assert_uint_lt(*nm, 32);
     snprintf(m[*nm].backend, sizeof m[*nm].backend, "%s", backend);
-    m[*nm].apache = apache;
-    m[(*nm)++].ours = ours;
+    m[*nm].apache = w->conn;
+    m[*nm].ours = ours;
+    m[(*nm)++].offset = w->index - index;
 }
 
 static void check_records(const struct fcgi_req *got, const struct expect_fcgi *want, const char *where)
@@ -1127,10 +1137,10 @@ static void check_fcgi(const struct fcgi_req *got, size_t ngot, const struct exp
         snprintf(at, sizeof at, "%s, FastCGI request %zu", where, i + 1);
         ck_assert_msg(strcmp(g->backend, w->backend) == 0, "%s: went to %s, Apache's to %s", at, g->backend,
                       w->backend);
-        check_conn(m, nm, g->backend, w->conn, g->conn, at);
-        ck_assert_msg(g->index == w->index, "%s: request %d on its connection, Apache's %d", at, g->index, w->index);
+        check_conn(m, nm, g->backend, w, g->conn, g->index, at);
         ck_assert_msg(g->flags == w->flags, "%s: BEGIN_REQUEST flags %d, Apache's %d", at, g->flags, w->flags);
-        ck_assert_msg(g->id == w->id, "%s: request id %d, Apache's %d", at, g->id, w->id);
+        ck_assert_msg(g->id == (w->id == -1 ? g->index : w->id), "%s: request id %d, expected %d", at, g->id,
+                      w->id == -1 ? g->index : w->id);
         ck_assert_msg(g->role == 1, "%s: role %d", at, g->role);
         check_records(g, w, at);
         check_params(g, w, at);

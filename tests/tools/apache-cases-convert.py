@@ -66,7 +66,8 @@ Apache's value (field by field; `why` gives the reason, one line):
     diff param-renamed OLD NEW       the gateway sends NEW where Apache sent OLD
     diff param-insert NEXT:NAME VALUE  the gateway sends NAME=VALUE before NEXT
     diff stdin-records any           STDIN record sizes are not compared
-    diff fcgi-id ID                  the gateway's request id
+    diff fcgi-id ID|rotate           the gateway's request id (rotate: the
+                                     request's ordinal on its connection)
     diff client-close 0|1            the gateway keeps / closes the connection
     diff interim N | diff no-interim
     why TEXT
@@ -323,20 +324,10 @@ def r_balancer_vars(case, ex):
 
 
 def r_request_id(case, ex):
-    out = []
     for fr in ex["received_by_backend"]:
-        if fr["keep_conn"] and fr["index_in_conn"] > 1:
-            out.append(("diff fcgi-id %d" % fr["index_in_conn"], "request ids rotate on a kept connection, so a "
-                        "late record of an earlier request is recognised; Apache always uses 1"))
-    return out
-
-
-def r_stdin_records(case, ex):
-    for fr in ex["received_by_backend"]:
-        recs = fr["stdin"]["record_lengths"]
-        if len(recs) > 1:
-            return [("diff stdin-records any", "the gateway forwards the body as it reads it, in records of up "
-                                               "to 65535 bytes; Apache cuts 8192-byte records")]
+        if fr["keep_conn"]:
+            return [("diff fcgi-id rotate", "request ids rotate on a kept connection (the nth request has id n), so "
+                     "a late record of an earlier request is recognised; Apache always uses 1")]
     return []
 
 
@@ -354,6 +345,15 @@ def r_dropped_vars(case, ex):
         if "SCRIPT_NAME" in names and "REQUEST_URI" not in names:
             out.append(("diff param-insert SCRIPT_NAME:REQUEST_URI " + esc(b(target)), why))
     return out
+
+
+def r_stdin_records(case, ex):
+    for fr in ex["received_by_backend"]:
+        recs = fr["stdin"]["record_lengths"]
+        if len(recs) > 1:
+            return [("diff stdin-records any", "the gateway forwards the body as it reads it, in records of up "
+                                               "to 65535 bytes; Apache cuts 8192-byte records")]
+    return []
 
 
 RULES = [r_path, r_dropped_vars, r_nokeepalive, r_balancer_vars, r_error_page, r_stdin_records, r_request_id]
