@@ -12,7 +12,8 @@
  * compares what the application received (records, params in order, STDIN)
  * and what the client got (status line, headers, body, whether the
  * connection stays open) with what Apache did, except for the fields a
- * `diff` line of the vector replaces with the gateway's intended value.
+ * `diff` line of the vector replaces with the gateway's intended value (or
+ * a `bug` line with its value today, printed as a known gateway bug).
  *
  * Not compared: Date and Server; the order of response headers (Apache
  * writes Content-Type last); the error log; the values of the params the
@@ -49,8 +50,8 @@
 #define GW_EXE_ENV "GW_EXE"
 #define MAX_BACKENDS 2
 
-/* Check's asserts work inside tests only; loading the vectors and probing
- * the groups happen before, so those helpers stop the program instead. */
+/* Check's asserts work inside tests only; the vectors are loaded before, so
+ * the helpers that run then stop the program instead. */
 #define need(cond, ...)                                                                                               \
     do {                                                                                                               \
         if (!(cond)) {                                                                                                 \
@@ -100,7 +101,7 @@ static void item_parse(struct item *it, const char *line, size_t len)
     memset(it, 0, sizeof *it);
     const char *sp = memchr(line, ' ', len);
     size_t kl = sp ? (size_t)(sp - line) : len;
-    need(kl < sizeof it->key, "too many items");
+    need(kl < sizeof it->key, "key too long in \"%.*s\"", (int)len, line);
     memcpy(it->key, line, kl);
     const char *rest = sp ? sp + 1 : line + len;
     size_t rl = (size_t)(line + len - rest);
