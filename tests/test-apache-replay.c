@@ -52,7 +52,7 @@
 
 /* Check's asserts work inside tests only; the vectors are loaded before, so
  * the helpers that run then stop the program instead. */
-#define need(cond, ...)                                                                                               \
+#define need(cond, ...)                                                                                                \
     do {                                                                                                               \
         if (!(cond)) {                                                                                                 \
             fprintf(stderr, "test-apache-replay: " __VA_ARGS__);                                                       \
@@ -244,8 +244,8 @@ static const struct item *find_item(const struct item *v, size_t n, const char *
 
 struct group {
     const char *name;
-    size_t first, count;           /* its cases: cases[first .. first + count) */
-    char skip[256];                /* the reason it does not run, or "" */
+    size_t first, count; /* its cases: cases[first .. first + count) */
+    char skip[256];      /* the reason it does not run, or "" */
 };
 
 static struct group *groups;
@@ -253,7 +253,7 @@ static size_t ngroups, group_cursor;
 
 static struct {
     const struct group *g;
-    char dir[64];                  /* /tmp/apache-replay-XXXXXX */
+    char dir[64]; /* /tmp/apache-replay-XXXXXX */
     char docroot[128];
     char conf[160];
     char script[160];
@@ -292,8 +292,8 @@ static void write_file(const char *path, const char *text, size_t len)
 static void make_docroot(void)
 {
     static const char *const dirs[] = {"x", "local", "myapp", "myapp/dir", "myapp/noext", "prefix42"};
-    static const char *const files[] = {"index.html",    "index.php",     "static.txt",  "x/index.php",
-                                        "x/other.php",   "local/path",    "myapp/a.php", "myapp/a.b.php",
+    static const char *const files[] = {"index.html",      "index.php",     "static.txt",     "x/index.php",
+                                        "x/other.php",     "local/path",    "myapp/a.php",    "myapp/a.b.php",
                                         "myapp/dir/a.php", "myapp/a b.php", "myapp/index.php"};
     char p[512];
     ck_assert_int_eq(mkdir(run.docroot, 0755), 0);
@@ -407,8 +407,8 @@ static int run_gw(const char *a1, const char *a2, const char *a3, struct rv_buf 
 
 static int connect_gw(void)
 {
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)run.port),
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    struct sockaddr_in a = {
+        .sin_family = AF_INET, .sin_port = htons((uint16_t)run.port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     ck_assert_int_ge(s, 0);
     struct timeval tv = {20, 0};
@@ -501,7 +501,6 @@ static int start_gateway(struct group *g)
     return -1;
 }
 
-
 /* Would Check run this TCase (CK_RUN_CASE, CK_EXCLUDE_CASE)? The fixture
  * of a TCase that does not run is not called either. */
 static int tcase_selected(const char *name)
@@ -578,7 +577,7 @@ struct response {
     struct header h[128];
     size_t nh;
     struct rv_buf body;
-    int closed;                    /* the server closed the connection after it */
+    int closed; /* the server closed the connection after it */
 };
 
 struct reader {
@@ -781,9 +780,8 @@ static void read_backend_logs(struct fcgi_req **out, size_t *nout)
                 cur = &(*out)[(*nout)++];
                 memset(cur, 0, sizeof *cur);
                 snprintf(cur->backend, sizeof cur->backend, "%s", run.be_name[k]);
-                ck_assert_int_eq(sscanf(line + 5, "%d %d %d %d %d", &cur->conn, &cur->index, &cur->flags,
-                                        &cur->id, &cur->role),
-                                 5);
+                ck_assert_int_eq(
+                    sscanf(line + 5, "%d %d %d %d %d", &cur->conn, &cur->index, &cur->flags, &cur->id, &cur->role), 5);
                 continue;
             }
             ck_assert_msg(cur != NULL, "%s: \"%s\" before a request", run.log[k], line);
@@ -942,8 +940,7 @@ static void expect_recorded(const struct vcase *c, const struct exchange *x, str
             ck_assert_uint_lt(e->nf, sizeof e->f / sizeof e->f[0]);
             f = &e->f[e->nf++];
             e->nf_filled = e->nf;
-            ck_assert_int_eq(sscanf(it->a.p, "%7s %d %d %d %d", f->backend, &f->conn, &f->index, &f->flags, &f->id),
-                             5);
+            ck_assert_int_eq(sscanf(it->a.p, "%7s %d %d %d %d", f->backend, &f->conn, &f->index, &f->flags, &f->id), 5);
         } else if (strcmp(it->key, "param") == 0) {
             struct rv_buf v = {0};
             resolve(&v, it->b.p ? it->b.p : "", it->b.len);
@@ -1013,8 +1010,8 @@ static void rename_param(struct expect_fcgi *f, const char *old, const char *new
  * exchange's FastCGI requests. Returns 0 when kind is not one. */
 static int diff_fcgi(const char *kind, const struct item *it, struct expect *e)
 {
-    static const char *const kinds[] = {"no-fcgi", "param", "no-param", "param-insert", "param-renamed",
-                                        "fcgi-id", "stdin-records"};
+    static const char *const kinds[] = {"no-fcgi",       "param",   "no-param",     "param-insert",
+                                        "param-renamed", "fcgi-id", "stdin-records"};
     size_t known = 0;
     while (known < sizeof kinds / sizeof kinds[0] && strcmp(kind, kinds[known]) != 0)
         known++;
@@ -1093,8 +1090,10 @@ static void check_conn(struct conn_map *m, size_t *nm, const char *backend, cons
         ck_assert_msg(!(same_b && m[i].ours == ours), "%s: the gateway reused a connection, Apache opened a new one",
                       where);
     }
-    ck_assert_msg(w->index > 1 || index == 1, "%s: the gateway reused a connection (request %d on it), Apache "
-                  "opened a new one", where, index);
+    ck_assert_msg(w->index > 1 || index == 1,
+                  "%s: the gateway reused a connection (request %d on it), Apache "
+                  "opened a new one",
+                  where, index);
     ck_assert_uint_lt(*nm, 32);
     snprintf(m[*nm].backend, sizeof m[*nm].backend, "%s", backend);
     m[*nm].apache = w->conn;
@@ -1155,8 +1154,8 @@ static void check_params(const struct fcgi_req *got, const struct expect_fcgi *w
         ck_assert_msg(n < want->np, "%s: extra param %s=%.200s after %s", where, it->a.p, v,
                       n ? want->p[n - 1].name.p : "the start");
         const struct expect_param *p = &want->p[n];
-        ck_assert_msg(strcmp(it->a.p, p->name.p) == 0, "%s: param %zu is %s=%.200s, Apache sent %s=%.200s", where, n, it->a.p,
-                      v, p->name.p, p->value.p);
+        ck_assert_msg(strcmp(it->a.p, p->name.p) == 0, "%s: param %zu is %s=%.200s, Apache sent %s=%.200s", where, n,
+                      it->a.p, v, p->name.p, p->value.p);
         ck_assert_msg(p->volatile_value || (it->b.len == p->value.len && memcmp(v, p->value.p, p->value.len) == 0),
                       "%s: %s=%.200s, Apache sent %.200s", where, it->a.p, v, p->value.p);
         n++;
@@ -1169,8 +1168,8 @@ static void check_params(const struct fcgi_req *got, const struct expect_fcgi *w
                   item_value(got, "params-nonminimal"));
 }
 
-static void check_fcgi(const struct fcgi_req *got, size_t ngot, const struct expect *e, struct conn_map *m,
-                       size_t *nm, const char *where)
+static void check_fcgi(const struct fcgi_req *got, size_t ngot, const struct expect *e, struct conn_map *m, size_t *nm,
+                       const char *where)
 {
     ck_assert_msg(ngot == e->nf, "%s: the backends got %zu requests, Apache sent %zu", where, ngot, e->nf);
     for (size_t i = 0; i < ngot; i++) {
@@ -1323,8 +1322,8 @@ static void groups_build(void)
             groups[ngroups++].first = i;
         }
         /* the cases of a group must be contiguous: sort them by group */
-        need(groups[g].first + groups[g].count == i, "%s: cases of group %s are not contiguous",
-                      cases[i].name, cases[i].group);
+        need(groups[g].first + groups[g].count == i, "%s: cases of group %s are not contiguous", cases[i].name,
+             cases[i].group);
         groups[g].count++;
     }
 }

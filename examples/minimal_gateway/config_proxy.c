@@ -500,8 +500,7 @@ int gw_proxy_section(struct gw_parser *p, const struct gw_origin *at, const char
     return f->worker ? 0 : nomem(p, at);
 }
 
-int gw_proxy_section_params(struct gw_parser *p, const struct gw_origin *at, struct gw_frame *f, char **argv,
-                            int argc)
+int gw_proxy_section_params(struct gw_parser *p, const struct gw_origin *at, struct gw_frame *f, char **argv, int argc)
 {
     static const struct gw_directive proxy = {"<Proxy>", GW_CTX_SERVER, 1, -1, "", NULL};
     struct gw_cmd cmd = {&proxy, "<Proxy>", argv, argc, *at};

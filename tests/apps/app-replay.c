@@ -56,8 +56,9 @@ static const char *script_path, *log_path;
 
 static const char *type_name(unsigned t)
 {
-    static const char *const names[] = {"?", "BEGIN_REQUEST", "ABORT_REQUEST", "END_REQUEST", "PARAMS", "STDIN",
-                                        "STDOUT", "STDERR", "DATA", "GET_VALUES", "GET_VALUES_RESULT"};
+    static const char *const names[] = {"?",      "BEGIN_REQUEST", "ABORT_REQUEST",    "END_REQUEST",
+                                        "PARAMS", "STDIN",         "STDOUT",           "STDERR",
+                                        "DATA",   "GET_VALUES",    "GET_VALUES_RESULT"};
     return t < sizeof names / sizeof names[0] ? names[t] : "UNKNOWN";
 }
 
@@ -90,8 +91,14 @@ static void write_all(int fd, const void *buf, size_t n)
 
 static void emit(int fd, unsigned type, unsigned id, const void *data, size_t len)
 {
-    unsigned char h[8] = {1, (unsigned char)type, (unsigned char)(id >> 8), (unsigned char)id,
-                          (unsigned char)(len >> 8), (unsigned char)len, 0, 0};
+    unsigned char h[8] = {1,
+                          (unsigned char)type,
+                          (unsigned char)(id >> 8),
+                          (unsigned char)id,
+                          (unsigned char)(len >> 8),
+                          (unsigned char)len,
+                          0,
+                          0};
     write_all(fd, h, 8);
     if (len)
         write_all(fd, data, len);
@@ -102,8 +109,8 @@ static void emit(int fd, unsigned type, unsigned id, const void *data, size_t le
 struct req {
     unsigned id, flags, role;
     struct rv_buf log;
-    struct rv_buf params;          /* PARAMS content, concatenated */
-    size_t bounds[512], nbounds;   /* record ends inside params */
+    struct rv_buf params;        /* PARAMS content, concatenated */
+    size_t bounds[512], nbounds; /* record ends inside params */
     size_t stdin_len;
     uint64_t stdin_fnv;
     struct rv_buf stdin_recs;
@@ -231,7 +238,7 @@ static int read_request(int fd, struct req *r, unsigned conn, unsigned index)
 struct script {
     unsigned delay_ms;
     int no_end, no_terminator;
-    struct rv_buf out;         /* STDOUT record contents, each behind a size_t length */
+    struct rv_buf out; /* STDOUT record contents, each behind a size_t length */
 };
 
 static void script_record(struct script *s, const char *text, size_t n, size_t max)

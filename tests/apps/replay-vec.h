@@ -68,10 +68,18 @@ static inline int rv_unescape_one(const char *s, size_t n, size_t *i, unsigned c
     char c = s[*i + 1];
     *i += 2;
     switch (c) {
-    case '\\': *out = '\\'; return 0;
-    case 'r': *out = '\r'; return 0;
-    case 'n': *out = '\n'; return 0;
-    case 't': *out = '\t'; return 0;
+    case '\\':
+        *out = '\\';
+        return 0;
+    case 'r':
+        *out = '\r';
+        return 0;
+    case 'n':
+        *out = '\n';
+        return 0;
+    case 't':
+        *out = '\t';
+        return 0;
     case 'x':
         if (*i + 2 > n || app_hexval(s[*i]) < 0 || app_hexval(s[*i + 1]) < 0)
             return -1;
