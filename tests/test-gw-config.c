@@ -700,6 +700,40 @@ START_TEST(balancers)
 }
 END_TEST
 
+/* <Proxy url key=value>: the parameters of the section's worker or
+ * balancer; a unix-socket worker takes those of its fcgi://host worker, as
+ * Apache's PHP-FPM recipe <Proxy "fcgi://localhost/" enablereuse=on max=10>
+ * with SetHandler "proxy:unix:/run/php.sock|fcgi://localhost/". */
+START_TEST(proxy_section_params)
+{
+    expect_ok(load_text("DocumentRoot /srv\n"
+                        "<Proxy \"fcgi://localhost/\" enablereuse=on max=10>\n</Proxy>\n"
+                        "<Proxy balancer://b lbmethod=bytraffic>\n  BalancerMember fcgi://h:1\n</Proxy>\n"
+                        "<FilesMatch \"\\.php$\">\n"
+                        "  SetHandler \"proxy:unix:/run/php.sock|fcgi://localhost/\"\n"
+                        "</FilesMatch>\n"
+                        "ProxyPass /own/ \"unix:/run/own.sock|fcgi://localhost/\" max=3\n"));
+    const struct gw_server *s = srv();
+    ck_assert_uint_eq(s->n_workers, 3);
+    const struct gw_worker *own = NULL, *php = NULL;
+    for (size_t i = 0; i < s->n_workers; i++) {
+        if (strcmp(s->workers[i]->address, "unix:/run/own.sock|fcgi://localhost") == 0)
+            own = s->workers[i];
+        if (strcmp(s->workers[i]->address, "unix:/run/php.sock|fcgi://localhost") == 0)
+            php = s->workers[i];
+    }
+    ck_assert_ptr_nonnull(own);
+    ck_assert_ptr_nonnull(php);
+    ck_assert_uint_eq(own->params.max, 3); /* parameters of its own: nothing inherited */
+    ck_assert_int_eq(own->params.enable_reuse, 0);
+    ck_assert_int_eq(php->params.enable_reuse, 1);
+    ck_assert_uint_eq(php->params.max, 10);
+    ck_assert_int_eq(s->balancers[0]->method, FCGIC_LB_BYTRAFFIC);
+    expect_error(load_text("<Proxy fcgi://h:1 bogus>\n</Proxy>\n"), "main.conf", 2,
+                 "<Proxy>: flag or argument \"bogus\" is not supported");
+}
+END_TEST
+
 /* ------------------------------------------------------------------------ */
 /* Directory, If, Require, Header, ErrorDocument                           */
 
@@ -945,7 +979,7 @@ START_TEST(fcgi_setenvif)
     put("rules.conf", "# rules\nProxyFCGISetEnvIf true !X value\n");
     expect_error(load_text("Include rules.conf\n"), "rules.conf", 2, "is not allowed when using ProxyFCGISetEnvIf's "
                                                                      "unset mode");
-    expect_error(load_text("ProxyFCGISetEnvIf true\n"), "main.conf", 2, "ProxyFCGISetEnvIf takes 2-3 arguments");
+    expect_error(load_text("ProxyFCGISetEnvIf true\n"), "main.conf", 2, "ProxyFCGISetEnvIf takes two or three arguments, expr-condition env-name expr-value");
     expect_error(load_text("ProxyFCGISetEnvIf \"%{NO_SUCH}\" X\n"), "main.conf", 2, "NO_SUCH");
 }
 END_TEST
@@ -1064,7 +1098,7 @@ START_TEST(logs)
     expect_error(load_text("LogLevel loud\n"), "main.conf", 2, "LogLevel requires level keyword");
     expect_error(load_text("ErrorLog \"|/usr/bin/rotatelogs x\"\n"), "main.conf", 2, "piped logs are not supported");
     expect_error(load_text("CustomLog x common expr=true\n"), "main.conf", 2, "only an env=[!]variable");
-    expect_error(load_text("CustomLog x\n"), "main.conf", 2, "CustomLog takes 2-3 arguments");
+    expect_error(load_text("CustomLog x\n"), "main.conf", 2, "CustomLog takes two or three arguments");
 }
 END_TEST
 
@@ -1140,7 +1174,8 @@ static Suite *gw_config_suite(void)
         {"server values", server_values},   {"server errors", server_errors},
         {"directory values", directory_values}, {"proxy pass", proxy_pass},
         {"proxy pass errors", proxy_pass_errors}, {"handlers", handlers},
-        {"balancers", balancers},           {"refused", refused_by_name},
+        {"balancers", balancers},           {"proxy section parameters", proxy_section_params},
+        {"refused", refused_by_name},
         {"ProxyFCGISetEnvIf", fcgi_setenvif}, {"SetEnvIf", setenvif},
         {"logs", logs},                     {"everything", everything},
         {"Directory", directory_sections},  {"If", if_sections},

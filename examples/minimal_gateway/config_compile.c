@@ -205,6 +205,7 @@ int gw_compile(struct gw_parser *p)
         s->threads = n > 0 && n <= 1024 ? (unsigned)n : 1u;
     }
     finish_sections(p);
+    gw_proxy_inherit_unix_params(p);
     int rc = finish_balancers(p);
     if (rc == 0)
         rc = gw_directories_finish(p);

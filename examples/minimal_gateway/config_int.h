@@ -285,6 +285,12 @@ int gw_dir_balancer_member(struct gw_parser *p, const struct gw_cmd *cmd);
 int gw_dir_proxy_set(struct gw_parser *p, const struct gw_cmd *cmd);
 /* <Proxy url>: find or create the worker or balancer the section is about. */
 int gw_proxy_section(struct gw_parser *p, const struct gw_origin *at, const char *url, struct gw_frame *f);
+/* The key=value parameters on a <Proxy url ...> line, for the section's
+ * balancer or worker. */
+int gw_proxy_section_params(struct gw_parser *p, const struct gw_origin *at, struct gw_frame *f, char **argv, int argc);
+/* After the last line: unix-socket workers take the parameters of their
+ * fcgi://host worker (see config_proxy.c). */
+void gw_proxy_inherit_unix_params(struct gw_parser *p);
 
 int gw_dir_error_log(struct gw_parser *p, const struct gw_cmd *cmd);
 int gw_dir_custom_log(struct gw_parser *p, const struct gw_cmd *cmd);

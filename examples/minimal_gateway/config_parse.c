@@ -275,11 +275,13 @@ static int open_section(struct gw_parser *p, char *text, const struct gw_origin 
     if (strcmp(canon, "IfModule") == 0)
         return open_if_module(p, f, argc, argv);
     if (strcmp(canon, "Proxy") == 0) {
-        if (argc != 1)
+        if (argc < 1)
             return gw_fail(p, at, FCGIC_E_INVAL, "<Proxy> takes one argument, Container for directives "
                                                  "affecting resources located in the proxied location");
         f->ctx = GW_CTX_PROXY;
-        return gw_proxy_section(p, at, argv[0], f);
+        rc = gw_proxy_section(p, at, argv[0], f);
+        /* <Proxy url key=value ...>: parameters as ProxySet's */
+        return rc == 0 && argc > 1 ? gw_proxy_section_params(p, at, f, argv + 1, argc - 1) : rc;
     }
     static const enum gw_section_kind kinds[] = {GW_SEC_LOCATION, GW_SEC_LOCATION_MATCH, GW_SEC_FILES,
                                                  GW_SEC_FILES_MATCH};
@@ -484,6 +486,10 @@ static int check_count(struct gw_parser *p, const struct gw_cmd *cmd)
     if (d->min_args == d->max_args)
         return gw_fail(p, &cmd->at, FCGIC_E_INVAL, "%s takes %s argument%s, %s", d->name,
                        count_words(d->min_args), d->min_args == 1 ? "" : "s", d->usage);
+    /* Apache's words for TAKE23 and TAKE123 (TAKE12 says "1-2") */
+    if (d->max_args == 3 && d->min_args >= 1)
+        return gw_fail(p, &cmd->at, FCGIC_E_INVAL, "%s takes %s arguments, %s", d->name,
+                       d->min_args == 2 ? "two or three" : "one, two or three", d->usage);
     return gw_fail(p, &cmd->at, FCGIC_E_INVAL, "%s takes %d-%d arguments, %s", d->name, d->min_args,
                    d->max_args, d->usage);
 }

@@ -500,6 +500,35 @@ int gw_proxy_section(struct gw_parser *p, const struct gw_origin *at, const char
     return f->worker ? 0 : nomem(p, at);
 }
 
+int gw_proxy_section_params(struct gw_parser *p, const struct gw_origin *at, struct gw_frame *f, char **argv, int argc)
+{
+    static const struct gw_directive proxy = {"<Proxy>", GW_CTX_SERVER, 1, -1, "", NULL};
+    struct gw_cmd cmd = {&proxy, "<Proxy>", argv, argc, *at};
+    if (f->balancer != NULL)
+        return apply_params(p, &cmd, 0, NULL, f->balancer);
+    struct param_target t = {&f->worker->params, NULL, f->worker->address};
+    return apply_params(p, &cmd, 0, &t, NULL);
+}
+
+/* A unix-socket worker ("unix:/s.sock|fcgi://host") without parameters of
+ * its own takes those of the worker "fcgi://host" a <Proxy> or ProxySet
+ * gave them, as Apache's <Proxy "fcgi://localhost/" enablereuse=on> serves
+ * SetHandler "proxy:unix:/s.sock|fcgi://localhost/". */
+void gw_proxy_inherit_unix_params(struct gw_parser *p)
+{
+    struct gw_worker **w = p->workers.items;
+    for (size_t i = 0; i < p->workers.n; i++) {
+        const char *bar = strchr(w[i]->address, '|');
+        if (!gw_prefix_ci(w[i]->address, "unix:") || bar == NULL || w[i]->params.set != 0)
+            continue;
+        for (size_t k = 0; k < p->workers.n; k++)
+            if (strcmp(w[k]->address, bar + 1) == 0) {
+                w[i]->params = w[k]->params;
+                break;
+            }
+    }
+}
+
 static int add_member(struct gw_parser *p, const struct gw_cmd *cmd, struct gw_balancer_build *b, const char *url,
                       int first_param)
 {
