@@ -178,8 +178,8 @@ START_TEST(reuse_off_default)
     }
     ck_assert_int_eq(c.ends, 3);
     ck_assert_str_eq(c.body, "okokok");
-    struct fcgic_pool_stats st;
-    fcgic_pool_get_stats(c.p, &st);
+    struct fcgic_pool_stats st = {.version = FCGIC_POOL_STATS_VERSION};
+    ck_assert_int_eq(fcgic_pool_get_stats(c.p, &st), 0);
     ck_assert_uint_eq(st.conns_created, 3);
     ck_assert_uint_eq(st.conns_reused, 0);
     ck_assert_uint_eq(st.requests, 3);
@@ -224,8 +224,8 @@ START_TEST(reuse_on_keeps_conn)
         tick(&c);
     }
     ck_assert_int_eq(c.fk.fc[0].nbegin, 3);
-    struct fcgic_pool_stats st;
-    fcgic_pool_get_stats(c.p, &st);
+    struct fcgic_pool_stats st = {.version = FCGIC_POOL_STATS_VERSION};
+    ck_assert_int_eq(fcgic_pool_get_stats(c.p, &st), 0);
     ck_assert_uint_eq(st.conns_created, 1);
     ck_assert_uint_eq(st.conns_reused, 2);
     ck_assert_uint_eq(st.conns_idle, 1);
@@ -273,8 +273,8 @@ START_TEST(max_queue_timeout_full)
     ck_assert_int_eq(fcgic_pool_submit(c.p, &req, &c, NULL, SEC), 0);
     ck_assert_int_eq(fcgic_pool_submit(c.p, &req, &c, NULL, SEC), FCGIC_E_POOL_QUEUE_FULL);
     ck_assert_int_eq(c.fk.n, 1);
-    struct fcgic_pool_stats st;
-    fcgic_pool_get_stats(c.p, &st);
+    struct fcgic_pool_stats st = {.version = FCGIC_POOL_STATS_VERSION};
+    ck_assert_int_eq(fcgic_pool_get_stats(c.p, &st), 0);
     ck_assert_uint_eq(st.queued, 2);
     ck_assert_uint_eq(st.busy, 3);
     ck_assert_uint_eq(fcgic_pool_deadline(c.p), 5 * SEC);
@@ -289,7 +289,7 @@ START_TEST(max_queue_timeout_full)
     ck_assert_int_eq(fake_respond(&c.fk, 0, "2"), 0);
     ck_assert_int_eq(c.ends, 3);
     ck_assert_int_eq(c.err, 0);
-    fcgic_pool_get_stats(c.p, &st);
+    ck_assert_int_eq(fcgic_pool_get_stats(c.p, &st), 0);
     ck_assert_uint_eq(st.queue_timeouts, 1);
     ck_assert_uint_eq(st.queue_full, 1);
     ck_assert_uint_eq(st.failures, 1);
@@ -328,8 +328,8 @@ START_TEST(stale_kept_conn_retried)
     ck_assert_int_eq(fake_respond(&c.fk, 1, "b"), 0);
     ck_assert_int_eq(c.ends, 2);
     ck_assert_int_eq(c.err, 0);
-    struct fcgic_pool_stats st;
-    fcgic_pool_get_stats(c.p, &st);
+    struct fcgic_pool_stats st = {.version = FCGIC_POOL_STATS_VERSION};
+    ck_assert_int_eq(fcgic_pool_get_stats(c.p, &st), 0);
     ck_assert_uint_eq(st.stale_retries, 1);
     ck_assert_str_eq(c.events, "connect reuse stale close connect ");
     teardown(&c);
@@ -416,14 +416,14 @@ START_TEST(get_values_caps_max)
     ck_assert_int_eq(c.fk.fc[0].nvalues, 1);
     static const char *const nv[] = {"FCGI_MAX_CONNS", "2", "FCGI_MAX_REQS", "2", "FCGI_MPXS_CONNS", "0"};
     ck_assert_int_eq(fake_values(&c.fk, 0, nv, 3), 0);
-    struct fcgic_pool_stats st;
-    fcgic_pool_get_stats(c.p, &st);
+    struct fcgic_pool_stats st = {.version = FCGIC_POOL_STATS_VERSION};
+    ck_assert_int_eq(fcgic_pool_get_stats(c.p, &st), 0);
     ck_assert_uint_eq(st.max, 2);
     ck_assert_uint_eq(st.mpx, 1);
     ck_assert_int_eq(fcgic_pool_submit(c.p, &req, &c, NULL, 0), 0);
     ck_assert_int_eq(fcgic_pool_submit(c.p, &req, &c, NULL, 0), 0);
     ck_assert_int_eq(c.fk.n, 2);
-    fcgic_pool_get_stats(c.p, &st);
+    ck_assert_int_eq(fcgic_pool_get_stats(c.p, &st), 0);
     ck_assert_uint_eq(st.queued, 1);
     ck_assert_str_eq(c.events, "connect values connect ");
     teardown(&c);
@@ -516,8 +516,8 @@ START_TEST(free_ends_requests_in_flight)
     /* 0 was stale: its request waits in the retry queue until a tick */
     fake_eof(&c.fk, 0);
     ck_assert_int_eq(c.ends, 1);
-    struct fcgic_pool_stats st;
-    fcgic_pool_get_stats(c.p, &st);
+    struct fcgic_pool_stats st = {.version = FCGIC_POOL_STATS_VERSION};
+    ck_assert_int_eq(fcgic_pool_get_stats(c.p, &st), 0);
     ck_assert_uint_eq(st.busy, 3);
     ck_assert_uint_eq(st.queued, 2);
     c.again = c.p;
@@ -633,14 +633,14 @@ START_TEST(stale_inside_dispatch_from_queue)
     ck_assert_int_eq(fcgic_pool_tick(k.c.p, 0), 0);
     k.c.fk.fail_kick = 0;
     ck_assert_int_eq(k.c.ends, 1);
-    struct fcgic_pool_stats st;
-    fcgic_pool_get_stats(k.c.p, &st);
+    struct fcgic_pool_stats st = {.version = FCGIC_POOL_STATS_VERSION};
+    ck_assert_int_eq(fcgic_pool_get_stats(k.c.p, &st), 0);
     ck_assert_uint_eq(st.stale_retries, 1);
     ck_assert_uint_eq(st.queued, 1);
     ck_assert_int_eq(fcgic_pool_abort(k.c.p, h2, 0), 0);
     ck_assert_int_eq(k.c.ends, 2);
     ck_assert_int_eq(k.c.err, FCGIC_E_ABORTED);
-    fcgic_pool_get_stats(k.c.p, &st);
+    ck_assert_int_eq(fcgic_pool_get_stats(k.c.p, &st), 0);
     ck_assert_uint_eq(st.queued, 0);
     ck_assert_uint_eq(st.busy, 0);
     /* the same once more, this time retried on a fresh connection */
@@ -677,8 +677,8 @@ START_TEST(reuse_off_ignores_mpx_answer)
     ck_assert_int_eq(fcgic_pool_submit(c.p, &req, &c, NULL, 0), 0);
     static const char *const nv[] = {"FCGI_MAX_CONNS", "10", "FCGI_MAX_REQS", "10", "FCGI_MPXS_CONNS", "1"};
     ck_assert_int_eq(fake_values(&c.fk, 0, nv, 3), 0);
-    struct fcgic_pool_stats st;
-    fcgic_pool_get_stats(c.p, &st);
+    struct fcgic_pool_stats st = {.version = FCGIC_POOL_STATS_VERSION};
+    ck_assert_int_eq(fcgic_pool_get_stats(c.p, &st), 0);
     ck_assert_uint_eq(st.mpx, 1);
     ck_assert_int_eq(fcgic_pool_submit(c.p, &req, &c, NULL, 0), 0);
     ck_assert_int_eq(fake_respond(&c.fk, 0, "a"), 0); /* connection 0 is done */
@@ -735,8 +735,8 @@ START_TEST(mpx_option)
     ck_assert_int_eq(c.fk.n, 2);
     ck_assert_int_eq(c.fk.fc[0].nbegin, 3);
     ck_assert_int_eq(c.fk.fc[1].nbegin, 2);
-    struct fcgic_pool_stats st;
-    fcgic_pool_get_stats(c.p, &st);
+    struct fcgic_pool_stats st = {.version = FCGIC_POOL_STATS_VERSION};
+    ck_assert_int_eq(fcgic_pool_get_stats(c.p, &st), 0);
     ck_assert_uint_eq(st.mpx, 3);
     teardown(&c);
 
@@ -771,8 +771,8 @@ START_TEST(cold_burst_converges)
         tick(&c);
     }
     ck_assert_int_eq(fake_open_count(&c.fk), 1);
-    struct fcgic_pool_stats st;
-    fcgic_pool_get_stats(c.p, &st);
+    struct fcgic_pool_stats st = {.version = FCGIC_POOL_STATS_VERSION};
+    ck_assert_int_eq(fcgic_pool_get_stats(c.p, &st), 0);
     ck_assert_uint_eq(st.conns_open, 1);
     ck_assert_uint_eq(st.max, 1);
     ck_assert_uint_eq(st.mpx, 10);
@@ -784,7 +784,7 @@ START_TEST(cold_burst_converges)
         ck_assert_int_eq(fcgic_pool_submit(c.p, &req, &c, NULL, 0), 0);
     ck_assert_int_eq(c.fk.n, 5); /* no new connection */
     ck_assert_uint_eq(c.fk.fc[k].nbegin, before + 4);
-    fcgic_pool_get_stats(c.p, &st);
+    ck_assert_int_eq(fcgic_pool_get_stats(c.p, &st), 0);
     ck_assert_uint_eq(st.queued, 0);
     teardown(&c);
 }
@@ -813,8 +813,8 @@ START_TEST(check_before_reuse)
     ck_assert_int_eq(c.fk.fc[0].closed, 1);
     ck_assert_int_eq(fake_respond(&c.fk, 1, "b"), 0);
     ck_assert_int_eq(c.err, 0);
-    struct fcgic_pool_stats st;
-    fcgic_pool_get_stats(c.p, &st);
+    struct fcgic_pool_stats st = {.version = FCGIC_POOL_STATS_VERSION};
+    ck_assert_int_eq(fcgic_pool_get_stats(c.p, &st), 0);
     ck_assert_uint_eq(st.stale_retries, 0);
     /* an idle connection that fails on its own is closed by the next tick */
     tick(&c);
@@ -1085,8 +1085,8 @@ static void integ(int reuse, unsigned max, int restart, int concurrent, int nreq
     }
     *last_count = c.n ? c.conn_count[c.n - 1] : -1;
     *errors = c.errors;
-    struct fcgic_pool_stats st;
-    fcgic_pool_get_stats(p, &st);
+    struct fcgic_pool_stats st = {.version = FCGIC_POOL_STATS_VERSION};
+    ck_assert_int_eq(fcgic_pool_get_stats(p, &st), 0);
     *created = st.conns_created;
     fcgic_pool_free(p);
     fcgic_posix_free(px);
@@ -1248,8 +1248,8 @@ START_TEST(integration_reuse_off_mpx_app)
     t[2] = timed_submit(p, &req, &c);
     m_run(px, p, &c.ends, 3);
     ck_assert_int_eq(c.errors, 0);
-    struct fcgic_pool_stats st;
-    fcgic_pool_get_stats(p, &st);
+    struct fcgic_pool_stats st = {.version = FCGIC_POOL_STATS_VERSION};
+    ck_assert_int_eq(fcgic_pool_get_stats(p, &st), 0);
     ck_assert_uint_eq(st.conns_created, 3);
     ck_assert_uint_eq(st.mpx, 1);
     printf("reuse off, FCGI_MPXS_CONNS=1: submit took %.1f / %.1f / %.1f us\n", (double)t[0] / 1e3,
@@ -1281,8 +1281,8 @@ START_TEST(integration_cold_burst_mpx)
     for (int i = 0; i < 50; i++)
         ck_assert_int_eq(fcgic_pool_submit(p, &req, &c, NULL, fcgic_posix_now()), 0);
     m_run(px, p, &c.ends, 50);
-    struct fcgic_pool_stats st;
-    fcgic_pool_get_stats(p, &st);
+    struct fcgic_pool_stats st = {.version = FCGIC_POOL_STATS_VERSION};
+    ck_assert_int_eq(fcgic_pool_get_stats(p, &st), 0);
     uint64_t burst_conns = st.conns_created;
     unsigned open_after = st.conns_open;
     ck_assert_uint_eq(st.max, 1);
@@ -1290,7 +1290,7 @@ START_TEST(integration_cold_burst_mpx)
     c.n = 0;
     for (int i = 0; i < 50; i++)
         ck_assert_int_eq(fcgic_pool_submit(p, &req, &c, NULL, fcgic_posix_now()), 0);
-    fcgic_pool_get_stats(p, &st);
+    ck_assert_int_eq(fcgic_pool_get_stats(p, &st), 0);
     unsigned running = st.busy - st.queued;
     m_run(px, p, &c.ends, 100);
     ck_assert_int_eq(c.errors, 0);
@@ -1302,7 +1302,7 @@ START_TEST(integration_cold_burst_mpx)
         if (k == distinct)
             seen[distinct++] = c.conn_id[i];
     }
-    fcgic_pool_get_stats(p, &st);
+    ck_assert_int_eq(fcgic_pool_get_stats(p, &st), 0);
     ck_assert_int_eq(distinct, 1);
     ck_assert_uint_eq(st.conns_created, burst_conns);
     ck_assert_uint_eq(running, 50); /* all 50 at once on one connection */
@@ -1428,8 +1428,8 @@ START_TEST(integration_hostile_soak)
     struct fcgic_pool *p = m_pool(&tr, app->url, 1, 0, &c);
     for (int i = 0; i < n; i++)
         h_one(px, p, &c, "GET", "", FCGIC_RETRY_DEFAULT);
-    struct fcgic_pool_stats st;
-    fcgic_pool_get_stats(p, &st);
+    struct fcgic_pool_stats st = {.version = FCGIC_POOL_STATS_VERSION};
+    ck_assert_int_eq(fcgic_pool_get_stats(p, &st), 0);
     printf("soak: %d GETs, app closes after 20%% of responses: %d lost, %llu connections, %llu reused, %llu stale "
            "retries\n",
            n, c.errors, (unsigned long long)st.conns_created, (unsigned long long)st.conns_reused,
@@ -1606,8 +1606,8 @@ START_TEST(integration_php_fpm_reuse)
     }
     for (int i = 1; i < 4; i++)
         ck_assert_int_eq(pids[i], pids[0]);
-    struct fcgic_pool_stats st;
-    fcgic_pool_get_stats(p, &st);
+    struct fcgic_pool_stats st = {.version = FCGIC_POOL_STATS_VERSION};
+    ck_assert_int_eq(fcgic_pool_get_stats(p, &st), 0);
     ck_assert_uint_eq(st.conns_created, 1);
     ck_assert_uint_eq(st.conns_reused, 3);
     ck_assert_uint_eq(st.conns_idle, 1);
@@ -1621,7 +1621,7 @@ START_TEST(integration_php_fpm_reuse)
     p = php_pool(&tr, app->url, 0);
     for (int i = 0; i < 4; i++)
         ck_assert_int_eq(php_get(px, p, &c, script, "/pid.php", ""), 200);
-    fcgic_pool_get_stats(p, &st);
+    ck_assert_int_eq(fcgic_pool_get_stats(p, &st), 0);
     ck_assert_uint_eq(st.conns_created, 4);
     ck_assert_uint_eq(st.conns_reused, 0);
     ck_assert_uint_eq(st.conns_open, 0);
@@ -1657,8 +1657,8 @@ START_TEST(abort_running_ends_now)
     ck_assert_uint_eq(fcgic_pool_deadline(c.p), 0);
     tick(&c);
     ck_assert_int_eq(c.fk.fc[0].closed, 1);
-    struct fcgic_pool_stats st;
-    fcgic_pool_get_stats(c.p, &st);
+    struct fcgic_pool_stats st = {.version = FCGIC_POOL_STATS_VERSION};
+    ck_assert_int_eq(fcgic_pool_get_stats(c.p, &st), 0);
     ck_assert_uint_eq(st.conns_open, 0);
     ck_assert_uint_eq(st.busy, 0);
     /* the next request gets a new connection */
@@ -2156,8 +2156,8 @@ START_TEST(integration_php_fpm_cancel)
     ck_assert_uint_eq(fcgic_pool_deadline(p), 0);
     ck_assert_int_eq(fcgic_posix_run(px, 0), 0); /* the next tick closes the connection */
     uint64_t t2 = fcgic_posix_now();
-    struct fcgic_pool_stats st;
-    fcgic_pool_get_stats(p, &st);
+    struct fcgic_pool_stats st = {.version = FCGIC_POOL_STATS_VERSION};
+    ck_assert_int_eq(fcgic_pool_get_stats(p, &st), 0);
     ck_assert_uint_eq(st.conns_open, 0);
     ck_assert_uint_eq(fcgic_posix_count(px), 0);
     printf("cancel of a 10 s PHP script: on_end %.1f us after the call (inside it), connection closed %.1f us "
@@ -2195,20 +2195,20 @@ START_TEST(integration_php_fpm_no_stranding)
     unsigned peak = 0;
     while (!fpm_all(&f)) {
         if (fcgic_posix_now() - t0 > 40 * SEC) { /* below the 60 s default timeout */
-            struct fcgic_pool_stats x;
-            fcgic_pool_get_stats(p, &x);
+            struct fcgic_pool_stats x = {.version = FCGIC_POOL_STATS_VERSION};
+            ck_assert_int_eq(fcgic_pool_get_stats(p, &x), 0);
             ck_abort_msg("stranded: %d ended, %u open, %u idle, %u busy, %u queued, %llu created", f.ends,
                          x.conns_open, x.conns_idle, x.busy, x.queued, (unsigned long long)x.conns_created);
         }
         ck_assert_int_eq(fcgic_posix_run(px, 100000000ull), 0);
-        struct fcgic_pool_stats st;
-        fcgic_pool_get_stats(p, &st);
+        struct fcgic_pool_stats st = {.version = FCGIC_POOL_STATS_VERSION};
+        ck_assert_int_eq(fcgic_pool_get_stats(p, &st), 0);
         if (st.conns_open > peak)
             peak = st.conns_open;
     }
     uint64_t t1 = fcgic_posix_now();
-    struct fcgic_pool_stats st;
-    fcgic_pool_get_stats(p, &st);
+    struct fcgic_pool_stats st = {.version = FCGIC_POOL_STATS_VERSION};
+    ck_assert_int_eq(fcgic_pool_get_stats(p, &st), 0);
     ck_assert_int_eq(f.errors, 0);
     ck_assert_uint_le(peak, 16);
     printf("PHP-FPM 4 workers, max 16, reuse: 64 requests (16 from on_end) in %.2f s, %llu connections opened, "
