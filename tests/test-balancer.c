@@ -1693,6 +1693,22 @@ START_TEST(integration_order_failover_recovery)
     ck_assert_ptr_nonnull(strchr(order, '2'));
     ck_assert_int_eq(fcgic_balancer_member_stats(b, 2, &st), 0);
     ck_assert_uint_eq(st.status, 0);
+    /* the balancer saw 14 requests end well, whatever moved between members */
+    struct fcgic_balancer_stats bs = {.version = FCGIC_BALANCER_STATS_VERSION};
+    ck_assert_int_eq(fcgic_balancer_get_stats(b, &bs), 0);
+    ck_assert_uint_eq(bs.members, 2);
+    ck_assert_uint_eq(bs.busy, 0);
+    ck_assert_uint_eq(bs.requests, 14);
+    ck_assert_uint_eq(bs.ends[FCGIC_END_OK], 14);
+    ck_assert_uint_eq(bs.latency_le[FCGIC_LATENCY_BUCKETS - 1], 14);
+    ck_assert_uint_eq(bs.all_down, 0);
+    ck_assert_uint_ge(bs.failovers, 1);
+    ck_assert_uint_eq(st.failovers, bs.failovers); /* all of them left member 2 */
+    struct fcgic_member_stats st1 = {.version = FCGIC_MEMBER_STATS_VERSION};
+    ck_assert_int_eq(fcgic_balancer_member_stats(b, 1, &st1), 0);
+    ck_assert_uint_eq(st1.failovers, 0);
+    ck_assert_uint_eq(st1.pool.version, 1);
+    ck_assert_uint_eq(st1.pool.ends[FCGIC_END_OK] + st.pool.ends[FCGIC_END_OK], 14);
 
     fcgic_balancer_free(b);
     fcgic_posix_free(px);
@@ -1739,6 +1755,49 @@ START_TEST(integration_unequal_weights)
     fcgic_balancer_free(b);
     fcgic_posix_free(px);
     harness_apps_stop(apps, 2);
+}
+END_TEST
+
+START_TEST(integration_stats_all_down)
+{
+    /* One member whose application is gone: the request ends as a connect
+     * failure, counted once by the balancer as all-down. */
+    struct harness_app *app;
+    ck_assert_int_eq(harness_app_start(&app, HARNESS_TCP, "app-echo", NULL), 0);
+    ck_assert_int_eq(harness_app_kill(app), 0);
+    struct fcgic_posix *px;
+    ck_assert_int_eq(fcgic_posix_new(&px, NULL, NULL), 0);
+    struct fcgic_transport tr;
+    fcgic_posix_transport(px, &tr);
+    struct ictx c;
+    memset(&c, 0, sizeof(c));
+    struct fcgic_pool_callbacks cb;
+    memset(&cb, 0, sizeof(cb));
+    cb.version = FCGIC_POOL_CALLBACKS_VERSION;
+    cb.on_end = i_end;
+    struct fcgic_balancer *b;
+    ck_assert_int_eq(fcgic_balancer_new(&b, NULL, &tr, &cb, &c, NULL), 0);
+    struct fcgic_member_options mo;
+    memset(&mo, 0, sizeof(mo));
+    mo.pool.target = app->url;
+    ck_assert_int_eq(fcgic_balancer_add(b, &mo, NULL, fcgic_posix_now()), 0);
+    struct runarg ra = {px, b, &c, 0};
+    struct fcgic_request req = simple_req();
+    ck_assert_int_eq(fcgic_balancer_submit(b, &req, &c, NULL, fcgic_posix_now()), 0);
+    run_until(&ra, 1);
+    struct fcgic_balancer_stats bs = {0}; /* 0 means version 1 */
+    ck_assert_int_eq(fcgic_balancer_get_stats(b, &bs), 0);
+    ck_assert_uint_eq(bs.requests, 1);
+    ck_assert_uint_eq(bs.ends[FCGIC_END_CONNECT], 1);
+    ck_assert_uint_eq(bs.all_down, 1);
+    struct fcgic_balancer_stats future = {.version = FCGIC_BALANCER_STATS_VERSION + 1};
+    ck_assert_int_eq(fcgic_balancer_get_stats(b, &future), FCGIC_E_INVAL);
+    struct fcgic_member_stats mfuture = {.version = FCGIC_MEMBER_STATS_VERSION + 1};
+    ck_assert_int_eq(fcgic_balancer_member_stats(b, 1, &mfuture), FCGIC_E_INVAL);
+    ck_assert_uint_eq(mfuture.elected, 0);
+    fcgic_balancer_free(b);
+    fcgic_posix_free(px);
+    harness_app_stop(app);
 }
 END_TEST
 
@@ -1808,6 +1867,16 @@ START_TEST(integration_overloaded_failover)
     ck_assert_int_ge(failovers, 1);
     ck_assert_uint_eq((uint64_t)failovers, st1.elected);
     ck_assert_uint_eq(st1.errors, (uint64_t)failovers);
+    /* each refusal ended on member 1's pool as REFUSED and moved on */
+    ck_assert_uint_eq(st1.failovers, (uint64_t)failovers);
+    ck_assert_uint_eq(st1.pool.ends[FCGIC_END_REFUSED], (uint64_t)failovers);
+    ck_assert_uint_eq(st1.pool.requests, (uint64_t)failovers);
+    ck_assert_uint_eq(st2.pool.ends[FCGIC_END_OK], (uint64_t)n);
+    struct fcgic_balancer_stats bs = {.version = FCGIC_BALANCER_STATS_VERSION};
+    ck_assert_int_eq(fcgic_balancer_get_stats(b, &bs), 0);
+    ck_assert_uint_eq(bs.requests, (uint64_t)n);
+    ck_assert_uint_eq(bs.ends[FCGIC_END_OK], (uint64_t)n);
+    ck_assert_uint_eq(bs.failovers, (uint64_t)failovers);
     fcgic_balancer_free(b);
     fcgic_posix_free(px);
     harness_app_stop(apps[0]);
@@ -2184,6 +2253,7 @@ static Suite *balancer_suite(void)
     tcase_add_test(tc, integration_order_failover_recovery);
     tcase_add_test(tc, integration_unequal_weights);
     tcase_add_test(tc, integration_overloaded_failover);
+    tcase_add_test(tc, integration_stats_all_down);
     tcase_add_test(tc, integration_health_kill_restart);
     tcase_add_test(tc, integration_php_fpm_balancer);
     suite_add_tcase(s, tc);

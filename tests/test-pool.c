@@ -16,6 +16,7 @@
 #include "fcgiclient/error.h"
 #include "fcgiclient/pool.h"
 #include "fcgiclient/posix.h"
+#include "fcgiclient/stats.h"
 #include "harness.h"
 #include "pool-fake.h"
 #include "testutil.h"
@@ -2222,6 +2223,162 @@ START_TEST(integration_php_fpm_no_stranding)
 }
 END_TEST
 
+/* Statistics after real requests: outcomes by kind, reuse, queue waits and
+ * the latency histogram (lower bounds only: sleep_ms makes a request take
+ * at least that long; nothing here depends on how fast the machine is). */
+struct sctx {
+    int ends;
+    enum fcgic_end_kind kind;
+};
+
+static void s_end(void *ud, const struct fcgic_result *res)
+{
+    struct sctx *c = ud;
+    c->ends++;
+    c->kind = fcgic_end_kind(res);
+}
+
+static struct fcgic_pool *stats_pool(struct fcgic_posix *px, const char *target, unsigned max, uint64_t timeout)
+{
+    struct fcgic_transport tr;
+    fcgic_posix_transport(px, &tr);
+    struct fcgic_pool_callbacks cb;
+    memset(&cb, 0, sizeof(cb));
+    cb.version = FCGIC_POOL_CALLBACKS_VERSION;
+    cb.on_end = s_end;
+    struct fcgic_pool_options o;
+    memset(&o, 0, sizeof(o));
+    o.target = target;
+    o.enable_reuse = 1;
+    o.max = max;
+    o.timeout_ns = timeout;
+    struct fcgic_pool *p;
+    ck_assert_int_eq(fcgic_pool_new(&p, &o, &tr, &cb, NULL, NULL), 0);
+    return p;
+}
+
+static struct fcgic_request qs_req(const char *qs)
+{
+    static struct fcgic_param params[3] = {FCGIC_PARAM_LIT("SCRIPT_FILENAME", "/x.php"),
+                                           FCGIC_PARAM_LIT("REQUEST_METHOD", "GET"),
+                                           FCGIC_PARAM_LIT("QUERY_STRING", "")};
+    params[2].value = qs;
+    params[2].value_len = strlen(qs);
+    struct fcgic_request req;
+    memset(&req, 0, sizeof(req));
+    req.params = params;
+    req.nparams = 3;
+    return req;
+}
+
+/* Submit n requests with query qs at once and run until they ended; the
+ * kind the last one ended with. */
+static enum fcgic_end_kind stats_run(struct fcgic_posix *px, struct fcgic_pool *p, const char *qs, int n)
+{
+    struct sctx c[8];
+    memset(c, 0, sizeof(c));
+    struct fcgic_request req = qs_req(qs);
+    for (int i = 0; i < n; i++)
+        ck_assert_int_eq(fcgic_pool_submit(p, &req, &c[i], NULL, fcgic_posix_now()), 0);
+    uint64_t limit = fcgic_posix_now() + 20 * SEC;
+    for (int i = 0; i < n; i++) {
+        while (c[i].ends == 0) {
+            uint64_t now = fcgic_posix_now();
+            ck_assert_uint_lt(now, limit);
+            if (fcgic_pool_deadline(p) <= now)
+                fcgic_pool_tick(p, now);
+            if (c[i].ends == 0)
+                fcgic_posix_run(px, 20000000ull);
+        }
+    }
+    return c[n - 1].kind;
+}
+
+static unsigned bucket_of(uint64_t ns)
+{
+    unsigned i = 0;
+    while (fcgic_latency_bucket_le(i) < ns)
+        i++;
+    return i;
+}
+
+START_TEST(integration_stats)
+{
+    struct harness_app *app;
+    const char *args[] = {"-t", "4", NULL};
+    ck_assert_int_eq(harness_app_start(&app, HARNESS_TCP, "app-echo", args), 0);
+    struct fcgic_posix *px;
+    ck_assert_int_eq(fcgic_posix_new(&px, NULL, NULL), 0);
+    struct fcgic_pool *p = stats_pool(px, app->url, 1, 300000000ull);
+    /* three at once on max=1: one connection, reused twice; two queued */
+    ck_assert_int_eq(stats_run(px, p, "sleep_ms=50", 3), FCGIC_END_OK);
+    ck_assert_int_eq(stats_run(px, p, "sleep_ms=2000", 1), FCGIC_END_TIMEOUT);
+    /* cancelled at once: latency 0 */
+    struct sctx c = {0};
+    struct fcgic_request req = qs_req("");
+    struct fcgic_pool_req *h;
+    uint64_t now = fcgic_posix_now();
+    ck_assert_int_eq(fcgic_pool_submit(p, &req, &c, &h, now), 0);
+    ck_assert_int_eq(fcgic_pool_abort(p, h, now), 0);
+    ck_assert_int_eq(c.kind, FCGIC_END_CANCEL);
+
+    struct fcgic_pool_stats st = {.version = FCGIC_POOL_STATS_VERSION};
+    ck_assert_int_eq(fcgic_pool_get_stats(p, &st), 0);
+    ck_assert_uint_eq(st.version, FCGIC_POOL_STATS_VERSION);
+    ck_assert_uint_eq(st.requests, 5);
+    ck_assert_uint_eq(st.failures, 2);
+    ck_assert_uint_eq(st.ends[FCGIC_END_OK], 3);
+    ck_assert_uint_eq(st.ends[FCGIC_END_TIMEOUT], 1);
+    ck_assert_uint_eq(st.ends[FCGIC_END_CANCEL], 1);
+    ck_assert_uint_eq(st.conns_reused, 3); /* the two queued ones, and the slow one */
+    ck_assert_uint_eq(st.queue_waits, 2);
+    ck_assert_uint_ge(st.queue_wait_ns, (50 + 100) * 1000000ull); /* behind one, behind two */
+    ck_assert_uint_eq(st.queued, 0);
+    ck_assert_uint_ge(st.latency_sum_ns, (50 + 100 + 150 + 300) * 1000000ull);
+    /* cumulative: only the cancelled one below 50 ms, all five at 50 s */
+    ck_assert_uint_eq(st.latency_le[0], 1);
+    ck_assert_uint_eq(st.latency_le[bucket_of(50000000ull) - 1], 1);
+    ck_assert_uint_eq(st.latency_le[FCGIC_LATENCY_BUCKETS - 1], 5);
+    for (unsigned i = 1; i < FCGIC_LATENCY_BUCKETS; i++)
+        ck_assert_uint_ge(st.latency_le[i], st.latency_le[i - 1]);
+    ck_assert_uint_ge(st.bytes_in, 3 * 10);
+    fcgic_pool_free(p);
+
+    /* connect: a port nothing listens on */
+    ck_assert_int_eq(harness_app_kill(app), 0);
+    p = stats_pool(px, app->url, 1, 0);
+    ck_assert_int_eq(stats_run(px, p, "", 1), FCGIC_END_CONNECT);
+    ck_assert_int_eq(fcgic_pool_get_stats(p, &st), 0);
+    ck_assert_uint_eq(st.ends[FCGIC_END_CONNECT], 1);
+    ck_assert_uint_eq(st.requests, 1);
+    /* a version newer than the library knows: refused, nothing written */
+    struct fcgic_pool_stats future = {.version = FCGIC_POOL_STATS_VERSION + 1};
+    ck_assert_int_eq(fcgic_pool_get_stats(p, &future), FCGIC_E_INVAL);
+    ck_assert_uint_eq(future.requests, 0);
+    struct fcgic_pool_stats zero = {0}; /* 0 means version 1 */
+    ck_assert_int_eq(fcgic_pool_get_stats(p, &zero), 0);
+    ck_assert_uint_eq(zero.requests, 1);
+    fcgic_pool_free(p);
+    harness_app_stop(app);
+
+    /* the application refuses (OVERLOADED) or breaks the protocol */
+    ck_assert_int_eq(harness_app_start(&app, HARNESS_TCP, "app-hostile", NULL), 0);
+    p = stats_pool(px, app->url, 4, 0);
+    ck_assert_int_eq(stats_run(px, p, "do=end=0,2", 1), FCGIC_END_REFUSED);
+    ck_assert_int_eq(stats_run(px, p, "do=out=Status:%20200\\r\\n\\r\\nx;close", 1), FCGIC_END_PROTOCOL);
+    ck_assert_int_eq(stats_run(px, p, "", 1), FCGIC_END_OK);
+    ck_assert_int_eq(fcgic_pool_get_stats(p, &st), 0);
+    ck_assert_uint_eq(st.ends[FCGIC_END_REFUSED], 1);
+    ck_assert_uint_eq(st.ends[FCGIC_END_PROTOCOL], 1);
+    ck_assert_uint_eq(st.ends[FCGIC_END_OK], 1);
+    ck_assert_uint_eq(st.requests, 3);
+    ck_assert_uint_eq(st.failures, 1); /* OVERLOADED is an answer, not an error */
+    fcgic_pool_free(p);
+    fcgic_posix_free(px);
+    harness_app_stop(app);
+}
+END_TEST
+
 static Suite *pool_suite(void)
 {
     Suite *s = suite_create("pool");
@@ -2288,6 +2445,7 @@ static Suite *pool_suite(void)
     tcase_add_test(tc, integration_cold_burst_mpx);
     tcase_add_test(tc, integration_hostile_retry_policy);
     tcase_add_test(tc, integration_hostile_soak);
+    tcase_add_test(tc, integration_stats);
     suite_add_tcase(s, tc);
     return s;
 }
