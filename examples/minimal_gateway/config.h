@@ -232,7 +232,8 @@ enum gw_handler_kind {
     GW_HANDLER_UNSET = 0, /**< no SetHandler in this scope */
     GW_HANDLER_NONE,      /**< `SetHandler None`: cancels an earlier one */
     GW_HANDLER_PROXY,     /**< "proxy:...": `mapping` */
-    GW_HANDLER_STATUS     /**< server-status */
+    GW_HANDLER_STATUS,    /**< server-status */
+    GW_HANDLER_METRICS    /**< metrics (Prometheus) */
 };
 
 /** Bits of gw_dir_conf.set: which per-directory values the scope sets. */

@@ -8,6 +8,7 @@
 
 #include "log.h"
 #include "route.h"
+#include "status.h"
 
 /* Body spans handed over by the HTTP layer and not yet given to the library. */
 #define SPANS 16
@@ -19,6 +20,7 @@ struct preq {
     struct gw_backend *be;
     struct fcgic_pool_req *ph;
     struct fcgic_balancer_req *bh;
+    struct gw_status_req *sreq;    /* server-status or metrics, waiting for its numbers */
     bool submitted, head_sent, fcgi_paused, fcgi_ended;
     /* request body */
     struct fcgic_span spans[SPANS];
@@ -73,13 +75,28 @@ static void preq_free(struct preq *p)
     free(p);
 }
 
+/* The access log line and the thread's counters of a request that ended. */
+static void log_request(struct preq *p)
+{
+    struct gw_access a = {p->req, p->status, p->body_bytes, p->start_ns, gw_loop_now(p->t->loop)};
+    gw_log_access(p->t->log, &a);
+    gw_status_count(p->t, p->status, p->body_bytes);
+}
+
+/* Answer with the HTTP layer's error page; the access log counts its body. */
+static void answer_error(struct preq *p, int status)
+{
+    gw_http_response_error(p->c, status);
+    p->status = status;
+    p->body_bytes = p->req->head ? 0 : gw_http_error_body_len(status);
+}
+
 /* The HTTP request is over (answered or gone): log it, forget the
  * connection. */
 static void http_done(struct preq *p)
 {
     if (p->c) {
-        struct gw_access a = {p->req, p->status, p->body_bytes, p->start_ns, gw_loop_now(p->t->loop)};
-        gw_log_access(p->t->log, &a);
+        log_request(p);
         gw_http_set_data(p->c, NULL);
     }
     p->c = NULL;
@@ -116,8 +133,7 @@ static int on_head(void *ud, const struct fcgic_response_head *h)
         /* a header the HTTP layer refuses (control bytes, not a token) */
         gw_log_error(p->t->log, GW_LOG_ERR, "proxy_fcgi", p->client, "%s (backend %s): a response header was refused",
                      p->what, p->be->name);
-        gw_http_response_error(p->c, 502);
-        p->status = 502;
+        answer_error(p, 502);
         http_done(p);
         return -1;
     }
@@ -185,8 +201,7 @@ static void on_end(void *ud, const struct fcgic_result *res)
             if (gw_http_response_end(p->c) != 0)
                 gw_http_response_abort(p->c);
         } else if (!p->head_sent) {
-            p->status = status == 499 ? 503 : status;
-            gw_http_response_error(p->c, p->status);
+            answer_error(p, status == 499 ? 503 : status);
         } else {
             gw_http_response_abort(p->c); /* the truncation shows: no final chunk */
         }
@@ -235,16 +250,32 @@ void gw_proxy_pool_callbacks(struct fcgic_pool_callbacks *cb)
 
 /* ---- the HTTP side ---- */
 
+/* server-status or metrics answered (status.c). */
+static void status_done(void *ud, int status, uint64_t body_bytes)
+{
+    struct preq *p = ud;
+    p->sreq = NULL;
+    p->status = status;
+    p->body_bytes = body_bytes;
+    http_done(p);
+}
+
 static void submit(struct preq *p, const struct gw_http_request *req)
 {
     struct gw_worker_thread *t = p->t;
     const struct gw_mapping *m = NULL;
     int status = gw_route(t, req, p->chunked ? (long long)p->spool_len : -1, &m);
+    if (status == GW_ROUTE_STATUS || status == GW_ROUTE_METRICS) {
+        struct gw_status_req *sr = gw_status_serve(
+            t, p->c, req, status == GW_ROUTE_STATUS ? GW_STATUS_PAGE : GW_STATUS_METRICS, status_done, p);
+        if (sr) /* else answered already, and p is gone */
+            p->sreq = sr;
+        return;
+    }
     if (status == 0 && (p->be = gw_worker_backend(t, m)) == NULL)
         status = 500;
     if (status) {
-        gw_http_response_error(p->c, status);
-        p->status = status;
+        answer_error(p, status);
         http_done(p);
         return;
     }
@@ -267,8 +298,7 @@ static void submit(struct preq *p, const struct gw_http_request *req)
         gw_log_error(t->log, GW_LOG_ERR, "proxy_fcgi", p->client, "%s (backend %s): %s (%s)%s%s", p->what,
                      p->be->name, fcgic_strerror(rc), fcgic_strerror_name(rc), se ? ": " : "", se ? strerror(se) : "");
         int st = fcgic_http_status_for_error(rc);
-        p->status = st >= 400 && st != 499 ? st : 500;
-        gw_http_response_error(p->c, p->status);
+        answer_error(p, st >= 400 && st != 499 ? st : 500);
         http_done(p);
         return;
     }
@@ -311,8 +341,7 @@ static void h_body(struct gw_http_conn *c, const char *data, size_t len, void *u
         return;
     if (p->chunked) {
         if (p->spool_len + len > GW_PROXY_SPOOL_MAX) {
-            gw_http_response_error(c, 413);
-            p->status = 413;
+            answer_error(p, 413);
             http_done(p);
             return;
         }
@@ -322,8 +351,7 @@ static void h_body(struct gw_http_conn *c, const char *data, size_t len, void *u
                 cap *= 2;
             char *n = realloc(p->spool, cap);
             if (n == NULL) {
-                gw_http_response_error(c, 500);
-                p->status = 500;
+                answer_error(p, 500);
                 http_done(p);
                 return;
             }
@@ -377,10 +405,11 @@ static void h_client_gone(struct gw_http_conn *c, int why, void *ud)
     struct preq *p = gw_http_data(c);
     if (p == NULL)
         return;
-    struct gw_access a = {p->req, p->status, p->body_bytes, p->start_ns, gw_loop_now(p->t->loop)};
-    gw_log_access(p->t->log, &a);
+    log_request(p);
     gw_http_set_data(c, NULL);
     p->c = NULL;
+    gw_status_cancel(p->sreq);
+    p->sreq = NULL;
     if (p->submitted && !p->fcgi_ended)
         fcgi_cancel(p); /* on_end runs now and frees p */
     else

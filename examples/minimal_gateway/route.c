@@ -290,6 +290,8 @@ int gw_route(struct gw_worker_thread *t, const struct gw_http_request *req, long
     if (rc)
         return fcgic_http_status_for_error(rc);
     rc = try_proxy_mappings(t, req, body_length, dpath, dlen, &m, out);
+    if (rc == FCGIC_E_NOT_FOUND && (m.handler == GW_HANDLER_STATUS || m.handler == GW_HANDLER_METRICS))
+        return m.handler == GW_HANDLER_STATUS ? GW_ROUTE_STATUS : GW_ROUTE_METRICS;
     if (rc == FCGIC_E_NOT_FOUND)
         rc = try_handler(t, req, body_length, &m, out);
     if (rc == FCGIC_E_NOT_FOUND)

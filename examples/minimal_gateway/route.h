@@ -22,12 +22,18 @@
 #define GW_ROUTE_MAX_HEADERS 256
 #define GW_ROUTE_MAX_VARS 128
 
+/** gw_route() results below 100: a built-in handler answers (status.h). */
+#define GW_ROUTE_STATUS 1  /**< SetHandler server-status */
+#define GW_ROUTE_METRICS 2 /**< SetHandler metrics */
+
 /**
  * Route `req` and build its environment into t->env.
  * @param body_length the whole body's length when known for a chunked body
  *        (spooled), or -1.
  * @param out receives the mapping that serves the request.
- * @return 0; or the HTTP status to answer (404 nothing maps the request,
+ * @return 0; GW_ROUTE_STATUS or GW_ROUTE_METRICS when no ProxyPass maps
+ *         the request and SetHandler chose server-status or metrics; or
+ *         the HTTP status to answer (404 nothing maps the request,
  *         400 malformed target or header, 431, 500, ... as
  *         fcgic_http_status_for_error() says for the builder's error).
  */
