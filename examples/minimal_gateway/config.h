@@ -364,6 +364,7 @@ struct gw_log_format {
 struct gw_logs {
     enum gw_log_kind error_log_kind;
     const char *error_log;             /**< path, facility ("" for default), or NULL (stderr) */
+    int syslog_facility;               /**< GW_LOG_SYSLOG: the LOG_* facility (default LOG_LOCAL7, as Apache) */
     enum gw_log_level level;           /**< LogLevel, default warn */
     const struct gw_module_level *module_levels;
     size_t n_module_levels;

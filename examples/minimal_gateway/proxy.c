@@ -159,23 +159,39 @@ static int on_body(void *ud, const char *data, size_t len)
     return 0;
 }
 
+/* A new second of the STDERR rate limit: say how many lines the last one
+ * dropped. */
+static void stderr_new_second(struct gw_worker_thread *t, uint64_t sec)
+{
+    if (t->stderr_dropped)
+        gw_log_error(t->log, GW_LOG_WARN, "proxy_fcgi", NULL, "%lu lines of application STDERR not logged",
+                     t->stderr_dropped);
+    t->stderr_sec = sec;
+    t->stderr_lines = 0;
+    t->stderr_dropped = 0;
+}
+
+void gw_proxy_stderr_timer(struct gw_loop *loop, struct gw_timer *tm)
+{
+    struct gw_worker_thread *t = GW_CONTAINER_OF(tm, struct gw_worker_thread, stderr_timer);
+    uint64_t sec = gw_loop_now(loop) / 1000000000ull;
+    if (sec != t->stderr_sec)
+        stderr_new_second(t, sec);
+}
+
 /* STDERR lines go to the error log with the request and the backend, at
- * most STDERR_LINES_PER_SEC per thread; never into the response. */
+ * most STDERR_LINES_PER_SEC per thread; never into the response. The count
+ * of lines dropped in a second is logged when the second is over. */
 static int on_stderr(void *ud, const char *line, size_t len)
 {
     struct preq *p = ud;
     struct gw_worker_thread *t = p->t;
     uint64_t sec = gw_loop_now(t->loop) / 1000000000ull;
-    if (sec != t->stderr_sec) {
-        if (t->stderr_dropped)
-            gw_log_error(t->log, GW_LOG_WARN, "proxy_fcgi", NULL, "%lu lines of application STDERR not logged",
-                         t->stderr_dropped);
-        t->stderr_sec = sec;
-        t->stderr_lines = 0;
-        t->stderr_dropped = 0;
-    }
+    if (sec != t->stderr_sec)
+        stderr_new_second(t, sec);
     if (t->stderr_lines++ >= STDERR_LINES_PER_SEC) {
-        t->stderr_dropped++;
+        if (t->stderr_dropped++ == 0) /* report it even if no line follows */
+            gw_timer_start(t->loop, &t->stderr_timer, (sec + 1) * 1000000000ull);
         return 0;
     }
     gw_log_error(t->log, GW_LOG_ERR, "proxy_fcgi", p->client, "%s (backend %s): %.*s", p->what, p->be->name,

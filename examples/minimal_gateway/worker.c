@@ -262,6 +262,7 @@ static int worker_setup(struct gw_worker_thread *t, struct gw_config *cfg, unsig
     t->srv = gw_config_server(cfg);
     gw_timer_init(&t->px_timer, px_timer_fired);
     gw_timer_init(&t->drain_timer, drain_check);
+    gw_timer_init(&t->stderr_timer, gw_proxy_stderr_timer);
     gw_async_init(&t->stop, stop_asked);
     int rc = gw_loop_new(&t->loop);
     if (rc != 0) {
@@ -350,6 +351,8 @@ void gw_worker_fini(struct gw_worker_thread *t)
             gw_timer_stop(t->loop, &t->backends[i].timer);
     }
     free(t->backends);
+    if (t->loop)
+        gw_timer_stop(t->loop, &t->stderr_timer);
     fcgic_posix_free(t->px); /* reports FCGIC_POSIX_REMOVE for its sockets */
     for (size_t i = 0; i < t->n_fdw; i++)
         free(t->fdw[i]);

@@ -60,6 +60,7 @@ struct gw_worker_thread {
     struct gw_log *log;          /**< the generation's logs (shared by its threads) */
     uint64_t stderr_sec;         /**< application STDERR rate limit: the current second, */
     unsigned long stderr_lines, stderr_dropped; /**< lines logged and dropped in it */
+    struct gw_timer stderr_timer; /**< reports the lines dropped once the second is over */
     struct gw_status_board *board; /**< the generation's status board (status.h), or NULL */
     struct gw_counters counters;   /**< this thread's gateway counters, for server-status */
     pthread_t tid;
