@@ -47,8 +47,8 @@ static int free_port(void)
 
 static int connect_port(int port)
 {
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    struct sockaddr_in a = {
+        .sin_family = AF_INET, .sin_port = htons((uint16_t)port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (s < 0)
         return -1;
@@ -421,8 +421,7 @@ static void comment_line(const char *p, struct family *fams, size_t *nf, struct 
                       "line %d: counter %s does not end in _total", line, name);
 }
 
-static void sample_line(const char *p, struct prom *out, struct family *fams, size_t nf, struct family **cur,
-                        int line)
+static void sample_line(const char *p, struct prom *out, struct family *fams, size_t nf, struct family **cur, int line)
 {
     struct series *s = &out->s[out->n];
     ck_assert(out->n < MAX_SERIES);
@@ -638,13 +637,20 @@ static bool json_value(const char **p, int depth)
         return false;
     ws(p);
     switch (**p) {
-    case '{': return json_members(p, depth, '}', true);
-    case '[': return json_members(p, depth, ']', false);
-    case '"': return json_string(p);
-    case 't': return strncmp(*p, "true", 4) == 0 ? (*p += 4, true) : false;
-    case 'f': return strncmp(*p, "false", 5) == 0 ? (*p += 5, true) : false;
-    case 'n': return strncmp(*p, "null", 4) == 0 ? (*p += 4, true) : false;
-    default: return json_number(p);
+    case '{':
+        return json_members(p, depth, '}', true);
+    case '[':
+        return json_members(p, depth, ']', false);
+    case '"':
+        return json_string(p);
+    case 't':
+        return strncmp(*p, "true", 4) == 0 ? (*p += 4, true) : false;
+    case 'f':
+        return strncmp(*p, "false", 5) == 0 ? (*p += 5, true) : false;
+    case 'n':
+        return strncmp(*p, "null", 4) == 0 ? (*p += 4, true) : false;
+    default:
+        return json_number(p);
     }
 }
 
@@ -690,18 +696,16 @@ START_TEST(test_counters_move)
     ck_assert_double_eq(prom_get(&b, GWM "requests_total", "{class=\"4xx\"}") -
                             prom_get(&a, GWM "requests_total", "{class=\"4xx\"}"),
                         1);
-    ck_assert_double_eq(prom_get(&b, GWM "connections_accepted_total", NULL) -
-                            prom_get(&a, GWM "connections_accepted_total", NULL),
-                        5);
+    ck_assert_double_eq(
+        prom_get(&b, GWM "connections_accepted_total", NULL) - prom_get(&a, GWM "connections_accepted_total", NULL), 5);
     ck_assert_double_eq(backend_outcome(&b, app, "ok") - backend_outcome(&a, app, "ok"), 3);
     char l[128];
     snprintf(l, sizeof l, "{backend=\"%s\"}", app);
     ck_assert_double_eq(prom_get(&b, GWM "backend_request_duration_seconds_count", l) -
                             prom_get(&a, GWM "backend_request_duration_seconds_count", l),
                         3);
-    ck_assert_double_ge(prom_get(&b, GWM "backend_bytes_received_total", l) -
-                            prom_get(&a, GWM "backend_bytes_received_total", l),
-                        300);
+    ck_assert_double_ge(
+        prom_get(&b, GWM "backend_bytes_received_total", l) - prom_get(&a, GWM "backend_bytes_received_total", l), 300);
     /* 3 x 100 body bytes, the 404 page ("404 Not Found\n"), and the first /metrics body */
     ck_assert_double_ge(prom_get(&b, GWM "response_body_bytes_total", NULL) -
                             prom_get(&a, GWM "response_body_bytes_total", NULL),
@@ -790,8 +794,7 @@ START_TEST(test_balancer_failover)
     char m1[256], m2[256];
     snprintf(m1, sizeof m1, "{balancer=\"balancer://pair\",member=\"fcgi://127.0.0.1:%d\"}", echo->port);
     snprintf(m2, sizeof m2, "{balancer=\"balancer://pair\",member=\"unix:%s|fcgi://localhost\"}", hostile->path);
-    ck_assert_double_eq(backend_outcome(&b, "balancer://pair", "ok") - backend_outcome(&a, "balancer://pair", "ok"),
-                        4);
+    ck_assert_double_eq(backend_outcome(&b, "balancer://pair", "ok") - backend_outcome(&a, "balancer://pair", "ok"), 4);
     double moved = prom_get(&b, GWM "balancer_failovers_total", "{backend=\"balancer://pair\"}") -
                    prom_get(&a, GWM "balancer_failovers_total", "{backend=\"balancer://pair\"}");
     ck_assert_double_ge(moved, 1);
@@ -799,11 +802,9 @@ START_TEST(test_balancer_failover)
                         moved);
     char refused[300];
     snprintf(refused, sizeof refused, "%.*s,outcome=\"refused\"}", (int)strlen(m2) - 1, m2);
-    ck_assert_double_eq(prom_get(&b, GWM "member_requests_total", refused) -
-                            prom_get(&a, GWM "member_requests_total", refused),
-                        moved);
-    ck_assert_double_eq(prom_get(&b, GWM "member_elected_total", m1) - prom_get(&a, GWM "member_elected_total", m1),
-                        4);
+    ck_assert_double_eq(
+        prom_get(&b, GWM "member_requests_total", refused) - prom_get(&a, GWM "member_requests_total", refused), moved);
+    ck_assert_double_eq(prom_get(&b, GWM "member_elected_total", m1) - prom_get(&a, GWM "member_elected_total", m1), 4);
     free(a.s);
     free(b.s);
 }

@@ -14,12 +14,12 @@
 /* One thread's place on the board. */
 struct slot {
     struct gw_status_board *board;
-    struct gw_worker_thread *t; /* NULL until attached */
-    bool alive;                 /* attached, loop running (board->mu) */
-    bool waiting;               /* its thread has pending requests (board->mu) */
-    struct gw_async ask;        /* another thread wants a snapshot */
-    struct gw_async answered;   /* a thread published one */
-    struct gw_snap snap;        /* the last one published (board->mu) */
+    struct gw_worker_thread *t;    /* NULL until attached */
+    bool alive;                    /* attached, loop running (board->mu) */
+    bool waiting;                  /* its thread has pending requests (board->mu) */
+    struct gw_async ask;           /* another thread wants a snapshot */
+    struct gw_async answered;      /* a thread published one */
+    struct gw_snap snap;           /* the last one published (board->mu) */
     struct gw_status_req *pending; /* its thread's waiting requests (its thread only) */
 };
 
@@ -230,8 +230,9 @@ static const char *content_type(const struct gw_status_req *r)
 {
     if (r->kind == GW_STATUS_METRICS)
         return "text/plain; version=0.0.4; charset=utf-8";
-    return r->format == 'j' ? "application/json" : r->format == 'a' ? "text/plain; charset=ISO-8859-1"
-                                                                     : "text/plain; charset=utf-8";
+    return r->format == 'j'   ? "application/json"
+           : r->format == 'a' ? "text/plain; charset=ISO-8859-1"
+                              : "text/plain; charset=utf-8";
 }
 
 /* Send the body (or 500 when it could not be built); returns the status. */
@@ -284,8 +285,7 @@ static void finish(struct gw_status_req *r)
     struct gw_snap sum;
     struct gw_sbuf body = {0};
     if (gw_snap_init(&sum, b->srv) == 0) {
-        struct gw_status_view v = {b->srv, &sum, b->n, 0, (mono_ns() - b->started_ns) / 1000000000ull,
-                                   b->started_unix};
+        struct gw_status_view v = {b->srv, &sum, b->n, 0, (mono_ns() - b->started_ns) / 1000000000ull, b->started_unix};
         v.answered = sum_snapshots(b, &sum, r->round);
         render(&body, r, &v);
     } else {

@@ -17,7 +17,7 @@
 
 /* A balancer member summed over threads. */
 struct gw_member_snap {
-    struct fcgic_member_stats s;    /* status: the flags of any thread (OR) */
+    struct fcgic_member_stats s;            /* status: the flags of any thread (OR) */
     unsigned flag_threads[GW_MEMBER_FLAGS]; /* threads in which each flag is set */
 };
 
@@ -30,22 +30,22 @@ struct gw_be_snap {
 
 /* What one thread publishes, and their sum. */
 struct gw_snap {
-    uint64_t round;                  /* the request round it answers */
+    uint64_t round; /* the request round it answers */
     struct gw_counters ctr;
     uint64_t conns_open, conns_active; /* client connections (HTTP layer) */
-    uint64_t layer_errors;           /* requests the HTTP layer answered itself (400, 408, 413, ...) */
-    uint64_t proxied_active;         /* proxied requests in flight */
-    struct gw_be_snap *be;           /* workers, then balancers (struct gw_server order) */
-    struct gw_member_snap *members;  /* storage of every be[].m */
+    uint64_t layer_errors;             /* requests the HTTP layer answered itself (400, 408, 413, ...) */
+    uint64_t proxied_active;           /* proxied requests in flight */
+    struct gw_be_snap *be;             /* workers, then balancers (struct gw_server order) */
+    struct gw_member_snap *members;    /* storage of every be[].m */
 };
 
 /* Everything a format needs. */
 struct gw_status_view {
     const struct gw_server *srv;
     const struct gw_snap *sum;
-    unsigned threads, answered;      /* threads, and of them answered this round */
+    unsigned threads, answered; /* threads, and of them answered this round */
     uint64_t uptime_s;
-    long long restart_time;          /* Unix time the configuration started */
+    long long restart_time; /* Unix time the configuration started */
 };
 
 struct gw_worker_thread;

@@ -70,8 +70,9 @@ static void text_balancer(struct gw_sbuf *b, const struct gw_status_view *v, siz
         const struct fcgic_member_stats *m = &be->m[k].s;
         char st[8];
         flag_letters(st, m->status);
-        gw_sbuf_printf(b, "  Member %s [%s] lbfactor %u lbset %u: elected %llu, errors %llu, failovers %llu, "
-                          "in flight %u\n",
+        gw_sbuf_printf(b,
+                       "  Member %s [%s] lbfactor %u lbset %u: elected %llu, errors %llu, failovers %llu, "
+                       "in flight %u\n",
                        bal->members[k].address, st, m->lbfactor, m->lbset, (unsigned long long)m->elected,
                        (unsigned long long)m->errors, (unsigned long long)m->failovers, m->busy);
         text_pool(b, "    ", &m->pool);
@@ -115,9 +116,9 @@ static void auto_pool(struct gw_sbuf *b, const char *prefix, const char *name, c
     for (unsigned o = 0; o < FCGIC_END_KINDS; o++)
         gw_sbuf_printf(b, "%sEnds[%s][%s]: %llu\n", prefix, name, fcgic_end_kind_name((enum fcgic_end_kind)o),
                        (unsigned long long)p->ends[o]);
-    gw_sbuf_printf(b, "%sConnsOpen[%s]: %u\n%sConnsReused[%s]: %llu\n%sBusy[%s]: %u\n%sQueued[%s]: %u\n", prefix,
-                   name, p->conns_open, prefix, name, (unsigned long long)p->conns_reused, prefix, name, p->busy,
-                   prefix, name, p->queued);
+    gw_sbuf_printf(b, "%sConnsOpen[%s]: %u\n%sConnsReused[%s]: %llu\n%sBusy[%s]: %u\n%sQueued[%s]: %u\n", prefix, name,
+                   p->conns_open, prefix, name, (unsigned long long)p->conns_reused, prefix, name, p->busy, prefix,
+                   name, p->queued);
 }
 
 void gw_status_page_auto(struct gw_sbuf *b, const struct gw_status_view *v)
@@ -164,8 +165,8 @@ static void json_ends(struct gw_sbuf *b, const uint64_t *ends, const uint64_t *l
         json_u64(b, fcgic_end_kind_name((enum fcgic_end_kind)o), ends[o], o + 1 < FCGIC_END_KINDS);
     gw_sbuf_add(b, "},\"latency_le_ns\":[", 19);
     for (unsigned i = 0; i < FCGIC_LATENCY_BUCKETS; i++)
-        gw_sbuf_printf(b, "[%llu,%llu]%s", (unsigned long long)fcgic_latency_bucket_le(i),
-                       (unsigned long long)le[i], i + 1 < FCGIC_LATENCY_BUCKETS ? "," : "");
+        gw_sbuf_printf(b, "[%llu,%llu]%s", (unsigned long long)fcgic_latency_bucket_le(i), (unsigned long long)le[i],
+                       i + 1 < FCGIC_LATENCY_BUCKETS ? "," : "");
     gw_sbuf_printf(b, "],\"latency_sum_ns\":%llu", (unsigned long long)sum_ns);
 }
 

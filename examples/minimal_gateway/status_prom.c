@@ -200,8 +200,8 @@ static void ends_families(struct gw_sbuf *b, struct gw_sbuf *l, const struct gw_
 
 /* ---- balancers and members ---- */
 
-static void balancer_counter(struct gw_sbuf *b, struct gw_sbuf *l, const struct gw_status_view *v,
-                             const char *name, const char *help, bool all_down)
+static void balancer_counter(struct gw_sbuf *b, struct gw_sbuf *l, const struct gw_status_view *v, const char *name,
+                             const char *help, bool all_down)
 {
     const struct gw_server *srv = v->srv;
     family(b, name, "counter", help);
