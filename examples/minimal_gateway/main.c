@@ -149,6 +149,7 @@ static int gen_start(struct generation *g, struct gw_config *cfg, const struct g
         gw_status_attach(&g->th[i]);
         if (pthread_create(&g->th[i].tid, NULL, gw_worker_main, &g->th[i]) != 0) {
             fprintf(stderr, "minimal_gateway: cannot start thread %u\n", i);
+            gw_status_detach(&g->th[i]);
             gw_worker_fini(&g->th[i]);
             break;
         }
