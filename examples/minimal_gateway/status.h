@@ -60,7 +60,8 @@ void gw_status_board_free(struct gw_status_board *b);
 void gw_status_attach(struct gw_worker_thread *t);
 
 /** Thread t's loop stopped: it is no longer asked for snapshots. From t's
- *  thread, after its loop returned and before the loop is freed. */
+ *  thread after its loop returned (or, for a thread that never ran, by
+ *  whoever frees its loop), before the loop is freed. */
 void gw_status_detach(struct gw_worker_thread *t);
 
 /** Count one request of thread t that ended with `status` (0: none sent)
