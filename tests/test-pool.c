@@ -2223,6 +2223,51 @@ START_TEST(integration_php_fpm_no_stranding)
 }
 END_TEST
 
+START_TEST(end_kinds_and_buckets)
+{
+    static const struct {
+        int error, aborted;
+        enum fcgic_protocol_status ps;
+        enum fcgic_end_kind kind;
+    } cases[] = {
+        {0, 0, FCGIC_REQUEST_COMPLETE, FCGIC_END_OK},
+        {0, 0, FCGIC_OVERLOADED, FCGIC_END_REFUSED},
+        {0, 0, FCGIC_CANT_MPX_CONN, FCGIC_END_REFUSED},
+        {FCGIC_E_CONNECT, 0, 0, FCGIC_END_CONNECT},
+        {FCGIC_E_TIMEOUT_CONNECT, 0, 0, FCGIC_END_CONNECT},
+        {FCGIC_E_BAL_ALL_DOWN, 0, 0, FCGIC_END_CONNECT},
+        {FCGIC_E_TIMEOUT_FIRST_BYTE, 0, 0, FCGIC_END_TIMEOUT},
+        {FCGIC_E_POOL_TIMEOUT, 0, 0, FCGIC_END_TIMEOUT},
+        {FCGIC_E_PEER_CLOSED, 0, 0, FCGIC_END_PROTOCOL},
+        {FCGIC_E_BAD_VERSION, 0, 0, FCGIC_END_PROTOCOL},
+        {FCGIC_E_CGI_BAD_HEADER, 0, 0, FCGIC_END_PROTOCOL},
+        {FCGIC_E_ABORTED, 1, 0, FCGIC_END_CANCEL},
+        {FCGIC_E_POOL_CLOSED, 0, 0, FCGIC_END_OTHER},
+        {FCGIC_E_PARAMS_TOO_BIG, 0, 0, FCGIC_END_OTHER},
+        {FCGIC_E_NOMEM, 0, 0, FCGIC_END_OTHER},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct fcgic_result r;
+        memset(&r, 0, sizeof(r));
+        r.error = cases[i].error;
+        r.aborted = cases[i].aborted;
+        r.got_end_request = cases[i].error == 0;
+        r.protocol_status = cases[i].ps;
+        ck_assert_msg(fcgic_end_kind(&r) == cases[i].kind, "case %zu", i);
+    }
+    ck_assert_int_eq(fcgic_end_kind(NULL), FCGIC_END_OTHER);
+    ck_assert_str_eq(fcgic_end_kind_name(FCGIC_END_OK), "ok");
+    ck_assert_str_eq(fcgic_end_kind_name(FCGIC_END_REFUSED), "refused");
+    ck_assert_str_eq(fcgic_end_kind_name((enum fcgic_end_kind)99), "other");
+    ck_assert_uint_eq(fcgic_latency_bucket_le(0), 100000);
+    ck_assert_uint_eq(fcgic_latency_bucket_le(3), 1000000);
+    ck_assert_uint_eq(fcgic_latency_bucket_le(FCGIC_LATENCY_BUCKETS - 1), 50000000000ull);
+    ck_assert_uint_eq(fcgic_latency_bucket_le(FCGIC_LATENCY_BUCKETS), FCGIC_NO_DEADLINE);
+    for (unsigned i = 1; i < FCGIC_LATENCY_BUCKETS; i++)
+        ck_assert_uint_gt(fcgic_latency_bucket_le(i), fcgic_latency_bucket_le(i - 1));
+}
+END_TEST
+
 /* Statistics after real requests: outcomes by kind, reuse, queue waits and
  * the latency histogram (lower bounds only: sleep_ms makes a request take
  * at least that long; nothing here depends on how fast the machine is). */
@@ -2416,6 +2461,7 @@ static Suite *pool_suite(void)
     tcase_add_test(tc, failalloc_pool);
     tcase_add_test(tc, handle_valid_during_on_end);
     tcase_add_test(tc, request_ends_inside_submit);
+    tcase_add_test(tc, end_kinds_and_buckets);
     suite_add_tcase(s, tc);
     tc = tcase_create("cancel");
     tcase_add_test(tc, abort_running_ends_now);
