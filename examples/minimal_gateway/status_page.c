@@ -135,7 +135,7 @@ void gw_status_page_auto(struct gw_sbuf *b, const struct gw_status_view *v)
                    (unsigned long long)s->proxied_active, (unsigned long long)s->conns_open,
                    (unsigned long long)s->ctr.accepted, v->threads, v->answered);
     for (int i = 0; i < 6; i++)
-        gw_sbuf_printf(b, "Requests%s: %llu\n", classes[i], (unsigned long long)s->ctr.by_class[i]);
+        gw_sbuf_printf(b, "Requests%s: %llu\n", i ? classes[i] : "NoStatus", (unsigned long long)s->ctr.by_class[i]);
     gw_sbuf_printf(b, "HTTPLayerErrors: %llu\nTotal Bytes: %llu\n", (unsigned long long)s->layer_errors,
                    (unsigned long long)s->ctr.body_bytes);
     for (size_t i = 0; i < srv->n_workers; i++)
