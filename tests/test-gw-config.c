@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -472,6 +473,8 @@ START_TEST(directory_values)
     ck_assert_str_eq(c->setenv[1].value, "2");
     ck_assert_int_eq(c->handler, GW_HANDLER_STATUS);
     ck_assert_int_eq(srv()->locations[1]->conf.handler, GW_HANDLER_NONE);
+    expect_ok(load_text("<Location /metrics>\n  SetHandler metrics\n</Location>\n"));
+    ck_assert_int_eq(srv()->locations[0]->conf.handler, GW_HANDLER_METRICS);
     ck_assert_uint_eq(srv()->limits.request_body, 1073741824ull);
     expect_error(load_text("<Location /a>\nCGIPassAuth perhaps\n</Location>\n"), "main.conf", 3,
                  "CGIPassAuth must be On or Off");
@@ -1095,6 +1098,10 @@ START_TEST(logs)
     expect_ok(load_text("ErrorLog syslog:local3\n"));
     ck_assert_int_eq(srv()->logs.error_log_kind, GW_LOG_SYSLOG);
     ck_assert_str_eq(srv()->logs.error_log, "local3");
+    ck_assert_int_eq(srv()->logs.syslog_facility, LOG_LOCAL3);
+    expect_ok(load_text("ErrorLog syslog\n"));
+    ck_assert_int_eq(srv()->logs.syslog_facility, LOG_LOCAL7); /* Apache's default */
+    expect_error(load_text("ErrorLog syslog:nosuch\n"), "main.conf", 2, "ErrorLog syslog:nosuch: unknown facility");
     expect_error(load_text("LogLevel loud\n"), "main.conf", 2, "LogLevel requires level keyword");
     expect_error(load_text("ErrorLog \"|/usr/bin/rotatelogs x\"\n"), "main.conf", 2, "piped logs are not supported");
     expect_error(load_text("CustomLog x common expr=true\n"), "main.conf", 2, "only an env=[!]variable");

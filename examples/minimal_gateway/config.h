@@ -232,7 +232,8 @@ enum gw_handler_kind {
     GW_HANDLER_UNSET = 0, /**< no SetHandler in this scope */
     GW_HANDLER_NONE,      /**< `SetHandler None`: cancels an earlier one */
     GW_HANDLER_PROXY,     /**< "proxy:...": `mapping` */
-    GW_HANDLER_STATUS     /**< server-status */
+    GW_HANDLER_STATUS,    /**< server-status */
+    GW_HANDLER_METRICS    /**< metrics (Prometheus) */
 };
 
 /** Bits of gw_dir_conf.set: which per-directory values the scope sets. */
@@ -466,6 +467,7 @@ struct gw_log_format {
 struct gw_logs {
     enum gw_log_kind error_log_kind;
     const char *error_log;             /**< path, facility ("" for default), or NULL (stderr) */
+    int syslog_facility;               /**< GW_LOG_SYSLOG: the LOG_* facility (default LOG_LOCAL7, as Apache) */
     enum gw_log_level level;           /**< LogLevel, default warn */
     const struct gw_module_level *module_levels;
     size_t n_module_levels;

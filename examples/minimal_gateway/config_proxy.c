@@ -448,14 +448,15 @@ int gw_dir_set_handler(struct gw_parser *p, const struct gw_cmd *cmd)
         d->conf->handler_mapping = NULL;
         return 0;
     }
-    if (gw_streq_ci(h, "server-status")) {
-        d->conf->handler = GW_HANDLER_STATUS;
+    if (gw_streq_ci(h, "server-status") || gw_streq_ci(h, "metrics")) {
+        d->conf->handler = gw_streq_ci(h, "metrics") ? GW_HANDLER_METRICS : GW_HANDLER_STATUS;
         d->conf->handler_mapping = NULL;
         return 0;
     }
     if (!gw_prefix_ci(h, "proxy:"))
         return gw_fail(p, &cmd->at, FCGIC_E_NOTSUP,
-                       "SetHandler %s is not supported: the gateway handles \"proxy:...\", server-status and None",
+                       "SetHandler %s is not supported: the gateway handles \"proxy:...\", server-status, metrics "
+                       "and None",
                        h);
     const struct gw_section *files = gw_enclosing_files(p);
     const char *match = NULL;

@@ -114,11 +114,14 @@ static bool has_always(const struct gw_route_out *ro)
     return false;
 }
 
-int gw_errdoc_respond(struct gw_http_conn *c, int status, const struct gw_route_out *ro, bool want_page)
+int gw_errdoc_respond(struct gw_http_conn *c, int status, const struct gw_route_out *ro, bool want_page,
+                      size_t *body_len)
 {
     const struct gw_error_doc *doc = find_doc(ro, status);
+    *body_len = 0;
     if (doc == NULL && !want_page && !has_always(ro)) {
         gw_http_response_error(c, status);
+        *body_len = gw_http_error_body_len(status);
         return status;
     }
     static __thread char page[2048], store[8192], text[64];
@@ -147,8 +150,10 @@ int gw_errdoc_respond(struct gw_http_conn *c, int status, const struct gw_route_
     always_headers(&l, ro);
     if (gw_http_response_head(c, status, NULL, l.h, l.n, (long long)len) != 0) {
         gw_http_response_error(c, status);
+        *body_len = gw_http_error_body_len(status);
         return status;
     }
+    *body_len = len;
     if (len > 0 && gw_http_response_write(c, body, len) < 0) {
         gw_http_response_abort(c);
         return status;

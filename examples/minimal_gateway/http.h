@@ -271,6 +271,10 @@ void gw_http_response_abort(struct gw_http_conn *c);
  */
 int gw_http_response_error(struct gw_http_conn *c, int status);
 
+/** Bytes of the body gw_http_response_error() sends for `status` (for
+ *  the access log; a HEAD response has none). */
+size_t gw_http_error_body_len(int status);
+
 /* Connection ---------------------------------------------------------------- */
 
 /** The handler's pointer for the current request (NULL at on_request). */

@@ -316,6 +316,8 @@ static int by_handler(struct gw_worker_thread *t, const struct gw_http_request *
     int rc = gw_walk_ifs_and_access(t, q, m);
     if (rc == 0)
         rc = apply_setenvif(t, req, q->uri, q->uri_len, m);
+    if (rc == 0 && (m->handler == GW_HANDLER_STATUS || m->handler == GW_HANDLER_METRICS))
+        return m->handler == GW_HANDLER_STATUS ? GW_ROUTE_STATUS : GW_ROUTE_METRICS;
     return rc ? rc : try_handler(t, req, body_length, m, out);
 }
 

@@ -44,6 +44,10 @@ struct gw_route_out {
     int limit_body_set;
 };
 
+/** gw_route() results below 100: a built-in handler answers (status.h). */
+#define GW_ROUTE_STATUS 1  /**< SetHandler server-status */
+#define GW_ROUTE_METRICS 2 /**< SetHandler metrics */
+
 /**
  * Route `req` and build its environment into t->env: the walk (Directory
  * and Files for what is not proxied, then Location, then <If>), Require,
@@ -52,9 +56,11 @@ struct gw_route_out {
  *        (spooled), or -1.
  * @param out receives the mapping and the scopes (the scopes also when an
  *        error status is returned, so the error page can use them).
- * @return 0; or the HTTP status to answer (404 nothing maps the request,
- *         403 Require denies it, 400 malformed target or header, 431, 500,
- *         ... as fcgic_http_status_for_error() says for the builder's error).
+ * @return 0; GW_ROUTE_STATUS or GW_ROUTE_METRICS when no ProxyPass maps
+ *         the request and SetHandler chose server-status or metrics; or the
+ *         HTTP status to answer (404 nothing maps the request, 403 Require
+ *         denies it, 400 malformed target or header, 431, 500, ... as
+ *         fcgic_http_status_for_error() says for the builder's error).
  */
 int gw_route(struct gw_worker_thread *t, const struct gw_http_request *req, long long body_length,
              struct gw_route_out *out);
