@@ -660,6 +660,34 @@ START_TEST(test_reload_under_load)
         ck_assert_uint_gt(l[i].ok, 0);
         ck_assert_uint_eq(l[i].conn_err + l[i].status_err + l[i].broken + l[i].wrong_body, 0);
     }
+    /* A connection accepted before a reload that sends its request after
+     * it is answered by the old thread; one idle between requests is
+     * closed at once (its client retries elsewhere). */
+    int fresh = connect_gw();
+    struct gwt_conn idle;
+    gwt_conn_init(&idle, connect_gw());
+    ck_assert_int_eq(gwt_sends(idle.fd, "GET /te/i?size=10 HTTP/1.1\r\nHost: x\r\n\r\n"), 0);
+    struct gwt_resp ir;
+    ck_assert_int_eq(gwt_read_response(&idle, &ir, false), 0);
+    gwt_resp_free(&ir);
+    usleep(100000);
+    ck_assert_int_eq(kill(S.gw.pid, SIGHUP), 0);
+    int64_t t0 = gwt_now_ms();
+    ck_assert_int_eq(gwt_read_response(&idle, &ir, false), GWT_EOF);
+    gwt_resp_free(&ir);
+    ck_assert_int_lt(gwt_now_ms() - t0, gwt_under_valgrind() ? 8000 : 2000);
+    gwt_conn_close(&idle);
+    usleep(gwt_under_valgrind() ? 2000000 : 500000);
+    struct gwt_conn fc;
+    gwt_conn_init(&fc, fresh);
+    ck_assert_int_eq(gwt_sends(fc.fd, "GET /te/f?size=77 HTTP/1.1\r\nHost: x\r\n\r\n"), 0);
+    ck_assert_int_eq(gwt_read_response(&fc, &ir, false), 0);
+    ck_assert_int_eq(ir.status, 200);
+    ck_assert_uint_eq(ir.body_len, 77);
+    char cv[16];
+    ck_assert_str_eq(gwt_header(&ir, "Connection", cv, sizeof cv), "close");
+    gwt_resp_free(&ir);
+    gwt_conn_close(&fc);
     /* the last configuration is the one in force */
     struct gwt_resp r;
     char target[32];

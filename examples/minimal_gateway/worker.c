@@ -199,7 +199,7 @@ static void drain_check(struct gw_loop *loop, struct gw_timer *tm)
     struct gw_worker_thread *t = GW_CONTAINER_OF(tm, struct gw_worker_thread, drain_timer);
     struct gw_http_stats st;
     gw_http_server_stats(t->http, &st);
-    if ((t->active == 0 && st.active == 0) || gw_loop_now(loop) >= t->drain_deadline) {
+    if ((t->active == 0 && st.conns == 0) || gw_loop_now(loop) >= t->drain_deadline) {
         gw_loop_stop(loop);
         return;
     }
