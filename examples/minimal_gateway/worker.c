@@ -246,6 +246,8 @@ static struct gw_http_settings http_settings(const struct gw_server *srv)
     s.keepalive_timeout_ns = srv->timeouts.keepalive;
     s.body_timeout_ns = srv->timeouts.timeout;
     s.send_timeout_ns = srv->timeouts.timeout;
+    if (srv->timeouts.timeout < s.head_timeout_ns) /* a slow head is not given more than Timeout */
+        s.head_timeout_ns = srv->timeouts.timeout;
     if (s.read_buffer_size <= s.max_request_line + 2)
         s.read_buffer_size = s.max_request_line + 1024;
     return s;
