@@ -474,3 +474,29 @@ int gwt_child_count(pid_t pid)
     closedir(d);
     return n;
 }
+
+void gwt_fd_dump(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%ld/fd", (long)pid);
+    DIR *d = opendir(path);
+    if (d == NULL)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        char p[320], target[256];
+        snprintf(p, sizeof p, "%s/%s", path, e->d_name);
+        ssize_t n = readlink(p, target, sizeof target - 1);
+        target[n > 0 ? n : 0] = '\0';
+        fprintf(stderr, "  fd %s -> %s\n", e->d_name, target);
+    }
+    closedir(d);
+    FILE *f = fopen("/proc/net/tcp", "r");
+    char line[512];
+    while (f && fgets(line, sizeof line, f))
+        fprintf(stderr, "  %s", line);
+    if (f)
+        fclose(f);
+}

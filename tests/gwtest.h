@@ -107,6 +107,8 @@ int gwt_fd_count(pid_t pid);
 /* Poll until gwt_fd_count(pid) <= want, at most ms milliseconds; returns
  * the last count. */
 int gwt_wait_fds(pid_t pid, int want, int ms);
+/* Print pid's open fds and the TCP socket table to stderr (diagnostics). */
+void gwt_fd_dump(pid_t pid);
 /* VmRSS of pid in KiB, -errno. */
 long gwt_rss_kb(pid_t pid);
 /* Number of processes whose parent is pid. */
