@@ -483,6 +483,8 @@ void gwt_fd_dump(pid_t pid)
     if (d == NULL)
         return;
     struct dirent *e;
+    char inodes[256][24];
+    int ni = 0;
     while ((e = readdir(d)) != NULL) {
         if (e->d_name[0] == '.')
             continue;
@@ -491,12 +493,23 @@ void gwt_fd_dump(pid_t pid)
         ssize_t n = readlink(p, target, sizeof target - 1);
         target[n > 0 ? n : 0] = '\0';
         fprintf(stderr, "  fd %s -> %s\n", e->d_name, target);
+        if (strncmp(target, "socket:[", 8) == 0 && ni < 256)
+            snprintf(inodes[ni++], sizeof inodes[0], "%.*s", (int)strcspn(target + 8, "]"), target + 8);
     }
     closedir(d);
-    FILE *f = fopen("/proc/net/tcp", "r");
-    char line[512];
-    while (f && fgets(line, sizeof line, f))
-        fprintf(stderr, "  %s", line);
-    if (f)
-        fclose(f);
+    static const char *const tables[] = {"/proc/net/tcp", "/proc/net/unix"};
+    for (int t = 0; t < 2; t++) {
+        FILE *f = fopen(tables[t], "r");
+        char line[512];
+        while (f && fgets(line, sizeof line, f)) {
+            for (int i = 0; i < ni; i++) {
+                char key[40];
+                snprintf(key, sizeof key, " %.24s ", inodes[i]);
+                if (strstr(line, key) || (t == 1 && strstr(line, key + 1)))
+                    fprintf(stderr, "  %s", line);
+            }
+        }
+        if (f)
+            fclose(f);
+    }
 }
