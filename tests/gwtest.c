@@ -236,7 +236,7 @@ static int fill(struct gwt_conn *c)
 static int next_line(struct gwt_conn *c, char *line, size_t cap, struct gwt_resp *r)
 {
     for (;;) {
-        char *nl = memchr(c->buf + c->off, '\n', c->len - c->off);
+        char *nl = c->buf ? memchr(c->buf + c->off, '\n', c->len - c->off) : NULL;
         if (nl) {
             size_t n = (size_t)(nl - (c->buf + c->off)) + 1;
             if (n >= cap)
