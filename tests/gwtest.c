@@ -262,10 +262,16 @@ static int next_line(struct gwt_conn *c, char *line, size_t cap, struct gwt_resp
 
 static int append_body(struct gwt_resp *r, const char *p, size_t n)
 {
-    char *b = realloc(r->body, r->body_len + n + 1);
-    if (b == NULL)
-        return GWT_BROKEN;
-    r->body = b;
+    if (r->body_len + n + 1 > r->body_cap) { /* geometric: no quadratic copying */
+        size_t cap = r->body_cap ? r->body_cap : 4096;
+        while (cap < r->body_len + n + 1)
+            cap *= 2;
+        char *b = realloc(r->body, cap);
+        if (b == NULL)
+            return GWT_BROKEN;
+        r->body = b;
+        r->body_cap = cap;
+    }
     memcpy(r->body + r->body_len, p, n);
     r->body_len += n;
     r->body[r->body_len] = '\0';
@@ -325,6 +331,7 @@ int gwt_read_response(struct gwt_conn *c, struct gwt_resp *r, bool head_req)
 {
     memset(r, 0, sizeof *r);
     r->body = calloc(1, 1);
+    r->body_cap = 1;
     size_t hn = 0;
     char line[8192];
     for (;;) {

@@ -76,6 +76,7 @@ struct gwt_resp {
     char *body;
     size_t body_len;
     size_t bytes_seen; /* of this response, head included, before any error */
+    size_t body_cap;   /* private */
 };
 
 enum {

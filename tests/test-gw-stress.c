@@ -355,12 +355,16 @@ START_TEST(test_libfcgi_apps)
         ck_assert_int_eq(r.status, 200);
         ck_assert_uint_eq(r.body_len, big);
         ck_assert(gwt_pattern_ok(r.body, big));
+        char cv[64];
+        ck_assert_msg(strcmp(gwt_header(&r, "Connection", cv, sizeof cv), "close") != 0, "%s", r.head);
         gwt_resp_free(&r);
         snprintf(head, sizeof head, "POST %sb?echo=1 HTTP/1.1\r\nHost: localhost\r\nContent-Length: %zu\r\n\r\n",
                  prefixes[i], big);
         ck_assert_int_eq(gwt_sends(c.fd, head), 0);
-        ck_assert_int_eq(gwt_send(c.fd, body, big), 0);
-        ck_assert_int_eq(gwt_read_response(&c, &r, false), 0);
+        int sent = gwt_send(c.fd, body, big);
+        int rc = gwt_read_response(&c, &r, false);
+        ck_assert_msg(sent == 0 && rc == 0, "%s: send %d, response %d %d %.200s", prefixes[i], sent, rc, r.status,
+                      r.head);
         ck_assert_int_eq(r.status, 200);
         ck_assert_uint_eq(r.body_len, big);
         ck_assert(memcmp(r.body, body, big) == 0);
