@@ -2066,6 +2066,7 @@ START_TEST(integration_php_fpm_balancer)
     mo.pool.enable_reuse = 1;
     mo.pool.timeout_ns = 10 * SEC;
     mo.hc_interval_ns = 100000000ull;
+    mo.hc_timeout_ns = 2 * SEC; /* a ping slowed by a loaded machine is not a failure */
     mo.hc_method = FCGIC_HC_REQUEST;
     mo.hc_params = ping;
     mo.hc_nparams = 3;
