@@ -947,6 +947,14 @@ static int refused(const struct fcgic_result *res)
            (res->protocol_status == FCGIC_OVERLOADED || res->protocol_status == FCGIC_CANT_MPX_CONN);
 }
 
+/* Did the connection break under the request before any answer (the
+ * application died or reset it)? */
+static int broke(const struct fcgic_result *res)
+{
+    return !res->got_end_request && !res->response_started &&
+           (res->error == FCGIC_E_PEER_CLOSED || res->error == FCGIC_E_IO || res->error == FCGIC_E_CONN_FAILED);
+}
+
 /* Should r, which ended with res on m, move to another member? */
 static int wants_failover(const struct fcgic_balancer *b, const struct fcgic_balancer_req *r,
                           const struct fcgic_result *res)
@@ -955,7 +963,7 @@ static int wants_failover(const struct fcgic_balancer *b, const struct fcgic_bal
         return 0;
     if (refused(res)) /* nothing was done: safe for any method */
         return r->req.retry != FCGIC_RETRY_NEVER;
-    return fcgic__is_connect_error(res->error) && fcgic__may_retry(r->req.retry, r->idempotent, res);
+    return (fcgic__is_connect_error(res->error) || broke(res)) && fcgic__may_retry(r->req.retry, r->idempotent, res);
 }
 
 static void bcb_end(void *req_ud, const struct fcgic_result *res)
@@ -986,6 +994,10 @@ static void bcb_end(void *req_ud, const struct fcgic_result *res)
         /* out of workers: leave it alone for a short while */
         if (res->protocol_status == FCGIC_OVERLOADED)
             set_error_for(b, m, why, 0, m->busy_retry_ns, now);
+    } else if (broke(res)) {
+        /* maybe dead, maybe one worker crashed: not picked again for this
+         * request nor for a short while; a dead one's next connect fails */
+        set_error_for(b, m, why, res->sys_errno, m->busy_retry_ns, now);
     } else {
         set_error(b, m, why, res->sys_errno, now);
     }
@@ -1001,8 +1013,8 @@ static void bcb_end(void *req_ud, const struct fcgic_result *res)
     if (rc == 0)
         return;
     struct fcgic_result out = *res;
-    if (rc == FCGIC_E_BAL_ALL_DOWN && refused(res)) {
-        breq_finish(b, r, &out); /* no other member: the application's answer */
+    if (rc == FCGIC_E_BAL_ALL_DOWN && (refused(res) || broke(res))) {
+        breq_finish(b, r, &out); /* no other member: what happened on this one */
         return;
     }
     memset(&out, 0, sizeof(out));

@@ -963,6 +963,60 @@ START_TEST(failover_retry_policy)
 }
 END_TEST
 
+START_TEST(failover_broken_connection)
+{
+    /* The connection breaks under a request before any answer (the
+     * application died): an idempotent GET moves to the other member, a
+     * written POST does not, nor a GET whose response had started. */
+    struct ctx c;
+    setup(&c, FCGIC_LB_BYREQUESTS);
+    add(&c, "fcgi://a:1", 1, 0, 0);
+    add(&c, "fcgi://b:1", 1, 0, 0);
+    struct fcgic_request get = simple_req();
+    ck_assert_int_eq(fcgic_balancer_submit(c.b, &get, &c, NULL, 0), 0);
+    fake_drain(&c.fk, 0);
+    fake_eof(&c.fk, 0);
+    ck_assert_int_eq(c.ends, 0);
+    ck_assert_int_eq(c.fk.n, 2);
+    ck_assert_int_eq(fake_last_to(&c.fk, "fcgi://b:1"), 1);
+    fake_drain(&c.fk, 1);
+    fake_respond(&c.fk, 1, "ok");
+    ck_assert_int_eq(c.ends, 1);
+    ck_assert_int_eq(c.end_err, 0);
+    ck_assert_uint_eq(c.retries, 1);
+    teardown(&c);
+
+    setup(&c, FCGIC_LB_BYREQUESTS);
+    add(&c, "fcgi://a:1", 1, 0, 0);
+    add(&c, "fcgi://b:1", 1, 0, 0);
+    struct fcgic_request post = post_req();
+    ck_assert_int_eq(fcgic_balancer_submit(c.b, &post, &c, NULL, 0), 0);
+    fake_drain(&c.fk, 0);
+    fake_fail(&c.fk, 0, FCGIC_E_IO);
+    ck_assert_int_eq(c.ends, 1);
+    ck_assert_int_eq(c.end_err, FCGIC_E_IO);
+    ck_assert_int_eq(c.fk.n, 1);
+    ck_assert_int_eq(fcgic_balancer_submit(c.b, &get, &c, NULL, 0), 0);
+    fake_drain(&c.fk, 1);
+    ck_assert_int_eq(fake_partial(&c.fk, 1), 0);
+    fake_eof(&c.fk, 1);
+    ck_assert_int_eq(c.ends, 2);
+    ck_assert_int_eq(c.end_err, FCGIC_E_PEER_CLOSED);
+    ck_assert_int_eq(c.fk.n, 2);
+    teardown(&c);
+
+    /* the only member: the error itself, not "all down" */
+    setup(&c, FCGIC_LB_BYREQUESTS);
+    add(&c, "fcgi://a:1", 1, 0, 0);
+    ck_assert_int_eq(fcgic_balancer_submit(c.b, &get, &c, NULL, 0), 0);
+    fake_drain(&c.fk, 0);
+    fake_eof(&c.fk, 0);
+    ck_assert_int_eq(c.ends, 1);
+    ck_assert_int_eq(c.end_err, FCGIC_E_PEER_CLOSED);
+    teardown(&c);
+}
+END_TEST
+
 START_TEST(runtime_add_remove)
 {
     struct ctx c;
@@ -2081,6 +2135,7 @@ START_TEST(integration_php_fpm_balancer)
     mo.pool.enable_reuse = 1;
     mo.pool.timeout_ns = 10 * SEC;
     mo.hc_interval_ns = 100000000ull;
+    mo.hc_timeout_ns = 2 * SEC; /* a ping slowed by a loaded machine is not a failure */
     mo.hc_method = FCGIC_HC_REQUEST;
     mo.hc_params = ping;
     mo.hc_nparams = 3;
@@ -2232,6 +2287,7 @@ static Suite *balancer_suite(void)
     tcase_add_test(tc, all_down_and_forced_recovery);
     tcase_add_test(tc, overloaded_fails_over);
     tcase_add_test(tc, failover_retry_policy);
+    tcase_add_test(tc, failover_broken_connection);
     suite_add_tcase(s, tc);
     tc = tcase_create("health");
     tcase_add_test(tc, health_values_thresholds);

@@ -188,7 +188,8 @@ int gw_http_server_adopt(struct gw_http_server *s, int fd, const struct sockaddr
 void gw_http_server_on_accept(void *server, int fd, const struct sockaddr *peer, socklen_t peer_len);
 
 /** Stop keeping connections alive (graceful stop): idle ones are closed now,
- *  active ones after their current response. */
+ *  active ones after their current response, and one that has not sent its
+ *  first request yet after answering it (or at its head timeout). */
 void gw_http_server_drain(struct gw_http_server *s);
 
 /** Counters, for tests and server-status. */

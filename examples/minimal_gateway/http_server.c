@@ -124,7 +124,14 @@ void gw_http_server_drain(struct gw_http_server *s)
     struct gw_http_conn *next;
     for (struct gw_http_conn *c = s->conns; c; c = next) {
         next = c->next;
-        gw__conn_kick(c);
+        /* Idle between requests: closed now, its client retries on a new
+         * connection. One that has not sent its first request yet is left
+         * to send it (answered with Connection: close): it was accepted
+         * for that request, and closing it would fail it. */
+        if (c->nreq > 0 && c->state == GW_ST_HEAD && c->rb == NULL && c->queued == 0)
+            gw__conn_destroy(c, GW_HTTP_GONE_SHUTDOWN);
+        else
+            gw__conn_kick(c);
     }
 }
 

@@ -2,9 +2,11 @@
 #include "proxy.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "errdoc.h"
 #include "headers.h"
@@ -29,8 +31,11 @@ struct preq {
     size_t span_head, span_count;
     size_t inflight;               /* bytes of the chunk the library holds */
     bool body_end, body_waiting, chunked;
-    char *spool;                   /* chunked body, held whole */
+    char *spool;                   /* chunked body, held whole in memory ... */
     size_t spool_len, spool_cap;
+    int spool_fd;                  /* ... or in an unlinked temporary file, -1 */
+    size_t spool_pos;              /* next byte of the file to hand over */
+    char *spool_buf;               /* the piece of the file the library holds */
     /* logging */
     char what[160];                /* "GET /uri" */
     char client[64];               /* "ip:port" */
@@ -74,6 +79,9 @@ static void fcgi_cancel(struct preq *p)
 
 static void preq_free(struct preq *p)
 {
+    if (p->spool_fd >= 0)
+        close(p->spool_fd);
+    free(p->spool_buf);
     free(p->spool);
     free(p);
 }
@@ -252,6 +260,27 @@ static void on_end(void *ud, const struct fcgic_result *res)
     preq_free(p);
 }
 
+/* The next piece of a body spooled to a file; the previous piece is no
+ * longer needed when the library asks for the next. */
+static int spool_read(struct preq *p, struct fcgic_span *chunk)
+{
+    if (p->spool_pos == p->spool_len)
+        return FCGIC_BODY_EOF;
+    if (p->spool_buf == NULL && (p->spool_buf = malloc(GW_PROXY_SPOOL_PIECE)) == NULL)
+        return -1;
+    size_t n = p->spool_len - p->spool_pos < GW_PROXY_SPOOL_PIECE ? p->spool_len - p->spool_pos
+                                                                   : GW_PROXY_SPOOL_PIECE;
+    ssize_t k;
+    do {
+        k = pread(p->spool_fd, p->spool_buf, n, (off_t)p->spool_pos);
+    } while (k < 0 && errno == EINTR);
+    if (k <= 0)
+        return -1;
+    p->spool_pos += (size_t)k;
+    *chunk = (struct fcgic_span){p->spool_buf, (size_t)k};
+    return FCGIC_BODY_CHUNK;
+}
+
 /* Hand the next body span to the library. The previous chunk is released
  * now: the library needs it only until this call. */
 static int body_read(void *ud, enum fcgic_type stream, struct fcgic_span *chunk)
@@ -260,6 +289,8 @@ static int body_read(void *ud, enum fcgic_type stream, struct fcgic_span *chunk)
     (void)stream;
     if (p->c == NULL)
         return -1;
+    if (p->spool_fd >= 0)
+        return spool_read(p, chunk);
     if (p->inflight) {
         gw_http_body_consumed(p->c, p->inflight);
         p->inflight = 0;
@@ -326,7 +357,9 @@ static void submit(struct preq *p, const struct gw_http_request *req)
     memset(&fr, 0, sizeof fr);
     fr.params = fcgic_env_params(t->env);
     fr.nparams = fcgic_env_count(t->env);
-    if (p->chunked) {
+    if (p->chunked && p->spool_fd >= 0) {
+        fr.stdin_mode = FCGIC_BODY_STREAM;
+    } else if (p->chunked) {
         fr.stdin_mode = p->spool_len ? FCGIC_BODY_BUFFER : FCGIC_BODY_NONE;
         fr.stdin_data = p->spool;
         fr.stdin_len = p->spool_len;
@@ -362,6 +395,7 @@ static void h_request(struct gw_http_conn *c, const struct gw_http_request *req,
     p->t = t;
     p->c = c;
     p->req = req;
+    p->spool_fd = -1;
     p->start_ns = gw_loop_now(t->loop);
     snprintf(p->client, sizeof p->client, "%s:%u", req->client_ip, (unsigned)req->client_port);
     snprintf(p->what, sizeof p->what, "%.*s %.*s", (int)(req->method_len < 16 ? req->method_len : 16), req->method,
@@ -376,6 +410,75 @@ static void h_request(struct gw_http_conn *c, const struct gw_http_request *req,
     submit(p, req);
 }
 
+static int write_all(int fd, const char *data, size_t len)
+{
+    while (len > 0) {
+        ssize_t k = write(fd, data, len);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            return -1;
+        data += k;
+        len -= (size_t)k;
+    }
+    return 0;
+}
+
+/* Move the body spooled in memory to an unlinked temporary file. */
+static int spool_to_file(struct preq *p)
+{
+    int fd = open(GW_PROXY_SPOOL_DIR, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        char path[] = GW_PROXY_SPOOL_DIR "/gw-body-XXXXXX";
+        if ((fd = mkostemp(path, O_CLOEXEC)) < 0)
+            return -1;
+        unlink(path);
+    }
+    if (write_all(fd, p->spool, p->spool_len) != 0) {
+        close(fd);
+        return -1;
+    }
+    free(p->spool);
+    p->spool = NULL;
+    p->spool_cap = 0;
+    p->spool_fd = fd;
+    return 0;
+}
+
+/* Keep a piece of a chunked body: in memory up to GW_PROXY_SPOOL_MEM, then
+ * in a file (the HTTP layer caps the whole at LimitRequestBody). Returns 0
+ * or the status to answer. */
+static int spool(struct preq *p, const char *data, size_t len)
+{
+    if (p->spool_fd < 0 && p->spool_len + len > GW_PROXY_SPOOL_MEM && spool_to_file(p) != 0) {
+        gw_log_error(p->t->log, GW_LOG_ERR, "proxy_fcgi", p->client, "%s: cannot spool the request body: %s",
+                     p->what, strerror(errno));
+        return 500;
+    }
+    if (p->spool_fd >= 0) {
+        if (write_all(p->spool_fd, data, len) != 0) {
+            gw_log_error(p->t->log, GW_LOG_ERR, "proxy_fcgi", p->client, "%s: cannot spool the request body: %s",
+                         p->what, strerror(errno));
+            return 500;
+        }
+        p->spool_len += len;
+        return 0;
+    }
+    if (p->spool_len + len > p->spool_cap) {
+        size_t cap = p->spool_cap ? p->spool_cap : 16384;
+        while (cap < p->spool_len + len)
+            cap *= 2;
+        char *n = realloc(p->spool, cap);
+        if (n == NULL)
+            return 500;
+        p->spool = n;
+        p->spool_cap = cap;
+    }
+    memcpy(p->spool + p->spool_len, data, len);
+    p->spool_len += len;
+    return 0;
+}
+
 static void h_body(struct gw_http_conn *c, const char *data, size_t len, void *ud)
 {
     (void)ud;
@@ -383,26 +486,12 @@ static void h_body(struct gw_http_conn *c, const char *data, size_t len, void *u
     if (p == NULL)
         return;
     if (p->chunked) {
-        if (p->spool_len + len > GW_PROXY_SPOOL_MAX) {
-            answer_error(p, 413, false);
+        int status = spool(p, data, len);
+        if (status) {
+            answer_error(p, status, false);
             http_done(p);
             return;
         }
-        if (p->spool_len + len > p->spool_cap) {
-            size_t cap = p->spool_cap ? p->spool_cap : 16384;
-            while (cap < p->spool_len + len)
-                cap *= 2;
-            char *n = realloc(p->spool, cap);
-            if (n == NULL) {
-                answer_error(p, 500, false);
-                http_done(p);
-                return;
-            }
-            p->spool = n;
-            p->spool_cap = cap;
-        }
-        memcpy(p->spool + p->spool_len, data, len);
-        p->spool_len += len;
         gw_http_body_consumed(c, len);
         return;
     }

@@ -14,10 +14,14 @@
 #include "http.h"
 #include "worker.h"
 
-/** Chunked request bodies are held in memory up to this many bytes (so
- *  CONTENT_LENGTH can be sent: PHP-FPM drops bodies without it); beyond it
- *  the request gets 413. */
-#define GW_PROXY_SPOOL_MAX (8u << 20)
+/** Chunked request bodies are spooled whole before the request is sent, so
+ *  CONTENT_LENGTH can be sent (PHP-FPM drops bodies without it): in memory
+ *  up to this many bytes, beyond it in an unlinked file in
+ *  GW_PROXY_SPOOL_DIR, up to LimitRequestBody as Apache. */
+#define GW_PROXY_SPOOL_MEM (1u << 20)
+#define GW_PROXY_SPOOL_DIR "/tmp"
+/** A file-spooled body is handed to the library in pieces of this size. */
+#define GW_PROXY_SPOOL_PIECE 65536
 
 /** Fill the HTTP handler of thread t. */
 void gw_proxy_http_handler(struct gw_http_handler *h, struct gw_worker_thread *t);

@@ -159,7 +159,8 @@ static int apply_setenvif(struct gw_worker_thread *t, const struct gw_http_reque
     size_t n = fcgic_env_count(t->vars);
     const struct fcgic_param *p = fcgic_env_params(t->vars);
     m->n_vars = n < GW_ROUTE_MAX_VARS ? n : GW_ROUTE_MAX_VARS;
-    memcpy(m->vars, p, m->n_vars * sizeof *p);
+    if (m->n_vars) /* p is NULL when SetEnvIf set nothing */
+        memcpy(m->vars, p, m->n_vars * sizeof *p);
     struct fcgic_span v;
     if (fcgic_env_get(t->vars, "proxy-fcgi-pathinfo", 19, &v) == 0)
         m->pathinfo = fcgic_env_pathinfo_parse(v.ptr, v.len);

@@ -199,7 +199,7 @@ static void drain_check(struct gw_loop *loop, struct gw_timer *tm)
     struct gw_worker_thread *t = GW_CONTAINER_OF(tm, struct gw_worker_thread, drain_timer);
     struct gw_http_stats st;
     gw_http_server_stats(t->http, &st);
-    if ((t->active == 0 && st.active == 0) || gw_loop_now(loop) >= t->drain_deadline) {
+    if ((t->active == 0 && st.conns == 0) || gw_loop_now(loop) >= t->drain_deadline) {
         gw_loop_stop(loop);
         return;
     }
@@ -249,6 +249,8 @@ static struct gw_http_settings http_settings(const struct gw_server *srv)
     s.body_timeout_ns = srv->timeouts.timeout;
     s.send_timeout_ns = srv->timeouts.timeout;
     s.field_limit_status = 400; /* Apache's answer to LimitRequestFields / LimitRequestFieldSize */
+    if (srv->timeouts.timeout < s.head_timeout_ns) /* a slow head is not given more than Timeout */
+        s.head_timeout_ns = srv->timeouts.timeout;
     size_t longest = s.max_request_line > s.max_header_field_size ? s.max_request_line : s.max_header_field_size;
     if (s.read_buffer_size <= longest + 2)
         s.read_buffer_size = longest + 1024;

@@ -38,6 +38,14 @@
  *    member is put in error for `retry`; subject to the request's `retry`
  *    policy (enum fcgic_retry; nothing was written, so only
  *    FCGIC_RETRY_NEVER keeps it);
+ *  - its connection broke (FCGIC_E_PEER_CLOSED, FCGIC_E_IO,
+ *    FCGIC_E_CONN_FAILED) before any response byte and without
+ *    END_REQUEST, typically because the application died under it: when
+ *    the `retry` policy allows it (by default: nothing was written, or the
+ *    method is idempotent, as nginx's proxy_next_upstream error); the
+ *    member is put in error for busy_retry_ns only (a dead member's next
+ *    connect puts it in error for `retry`); when no other member can take
+ *    it, that error is delivered;
  *  - the application answered END_REQUEST with protocolStatus OVERLOADED or
  *    CANT_MPX_CONN and no output: it did nothing, so the request moves
  *    whatever its method (not with FCGIC_RETRY_NEVER). OVERLOADED also puts
