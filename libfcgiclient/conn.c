@@ -23,7 +23,7 @@ struct slot {
     enum fcgic_role role;
     bool raw;
     bool aborted;
-    bool stdout_closed;
+    bool stdout_closed, stderr_closed; /* an empty record of that stream arrived */
     bool head_seen;
     bool abort_pending; /* cancelled from inside a callback: end on the way out */
     /* request body */
@@ -1019,10 +1019,11 @@ static int handle(struct fcgic_conn *c, const struct fcgic_decoder_event *ev, si
         if ((rc = route(c, ev->request_id, &s)) != 0)
             return rc;
         c->cur = s;
-        if (ev->type == FCGIC_TYPE_STDOUT && ev->content_length == 0)
-            s->stdout_closed = true;
-        else if (ev->type == FCGIC_TYPE_STDOUT && s->stdout_closed)
-            return FCGIC_E_AFTER_STREAM_END;
+        bool *closed = ev->type == FCGIC_TYPE_STDOUT ? &s->stdout_closed : &s->stderr_closed;
+        if (ev->content_length == 0)
+            *closed = true;
+        else if (*closed)
+            return FCGIC_E_AFTER_STREAM_END; /* either stream: no byte after its end */
         return 0;
     case FCGIC_DEC_DATA:
         if (c->cur_type == FCGIC_TYPE_GET_VALUES_RESULT)

@@ -343,6 +343,19 @@ START_TEST(test_protocol_violations)
     app_str(&a, 6, 1, "late");
     ck_assert_int_eq(feed_bytewise(c, a.b, a.n, 0), FCGIC_E_AFTER_END);
     fcgic_conn_free(c);
+    /* A STDERR record after the end of the STDERR stream, as for STDOUT. */
+    c = mk(NULL);
+    memset(&s, 0, sizeof s);
+    ck_assert_int_eq(fcgic_conn_submit(c, &req, &s, NULL, 0), 0);
+    a.n = 0;
+    app_str(&a, 7, 1, "a\n");
+    app_str(&a, 7, 1, "");
+    app_str(&a, 7, 1, "");
+    app_str(&a, 7, 1, "b\n");
+    ck_assert_int_eq(feed_bytewise(c, a.b, a.n, 0), FCGIC_E_AFTER_STREAM_END);
+    ck_assert_int_eq(s.ends, 1);
+    ck_assert_int_eq(s.res.error, FCGIC_E_AFTER_STREAM_END);
+    fcgic_conn_free(c);
 }
 END_TEST
 
