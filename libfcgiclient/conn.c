@@ -1081,9 +1081,18 @@ static int handle(struct fcgic_conn *c, const struct fcgic_decoder_event *ev, si
             c->done = true;
         }
         if (s->queued_end > written_pos(c)) {
-            /* Its body bytes are still queued: on_end once written. */
-            s->st = SLOT_ENDING;
-            return 0;
+            if (c->live > 1 || c->zombies || c->values_wanted) {
+                /* Its body bytes are still queued between records other
+                 * requests need: on_end once they are written (or at its
+                 * timeout, see fcgic_conn_tick()). */
+                s->st = SLOT_ENDING;
+                return 0;
+            }
+            /* Nothing else on this connection needs its output and the
+             * connection is not reused: the rest of the body is dropped
+             * rather than written to an application that may never read
+             * it, and the response ends now, not at a timeout. */
+            fcgic_encoder_reset(c->enc);
         }
         deliver_end(c, s, SLOT_ACTIVE);
         return 0;
