@@ -453,13 +453,18 @@ static const char *ps_name(int ps)
     }
 }
 
-/* F_PROMPT: the request ended within 5 s of t0 (12 s under valgrind), long
- * before the application's 15 s of silence end. */
-static void check_prompt(size_t ci, enum way w, uint64_t t0)
+/* F_PROMPT: the request took at most 5 s (9 s under valgrind), while the
+ * application stays silent for 15 s and the old wait lasted until the
+ * request's 10 s timeout. */
+static void check_prompt(size_t ci, enum way w, uint64_t ms)
 {
-    uint64_t ms = (fcgic_posix_now() - t0) / 1000000;
-    if ((cases[ci].flags & F_PROMPT) && ms > (getenv("FCGIC_UNDER_VALGRIND") ? 12000u : 5000u))
+    if ((cases[ci].flags & F_PROMPT) && ms > (getenv("FCGIC_UNDER_VALGRIND") ? 9000u : 5000u))
         hfail(ci, w, "the answer took %llu ms", (unsigned long long)ms);
+}
+
+static uint64_t ms_since(uint64_t t0)
+{
+    return (fcgic_posix_now() - t0) / 1000000;
 }
 
 /* The timeout of F_SLOW cases in every way: 1 s, 3 s under valgrind (a
@@ -541,44 +546,11 @@ static int exit_for(const struct hcase *c)
     return c->app ? 7 : 0;
 }
 
-static void way_fcgic(size_t ci)
+/* fcgic's exit code, --json document j and body b against the table. */
+static void fcgic_check_case(size_t ci, int code, const char *j, const char *b, size_t bl)
 {
     const struct hcase *c = &cases[ci];
-    char marker[16], url[1 << 16], json[256], bodyf[256];
-    case_marker(ci, marker, sizeof marker);
-    char *script = expand(c->script, marker);
-    snprintf(url, sizeof url, "http://localhost/%s.php?do=%s", c->name, script);
-    free(script);
-    snprintf(json, sizeof json, "%s/f%03zu.json", dir, ci);
-    snprintf(bodyf, sizeof bodyf, "%s/f%03zu.body", dir, ci);
-    char data[160];
-    snprintf(data, sizeof data, "@%s", post_path);
-    const char *args[16];
-    size_t k = 0;
-    args[k++] = "--json";
-    args[k++] = "-o";
-    args[k++] = bodyf;
-    args[k++] = "--max-time";
-    char slow[16];
-    snprintf(slow, sizeof slow, "%d", slow_secs());
-    args[k++] = c->flags & F_SLOW ? slow : "10";
-    if (c->flags & F_HEAD) {
-        args[k++] = "-X";
-        args[k++] = "HEAD";
-    }
-    if (c->flags & F_POST) {
-        args[k++] = "-d";
-        args[k++] = data;
-    }
-    args[k++] = app->url;
-    args[k++] = url;
-    args[k] = NULL;
-    uint64_t t0 = fcgic_posix_now();
-    int code = run_fcgic(args, json);
-    check_prompt(ci, WAY_FCGIC, t0);
-    size_t jl, bl, wl;
-    char *j = slurp_path(json, &jl);
-    char *b = slurp_path(bodyf, &bl);
+    size_t wl;
     char *want = want_body(ci, &wl);
     if (code != exit_for(c))
         hfail(ci, WAY_FCGIC, "exit %d, want %d: %.300s", code, exit_for(c), j);
@@ -600,13 +572,51 @@ static void way_fcgic(size_t ci)
     }
     if ((c->err || c->ps) && (bl > wl || memcmp(b, want, bl) != 0)) /* only what the app sent as body */
         hfail(ci, WAY_FCGIC, "body \"%.80s\" on a failed request, not a prefix of \"%.80s\"", b, want);
+    free(want);
+}
+
+static void way_fcgic(size_t ci)
+{
+    const struct hcase *c = &cases[ci];
+    char marker[16], url[1 << 16], json[256], bodyf[256], data[160], slow[16];
+    case_marker(ci, marker, sizeof marker);
+    char *script = expand(c->script, marker);
+    snprintf(url, sizeof url, "http://localhost/%s.php?do=%s", c->name, script);
+    free(script);
+    snprintf(json, sizeof json, "%s/f%03zu.json", dir, ci);
+    snprintf(bodyf, sizeof bodyf, "%s/f%03zu.body", dir, ci);
+    snprintf(data, sizeof data, "@%s", post_path);
+    snprintf(slow, sizeof slow, "%d", slow_secs());
+    const char *args[16];
+    size_t k = 0;
+    args[k++] = "--json";
+    args[k++] = "-o";
+    args[k++] = bodyf;
+    args[k++] = "--max-time";
+    args[k++] = c->flags & F_SLOW ? slow : "10";
+    if (c->flags & F_HEAD) {
+        args[k++] = "-X";
+        args[k++] = "HEAD";
+    }
+    if (c->flags & F_POST) {
+        args[k++] = "-d";
+        args[k++] = data;
+    }
+    args[k++] = app->url;
+    args[k++] = url;
+    args[k] = NULL;
+    int code = run_fcgic(args, json);
+    size_t jl, bl;
+    char *j = slurp_path(json, &jl);
+    const char *tm = strstr(j, "\"time_ms\": "); /* from submit to the end, without process start-up */
+    check_prompt(ci, WAY_FCGIC, tm ? (uint64_t)atof(tm + 11) : 0);
+    char *b = slurp_path(bodyf, &bl);
+    fcgic_check_case(ci, code, j, b, bl);
     free(j);
     free(b);
-    free(want);
     /* the next run is answered with its own body */
-    char next[16];
+    char next[16], fs[256];
     next_marker(ci, WAY_FCGIC, next, sizeof next);
-    char fs[256];
     snprintf(fs, sizeof fs, FOLLOW_SCRIPT_FMT, next);
     snprintf(url, sizeof url, "http://localhost/next.php?do=%s", fs);
     const char *args2[] = {"-o", bodyf, "--max-time", "10", app->url, url, NULL};
@@ -730,16 +740,18 @@ static void p_check(size_t ci, const char *what, struct preq *r, int err, int ps
              r->body ? r->body : "", blen, body);
 }
 
-static void way_pool(size_t ci)
+/* A pool of one kept connection on its own POSIX loop (two requests at once
+ * for F_MPX). Returns 0, or -1 with nothing left allocated. */
+static int pool_open(size_t ci, struct fcgic_posix **px, struct fcgic_pool **pool)
 {
-    const struct hcase *c = &cases[ci];
-    struct fcgic_posix *px = NULL;
-    if (fcgic_posix_new(&px, NULL, NULL) != 0) {
+    *px = NULL;
+    *pool = NULL;
+    if (fcgic_posix_new(px, NULL, NULL) != 0) {
         hfail(ci, WAY_POOL, "fcgic_posix_new");
-        return;
+        return -1;
     }
     struct fcgic_transport tr;
-    fcgic_posix_transport(px, &tr);
+    fcgic_posix_transport(*px, &tr);
     struct fcgic_pool_callbacks cb;
     memset(&cb, 0, sizeof cb);
     cb.version = FCGIC_POOL_CALLBACKS_VERSION;
@@ -751,24 +763,85 @@ static void way_pool(size_t ci)
     po.target = app->url;
     po.enable_reuse = 1;
     po.max = 1;
-    po.mpx = c->flags & F_MPX ? 2 : 0;
-    struct fcgic_pool *pool = NULL;
-    if (fcgic_pool_new(&pool, &po, &tr, &cb, NULL, NULL) != 0 || fcgic_posix_attach_pool(px, pool) != 0) {
+    po.mpx = cases[ci].flags & F_MPX ? 2 : 0;
+    if (fcgic_pool_new(pool, &po, &tr, &cb, NULL, NULL) != 0 || fcgic_posix_attach_pool(*px, *pool) != 0) {
         hfail(ci, WAY_POOL, "fcgic_pool_new");
-        fcgic_pool_free(pool);
-        fcgic_posix_free(px);
-        return;
+        fcgic_pool_free(*pool);
+        fcgic_posix_free(*px);
+        return -1;
     }
-    char marker[16], next[16], fs[256];
-    case_marker(ci, marker, sizeof marker);
-    char *script = expand(c->script, marker);
-    struct preq a, b, n;
-    memset(&a, 0, sizeof a);
-    memset(&b, 0, sizeof b);
-    memset(&n, 0, sizeof n);
-    struct pwait w = {{&a, &b, &n}, 1};
+    return 0;
+}
+
+static void pool_close(struct fcgic_posix *px, struct fcgic_pool *pool)
+{
+    fcgic_posix_detach_pool(px, pool);
+    fcgic_pool_free(pool);
+    fcgic_posix_free(px);
+}
+
+/* The case's request a (and the multiplexed b) against the table. */
+static void pool_check_case(size_t ci, struct fcgic_pool *pool, struct preq *a, struct preq *b)
+{
+    const struct hcase *c = &cases[ci];
     size_t wl;
     char *want = want_body(ci, &wl);
+    if (c->flags & F_MPX) {
+        struct fcgic_pool_stats stats;
+        fcgic_pool_get_stats(pool, &stats);
+        if (stats.conns_created != (c->flags & F_RETRY ? 2u : 1u))
+            hfail(ci, WAY_POOL, "%llu connections for two multiplexed requests",
+                  (unsigned long long)stats.conns_created);
+        p_check(ci, "request", a, c->mpx_err, 0, 0, 200, want, wl);
+        char marker[16];
+        case_marker(ci, marker, sizeof marker);
+        char *bw = expand(c->mpx_b_body ? c->mpx_b_body : "", marker);
+        p_check(ci, "second request", b, c->mpx_b_err, c->mpx_b_ps, 0, 200, bw, strlen(bw));
+        free(bw);
+    } else {
+        p_check(ci, "request", a, c->err, c->ps, c->app, c->st ? c->st : 200, want, wl);
+        if (a->fields != c->fields)
+            hfail(ci, WAY_POOL, "%d X-Fill fields, want %d", a->fields, c->fields);
+        if ((c->err || c->ps) && (a->blen > wl || (a->blen && memcmp(a->body, want, a->blen) != 0)))
+            hfail(ci, WAY_POOL, "body \"%.80s\" on a failed request, not a prefix of \"%.80s\"", a->body, want);
+    }
+    free(want);
+}
+
+/* The next request on the same pool: on the kept connection when it is
+ * clean, else on a fresh one; answered with its own body. */
+static void pool_next(size_t ci, struct fcgic_posix *px, struct fcgic_pool *pool)
+{
+    char next[16], fs[256];
+    next_marker(ci, WAY_POOL, next, sizeof next);
+    snprintf(fs, sizeof fs, FOLLOW_SCRIPT_FMT, next);
+    struct preq n;
+    memset(&n, 0, sizeof n);
+    struct pwait w = {{&n}, 1};
+    int rc;
+    if (p_submit(pool, NULL, fs, &n) != 0)
+        hfail(ci, WAY_POOL, "submit (next)");
+    else if ((rc = fcgic_posix_run_until(px, p_done, &w, 20 * SEC)) != 0)
+        hfail(ci, WAY_POOL, "run (next): %s", fcgic_strerror_name(rc));
+    else
+        p_check(ci, "next request", &n, 0, 0, 0, 200, next, strlen(next));
+    free(n.body);
+}
+
+static void way_pool(size_t ci)
+{
+    const struct hcase *c = &cases[ci];
+    struct fcgic_posix *px;
+    struct fcgic_pool *pool;
+    if (pool_open(ci, &px, &pool) != 0)
+        return;
+    char marker[16], fs[256];
+    case_marker(ci, marker, sizeof marker);
+    char *script = expand(c->script, marker);
+    struct preq a, b;
+    memset(&a, 0, sizeof a);
+    memset(&b, 0, sizeof b);
+    struct pwait w = {{&a, &b}, 1};
     if (p_submit(pool, c, script, &a) != 0)
         hfail(ci, WAY_POOL, "submit");
     else if (c->flags & F_MPX) {
@@ -782,43 +855,12 @@ static void way_pool(size_t ci)
     int rc = fcgic_posix_run_until(px, p_done, &w, 20 * SEC);
     if (rc != 0)
         hfail(ci, WAY_POOL, "run: %s", fcgic_strerror_name(rc));
-    check_prompt(ci, WAY_POOL, t0);
-    if (c->flags & F_MPX) {
-        struct fcgic_pool_stats stats;
-        fcgic_pool_get_stats(pool, &stats);
-        if (stats.conns_created != (c->flags & F_RETRY ? 2u : 1u))
-            hfail(ci, WAY_POOL, "%llu connections for two multiplexed requests",
-                 (unsigned long long)stats.conns_created);
-        p_check(ci, "request", &a, c->mpx_err, 0, 0, 200, want, wl);
-        char *bw = expand(c->mpx_b_body ? c->mpx_b_body : "", marker);
-        p_check(ci, "second request", &b, c->mpx_b_err, c->mpx_b_ps, 0, 200, bw, strlen(bw));
-        free(bw);
-    } else {
-        int st = c->st ? c->st : 200;
-        p_check(ci, "request", &a, c->err, c->ps, c->app, st, want, wl);
-        if (a.fields != c->fields)
-            hfail(ci, WAY_POOL, "%d X-Fill fields, want %d", a.fields, c->fields);
-        if ((c->err || c->ps) && (a.blen > wl || (a.blen && memcmp(a.body, want, a.blen) != 0)))
-            hfail(ci, WAY_POOL, "body \"%.80s\" on a failed request, not a prefix of \"%.80s\"", a.body, want);
-    }
-    /* the next request: on the kept connection when it is clean */
-    next_marker(ci, WAY_POOL, next, sizeof next);
-    snprintf(fs, sizeof fs, FOLLOW_SCRIPT_FMT, next);
-    w.r[0] = &n;
-    w.n = 1;
-    if (p_submit(pool, NULL, fs, &n) != 0)
-        hfail(ci, WAY_POOL, "submit (next)");
-    else if ((rc = fcgic_posix_run_until(px, p_done, &w, 20 * SEC)) != 0)
-        hfail(ci, WAY_POOL, "run (next): %s", fcgic_strerror_name(rc));
-    else
-        p_check(ci, "next request", &n, 0, 0, 0, 200, next, strlen(next));
-    fcgic_posix_detach_pool(px, pool);
-    fcgic_pool_free(pool);
-    fcgic_posix_free(px);
+    check_prompt(ci, WAY_POOL, ms_since(t0));
+    pool_check_case(ci, pool, &a, &b);
+    pool_next(ci, px, pool);
+    pool_close(px, pool);
     free(a.body);
     free(b.body);
-    free(n.body);
-    free(want);
     free(script);
 }
 
@@ -878,6 +920,15 @@ static const char *find_header(const char *head, size_t hl, const char *name)
     return NULL;
 }
 
+/* The first CR LF in b[from, n), or NULL. */
+static const char *crlf(const char *b, size_t from, size_t n)
+{
+    for (size_t i = from; i + 1 < n; i++)
+        if (b[i] == '\r' && b[i + 1] == '\n')
+            return b + i;
+    return NULL;
+}
+
 /* Parse one response from g->buf. Returns 1 complete (*used bytes), 0 not
  * yet, -1 malformed (not a status line where one must start). */
 static int parse_response(struct gconn *g, int head_req, struct gresp *r, size_t *used)
@@ -886,6 +937,8 @@ static int parse_response(struct gconn *g, int head_req, struct gresp *r, size_t
     size_t n = g->len;
     free(r->body); /* from the previous try */
     memset(r, 0, sizeof *r);
+    if (b == NULL)
+        return 0; /* nothing read yet */
     if (n >= 9 && memcmp(b, "HTTP/1.1 ", 9) != 0)
         return -1;
     const char *end = n >= 4 ? memmem(b, n, "\r\n\r\n", 4) : NULL;
@@ -910,11 +963,12 @@ static int parse_response(struct gconn *g, int head_req, struct gresp *r, size_t
     if (te) {
         size_t i = hl;
         for (;;) {
-            const char *eol = i < n ? memmem(b + i, n - i, "\r\n", 2) : NULL;
+            const char *eol = crlf(b, i, n);
             if (eol == NULL)
                 return 0;
             size_t sz = strtoul(b + i, NULL, 16);
             i = (size_t)(eol - b) + 2;
+            r->body[r->blen] = '\0';
             if (sz == 0) {
                 if (n - i < 2)
                     return 0;
@@ -925,6 +979,7 @@ static int parse_response(struct gconn *g, int head_req, struct gresp *r, size_t
             if (n - i < sz + 2) {
                 memcpy(r->body + r->blen, b + i, n - i < sz ? n - i : sz);
                 r->blen += n - i < sz ? n - i : sz;
+                r->body[r->blen] = '\0';
                 return 0;
             }
             memcpy(r->body + r->blen, b + i, sz);
@@ -936,6 +991,7 @@ static int parse_response(struct gconn *g, int head_req, struct gresp *r, size_t
     size_t have = n - hl < want ? n - hl : want;
     memcpy(r->body, b + hl, have);
     r->blen = have;
+    r->body[have] = '\0';
     if (have < want)
         return 0;
     *used = hl + want;
@@ -1022,63 +1078,97 @@ static int gw_status_for(const struct hcase *c)
     return 502;
 }
 
-static void way_gateway(size_t ci)
+/* The case's request: method, route (/s/ for the stalling cases), script. */
+static char *gw_case_request(size_t ci, int *len)
 {
     const struct hcase *c = &cases[ci];
-    char marker[16], next[16], fs[256], err[256];
+    char marker[16];
     case_marker(ci, marker, sizeof marker);
     char *script = expand(c->script, marker);
-    size_t rcap = strlen(script) + 512;
-    char *req = malloc(rcap);
+    size_t cap = strlen(script) + 512;
+    char *req = malloc(cap);
     if (req == NULL)
         abort();
     const char *method = c->flags & F_HEAD ? "HEAD" : c->flags & F_POST ? "POST" : "GET";
-    int rlen = snprintf(req, rcap, "%s /%s/%s.php?do=%s HTTP/1.1\r\nHost: localhost\r\n", method,
-                        c->flags & F_SLOW ? "s" : "h", c->name, script);
+    int n = snprintf(req, cap, "%s /%s/%s.php?do=%s HTTP/1.1\r\nHost: localhost\r\n", method,
+                     c->flags & F_SLOW ? "s" : "h", c->name, script);
     if (c->flags & F_POST)
-        rlen += snprintf(req + rlen, rcap - (size_t)rlen, "Content-Length: %u\r\n", POST_LEN);
-    rlen += snprintf(req + rlen, rcap - (size_t)rlen, "\r\n");
+        n += snprintf(req + n, cap - (size_t)n, "Content-Length: %u\r\n", POST_LEN);
+    n += snprintf(req + n, cap - (size_t)n, "\r\n");
     free(script);
-    struct gconn g;
-    struct gresp r;
-    int sent_all = 0;
-    if (gw_connect(&g) != 0) {
-        hfail(ci, WAY_GATEWAY, "cannot connect");
-        free(req);
-        return;
-    }
+    *len = n;
+    return req;
+}
+
+/* What the client saw of the case's response. */
+static void gw_check_case(size_t ci, const struct gresp *r)
+{
+    const struct hcase *c = &cases[ci];
     size_t wl;
     char *want = want_body(ci, &wl);
-    int head_req = (c->flags & F_HEAD) != 0;
+    int st = gw_status_for(c);
+    if (r->status != st)
+        hfail(ci, WAY_GATEWAY, "status %d, want %d", r->status, st);
+    if (expect_complete(c) && r->fields != c->fields)
+        hfail(ci, WAY_GATEWAY, "%d X-Fill fields, want %d", r->fields, c->fields);
+    if (c->flags & F_TRUNC) {
+        if (!r->truncated)
+            hfail(ci, WAY_GATEWAY, "complete response (%zu bytes of body), want a visible truncation", r->blen);
+    } else if (r->truncated) {
+        hfail(ci, WAY_GATEWAY, "truncated response, want a complete one");
+    } else if (expect_complete(c)) {
+        size_t el = (c->flags & F_HEAD) || st == 204 || st == 304 ? 0 : wl; /* no body may reach the client */
+        if (r->blen != el || (el && memcmp(r->body, want, el) != 0))
+            hfail(ci, WAY_GATEWAY, "body %zu bytes \"%.80s\", want %zu", r->blen, r->body ? r->body : "", el);
+    }
+    if (r->truncated && r->blen && (r->blen > wl || memcmp(r->body, want, r->blen) != 0))
+        hfail(ci, WAY_GATEWAY, "body \"%.80s\" before the truncation, not a prefix of \"%.80s\"", r->body, want);
+    free(want);
+}
+
+/* The next request, on g: answered with its own body, nothing after it. */
+static void gw_next(size_t ci, struct gconn *g)
+{
+    char next[16], fs[256], req[512], err[256];
+    next_marker(ci, WAY_GATEWAY, next, sizeof next);
+    snprintf(fs, sizeof fs, FOLLOW_SCRIPT_FMT, next);
+    int n = snprintf(req, sizeof req, "GET /h/next.php?do=%s HTTP/1.1\r\nHost: localhost\r\n\r\n", fs);
+    struct gresp r;
+    int sent_all;
+    if (gw_exchange(g, req, (size_t)n, NULL, 0, 0, &r, &sent_all, err, sizeof err) != 0)
+        hfail(ci, WAY_GATEWAY, "next request: %s", err);
+    else if (r.status != 200 || r.truncated || r.blen != strlen(next) || memcmp(r.body, next, r.blen) != 0)
+        hfail(ci, WAY_GATEWAY, "next request: status %d%s, body \"%.80s\"", r.status,
+              r.truncated ? " (truncated)" : "", r.body ? r.body : "");
+    else if (g->len > 0)
+        hfail(ci, WAY_GATEWAY, "next request: %zu bytes after it", g->len);
+    free(r.body);
+}
+
+static void way_gateway(size_t ci)
+{
+    const struct hcase *c = &cases[ci];
+    struct gconn g;
+    if (gw_connect(&g) != 0) {
+        hfail(ci, WAY_GATEWAY, "cannot connect");
+        return;
+    }
+    int rlen;
+    char *req = gw_case_request(ci, &rlen);
+    struct gresp r;
+    int sent_all = 0;
+    char err[256];
     uint64_t t0 = fcgic_posix_now();
     if (gw_exchange(&g, req, (size_t)rlen, c->flags & F_POST ? post_body : NULL, c->flags & F_POST ? POST_LEN : 0,
-                    head_req, &r, &sent_all, err, sizeof err) != 0) {
+                    (c->flags & F_HEAD) != 0, &r, &sent_all, err, sizeof err) != 0) {
         hfail(ci, WAY_GATEWAY, "%s", err);
         r.truncated = 1;
     } else {
-        check_prompt(ci, WAY_GATEWAY, t0);
-        int st = gw_status_for(c);
-        if (r.status != st)
-            hfail(ci, WAY_GATEWAY, "status %d, want %d", r.status, st);
-        if (expect_complete(c) && r.fields != c->fields)
-            hfail(ci, WAY_GATEWAY, "%d X-Fill fields, want %d", r.fields, c->fields);
-        if (c->flags & F_TRUNC) {
-            if (!r.truncated)
-                hfail(ci, WAY_GATEWAY, "complete response (%zu bytes of body), want a visible truncation", r.blen);
-        } else if (r.truncated) {
-            hfail(ci, WAY_GATEWAY, "truncated response, want a complete one");
-        } else if (expect_complete(c)) {
-            int no_body = head_req || st == 204 || st == 304;
-            size_t el = no_body ? 0 : wl;
-            if (r.blen != el || memcmp(r.body, want, el) != 0)
-                hfail(ci, WAY_GATEWAY, "body %zu bytes \"%.*s\", want %zu", r.blen, (int)(r.blen < 80 ? r.blen : 80),
-                      r.body ? r.body : "", el);
-        }
-        if (r.truncated && r.blen && (r.blen > wl || memcmp(r.body, want, r.blen) != 0))
-            hfail(ci, WAY_GATEWAY, "body \"%.*s\" before the truncation, not a prefix of \"%.80s\"",
-                  (int)(r.blen < 80 ? r.blen : 80), r.body, want);
+        check_prompt(ci, WAY_GATEWAY, ms_since(t0));
+        gw_check_case(ci, &r);
     }
     free(r.body);
+    free(req);
     /* the next request: on this client connection when it stayed open */
     if (r.truncated || r.close || !sent_all || g.eof) {
         if (g.len > 0 && !r.truncated)
@@ -1086,25 +1176,11 @@ static void way_gateway(size_t ci)
         gw_close(&g);
         if (gw_connect(&g) != 0) {
             hfail(ci, WAY_GATEWAY, "cannot connect (next)");
-            free(req);
-            free(want);
             return;
         }
     }
-    next_marker(ci, WAY_GATEWAY, next, sizeof next);
-    snprintf(fs, sizeof fs, FOLLOW_SCRIPT_FMT, next);
-    rlen = snprintf(req, rcap, "GET /h/next.php?do=%s HTTP/1.1\r\nHost: localhost\r\n\r\n", fs);
-    if (gw_exchange(&g, req, (size_t)rlen, NULL, 0, 0, &r, &sent_all, err, sizeof err) != 0)
-        hfail(ci, WAY_GATEWAY, "next request: %s", err);
-    else if (r.status != 200 || r.truncated || r.blen != strlen(next) || memcmp(r.body, next, r.blen) != 0)
-        hfail(ci, WAY_GATEWAY, "next request: status %d%s, body \"%.80s\"", r.status,
-             r.truncated ? " (truncated)" : "", r.body ? r.body : "");
-    else if (g.len > 0)
-        hfail(ci, WAY_GATEWAY, "next request: %zu bytes after it", g.len);
-    free(r.body);
+    gw_next(ci, &g);
     gw_close(&g);
-    free(req);
-    free(want);
 }
 
 /* ---- running the matrix ---- */
