@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -501,12 +502,13 @@ static char *slurp_path(const char *path, size_t *len)
     return b;
 }
 
-/* Run fcgic; returns its exit status (128 + signal when killed). */
-static int run_fcgic(const char *const *args, const char *out_path)
+/* Run fcgic (under valgrind too when the test is and `checked`); returns
+ * its exit status (128 + signal when killed). */
+static int run_fcgic(const char *const *args, const char *out_path, int checked)
 {
     static const char *const vg[] = {"valgrind", "--error-exitcode=99", "--leak-check=full",
                                      "--errors-for-leak-kinds=definite,indirect", "--quiet"};
-    size_t nvg = getenv("FCGIC_UNDER_VALGRIND") ? sizeof vg / sizeof vg[0] : 0;
+    size_t nvg = checked && getenv("FCGIC_UNDER_VALGRIND") ? sizeof vg / sizeof vg[0] : 0;
     const char *argv[32];
     size_t k = 0;
     for (size_t i = 0; i < nvg; i++)
@@ -605,7 +607,7 @@ static void way_fcgic(size_t ci)
     args[k++] = app->url;
     args[k++] = url;
     args[k] = NULL;
-    int code = run_fcgic(args, json);
+    int code = run_fcgic(args, json, 1);
     size_t jl, bl;
     char *j = slurp_path(json, &jl);
     const char *tm = strstr(j, "\"time_ms\": "); /* from submit to the end, without process start-up */
@@ -620,7 +622,7 @@ static void way_fcgic(size_t ci)
     snprintf(fs, sizeof fs, FOLLOW_SCRIPT_FMT, next);
     snprintf(url, sizeof url, "http://localhost/next.php?do=%s", fs);
     const char *args2[] = {"-o", bodyf, "--max-time", "10", app->url, url, NULL};
-    code = run_fcgic(args2, json);
+    code = run_fcgic(args2, json, 0); /* it checks the application and its connections, not fcgic */
     b = slurp_path(bodyf, &bl);
     if (code != 0 || strcmp(b, next) != 0)
         hfail(ci, WAY_FCGIC, "next request: exit %d, body \"%.80s\"", code, b);
@@ -1262,6 +1264,7 @@ static void setup(void)
     gw_pid = fork();
     ck_assert(gw_pid >= 0);
     if (gw_pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGTERM); /* gone with the test, whatever happens to it */
         if (chdir(dir) != 0)
             _exit(127);
         int nul = open("/dev/null", O_WRONLY);
