@@ -50,7 +50,7 @@
 enum {
     F_SLOW = 1 << 0,  /* the app stalls: short timeouts (slow_secs()), the gateway's /s/ route */
     F_HEAD = 1 << 1,  /* HEAD request */
-    F_POST = 1 << 2,  /* POST with a 4 MiB body */
+    F_POST = 1 << 2,  /* POST with a 16 MiB body (POST_LEN) */
     F_MPX = 1 << 3,   /* the pool runs a second request beside it on one connection */
     F_TRUNC = 1 << 4, /* gateway: head sent, then the response is cut (no clean end) */
     F_RETRY = 1 << 5, /* pool way, F_MPX: the second request runs again on a new connection */
