@@ -23,7 +23,7 @@ struct slot {
     enum fcgic_role role;
     bool raw;
     bool aborted;
-    bool stdout_closed;
+    bool stdout_closed, stderr_closed; /* an empty record of that stream arrived */
     bool head_seen;
     bool abort_pending; /* cancelled from inside a callback: end on the way out */
     /* request body */
@@ -1019,10 +1019,11 @@ static int handle(struct fcgic_conn *c, const struct fcgic_decoder_event *ev, si
         if ((rc = route(c, ev->request_id, &s)) != 0)
             return rc;
         c->cur = s;
-        if (ev->type == FCGIC_TYPE_STDOUT && ev->content_length == 0)
-            s->stdout_closed = true;
-        else if (ev->type == FCGIC_TYPE_STDOUT && s->stdout_closed)
-            return FCGIC_E_AFTER_STREAM_END;
+        bool *closed = ev->type == FCGIC_TYPE_STDOUT ? &s->stdout_closed : &s->stderr_closed;
+        if (ev->content_length == 0)
+            *closed = true;
+        else if (*closed)
+            return FCGIC_E_AFTER_STREAM_END; /* either stream: no byte after its end */
         return 0;
     case FCGIC_DEC_DATA:
         if (c->cur_type == FCGIC_TYPE_GET_VALUES_RESULT)
@@ -1080,9 +1081,18 @@ static int handle(struct fcgic_conn *c, const struct fcgic_decoder_event *ev, si
             c->done = true;
         }
         if (s->queued_end > written_pos(c)) {
-            /* Its body bytes are still queued: on_end once written. */
-            s->st = SLOT_ENDING;
-            return 0;
+            if (c->live > 1 || c->zombies || c->values_wanted) {
+                /* Its body bytes are still queued between records other
+                 * requests need: on_end once they are written (or at its
+                 * timeout, see fcgic_conn_tick()). */
+                s->st = SLOT_ENDING;
+                return 0;
+            }
+            /* Nothing else on this connection needs its output and the
+             * connection is not reused: the rest of the body is dropped
+             * rather than written to an application that may never read
+             * it, and the response ends now, not at a timeout. */
+            fcgic_encoder_reset(c->enc);
         }
         deliver_end(c, s, SLOT_ACTIVE);
         return 0;

@@ -170,7 +170,8 @@ int fcgic__is_connect_error(int err)
 
 /* How a request on a kept connection fails when the application had closed
  * that connection, or was closing it as the request went out: EOF or reset,
- * or protocol errors from stray bytes the previous response left behind. */
+ * or protocol errors from stray bytes the previous response left behind
+ * (records for ids not running, management records nobody asked for). */
 static int is_stale_error(int err)
 {
     switch (err) {
@@ -186,6 +187,8 @@ static int is_stale_error(int err)
     case FCGIC_E_BAD_LENGTH:
     case FCGIC_E_UNKNOWN_ID:
     case FCGIC_E_AFTER_END:
+    case FCGIC_E_UNSOLICITED:
+    case FCGIC_E_PEER_UNKNOWN_TYPE:
         return 1;
     default:
         return 0;

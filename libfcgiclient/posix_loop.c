@@ -468,6 +468,20 @@ static void sock_finish_connect(struct psock *s, uint64_t now)
     sock_fail(s, rc, s->sys_errno, now);
 }
 
+static void sock_read(struct psock *s, uint64_t now);
+
+/* The application stopped reading (closed or reset the connection) while
+ * bytes were still to be sent, typically the rest of a request body it
+ * never wanted: its whole answer may already be waiting to be read, so read
+ * it before failing what is still running. */
+static void sock_write_failed(struct psock *s, int err, uint64_t now)
+{
+    if (err == EPIPE || err == ECONNRESET)
+        sock_read(s, now);
+    if (!s->dead && !s->closing && !fcgic_conn_error(s->c) && fcgic_conn_out_pending(s->c) > 0)
+        sock_fail(s, FCGIC_E_IO, err, now);
+}
+
 static void sock_write(struct psock *s, uint64_t now)
 {
     struct fcgic_iov iov[IOV_BATCH];
@@ -494,7 +508,7 @@ static void sock_write(struct psock *s, uint64_t now)
                 continue;
             if (errno == EAGAIN || errno == EWOULDBLOCK)
                 return;
-            sock_fail(s, FCGIC_E_IO, errno, now);
+            sock_write_failed(s, errno, now);
             return;
         }
         if (fcgic_conn_out_done(s->c, (size_t)w, now) < 0)

@@ -343,6 +343,19 @@ START_TEST(test_protocol_violations)
     app_str(&a, 6, 1, "late");
     ck_assert_int_eq(feed_bytewise(c, a.b, a.n, 0), FCGIC_E_AFTER_END);
     fcgic_conn_free(c);
+    /* A STDERR record after the end of the STDERR stream, as for STDOUT. */
+    c = mk(NULL);
+    memset(&s, 0, sizeof s);
+    ck_assert_int_eq(fcgic_conn_submit(c, &req, &s, NULL, 0), 0);
+    a.n = 0;
+    app_str(&a, 7, 1, "a\n");
+    app_str(&a, 7, 1, "");
+    app_str(&a, 7, 1, "");
+    app_str(&a, 7, 1, "b\n");
+    ck_assert_int_eq(feed_bytewise(c, a.b, a.n, 0), FCGIC_E_AFTER_STREAM_END);
+    ck_assert_int_eq(s.ends, 1);
+    ck_assert_int_eq(s.res.error, FCGIC_E_AFTER_STREAM_END);
+    fcgic_conn_free(c);
 }
 END_TEST
 
@@ -378,9 +391,9 @@ END_TEST
 
 START_TEST(test_answer_before_body)
 {
-    /* The application answers and ends while the body is still queued: on_end
-     * waits until the referenced bytes are written; the connection is not
-     * reused. */
+    /* The application answers and ends while the body is still queued: the
+     * rest of the body is dropped (the application may never read it), on_end
+     * comes at once, and the connection is not reused. */
     struct fcgic_conn_options o = {0};
     o.keep_conn = 1;
     struct fcgic_conn *c = mk(&o);
@@ -405,12 +418,14 @@ START_TEST(test_answer_before_body)
     size_t used;
     ck_assert_int_eq(fcgic_conn_recv(c, a.b, a.n, &used, 0), 0);
     ck_assert_int_eq(s.heads, 1);
-    ck_assert_int_eq(s.ends, 0);
-    static uint8_t out[300000];
-    drain(c, out, sizeof out);
     ck_assert_int_eq(s.ends, 1);
     ck_assert_int_eq(s.status, 413);
+    ck_assert_int_eq(s.res.error, 0);
+    ck_assert_int_eq(s.res.body_sent, 0);
+    ck_assert_uint_eq(fcgic_conn_out_pending(c), 0);
+    ck_assert_uint_eq(fcgic_conn_out_iov(c, iov, 8), 0);
     ck_assert_int_eq(fcgic_conn_state(c), FCGIC_CONN_DONE);
+    ck_assert_uint_eq(fcgic_conn_wants(c), FCGIC_WANT_CLOSE);
     fcgic_conn_free(c);
 }
 END_TEST
@@ -1027,15 +1042,20 @@ END_TEST
 
 START_TEST(test_ending_times_out)
 {
-    /* END_REQUEST arrives while the body is still queued and the
-     * application takes no more: the request's timer still ends it. */
+    /* END_REQUEST arrives while the body is still queued ahead of another
+     * multiplexed request's records, and the application takes no more: the
+     * request's timer still ends it. */
     struct fcgic_conn_options o = {0};
     o.keep_conn = 1;
+    o.max_requests = 2;
     struct fcgic_conn *c = mk(&o);
-    static struct seen s;
+    static struct seen s, s2;
     memset(&s, 0, sizeof s);
+    memset(&s2, 0, sizeof s2);
     struct fcgic_timeouts to = {0, 500, 0};
     char *body = submit_owned_body(c, &s, 200000, to);
+    struct fcgic_request other = {0};
+    ck_assert_int_eq(fcgic_conn_submit(c, &other, &s2, NULL, 0), 0);
     struct fcgic_iov iov[8];
     ck_assert_uint_ge(fcgic_conn_out_iov(c, iov, 8), 2);
     ck_assert_int_eq(fcgic_conn_out_done(c, iov[0].len, 0), 0);
@@ -1056,6 +1076,13 @@ START_TEST(test_ending_times_out)
     free(body);
     static uint8_t out[300000];
     drain(c, out, sizeof out); /* reads only the engine's own copy */
+    ck_assert_int_eq(s2.ends, 0);
+    a.n = 0;
+    app_str(&a, 6, 2, "X: 1\r\n\r\nok");
+    app_end(&a, 2, 0, 0);
+    ck_assert_int_eq(fcgic_conn_recv(c, a.b, a.n, &used, 700), 0);
+    ck_assert_int_eq(s2.ends, 1);
+    ck_assert_int_eq(s2.res.error, 0);
     ck_assert_int_eq(fcgic_conn_state(c), FCGIC_CONN_DONE);
     fcgic_conn_free(c);
 }

@@ -913,30 +913,42 @@ END_TEST
 
 START_TEST(stray_bytes_are_stale)
 {
-    /* A record for a request id that is not running (left over from an
-     * earlier response) fails the request before any response byte: it
-     * runs again on a new connection. */
-    struct ctx c;
-    struct fcgic_pool_options o;
-    memset(&o, 0, sizeof(o));
-    o.enable_reuse = 1;
-    setup(&c, &o);
-    struct fcgic_request req = simple_req();
-    ck_assert_int_eq(fcgic_pool_submit(c.p, &req, &c, NULL, 0), 0);
-    ck_assert_int_eq(fake_respond(&c.fk, 0, "a"), 0);
-    tick(&c);
-    ck_assert_int_eq(fcgic_pool_submit(c.p, &req, &c, NULL, 0), 0);
-    unsigned char b[64];
-    unsigned char end[8] = {0};
-    size_t n = put_rec(b, 3, 999, end, 8);
-    fake_feed(&c.fk, 0, b, n);
-    tick(&c);
-    ck_assert_int_eq(c.fk.n, 2);
-    ck_assert_int_eq(fake_respond(&c.fk, 1, "b"), 0);
-    ck_assert_int_eq(c.ends, 2);
-    ck_assert_int_eq(c.err, 0);
-    ck_assert_uint_eq(c.retries, 1);
-    teardown(&c);
+    /* A record left over from an earlier response (for a request id that is
+     * not running, or a management record nobody asked for) fails the
+     * request before any response byte: it runs again on a new
+     * connection. */
+    static const struct {
+        int type, id;
+        unsigned char content[8];
+        size_t len;
+    } strays[] = {
+        {3, 999, {0}, 8},                            /* END_REQUEST, unknown id */
+        {6, 1, {'x'}, 1},                            /* STDOUT of the ended request */
+        {10, 0, {1, 1, 'A', 'B'}, 4},                /* GET_VALUES_RESULT nobody asked for */
+        {11, 0, {9, 0, 0, 0, 0, 0, 0, 0}, 8},        /* UNKNOWN_TYPE for a record never sent */
+    };
+    for (size_t i = 0; i < sizeof strays / sizeof strays[0]; i++) {
+        struct ctx c;
+        struct fcgic_pool_options o;
+        memset(&o, 0, sizeof(o));
+        o.enable_reuse = 1;
+        setup(&c, &o);
+        struct fcgic_request req = simple_req();
+        ck_assert_int_eq(fcgic_pool_submit(c.p, &req, &c, NULL, 0), 0);
+        ck_assert_int_eq(fake_respond(&c.fk, 0, "a"), 0);
+        tick(&c);
+        ck_assert_int_eq(fcgic_pool_submit(c.p, &req, &c, NULL, 0), 0);
+        unsigned char b[64];
+        size_t n = put_rec(b, strays[i].type, strays[i].id, strays[i].content, strays[i].len);
+        fake_feed(&c.fk, 0, b, n);
+        tick(&c);
+        ck_assert_msg(c.fk.n == 2, "stray %zu: %d connections", i, c.fk.n);
+        ck_assert_int_eq(fake_respond(&c.fk, 1, "b"), 0);
+        ck_assert_int_eq(c.ends, 2);
+        ck_assert_msg(c.err == 0, "stray %zu: %s", i, fcgic_strerror_name(c.err));
+        ck_assert_uint_eq(c.retries, 1);
+        teardown(&c);
+    }
 }
 END_TEST
 

@@ -242,12 +242,15 @@ static bool must_close(const struct gw_http_conn *c, int64_t content_length, boo
         return true;
     if (r->version == 10 && content_length < 0 && !no_body)
         return true; /* close-delimited */
-    if (r->has_body && !c->body_started) {
-        if (r->expect_continue)
-            return true; /* the client may or may not send the body it was not asked for */
-        if (!r->chunked && (uint64_t)r->content_length > s->set.discard_max)
-            return true;
-    }
+    if (r->has_body && !c->body_started && r->expect_continue)
+        return true; /* the client may or may not send the body it was not asked for */
+    /* More body still to come than the layer would read and drop after the
+     * response (the handler answered before taking it all): the connection
+     * closes after this response, so say so now, not after the client has
+     * sent its next request on it. */
+    if (r->has_body && !r->chunked && !c->rb->msg_done &&
+        (uint64_t)r->content_length - c->rb->body_seen > s->set.discard_max)
+        return true;
     return false;
 }
 

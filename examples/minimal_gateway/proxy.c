@@ -141,9 +141,16 @@ static int on_head(void *ud, const struct fcgic_response_head *h)
         http_done(p);
         return 0;
     }
-    struct gw_http_header hdrs[128];
+    struct gw_http_header hdrs[256]; /* the library's cap on CGI header fields */
     size_t n = 0;
-    for (size_t i = 0; i < h->nheaders && n < sizeof hdrs / sizeof hdrs[0]; i++) {
+    if (h->nheaders > sizeof hdrs / sizeof hdrs[0]) { /* never silently drop a field */
+        gw_log_error(p->t->log, GW_LOG_ERR, "proxy_fcgi", p->client, "%s (backend %s): %zu response header fields",
+                     p->what, p->be->name, h->nheaders);
+        answer_error(p, 502, false);
+        http_done(p);
+        return -1;
+    }
+    for (size_t i = 0; i < h->nheaders; i++) {
         const struct fcgic_header *x = &h->headers[i];
         if (x->name_len == 6 && strncasecmp(x->name, "Status", 6) == 0)
             continue;

@@ -28,15 +28,34 @@
  *   recpad=TYPE,ID,PAD,TEXT  the same with PAD bytes of padding (0..255)
  *   hdr=TYPE,ID,CLEN,PAD     only a record header with these fields
  *   big=TYPE,ID,N       records of TYPE with N bytes of 'x' in all (65535 a record)
+ *   fill=TYPE,ID,CLEN,PAD[,C]  one record of CLEN bytes of C (default 'x') and
+ *                       PAD bytes of padding (CLEN up to 65535, PAD up to 255)
+ *   vhdr=VER,TYPE,ID,CLEN,PAD  a record header with any version byte
+ *   outsplit=N,TEXT     TEXT as STDOUT records of at most N bytes each
+ *   hdrfill=N,LINE      header lines ("X-Fill-<k>: vvv...\r\n", LINE bytes
+ *                       each, the last one shorter) of N bytes in all, in
+ *                       STDOUT records; no blank line after them
+ *   cork / uncork       TCP_CORK on / off: what is written in between leaves
+ *                       in one segment (a reader gets it in one read)
+ *   pad=N               N zero bytes (padding sent apart from its record)
+ *   trickle=N,MS        from now on every socket write is cut into writes of
+ *                       N bytes with MS milliseconds between them
  *   raw=TEXT            raw bytes
  *   sleep=MS            wait
  *   close               close the connection now (end of this connection)
  *   rst                 reset it (SO_LINGER 0) now
  *   shutwr              half-close: shutdown(SHUT_WR), then keep reading until EOF
  *   hang                stop answering (sleep until killed or the client closes)
+ *   stall=MS            neither read nor write for MS ms (less if the app is
+ *                       stopped meanwhile), then close
  *   early               (first token) run the script before reading STDIN;
  *                       the unread STDIN is skipped afterwards
  *   keep                do not close after the script even without FCGI_KEEP_CONN
+ *   mpx                 (first token) before the script, wait up to 300 ms
+ *                       for a second request on the connection and read it;
+ *                       its id is `oth` in ID (`oth+N`, `oth-N`); without
+ *                       one, `oth` is cur+1 (an id never handed out). The
+ *                       script answers for both.
  * Without `do` the answer is "Status: 200 OK", "Content-Type: text/plain",
  * body "req=<n> id=<id>\n" (n: the request's ordinal on its connection) and
  * END_REQUEST 0,0. After the script the connection is closed when the
@@ -54,6 +73,7 @@
 #include <string.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -73,6 +93,9 @@
 #define T_GET_VALUES_RESULT 10
 
 static int close_pct;
+static size_t trickle_n;  /* trickle=: bytes per write, 0 = whole writes */
+static long trickle_ms;
+static unsigned other_id; /* mpx: the second request's id */
 static unsigned seed = 1;
 static const char *log_path;
 
@@ -103,11 +126,18 @@ static int read_full(int fd, void *buf, size_t n)
     return 0;
 }
 
+static void sleep_ms(long ms);
+
 static void write_all(int fd, const void *buf, size_t n)
 {
     size_t off = 0;
     while (off < n) {
-        ssize_t w = write(fd, (const char *)buf + off, n - off);
+        size_t k = n - off;
+        if (trickle_n && k > trickle_n)
+            k = trickle_n;
+        if (trickle_n && off > 0 && trickle_ms > 0)
+            sleep_ms(trickle_ms);
+        ssize_t w = write(fd, (const char *)buf + off, k);
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0)
@@ -307,8 +337,8 @@ static unsigned parse_id(const char *s, unsigned cur, const char **end)
 {
     long v;
     char *e;
-    if (strncmp(s, "cur", 3) == 0) {
-        v = (long)cur;
+    if (strncmp(s, "cur", 3) == 0 || strncmp(s, "oth", 3) == 0) {
+        v = (long)(s[0] == 'c' ? cur : other_id);
         s += 3;
         if (*s == '+' || *s == '-')
             v += strtol(s, &e, 10), s = e;
@@ -343,6 +373,38 @@ static void sleep_ms(long ms)
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
         ;
+}
+
+/* hdrfill: header lines of `line` bytes ("X-Fill-<k>: vvv\r\n"), total
+ * bytes in all, sent in STDOUT records of up to 65535 bytes. */
+static void hdr_fill(int fd, unsigned id, size_t total, size_t line)
+{
+    static char rec[65535];
+    size_t used = 0, k = 0;
+    while (total > 0) {
+        size_t len = total < line ? total : line;
+        if (len < 16) /* too short for a line of its own: widen the previous one */
+            len = 16;
+        char l[65536];
+        int hl = snprintf(l, sizeof l, "X-Fill-%zu: ", k++);
+        if (len > sizeof l)
+            len = sizeof l;
+        memset(l + hl, 'v', len - (size_t)hl - 2);
+        memcpy(l + len - 2, "\r\n", 2);
+        for (size_t off = 0; off < len;) {
+            size_t take = len - off < sizeof rec - used ? len - off : sizeof rec - used;
+            memcpy(rec + used, l + off, take);
+            used += take;
+            off += take;
+            if (used == sizeof rec) {
+                emit(fd, T_STDOUT, id, rec, used);
+                used = 0;
+            }
+        }
+        total -= total < len ? total : len;
+    }
+    if (used)
+        emit(fd, T_STDOUT, id, rec, used);
 }
 
 /* Run one token. Returns 1 when the token was `keep`. */
@@ -400,6 +462,48 @@ static int run_token(int fd, const struct req *r, char *tok)
             emit(fd, type, id, xs, k);
             total -= k;
         }
+    } else if (strcmp(tok, "fill") == 0 && arg) {
+        unsigned type = (unsigned)strtoul(arg, (char **)&e, 10);
+        unsigned id = parse_id(e + (*e == ','), r->id, &e);
+        size_t clen = (size_t)strtoul(e + (*e == ','), (char **)&e, 10) & 0xffff;
+        unsigned pad = (unsigned)strtoul(e + (*e == ','), (char **)&e, 10) & 0xff;
+        char ch = *e == ',' && e[1] ? e[1] : 'x';
+        static char cs[65535];
+        memset(cs, ch, clen);
+        emit_pad(fd, type, id, cs, clen, pad);
+    } else if (strcmp(tok, "vhdr") == 0 && arg) {
+        unsigned ver = (unsigned)strtoul(arg, (char **)&e, 10);
+        unsigned type = (unsigned)strtoul(e + (*e == ','), (char **)&e, 10);
+        unsigned id = parse_id(e + (*e == ','), r->id, &e);
+        unsigned clen = (unsigned)strtoul(e + (*e == ','), (char **)&e, 10);
+        unsigned pad = (unsigned)strtoul(e + (*e == ','), (char **)&e, 10);
+        unsigned char h[8] = {(unsigned char)ver, (unsigned char)type, (unsigned char)(id >> 8), (unsigned char)id,
+                              (unsigned char)(clen >> 8), (unsigned char)clen, (unsigned char)pad, 0};
+        write_all(fd, h, 8);
+    } else if (strcmp(tok, "outsplit") == 0 && arg) {
+        size_t each = (size_t)strtoul(arg, (char **)&e, 10);
+        n = unescape(*e == ',' ? e + 1 : e, buf);
+        if (each == 0)
+            each = 1;
+        for (size_t off = 0; off < n; off += each)
+            emit(fd, T_STDOUT, r->id, buf + off, n - off < each ? n - off : each);
+    } else if (strcmp(tok, "hdrfill") == 0 && arg) {
+        size_t total = (size_t)strtoul(arg, (char **)&e, 10);
+        size_t line = *e == ',' ? (size_t)strtoul(e + 1, NULL, 10) : 100;
+        hdr_fill(fd, r->id, total, line < 16 ? 16 : line);
+    } else if (strcmp(tok, "cork") == 0 || strcmp(tok, "uncork") == 0) {
+        int on = tok[0] == 'c';
+        setsockopt(fd, IPPROTO_TCP, TCP_CORK, &on, sizeof on);
+    } else if (strcmp(tok, "pad") == 0 && arg) {
+        static const char zeros[4096];
+        for (size_t left = (size_t)atol(arg); left;) {
+            size_t k = left < sizeof zeros ? left : sizeof zeros;
+            write_all(fd, zeros, k);
+            left -= k;
+        }
+    } else if (strcmp(tok, "trickle") == 0 && arg) {
+        trickle_n = (size_t)strtoul(arg, (char **)&e, 10);
+        trickle_ms = *e == ',' ? atol(e + 1) : 0;
     } else if (strcmp(tok, "raw") == 0) {
         write_all(fd, buf, n);
     } else if (strcmp(tok, "sleep") == 0 && arg) {
@@ -411,6 +515,11 @@ static int run_token(int fd, const struct req *r, char *tok)
     } else if (strcmp(tok, "shutwr") == 0) {
         shutdown(fd, SHUT_WR);
         hang(fd);
+    } else if (strcmp(tok, "stall") == 0 && arg) {
+        pid_t parent = getppid();
+        for (long left = atol(arg); left > 0 && getppid() == parent; left -= 50)
+            sleep_ms(left < 50 ? left : 50);
+        close_now(fd, 0);
     } else if (strcmp(tok, "hang") == 0) {
         hang(fd);
     } else if (strcmp(tok, "keep") == 0) {
@@ -448,6 +557,7 @@ static unsigned mix(unsigned a, unsigned b, unsigned c)
 static int serve(int fd, unsigned nth, unsigned conn_no)
 {
     struct req r = {0};
+    trickle_n = 0; /* trickle= lasts for one request */
     if (read_request(fd, &r, 0) != 0)
         _exit(0);
     size_t slen = r.qs ? strlen(r.qs) + 1 : 1;
@@ -456,9 +566,19 @@ static int serve(int fd, unsigned nth, unsigned conn_no)
         _exit(1);
     int has_script = app_query_get(r.qs, "do", 0, script, slen);
     int early = has_script && strncmp(script, "early", 5) == 0 && (script[5] == ';' || script[5] == '\0');
+    int mpx = has_script && strncmp(script, "mpx", 3) == 0 && (script[3] == ';' || script[3] == '\0');
     if (!early && read_request(fd, &r, 1) != 0)
         _exit(0);
     log_request(&r);
+    struct req r2 = {0};
+    other_id = (r.id + 1) & 0xffff;
+    if (mpx) {
+        struct pollfd pfd = {fd, POLLIN, 0};
+        if (poll(&pfd, 1, 300) == 1 && read_request(fd, &r2, 1) == 0) {
+            other_id = r2.id;
+            log_request(&r2);
+        }
+    }
     int keep = 0;
     if (has_script) {
         for (char *save = NULL, *tok = strtok_r(script, ";", &save); tok; tok = strtok_r(NULL, ";", &save))
@@ -476,6 +596,8 @@ static int serve(int fd, unsigned nth, unsigned conn_no)
     free(script);
     free(r.qs);
     free(r.params);
+    free(r2.qs);
+    free(r2.params);
     if (!(r.flags & 1) && !keep)
         return 0;
     return close_pct <= 0 || mix(seed, conn_no, nth) % 100 >= (unsigned)close_pct;
