@@ -1,4 +1,4 @@
-/* The gateway's event loop: epoll (level triggered), a binary heap of
+/* The gateway's event loop: epoll (level triggered, or edge triggered per watcher), a binary heap of
  * timers, deferred work, a cached monotonic clock, cross-thread wakeups
  * through an eventfd, and the listening-socket helper. */
 #include "loop.h"
@@ -269,6 +269,8 @@ static uint32_t epoll_bits(unsigned interest)
         e |= EPOLLOUT;
     if (interest & GW_IO_RDHUP)
         e |= EPOLLRDHUP;
+    if (interest & GW_IO_EDGE)
+        e |= EPOLLET;
     return e;
 }
 

@@ -16,6 +16,9 @@
  * foreign fds handed over by libraries in the curl multi_socket / c-ares
  * style (on_socket(fd, interest)): the library reads until EAGAIN or not, and
  * nothing is lost. A watcher that does not want more input drops GW_IO_IN.
+ * A watcher started with GW_IO_EDGE is edge triggered instead (the client
+ * connections: interest in everything once, readiness remembered by the
+ * owner).
  *
  * Order of one iteration: wait (for I/O, the earliest timer, or not at all
  * when deferred work is queued), refresh `now`, call the watchers that are
@@ -41,6 +44,9 @@ struct gw_loop;
 #define GW_IO_RDHUP 4u /**< interest: report the peer's shutdown even without GW_IO_IN;
                             event: the peer shut down its writing side */
 #define GW_IO_ERR 8u   /**< event only: error or hang-up (EPOLLERR / EPOLLHUP); always reported */
+#define GW_IO_EDGE 16u /**< interest: edge triggered (EPOLLET): an event says readiness changed, and
+                            the owner keeps it until a read or write comes back short; the
+                            interest is then set once, with no system call per request */
 
 struct gw_watch;
 /** Called with the ready events (GW_IO_*); may change or stop any watcher,
