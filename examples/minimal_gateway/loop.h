@@ -57,6 +57,7 @@ typedef void (*gw_watch_cb)(struct gw_loop *loop, struct gw_watch *w, unsigned e
 struct gw_watch {
     int fd;
     unsigned interest;
+    unsigned kernel; /* the interest epoll has: a superset of interest (dropped lazily) */
     bool active;
     gw_watch_cb cb;
 };
@@ -136,8 +137,12 @@ uint64_t gw_loop_update_now(struct gw_loop *loop);
  */
 int gw_watch_start(struct gw_loop *loop, struct gw_watch *w, int fd, unsigned interest, gw_watch_cb cb);
 
-/** Change the interest of a started watcher (no system call when unchanged).
- *  @return 0, -EINVAL when w is not started, or -errno of epoll_ctl(). */
+/** Change the interest of a started watcher. No system call when it only
+ *  shrinks: epoll keeps the old interest until an event nobody wants
+ *  arrives (that event is not delivered; the interest is cut then), so
+ *  dropping input for a moment and taking it again costs nothing when no
+ *  byte came meanwhile. Growing it costs an epoll_ctl() unless epoll still
+ *  has it. @return 0, -EINVAL when w is not started, or -errno of epoll_ctl(). */
 int gw_watch_set(struct gw_loop *loop, struct gw_watch *w, unsigned interest);
 
 /** The current interest of w (0 when stopped). */
