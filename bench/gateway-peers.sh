@@ -3,7 +3,9 @@
 # (nginx, h2o, HAProxy, Apache 2.4 event, lighttpd, Caddy), each in front of
 # the same FastCGI applications: the libfcgi test app (app-echo, 64 threads)
 # and PHP-FPM (64 static children), with backend keep-alive on where the
-# peer has it. Every gateway runs one worker pinned to CPU 0; the
+# peer has it. Every peer gets an application instance of its own: a kept
+# connection pins a libfcgi thread or a PHP-FPM child, and the peers' kept
+# connections together would pin them all. Every gateway runs one worker pinned to CPU 0; the
 # application and wrk share CPU 1. Rounds alternate between the gateways
 # (the first one rotates); each cell prints requests/s, p50/p99 latency and
 # the gateway's CPU time per request, and the summary gives the ratios of
@@ -83,8 +85,8 @@ start_backend() { # echo|php -> sets app_port, app_pid, root, path
         $PIN_REST spawn-fcgi -n -a 127.0.0.1 -p "$app_port" -- "$top/$build/tests/app-echo" -t 64 >/dev/null &
         app_pid=$! root=/srv path=/x ;;
     php)
-        sed "s/@PORT@/$app_port/" "$run/fpm.conf" > "$run/fpm-run.conf"
-        $PIN_REST php-fpm8.2 -n -R -F -y "$run/fpm-run.conf" >/dev/null 2>&1 &
+        sed "s/@PORT@/$app_port/; s/fpm\.pid/fpm-$app_port.pid/" "$run/fpm.conf" > "$run/fpm-$app_port.conf"
+        $PIN_REST php-fpm8.2 -n -R -F -y "$run/fpm-$app_port.conf" >/dev/null 2>&1 &
         app_pid=$! root=$run/www path=/bench.php ;;
     esac
     all_pids+=("$app_pid")
@@ -118,9 +120,11 @@ measure() { # backend size conns peer
 
 echo "# $(date -u '+%F %T UTC'); $(uptime | sed 's/.*load/load/'); mode $mode: ${secs}s x $rounds rounds; build $build"
 for be in $backends; do
-    start_backend "$be"
     live=()
+    app_pids=()
     for name in $peers; do
+        start_backend "$be"
+        app_pids+=("$app_pid")
         PEER_PORT=$(free_port)
         PEER_PID=
         if ! "start_$name" "$app_port" "$root"; then
@@ -150,7 +154,7 @@ for be in $backends; do
         done
     done
     for name in "${live[@]}"; do stop_pid "${pid_of[$name]}"; done
-    stop_pid "$app_pid"
+    for p in "${app_pids[@]}"; do stop_pid "$p"; done
 done
 
 python3 - "$results" <<'PY'
