@@ -113,7 +113,7 @@ measure() { # backend size conns peer
     l50=$(awk '$1 == "50%" {print $2}' <<<"$out")
     l99=$(awk '$1 == "99%" {print $2}' <<<"$out")
     errs=$(awk '/Non-2xx|Socket errors/ {printf "%s ", $0}' <<<"$out")
-    local us; us=$(python3 -c "print(round(($c1 - $c0) / $(getconf CLK_TCK) / max($n, 1) * 1e6, 2))")
+    local us; us=$(awk -v d=$((c1 - c0)) -v hz="$(getconf CLK_TCK)" -v n="$n" 'BEGIN { printf "%.2f", d / hz / (n > 0 ? n : 1) * 1e6 }')
     printf '  %-16s %10s req/s  p50 %8s  p99 %8s  CPU %7s us/req %s\n' "$name" "$r" "$l50" "$l99" "$us" "$errs"
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$be" "$size" "$c" "$name" "$r" "$l50" "$l99" "$us" >> "$results"
 }

@@ -9,7 +9,7 @@ start_baseline() {
 Listen 127.0.0.1:$PEER_PORT
 Threads 1
 MaxKeepAliveRequests 0
-ProxyPass "/" "fcgi://127.0.0.1:$app$root/" enablereuse=on max=32
+ProxyPass "/" "fcgi://127.0.0.1:$app$root/" enablereuse=on max=64
 CONF
     $PIN_GW "$GW_BASE_BUILD/examples/minimal_gateway/minimal_gateway" -f "$run/base.conf" 2>"$run/base.err" &
     PEER_PID=$!

@@ -1,4 +1,4 @@
-# nginx: one worker, upstream keepalive 32, fastcgi_keep_conn.
+# nginx: one worker, upstream keepalive 64, fastcgi_keep_conn.
 start_nginx() {
     local app=$1 root=$2
     need_pkgs nginx || return 1
@@ -15,7 +15,7 @@ http {
     client_body_temp_path $run/nginx;
     fastcgi_temp_path $run/nginx;
     proxy_temp_path $run/nginx;
-    upstream app { server 127.0.0.1:$app; keepalive 32; }
+    upstream app { server 127.0.0.1:$app; keepalive 64; }
     server {
         listen 127.0.0.1:$PEER_PORT;
         location / {
