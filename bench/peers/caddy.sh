@@ -13,6 +13,7 @@ http://127.0.0.1:$PEER_PORT {
     reverse_proxy 127.0.0.1:$app {
         transport fastcgi {
             root $root
+            split .php
         }
     }
 }
