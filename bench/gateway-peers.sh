@@ -1,135 +1,187 @@
 #!/bin/bash
-# minimal_gateway against the gateways an operator would pick instead, in
-# front of the same FastCGI application (the libfcgi test app, app-echo, with
-# 32 threads: more than either gateway keeps connections to, so no kept
-# connection pins a thread another one waits for), with backend keep-alive on
-# where the peer has it. Rounds
-# alternate between the gateways; each prints requests/s, p50/p99 latency and
-# the gateway's CPU time per request, then the ratio to the best peer.
+# minimal_gateway against the gateways an operator would pick instead
+# (nginx, h2o, HAProxy, Apache 2.4 event, lighttpd, Caddy), each in front of
+# the same FastCGI applications: the libfcgi test app (app-echo, 64 threads)
+# and PHP-FPM (64 static children), with backend keep-alive on where the
+# peer has it. Every peer gets an application instance of its own: a kept
+# connection pins a libfcgi thread or a PHP-FPM child, and the peers' kept
+# connections together would pin them all. Every gateway runs one worker pinned to CPU 0; the
+# application and wrk share CPU 1. Rounds alternate between the gateways
+# (the first one rotates); each cell prints requests/s, p50/p99 latency and
+# the gateway's CPU time per request, and the summary gives the ratios of
+# minimal_gateway to the best peer (medians over the rounds).
 #
-#   bash bench/gateway-peers.sh [BUILD_DIR] [SECONDS] [ROUNDS]
+#   bash bench/gateway-peers.sh [quick|full] [BUILD_DIR]
 #
-# Peers measured today: nginx (fastcgi_keep_conn + upstream keepalive).
-# Installs what is missing (wrk, nginx, spawn-fcgi). Loopback only.
+# quick: 2 s per cell, 1 round; full: 5 s per cell, 3 rounds. The
+# environment overrides: SECS, ROUNDS, PEERS ("minimal_gateway nginx ..."),
+# BACKENDS ("echo php"), SIZES ("13 1024 65536 1048576"), CONNS ("16 64"),
+# CPU_GW, CPU_REST (CPU numbers for taskset). Installs what is missing
+# (wrk, spawn-fcgi, curl, PHP-FPM and each peer's Debian package); a peer
+# that cannot be installed or started is skipped with a message.
+# Loopback only; every process it starts is stopped by PID.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$PWD
-build=${1:-build}
-secs=${2:-5}
-rounds=${3:-3}
-for pkg in wrk nginx spawn-fcgi curl; do
-    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" ||
-        { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$pkg" >/dev/null; }
-done
-[ -x "$build/examples/minimal_gateway/minimal_gateway" ] || { meson setup "$build" >/dev/null; ninja -C "$build" >/dev/null; }
+mode=${1:-quick}
+build=${2:-build}
+case $mode in
+quick) secs=${SECS:-2} rounds=${ROUNDS:-1} ;;
+full) secs=${SECS:-5} rounds=${ROUNDS:-3} ;;
+*) echo "usage: $0 [quick|full] [BUILD_DIR]" >&2; exit 2 ;;
+esac
+peers=${PEERS:-minimal_gateway nginx h2o haproxy apache lighttpd caddy}
+backends=${BACKENDS:-echo php}
+sizes=${SIZES:-13 1024 65536 1048576}
+conns=${CONNS:-16 64}
+PIN_GW="taskset -c ${CPU_GW:-0}"
+PIN_REST="taskset -c ${CPU_REST:-1}"
+
+. bench/peers/lib.sh
+for p in $peers; do . "bench/peers/$p.sh"; done
+need_pkgs wrk spawn-fcgi curl php8.2-fpm
+[ -x "$build/examples/minimal_gateway/minimal_gateway" ] || { meson setup "$build" --buildtype=release >/dev/null; ninja -C "$build" >/dev/null; }
+[ -x "$build/tests/app-echo" ] || { echo "$build/tests/app-echo missing (build with -Dtests=true)" >&2; exit 1; }
+ulimit -n 65536 2>/dev/null || true
 
 run=$(mktemp -d /tmp/gw-bench-XXXXXX)
-pids=()
+chmod 755 "$run"
+all_pids=()
 cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    for p in "${all_pids[@]}"; do kill "$p" 2>/dev/null || true; done
     wait 2>/dev/null || true
     rm -rf "$run"
 }
 trap cleanup EXIT
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-
-app_port=$(port)
-spawn-fcgi -n -a 127.0.0.1 -p "$app_port" -- "$top/$build/tests/app-echo" -t 32 >/dev/null &
-pids+=($!)
-
-# minimal_gateway: 2 threads, up to 16 kept connections each.
-gw_port=$(port)
-cat > "$run/gw.conf" <<CONF
-Listen 127.0.0.1:$gw_port
-Threads 2
-MaxKeepAliveRequests 0
-ProxyPass "/" "fcgi://127.0.0.1:$app_port/srv/" enablereuse=on max=16
-CONF
-"$top/$build/examples/minimal_gateway/minimal_gateway" -f "$run/gw.conf" 2>/dev/null &
-gw_pid=$!
-pids+=($gw_pid)
-
-# nginx: 2 workers, upstream keepalive 16 per worker, FastCGI keep-conn.
-ng_port=$(port)
-mkdir -p "$run/nginx"
-cat > "$run/nginx.conf" <<CONF
-worker_processes 2;
-pid $run/nginx.pid;
-error_log $run/nginx/error.log;
-daemon off;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    keepalive_requests 1000000;
-    client_body_temp_path $run/nginx;
-    fastcgi_temp_path $run/nginx;
-    proxy_temp_path $run/nginx;
-    upstream app { server 127.0.0.1:$app_port; keepalive 16; }
-    server {
-        listen 127.0.0.1:$ng_port;
-        location / {
-            fastcgi_pass app;
-            fastcgi_keep_conn on;
-            fastcgi_param SCRIPT_FILENAME /srv\$fastcgi_script_name;
-            fastcgi_param QUERY_STRING \$query_string;
-            fastcgi_param REQUEST_METHOD \$request_method;
-            fastcgi_param REQUEST_URI \$request_uri;
-            fastcgi_param SERVER_PROTOCOL \$server_protocol;
-        }
-    }
+stop_pid() {
+    kill "$1" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$1" 2>/dev/null || true
+    wait "$1" 2>/dev/null || true
 }
+
+mkdir -p "$run/www"
+cat > "$run/www/bench.php" <<'PHP'
+<?php
+header('Content-Type: text/plain');
+echo str_repeat('x', (int)($_GET['size'] ?? 13));
+PHP
+cat > "$run/fpm.conf" <<CONF
+[global]
+pid = $run/fpm.pid
+error_log = $run/fpm.err
+daemonize = no
+[bench]
+listen = 127.0.0.1:@PORT@
+pm = static
+pm.max_children = 64
+pm.max_requests = 0
 CONF
-nginx -c "$run/nginx.conf" -e "$run/nginx/error.log" &
-ng_pid=$!
-pids+=($ng_pid)
-for p in $gw_port $ng_port; do
-    for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$p/x" && break; sleep 0.05; done
-done
 
-# CPU seconds (user + system) of a process and its children-threads.
-cpu() {
-    local total=0
-    for p in "$@"; do
-        for t in /proc/$p/task/*/stat; do
-            read -r -a f < "$t" || continue
-            total=$((total + f[13] + f[14]))
-        done
-    done
-    echo "$total"
+start_backend() { # echo|php -> sets app_port, app_pid, root, path
+    app_port=$(free_port)
+    case $1 in
+    echo)
+        $PIN_REST spawn-fcgi -n -a 127.0.0.1 -p "$app_port" -- "$top/$build/tests/app-echo" -t 64 >/dev/null &
+        app_pid=$! root=/srv path=/x ;;
+    php)
+        sed "s/@PORT@/$app_port/; s/fpm\.pid/fpm-$app_port.pid/" "$run/fpm.conf" > "$run/fpm-$app_port.conf"
+        $PIN_REST php-fpm8.2 -n -R -F -y "$run/fpm-$app_port.conf" >/dev/null 2>&1 &
+        app_pid=$! root=$run/www path=/bench.php ;;
+    esac
+    all_pids+=("$app_pid")
+    for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$app_port") 2>/dev/null && break; sleep 0.05; done
 }
-ng_all() { echo "$ng_pid" $(pgrep -P "$ng_pid"); }
 
-declare -A rps p50 p99 cpr
-measure() { # name url pids...
-    local name=$1 url=$2; shift 2
-    local c0; c0=$(cpu "$@")
-    local out; out=$(wrk -t2 -c16 -d"${secs}s" --latency "$url")
-    grep -q "requests in" <<<"$out" || { echo "  $name: wrk failed: $out" >&2; return 1; }
-    local c1; c1=$(cpu "$@")
-    local r n l50 l99
-    r=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
+results=$run/results.tsv
+: > "$results"
+declare -A pid_of port_of
+measure() { # backend size conns peer
+    local be=$1 size=$2 c=$3 name=$4
+    local pids; pids=$(tree_pids "${pid_of[$name]}")
+    local c0; c0=$(cpu_ticks $pids)
+    local out
+    out=$($PIN_REST wrk -t1 -c"$c" -d"${secs}s" --latency "http://127.0.0.1:${port_of[$name]}$path?size=$size" 2>&1) || true
+    local c1; c1=$(cpu_ticks $pids)
+    if ! grep -q "requests in" <<<"$out"; then
+        echo "  $name: wrk failed: $(head -c 200 <<<"$out")" >&2
+        return 0
+    fi
+    local n r l50 l99 errs
     n=$(awk '/requests in/ {print $1}' <<<"$out")
+    r=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
     l50=$(awk '$1 == "50%" {print $2}' <<<"$out")
     l99=$(awk '$1 == "99%" {print $2}' <<<"$out")
-    local ticks; ticks=$(getconf CLK_TCK)
-    local us; us=$(python3 -c "print(round(($c1 - $c0) / $ticks / $n * 1e6, 1))")
-    echo "  $name: $r req/s, p50 $l50, p99 $l99, gateway CPU $us us/request"
-    rps[$name]="${rps[$name]:-} $r"
-    cpr[$name]="${cpr[$name]:-} $us"
+    errs=$(awk '/Non-2xx|Socket errors/ {printf "%s ", $0}' <<<"$out")
+    local us; us=$(awk -v d=$((c1 - c0)) -v hz="$(getconf CLK_TCK)" -v n="$n" 'BEGIN { printf "%.2f", d / hz / (n > 0 ? n : 1) * 1e6 }')
+    printf '  %-16s %10s req/s  p50 %8s  p99 %8s  CPU %7s us/req %s\n' "$name" "$r" "$l50" "$l99" "$us" "$errs"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$be" "$size" "$c" "$name" "$r" "$l50" "$l99" "$us" >> "$results"
 }
 
-for size in 13 1024 65536; do
-    echo "== response of $size bytes, 16 connections, ${secs}s x $rounds rounds"
-    rps=(); cpr=()
-    for i in $(seq "$rounds"); do
-        measure minimal_gateway "http://127.0.0.1:$gw_port/x?size=$size" "$gw_pid"
-        measure nginx "http://127.0.0.1:$ng_port/x?size=$size" $(ng_all)
+echo "# $(date -u '+%F %T UTC'); $(uptime | sed 's/.*load/load/'); mode $mode: ${secs}s x $rounds rounds; build $build"
+for be in $backends; do
+    live=()
+    app_pids=()
+    for name in $peers; do
+        start_backend "$be"
+        app_pids+=("$app_pid")
+        PEER_PORT=$(free_port)
+        PEER_PID=
+        if ! "start_$name" "$app_port" "$root"; then
+            echo "$name: skipped" >&2
+            continue
+        fi
+        all_pids+=("$PEER_PID")
+        if ! wait_http "http://127.0.0.1:$PEER_PORT$path?size=13"; then
+            echo "$name: does not answer 200 on $path (skipped); its log:" >&2
+            cat "$run"/*"$name"*.err "$run/$name"/*.log 2>/dev/null | tail -5 >&2 || true
+            stop_pid "$PEER_PID"
+            continue
+        fi
+        pid_of[$name]=$PEER_PID port_of[$name]=$PEER_PORT
+        $PIN_REST wrk -t1 -c16 -d1s "http://127.0.0.1:$PEER_PORT$path?size=1024" >/dev/null 2>&1 || true # warm up
+        live+=("$name")
     done
-    python3 - "${rps[minimal_gateway]}" "${rps[nginx]}" "${cpr[minimal_gateway]}" "${cpr[nginx]}" <<'PY'
-import statistics, sys
-g, n, gc, nc = ([float(x) for x in a.split()] for a in sys.argv[1:5])
-print(f"  median: minimal_gateway {statistics.median(g):.0f} req/s, nginx {statistics.median(n):.0f} req/s, "
-      f"ratio {statistics.median(g) / statistics.median(n):.2f}; CPU/request ratio "
-      f"{statistics.median(gc) / statistics.median(nc):.2f}")
-PY
+    for size in $sizes; do
+        for c in $conns; do
+            echo "== $be, $size-byte responses, $c connections"
+            for i in $(seq "$rounds"); do
+                n=${#live[@]}
+                for j in $(seq 0 $((n - 1))); do
+                    measure "$be" "$size" "$c" "${live[$(((j + i - 1) % n))]}"
+                done
+            done
+        done
+    done
+    for name in "${live[@]}"; do stop_pid "${pid_of[$name]}"; done
+    for p in "${app_pids[@]}"; do stop_pid "$p"; done
 done
+
+python3 - "$results" <<'PY'
+import collections, statistics, sys
+def ms(v):
+    for suf, f in (("us", 1e-3), ("ms", 1.0), ("s", 1e3)):
+        if v.endswith(suf):
+            return float(v[: -len(suf)]) * f
+    return float("nan")
+cells = collections.defaultdict(lambda: collections.defaultdict(list))
+for line in open(sys.argv[1]):
+    be, size, c, name, r, l50, l99, us = line.split("\t")
+    if float(r) > 0:
+        cells[(be, int(size), int(c))][name].append((float(r), ms(l50), ms(l99), float(us)))
+print("\n# medians; ratios are minimal_gateway / best peer (req/s: higher is better; p99 and CPU: lower is better)")
+print(f"{'backend':7} {'size':>7} {'conns':>5}  {'peer':16} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'CPU us/req':>10}")
+for key in sorted(cells):
+    med = {n: tuple(statistics.median(x[i] for x in v) for i in range(4)) for n, v in cells[key].items()}
+    for n in sorted(med, key=lambda n: -med[n][0]):
+        r, l50, l99, us = med[n]
+        print(f"{key[0]:7} {key[1]:>7} {key[2]:>5}  {n:16} {r:9.0f} {l50:8.2f} {l99:8.2f} {us:10.2f}")
+    gw = med.get("minimal_gateway")
+    others = {n: m for n, m in med.items() if n != "minimal_gateway"}
+    if gw and others:
+        br = max(others, key=lambda n: others[n][0])
+        bp = min(others, key=lambda n: others[n][2])
+        bc = min(others, key=lambda n: others[n][3])
+        print(f"{'':22} ratio: req/s {gw[0] / others[br][0]:.2f} (vs {br}), p99 {gw[2] / others[bp][2]:.2f} (vs {bp}), "
+              f"CPU/req {gw[3] / others[bc][3]:.2f} (vs {bc})")
+PY

@@ -347,28 +347,10 @@ static uint64_t read_deadline(const struct gw_http_conn *c, bool reading)
 static void update_io(struct gw_http_conn *c)
 {
     struct gw_loop *loop = c->s->loop;
-    if (c->queued > 0 && !c->blocked) {
-        gw__flush(c);
-        if (c->queued == 0 && c->state == GW_ST_FLUSH) {
-            gw__conn_kick(c); /* all written: on to the close */
-            return;
-        }
-    }
     bool reading = want_read(c);
-    bool was_reading = (gw_watch_interest(&c->watch) & GW_IO_IN) != 0;
-    if (reading && !was_reading && c->state != GW_ST_HEAD && c->state != GW_ST_LINGER)
+    if (reading && !c->reading && c->state != GW_ST_HEAD && c->state != GW_ST_LINGER)
         c->t_read = now_of(c); /* the wait for body bytes starts now */
-    unsigned want = reading ? GW_IO_IN : 0;
-    if (c->queued > 0)
-        want |= GW_IO_OUT;
-    if (!c->eof && c->state != GW_ST_LINGER)
-        want |= GW_IO_RDHUP;
-    if (gw_watch_set(loop, &c->watch, want) != 0) {
-        c->dead = true;
-        c->gone = GW_HTTP_GONE_RESET;
-        gw__conn_kick(c);
-        return;
-    }
+    c->reading = reading;
     uint64_t dl = read_deadline(c, reading);
     if (c->queued > 0)
         dl = min_u64(dl, add_sat(c->t_write, c->s->set.send_timeout_ns));
@@ -378,14 +360,55 @@ static void update_io(struct gw_http_conn *c)
         c->closing = true, gw__conn_kick(c);
 }
 
+static void do_read(struct gw_http_conn *c);
+static void on_eof(struct gw_http_conn *c);
+
+/* Input the steps asked for, as long as the socket may have some: the watch
+ * is edge triggered, so what is not read now is announced by no event. A
+ * client that shut its side while its connection reads nothing (the
+ * handler runs) has gone. Returns whether something was read or changed. */
+static bool pump_input(struct gw_http_conn *c)
+{
+    if (c->eof || c->dead)
+        return false;
+    if (want_read(c)) {
+        if (!c->rd_ready)
+            return false;
+        do_read(c);
+        return true;
+    }
+    if (c->rd_hup && c->state != GW_ST_LINGER) {
+        on_eof(c);
+        return true;
+    }
+    return false;
+}
+
+/* Pending output goes out at once while the socket takes it. Returns
+ * whether some did (the steps look again: the queue may be under its low
+ * water mark, or empty before the close). */
+static bool pump_output(struct gw_http_conn *c)
+{
+    if (c->queued == 0 || c->blocked || c->dead)
+        return false;
+    size_t before = c->queued;
+    gw__flush(c);
+    return c->queued < before;
+}
+
 static void process(struct gw_http_conn *c)
 {
     if (c->in_process)
         return;
     c->in_process = true;
-    for (int i = 0; i < 10000 && !c->closing; i++)
-        if (!step(c))
+    for (int i = 0; i < 10000 && !c->closing; i++) {
+        if (step(c))
+            continue;
+        if (pump_output(c))
+            continue;
+        if (!pump_input(c))
             break;
+    }
     c->in_process = false;
     if (c->closing) {
         gw__conn_destroy(c, GW_HTTP_GONE_RESET);
@@ -425,8 +448,13 @@ static void linger_read(struct gw_http_conn *c)
     ssize_t n = recv(c->watch.fd, sink, sizeof sink, 0);
     if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
         c->closing = true;
+    else if (n < (ssize_t)sizeof sink && !c->rd_hup)
+        c->rd_ready = false;
 }
 
+/* One recv() into the read block. A read that fills less than the room
+ * offered emptied the socket: the next bytes come with a new event (unless
+ * the client shut its side: its EOF is read next, with no event). */
 static void do_read(struct gw_http_conn *c)
 {
     if (c->state == GW_ST_LINGER) {
@@ -440,16 +468,22 @@ static void do_read(struct gw_http_conn *c)
     struct gw__rblock *rb = c->rb;
     if (!make_room(c) || rb->len == rb->cap)
         return;
-    ssize_t n = recv(c->watch.fd, rb->buf + rb->len, rb->cap - rb->len, 0);
+    size_t room = rb->cap - rb->len;
+    ssize_t n = recv(c->watch.fd, rb->buf + rb->len, room, 0);
     if (n > 0) {
         if (c->state != GW_ST_HEAD || rb->len == rb->pos)
             c->t_read = now_of(c); /* a head's clock starts at its first byte; a body's at each read */
         rb->len += (size_t)n;
+        if ((size_t)n < room && !c->rd_hup)
+            c->rd_ready = false;
         return;
     }
+    c->rd_ready = false;
     if (n == 0) {
         on_eof(c);
-    } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+    } else if (errno == EINTR) {
+        c->rd_ready = true;
+    } else if (errno != EAGAIN && errno != EWOULDBLOCK) {
         c->dead = true;
         c->gone = GW_HTTP_GONE_RESET;
     }
@@ -464,14 +498,12 @@ static void on_io(struct gw_loop *loop, struct gw_watch *w, unsigned events)
         c->dead = true;
         c->gone = GW_HTTP_GONE_RESET;
     } else {
-        if (events & GW_IO_OUT) {
+        if (events & GW_IO_OUT)
             c->blocked = false;
-            gw__flush(c);
-        }
-        if (events & GW_IO_IN)
-            do_read(c);
-        else if ((events & GW_IO_RDHUP) && !c->eof)
-            on_eof(c);
+        if (events & (GW_IO_IN | GW_IO_RDHUP))
+            c->rd_ready = true;
+        if (events & GW_IO_RDHUP)
+            c->rd_hup = true;
     }
     process(c);
 }
@@ -518,7 +550,7 @@ int gw_http_server_adopt(struct gw_http_server *s, int fd, const struct sockaddr
     c->resp_left = -1;
     c->state = GW_ST_HEAD;
     c->t_read = now_of(c);
-    int r = gw_watch_start(s->loop, &c->watch, fd, GW_IO_IN | GW_IO_RDHUP, on_io);
+    int r = gw_watch_start(s->loop, &c->watch, fd, GW_IO_IN | GW_IO_OUT | GW_IO_RDHUP | GW_IO_EDGE, on_io);
     if (r != 0) {
         close(fd);
         free(c);

@@ -115,6 +115,11 @@ struct gw_http_conn {
     bool dead : 1;         /* the socket failed or the client left: close without writing */
     bool in_process : 1;
     bool closing : 1;
+    /* The socket is watched edge triggered: what it last said, kept until a
+     * read comes back short (see do_read). */
+    bool rd_ready : 1;     /* there may be bytes (or the EOF) to read */
+    bool rd_hup : 1;       /* the client shut its side: read until recv() says 0 */
+    bool reading : 1;      /* the connection wanted input at the last update_io */
 };
 
 struct gw_http_server {

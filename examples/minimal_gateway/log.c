@@ -264,11 +264,19 @@ static void directive(struct out *o, const struct gw_log *l, const struct gw_acc
     case 'l':
     case 'u': emits(o, NULL); break;
     case 't': {
+        /* formatted once a second per thread: localtime_r() looks at the
+         * time zone (and may stat /etc/localtime) every call */
+        static __thread time_t t_sec = -1;
+        static __thread char t_text[64];
+        static __thread size_t t_len;
         time_t now = time(NULL);
-        struct tm tm;
-        localtime_r(&now, &tm);
-        char b[64];
-        emit(o, b, strftime(b, sizeof b, "[%d/%b/%Y:%H:%M:%S %z]", &tm));
+        if (now != t_sec) {
+            struct tm tm;
+            localtime_r(&now, &tm);
+            t_len = strftime(t_text, sizeof t_text, "[%d/%b/%Y:%H:%M:%S %z]", &tm);
+            t_sec = now;
+        }
+        emit(o, t_text, t_len);
         break;
     }
     case 'r':

@@ -1,4 +1,4 @@
-/* The gateway's event loop: epoll (level triggered), a binary heap of
+/* The gateway's event loop: epoll (level triggered, or edge triggered per watcher), a binary heap of
  * timers, deferred work, a cached monotonic clock, cross-thread wakeups
  * through an eventfd, and the listening-socket helper. */
 #include "loop.h"
@@ -269,6 +269,8 @@ static uint32_t epoll_bits(unsigned interest)
         e |= EPOLLOUT;
     if (interest & GW_IO_RDHUP)
         e |= EPOLLRDHUP;
+    if (interest & GW_IO_EDGE)
+        e |= EPOLLET;
     return e;
 }
 
@@ -280,9 +282,18 @@ int gw_watch_start(struct gw_loop *l, struct gw_watch *w, int fd, unsigned inter
     if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) != 0)
         return -errno;
     w->fd = fd;
-    w->interest = interest;
+    w->interest = w->kernel = interest;
     w->active = true;
     w->cb = cb;
+    return 0;
+}
+
+static int watch_mod(struct gw_loop *l, struct gw_watch *w, unsigned interest)
+{
+    struct epoll_event ev = {.events = epoll_bits(interest), .data.ptr = w};
+    if (epoll_ctl(l->epfd, EPOLL_CTL_MOD, w->fd, &ev) != 0)
+        return -errno;
+    w->interest = w->kernel = interest;
     return 0;
 }
 
@@ -290,13 +301,11 @@ int gw_watch_set(struct gw_loop *l, struct gw_watch *w, unsigned interest)
 {
     if (!w->active)
         return -EINVAL;
-    if (w->interest == interest)
+    if ((interest & ~w->kernel) == 0 && (interest & GW_IO_EDGE) == (w->kernel & GW_IO_EDGE)) {
+        w->interest = interest; /* epoll has it (and maybe more, cut when it shows) */
         return 0;
-    struct epoll_event ev = {.events = epoll_bits(interest), .data.ptr = w};
-    if (epoll_ctl(l->epfd, EPOLL_CTL_MOD, w->fd, &ev) != 0)
-        return -errno;
-    w->interest = interest;
-    return 0;
+    }
+    return watch_mod(l, w, interest);
 }
 
 unsigned gw_watch_interest(const struct gw_watch *w)
@@ -310,7 +319,7 @@ void gw_watch_stop(struct gw_loop *l, struct gw_watch *w)
         return;
     epoll_ctl(l->epfd, EPOLL_CTL_DEL, w->fd, NULL);
     w->active = false;
-    w->interest = 0;
+    w->interest = w->kernel = 0;
     for (int i = l->ievent; i < l->nevents; i++)
         if (l->events[i].data.ptr == w)
             l->events[i].data.ptr = NULL;
@@ -428,8 +437,20 @@ int gw_loop_run_once(struct gw_loop *l, uint64_t timeout_ns)
     for (l->ievent = 0; l->ievent < l->nevents;) {
         struct epoll_event *ev = &l->events[l->ievent++];
         struct gw_watch *w = ev->data.ptr;
-        if (w != NULL)
-            w->cb(l, w, gw_bits(ev->events));
+        if (w == NULL)
+            continue;
+        unsigned bits = gw_bits(ev->events);
+        if (w->kernel != w->interest) {
+            /* interest dropped lazily: events for it are not wanted now */
+            unsigned unwanted = bits & (GW_IO_IN | GW_IO_OUT | GW_IO_RDHUP) & ~w->interest;
+            if (unwanted) {
+                bits &= ~unwanted;
+                watch_mod(l, w, w->interest);
+            }
+            if (bits == 0)
+                continue;
+        }
+        w->cb(l, w, bits);
     }
     l->nevents = l->ievent = 0;
     run_timers(l);

@@ -16,6 +16,9 @@
  * foreign fds handed over by libraries in the curl multi_socket / c-ares
  * style (on_socket(fd, interest)): the library reads until EAGAIN or not, and
  * nothing is lost. A watcher that does not want more input drops GW_IO_IN.
+ * A watcher started with GW_IO_EDGE is edge triggered instead (the client
+ * connections: interest in everything once, readiness remembered by the
+ * owner).
  *
  * Order of one iteration: wait (for I/O, the earliest timer, or not at all
  * when deferred work is queued), refresh `now`, call the watchers that are
@@ -41,6 +44,9 @@ struct gw_loop;
 #define GW_IO_RDHUP 4u /**< interest: report the peer's shutdown even without GW_IO_IN;
                             event: the peer shut down its writing side */
 #define GW_IO_ERR 8u   /**< event only: error or hang-up (EPOLLERR / EPOLLHUP); always reported */
+#define GW_IO_EDGE 16u /**< interest: edge triggered (EPOLLET): an event says readiness changed, and
+                            the owner keeps it until a read or write comes back short; the
+                            interest is then set once, with no system call per request */
 
 struct gw_watch;
 /** Called with the ready events (GW_IO_*); may change or stop any watcher,
@@ -51,6 +57,7 @@ typedef void (*gw_watch_cb)(struct gw_loop *loop, struct gw_watch *w, unsigned e
 struct gw_watch {
     int fd;
     unsigned interest;
+    unsigned kernel; /* the interest epoll has: a superset of interest (dropped lazily) */
     bool active;
     gw_watch_cb cb;
 };
@@ -130,8 +137,12 @@ uint64_t gw_loop_update_now(struct gw_loop *loop);
  */
 int gw_watch_start(struct gw_loop *loop, struct gw_watch *w, int fd, unsigned interest, gw_watch_cb cb);
 
-/** Change the interest of a started watcher (no system call when unchanged).
- *  @return 0, -EINVAL when w is not started, or -errno of epoll_ctl(). */
+/** Change the interest of a started watcher. No system call when it only
+ *  shrinks: epoll keeps the old interest until an event nobody wants
+ *  arrives (that event is not delivered; the interest is cut then), so
+ *  dropping input for a moment and taking it again costs nothing when no
+ *  byte came meanwhile. Growing it costs an epoll_ctl() unless epoll still
+ *  has it. @return 0, -EINVAL when w is not started, or -errno of epoll_ctl(). */
 int gw_watch_set(struct gw_loop *loop, struct gw_watch *w, unsigned interest);
 
 /** The current interest of w (0 when stopped). */

@@ -339,6 +339,15 @@ static void status_done(void *ud, int status, uint64_t body_bytes)
     http_done(p);
 }
 
+/* A request the pool runs again by itself when a kept connection turns out
+ * closed (bodiless GET or HEAD): see tr_check in worker.c. */
+static bool replayable(const struct gw_http_request *req, const struct fcgic_request *fr)
+{
+    if (fr->stdin_mode != FCGIC_BODY_NONE)
+        return false;
+    return req->head || (req->method_len == 3 && memcmp(req->method, "GET", 3) == 0);
+}
+
 static void submit(struct preq *p, const struct gw_http_request *req)
 {
     struct gw_worker_thread *t = p->t;
@@ -374,8 +383,10 @@ static void submit(struct preq *p, const struct gw_http_request *req)
         fr.stdin_mode = req->has_body ? FCGIC_BODY_STREAM : FCGIC_BODY_NONE;
     }
     uint64_t now = gw_loop_now(t->loop);
+    t->submit_replayable = replayable(req, &fr);
     int rc = p->be->pool ? fcgic_pool_submit(p->be->pool, &fr, p, &p->ph, now)
                          : fcgic_balancer_submit(p->be->bal, &fr, p, &p->bh, now);
+    t->submit_replayable = false;
     if (rc != 0) {
         int se = fcgic_posix_last_errno(t->px); /* a connect refused at once */
         gw_log_error(t->log, GW_LOG_ERR, "proxy_fcgi", p->client, "%s (backend %s): %s (%s)%s%s", p->what,

@@ -126,14 +126,51 @@ static void pool_options(struct fcgic_pool_options *po, const char *target, cons
     po->timeout_ns = (wp->set & GW_WP_TIMEOUT) ? wp->timeout_ns : srv->timeouts.proxy_timeout;
 }
 
+/* The pools' transport is the POSIX one, except that an idle connection is
+ * not checked (a recv() that says EAGAIN, one system call per request) for
+ * a bodiless GET or HEAD: the loop already reports a connection the
+ * application closed, and in the race the pool runs such a request again
+ * on a new connection by itself. Requests with a body are checked. */
+static int tr_open(void *ud, const char *target, const struct fcgic_conn_options *opts,
+                   const struct fcgic_conn_callbacks *cb, void *conn_ud, const struct fcgic_mem *mem,
+                   struct fcgic_conn **out, int *sys_errno, uint64_t now)
+{
+    struct gw_worker_thread *t = ud;
+    return t->px_tr.open(t->px_tr.ud, target, opts, cb, conn_ud, mem, out, sys_errno, now);
+}
+
+static void tr_kick(void *ud, struct fcgic_conn *c, uint64_t now)
+{
+    struct gw_worker_thread *t = ud;
+    t->px_tr.kick(t->px_tr.ud, c, now);
+}
+
+static void tr_close(void *ud, struct fcgic_conn *c)
+{
+    struct gw_worker_thread *t = ud;
+    t->px_tr.close(t->px_tr.ud, c);
+}
+
+static void tr_check(void *ud, struct fcgic_conn *c, uint64_t now)
+{
+    struct gw_worker_thread *t = ud;
+    if (!t->submit_replayable)
+        t->px_tr.check(t->px_tr.ud, c, now);
+}
+
 static int backends_init(struct gw_worker_thread *t, char *err, size_t errsz)
 {
     const struct gw_server *srv = t->srv;
     t->n_backends = srv->n_workers + srv->n_balancers;
     if (t->n_backends && (t->backends = calloc(t->n_backends, sizeof *t->backends)) == NULL)
         return -ENOMEM;
-    struct fcgic_transport tr;
-    fcgic_posix_transport(t->px, &tr);
+    fcgic_posix_transport(t->px, &t->px_tr);
+    struct fcgic_transport tr = t->px_tr;
+    tr.ud = t;
+    tr.open = tr_open;
+    tr.kick = tr_kick;
+    tr.close = tr_close;
+    tr.check = tr_check;
     struct fcgic_pool_callbacks cb;
     gw_proxy_pool_callbacks(&cb);
     cb.on_timer = be_on_timer;

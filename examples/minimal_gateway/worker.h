@@ -45,6 +45,8 @@ struct gw_worker_thread {
     struct gw_listener **listeners;
     size_t n_listeners;
     struct fcgic_posix *px;
+    struct fcgic_transport px_tr; /**< the POSIX transport, which the pools' transport wraps */
+    bool submit_replayable;       /**< the request being submitted is a bodiless GET or HEAD */
     struct gw_timer px_timer;
     struct gw_fdwatch **fdw; /**< by file descriptor */
     size_t n_fdw;
