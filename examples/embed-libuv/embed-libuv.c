@@ -44,7 +44,10 @@ struct glue {
     uv_loop_t *loop;
     struct uvt *uvt;
     uv_timer_t guard; /* run_until's limit */
+    uv_prepare_t check; /* run_until's condition, looked at before each poll */
     int expired;
+    int (*done)(void *arg);
+    void *done_arg;
 };
 
 struct emb_timer {
@@ -108,10 +111,24 @@ static void guard_cb(uv_timer_t *t)
     g->expired = 1;
 }
 
+/* A timer callback at the start of an iteration may be what completes the
+ * condition; uv_run(UV_RUN_ONCE) would then still block in its poll until
+ * the next event. Looked at just before the poll, uv_stop() makes that poll
+ * return at once. */
+static void check_cb(uv_prepare_t *h)
+{
+    struct glue *g = h->data;
+    if (g->done(g->done_arg))
+        uv_stop(g->loop);
+}
+
 static int g_run_until(void *ud, int (*done)(void *arg), void *arg, uint64_t limit_ns)
 {
     struct glue *g = ud;
     g->expired = 0;
+    g->done = done;
+    g->done_arg = arg;
+    uv_prepare_start(&g->check, check_cb);
     uv_timer_start(&g->guard, guard_cb, limit_ns / MS, 0);
     int rc = 0;
     while (!done(arg)) {
@@ -121,6 +138,7 @@ static int g_run_until(void *ud, int (*done)(void *arg), void *arg, uint64_t lim
         }
     }
     uv_timer_stop(&g->guard);
+    uv_prepare_stop(&g->check);
     return rc;
 }
 
@@ -146,6 +164,8 @@ int main(int argc, char **argv)
     g.loop = &loop;
     uv_timer_init(&loop, &g.guard);
     g.guard.data = &g;
+    uv_prepare_init(&loop, &g.check);
+    g.check.data = &g;
     if (uvt_new(&g.uvt, &loop) != 0)
         return 2;
     struct fcgic_transport tr;
@@ -156,6 +176,7 @@ int main(int argc, char **argv)
 
     uvt_free(g.uvt);
     uv_close((uv_handle_t *)&g.guard, NULL);
+    uv_close((uv_handle_t *)&g.check, NULL);
     uv_run(&loop, UV_RUN_DEFAULT); /* closing handles finish */
     if (uv_loop_close(&loop) != 0) {
         fprintf(stderr, "embed-libuv: handles left open\n");
