@@ -28,6 +28,7 @@
 #include "fcgiclient/balancer.h"
 #include "fcgiclient/error.h"
 #include "health_int.h"
+#include "member_params_int.h"
 #include "pool_int.h"
 #include "stats_int.h"
 #include "util.h"
@@ -75,6 +76,7 @@ struct member {
     uint64_t hc_checks, hc_failures;
     int hc_last_error;
     unsigned hc_last_status;
+    struct fcgic__mparams mp; /* params per member */
 };
 
 struct group {
@@ -103,6 +105,7 @@ struct fcgic_balancer_req {
     struct fcgic_balancer *b;
     void *ud;
     struct fcgic_request req; /* params in own memory */
+    const struct fcgic_param *mparams; /* as sent on r->m (built by dispatch), or NULL */
     struct fcgic__keep keep;
     struct member *m;
     struct fcgic_pool_req *pr;
@@ -620,6 +623,7 @@ static void member_free(struct fcgic_balancer *b, struct member *m)
     b->slots[m->id - 1] = NULL;
     fcgic_pool_free(m->pool);
     fcgic__hc_free(&m->hc, &b->a);
+    fcgic__mparams_free(&m->mp, &b->a);
     fcgic__free(&b->a, m);
 }
 
@@ -834,6 +838,7 @@ static void breq_unlink(struct fcgic_balancer *b, struct fcgic_balancer_req *r)
 static void breq_release(struct fcgic_balancer *b, struct fcgic_balancer_req *r)
 {
     fcgic__keep_free(&r->keep, &b->a);
+    fcgic__free(&b->a, (void *)r->mparams);
     fcgic__free(&b->a, (void *)r->req.params);
     fcgic__free(&b->a, r);
 }
@@ -906,6 +911,23 @@ static void member_busy(struct fcgic_balancer *b, struct member *m, int delta)
         b->reap = 1;
 }
 
+/* Submit r to m's pool with the params m sends (member options version 2);
+ * the ones built for the member before are no longer borrowed by anyone. */
+static int submit_to(struct fcgic_balancer_req *r, struct member *m, uint64_t now)
+{
+    struct fcgic_balancer *b = r->b;
+    struct fcgic_request mreq = r->req;
+    fcgic__free(&b->a, (void *)r->mparams);
+    r->mparams = NULL;
+    if (fcgic__mparams_active(&m->mp)) {
+        int rc = fcgic__mparams_build(&m->mp, &b->a, r->req.params, r->req.nparams, &r->mparams, &mreq.nparams);
+        if (rc != 0)
+            return rc;
+        mreq.params = r->mparams;
+    }
+    return fcgic__pool_submit_keep(m->pool, &mreq, r, &r->keep, &r->pr, now);
+}
+
 /* Run r on a member chosen now; members that refuse at once are put in
  * error and the next one is tried. Returns 0, FCGIC_E_BAL_ALL_DOWN, or a
  * pool error that is not about connecting. */
@@ -923,7 +945,7 @@ static int dispatch(struct fcgic_balancer *b, struct fcgic_balancer_req *r, uint
         r->keep.pos[0] = r->keep.pos[1] = 0;
         /* The streamed body is kept up to this member's replay_max. */
         r->keep.max = fcgic__pool_replay_max(m->pool);
-        int rc = fcgic__pool_submit_keep(m->pool, &r->req, r, &r->keep, &r->pr, now);
+        int rc = submit_to(r, m, now);
         if (rc == 0)
             return 0;
         member_busy(b, m, -1);
@@ -1090,6 +1112,7 @@ void fcgic_balancer_free(struct fcgic_balancer *b)
         struct member *m = b->head;
         b->head = m->next;
         fcgic__hc_free(&m->hc, &b->a);
+        fcgic__mparams_free(&m->mp, &b->a);
         fcgic__free(&b->a, m);
     }
     for (size_t i = 0; i < b->ntiers; i++) {
@@ -1106,6 +1129,16 @@ void fcgic_balancer_free(struct fcgic_balancer *b)
     fcgic__free(&b->a, b);
 }
 
+/* Bytes of struct fcgic_member_options in the given version, 0 if unknown. */
+static size_t member_options_size(unsigned version)
+{
+    switch (fcgic__struct_version(version, FCGIC_MEMBER_OPTIONS_VERSION)) {
+    case 1: return offsetof(struct fcgic_member_options, params);
+    case 2: return sizeof(struct fcgic_member_options);
+    default: return 0;
+    }
+}
+
 int fcgic_balancer_add(struct fcgic_balancer *b, const struct fcgic_member_options *opts, unsigned *id,
                        uint64_t now)
 {
@@ -1115,9 +1148,12 @@ int fcgic_balancer_add(struct fcgic_balancer *b, const struct fcgic_member_optio
         return FCGIC_E_INVAL;
     if (b->closing)
         return FCGIC_E_POOL_CLOSED;
-    if (!fcgic__struct_version(opts->version, FCGIC_MEMBER_OPTIONS_VERSION) ||
-        !fcgic__struct_version(opts->pool.version, FCGIC_POOL_OPTIONS_VERSION))
+    size_t osize = member_options_size(opts->version);
+    if (!osize || !fcgic__struct_version(opts->pool.version, FCGIC_POOL_OPTIONS_VERSION))
         return FCGIC_E_INVAL;
+    struct fcgic_member_options grown; /* members opts lacks read as 0 */
+    fcgic__copy_grown(&grown, sizeof(grown), opts, osize);
+    opts = &grown;
     if (opts->status & ~(FCGIC_MEMBER_DISABLED | FCGIC_MEMBER_STANDBY | FCGIC_MEMBER_DRAIN))
         return FCGIC_E_INVAL;
     if ((unsigned)opts->hc_init > FCGIC_HC_INIT_FULLY_DOWN || (opts->hc_init && !opts->hc_interval_ns))
@@ -1163,8 +1199,11 @@ int fcgic_balancer_add(struct fcgic_balancer *b, const struct fcgic_member_optio
         m->probe.done = probe_done;
         m->probe.owner = m;
     }
-    rc = assign(b, m->lbset, (m->status & FCGIC_MEMBER_STANDBY) != 0, f);
+    rc = fcgic__mparams_init(&m->mp, &b->a, opts);
+    if (rc == 0)
+        rc = assign(b, m->lbset, (m->status & FCGIC_MEMBER_STANDBY) != 0, f);
     if (rc != 0) {
+        fcgic__mparams_free(&m->mp, &b->a);
         fcgic__hc_free(&m->hc, &b->a);
         fcgic__free(&b->a, m);
         return rc;
@@ -1172,6 +1211,7 @@ int fcgic_balancer_add(struct fcgic_balancer *b, const struct fcgic_member_optio
     rc = fcgic_pool_new(&m->pool, &opts->pool, &b->tr, &b->pcb, b, &b->a.m);
     if (rc != 0) {
         unassign(b, m->lbset, (m->status & FCGIC_MEMBER_STANDBY) != 0, f);
+        fcgic__mparams_free(&m->mp, &b->a);
         fcgic__hc_free(&m->hc, &b->a);
         fcgic__free(&b->a, m);
         return rc;

@@ -2,7 +2,8 @@
  * choices (explicit sequences and a straightforward O(n) model of Apache's
  * scan, run side by side with the library's heap-based selection), member
  * status, failover, forced recovery, run-time changes, active health checks
- * (deterministic clock, fake transport), freeing with requests in flight,
+ * (deterministic clock, fake transport), params per member (also after a
+ * failover), freeing with requests in flight,
  * allocation failures, and integration against real app-echo processes and
  * PHP-FPM. */
 #include <check.h>
@@ -2257,6 +2258,222 @@ START_TEST(abort_timer_errno)
 }
 END_TEST
 
+/* Params per member (member options version 2): each member's own params
+ * come first, and the request's values that name the member the embedder
+ * built them for are rewritten to name the member that serves it. */
+static void member_params_options(struct fcgic_member_options *mo, const char *url, const char *first_url,
+                                  struct fcgic_param *own, char *from, char *to, size_t len)
+{
+    memset(mo, 0, sizeof(*mo));
+    mo->version = FCGIC_MEMBER_OPTIONS_VERSION;
+    mo->pool.target = url;
+    mo->retry_ns = 60000000000ull;
+    own[0] = (struct fcgic_param)FCGIC_PARAM_LIT("BALANCER_NAME", "balancer://t");
+    own[1].name = "BALANCER_WORKER_NAME";
+    own[1].name_len = strlen(own[1].name);
+    own[1].value = url;
+    own[1].value_len = strlen(url);
+    own[2] = (struct fcgic_param)FCGIC_PARAM_LIT("BALANCER_WORKER_ROUTE", "");
+    mo->params = own;
+    mo->nparams = 3;
+    snprintf(from, len, "proxy:%s", first_url);
+    snprintf(to, len, "proxy:%s", url);
+    mo->rewrite_from.ptr = from;
+    mo->rewrite_from.len = strlen(from);
+    mo->rewrite_to.ptr = to;
+    mo->rewrite_to.len = strlen(to);
+}
+
+/* The params app-echo listed for the last request, as they should read on
+ * the member at url. */
+static void expect_member_body(const struct ictx *c, const char *url, const char *first_url)
+{
+    char want[768];
+    snprintf(want, sizeof(want),
+             "BALANCER_NAME=balancer://t\nBALANCER_WORKER_NAME=%s\nBALANCER_WORKER_ROUTE=\n"
+             "SCRIPT_FILENAME=proxy:%s/a.php\nREQUEST_METHOD=GET\nDOCUMENT_ROOT=/srv/proxy:%s\n",
+             url, url, first_url);
+    ck_assert_msg(strncmp(c->body, want, strlen(want)) == 0, "body:\n%s\nwant:\n%s", c->body, want);
+}
+
+static struct fcgic_balancer *member_params_balancer(struct harness_app **apps, struct fcgic_posix *px, struct ictx *c)
+{
+    struct fcgic_transport tr;
+    fcgic_posix_transport(px, &tr);
+    struct fcgic_pool_callbacks cb;
+    memset(&cb, 0, sizeof(cb));
+    cb.version = FCGIC_POOL_CALLBACKS_VERSION;
+    cb.on_head = i_head;
+    cb.on_body = i_body;
+    cb.on_end = i_end;
+    struct fcgic_balancer *b;
+    ck_assert_int_eq(fcgic_balancer_new(&b, NULL, &tr, &cb, c, NULL), 0);
+    for (int i = 0; i < 2; i++) {
+        struct fcgic_member_options mo;
+        struct fcgic_param own[3];
+        char from[256], to[256];
+        member_params_options(&mo, apps[i]->url, apps[0]->url, own, from, to, sizeof(from));
+        ck_assert_int_eq(fcgic_balancer_add(b, &mo, NULL, fcgic_posix_now()), 0);
+        /* copied: what the options pointed at may go now */
+        memset(own, 0, sizeof(own));
+        memset(from, 'z', sizeof(from));
+        memset(to, 'z', sizeof(to));
+    }
+    return b;
+}
+
+static struct fcgic_request member_params_req(const char *first_url, char *sf, size_t len)
+{
+    static struct fcgic_param params[3];
+    static char dr[256];
+    snprintf(sf, len, "proxy:%s/a.php", first_url);
+    snprintf(dr, sizeof(dr), "/srv/proxy:%s", first_url);
+    params[0].name = "SCRIPT_FILENAME";
+    params[0].name_len = 15;
+    params[0].value = sf;
+    params[0].value_len = strlen(sf);
+    params[1] = (struct fcgic_param)FCGIC_PARAM_LIT("REQUEST_METHOD", "GET");
+    /* names the first member, but not at the start: left alone */
+    params[2].name = "DOCUMENT_ROOT";
+    params[2].name_len = 13;
+    params[2].value = dr;
+    params[2].value_len = strlen(dr);
+    struct fcgic_request req;
+    memset(&req, 0, sizeof(req));
+    req.params = params;
+    req.nparams = 3;
+    return req;
+}
+
+START_TEST(integration_member_params)
+{
+    struct harness_app *apps[2];
+    ck_assert_int_eq(harness_apps_start(apps, 2, HARNESS_TCP, "app-echo", NULL), 0);
+    struct fcgic_posix *px;
+    ck_assert_int_eq(fcgic_posix_new(&px, NULL, NULL), 0);
+    struct ictx c;
+    memset(&c, 0, sizeof(c));
+    struct fcgic_balancer *b = member_params_balancer(apps, px, &c);
+    struct runarg ra = {px, b, &c, 0};
+    char sf[256];
+    struct fcgic_request req = member_params_req(apps[0]->url, sf, sizeof(sf));
+
+    /* 1 2 1 2: each request names the member that served it */
+    for (int i = 0; i < 4; i++) {
+        c.blen = 0;
+        c.body[0] = 0;
+        ck_assert_int_eq(fcgic_balancer_submit(b, &req, &c, NULL, fcgic_posix_now()), 0);
+        run_until(&ra, i + 1);
+        ck_assert_str_eq(member_of(apps, c.pid[c.n - 1]), i % 2 ? "2" : "1");
+        expect_member_body(&c, apps[i % 2]->url, apps[0]->url);
+    }
+
+    /* member 1 down: the request chosen for it fails over to member 2 and
+     * tells the application about member 2 */
+    ck_assert_int_eq(harness_app_kill(apps[0]), 0);
+    c.blen = 0;
+    c.body[0] = 0;
+    ck_assert_int_eq(fcgic_balancer_submit(b, &req, &c, NULL, fcgic_posix_now()), 0);
+    run_until(&ra, 5);
+    ck_assert_int_eq(c.errors, 0);
+    ck_assert_str_eq(member_of(apps, c.pid[c.n - 1]), "2");
+    expect_member_body(&c, apps[1]->url, apps[0]->url);
+    struct fcgic_balancer_stats bs = {.version = FCGIC_BALANCER_STATS_VERSION};
+    ck_assert_int_eq(fcgic_balancer_get_stats(b, &bs), 0);
+    ck_assert_uint_eq(bs.failovers, 1);
+
+    fcgic_balancer_free(b);
+    fcgic_posix_free(px);
+    harness_apps_stop(apps, 2);
+}
+END_TEST
+
+START_TEST(member_params_options_checked)
+{
+    struct fake fk;
+    struct fcgic_transport tr;
+    fake_transport(&fk, &tr);
+    struct fcgic_pool_callbacks cb = cbs();
+    struct ctx c;
+    memset(&c, 0, sizeof(c));
+    struct fcgic_balancer *b;
+    ck_assert_int_eq(fcgic_balancer_new(&b, NULL, &tr, &cb, &c, NULL), 0);
+    struct fcgic_member_options mo;
+    memset(&mo, 0, sizeof(mo));
+    mo.version = FCGIC_MEMBER_OPTIONS_VERSION;
+    mo.pool.target = "fcgi://127.0.0.1:9";
+    mo.nparams = 1; /* without params */
+    ck_assert_int_eq(fcgic_balancer_add(b, &mo, NULL, 0), FCGIC_E_INVAL);
+    mo.nparams = 0;
+    mo.rewrite_from.len = 3; /* without a pointer */
+    ck_assert_int_eq(fcgic_balancer_add(b, &mo, NULL, 0), FCGIC_E_INVAL);
+    mo.rewrite_from.ptr = "abc";
+    mo.rewrite_to.len = 1;
+    ck_assert_int_eq(fcgic_balancer_add(b, &mo, NULL, 0), FCGIC_E_INVAL);
+    mo.rewrite_to.ptr = "";
+    mo.rewrite_to.len = 0; /* rewrite to nothing: allowed */
+    mo.version = FCGIC_MEMBER_OPTIONS_VERSION + 1;
+    ck_assert_int_eq(fcgic_balancer_add(b, &mo, NULL, 0), FCGIC_E_INVAL);
+    mo.version = FCGIC_MEMBER_OPTIONS_VERSION;
+    unsigned id;
+    ck_assert_int_eq(fcgic_balancer_add(b, &mo, &id, 0), 0);
+    ck_assert_uint_eq(id, 1);
+
+    /* A program built with version 1 passes a struct that ends before
+     * `params`: nothing after it is read (ASan sees any read past it). */
+    size_t v1 = offsetof(struct fcgic_member_options, params);
+    void *old = malloc(v1);
+    ck_assert_ptr_nonnull(old);
+    memset(&mo, 0, sizeof(mo));
+    mo.version = 1;
+    mo.pool.target = "fcgi://127.0.0.1:9";
+    memcpy(old, &mo, v1);
+    ck_assert_int_eq(fcgic_balancer_add(b, old, &id, 0), 0);
+    ck_assert_uint_eq(id, 2);
+    free(old);
+    fcgic_balancer_free(b);
+    fake_free(&fk);
+}
+END_TEST
+
+START_TEST(failalloc_member_params)
+{
+    /* Every allocation of adding a member with params and of building the
+     * params a request sends on it may fail: an error, never a leak. */
+    for (long n = 1;; n++) {
+        struct failalloc fa;
+        failalloc_init(&fa, n);
+        struct fake fk;
+        struct fcgic_transport tr;
+        fake_transport(&fk, &tr);
+        struct fcgic_pool_callbacks cb = cbs();
+        struct ctx c;
+        memset(&c, 0, sizeof(c));
+        struct fcgic_balancer *b = NULL;
+        int rc = fcgic_balancer_new(&b, NULL, &tr, &cb, &c, &fa.mem);
+        if (rc == 0) {
+            struct fcgic_member_options mo;
+            struct fcgic_param own[3];
+            char from[64], to[64];
+            member_params_options(&mo, "fcgi://127.0.0.1:9", "fcgi://127.0.0.1:8", own, from, to, sizeof(from));
+            rc = fcgic_balancer_add(b, &mo, NULL, 0);
+        }
+        if (rc == 0) {
+            char sf[64];
+            struct fcgic_request req = member_params_req("fcgi://127.0.0.1:8", sf, sizeof(sf));
+            rc = fcgic_balancer_submit(b, &req, &c, NULL, 0);
+        }
+        ck_assert(rc == 0 || rc == FCGIC_E_NOMEM);
+        fcgic_balancer_free(b);
+        fake_free(&fk);
+        ck_assert_int_eq(fa.live, 0);
+        if (rc == 0 && !fa.failed)
+            break;
+        ck_assert_int_lt(n, 1000);
+    }
+}
+END_TEST
+
 static Suite *balancer_suite(void)
 {
     Suite *s = suite_create("balancer");
@@ -2303,6 +2520,10 @@ static Suite *balancer_suite(void)
     tcase_add_test(tc, failalloc_balancer);
     tcase_add_test(tc, handle_valid_during_on_end);
     tcase_add_test(tc, request_ends_inside_submit);
+    tcase_add_test(tc, failalloc_member_params);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("member_params");
+    tcase_add_test(tc, member_params_options_checked);
     suite_add_tcase(s, tc);
     tc = tcase_create("integration");
     tcase_set_timeout(tc, 60);
@@ -2312,6 +2533,7 @@ static Suite *balancer_suite(void)
     tcase_add_test(tc, integration_stats_all_down);
     tcase_add_test(tc, integration_health_kill_restart);
     tcase_add_test(tc, integration_php_fpm_balancer);
+    tcase_add_test(tc, integration_member_params);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -20,7 +20,8 @@ static void map_free(void *m)
     fcgic_env_map_free(m);
 }
 
-/* The backend address a mapping's environment names. */
+/* The backend address a mapping's environment names: a balancer's first
+ * member, which each member rewrites to its own (worker.c, add_member). */
 static const char *map_address(const struct gw_mapping *m)
 {
     if (m->worker != NULL)

@@ -158,6 +158,50 @@ static void tr_check(void *ud, struct fcgic_conn *c, uint64_t now)
         t->px_tr.check(t->px_tr.ud, c, now);
 }
 
+static void param_str(struct fcgic_param *p, const char *name, const char *value)
+{
+    p->name = name;
+    p->name_len = strlen(name);
+    p->value = value;
+    p->value_len = strlen(value);
+}
+
+/* A BalancerMember. The environment maps build SCRIPT_FILENAME (and any
+ * other value that names the backend) for the balancer's first member,
+ * "proxy:fcgi://host:port/..."; each member rewrites that prefix to name
+ * itself, and sends Apache's BALANCER_* variables for itself, whichever
+ * member the library elects, also after a failover. */
+static int add_member(struct fcgic_balancer *bal, const struct gw_balancer *b, const struct gw_member *m,
+                      const struct gw_server *srv, uint64_t now)
+{
+    struct fcgic_member_options mo;
+    memset(&mo, 0, sizeof mo);
+    mo.version = FCGIC_MEMBER_OPTIONS_VERSION;
+    pool_options(&mo.pool, m->address, &m->params, srv);
+    mo.lbfactor = m->lbfactor;
+    mo.lbset = m->lbset;
+    mo.status = m->status;
+    mo.retry_ns = m->params.retry_ns;
+    struct fcgic_param own[3];
+    param_str(&own[0], "BALANCER_NAME", b->name);
+    param_str(&own[1], "BALANCER_WORKER_NAME", m->address);
+    param_str(&own[2], "BALANCER_WORKER_ROUTE", m->route ? m->route : "");
+    mo.params = own;
+    mo.nparams = 3;
+    char from[1024], to[1024];
+    int fl = snprintf(from, sizeof from, "proxy:%s", b->members[0].address);
+    int tl = snprintf(to, sizeof to, "proxy:%s", m->address);
+    if (fl < 0 || (size_t)fl >= sizeof from || tl < 0 || (size_t)tl >= sizeof to)
+        return FCGIC_E_RANGE;
+    if (m != &b->members[0]) {
+        mo.rewrite_from.ptr = from;
+        mo.rewrite_from.len = (size_t)fl;
+        mo.rewrite_to.ptr = to;
+        mo.rewrite_to.len = (size_t)tl;
+    }
+    return fcgic_balancer_add(bal, &mo, NULL, now);
+}
+
 static int backends_init(struct gw_worker_thread *t, char *err, size_t errsz)
 {
     const struct gw_server *srv = t->srv;
@@ -196,18 +240,8 @@ static int backends_init(struct gw_worker_thread *t, char *err, size_t errsz)
             bo.no_force_recovery = b->no_force_recovery;
             be->name = b->name;
             rc = fcgic_balancer_new(&be->bal, &bo, &tr, &cb, be, NULL);
-            for (size_t k = 0; rc == 0 && k < b->n_members; k++) {
-                const struct gw_member *m = &b->members[k];
-                struct fcgic_member_options mo;
-                memset(&mo, 0, sizeof mo);
-                mo.version = FCGIC_MEMBER_OPTIONS_VERSION;
-                pool_options(&mo.pool, m->address, &m->params, srv);
-                mo.lbfactor = m->lbfactor;
-                mo.lbset = m->lbset;
-                mo.status = m->status;
-                mo.retry_ns = m->params.retry_ns;
-                rc = fcgic_balancer_add(be->bal, &mo, NULL, now);
-            }
+            for (size_t k = 0; rc == 0 && k < b->n_members; k++)
+                rc = add_member(be->bal, b, &b->members[k], srv, now);
         }
         if (rc != 0) {
             snprintf(err, errsz, "backend %s: %s (%s)", be->name, fcgic_strerror(rc), fcgic_strerror_name(rc));

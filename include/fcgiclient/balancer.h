@@ -82,6 +82,17 @@
  * connection fails without any callback is then judged at hc_timeout_ns,
  * as FCGIC_E_TIMEOUT, unless something else ticks the balancer earlier.)
  *
+ * Params per member: what an application is told may depend on the member
+ * that serves the request (Apache names the chosen member in
+ * SCRIPT_FILENAME, "proxy:fcgi://host:port/...", and sends BALANCER_NAME,
+ * BALANCER_WORKER_NAME and BALANCER_WORKER_ROUTE). The member options
+ * (version 2) give each member params of its own, sent before the
+ * request's, and a prefix rewrite of the request's param values. They are
+ * applied each time a member is elected for a request, before anything is
+ * written to it: the first choice and every failover, so a request that
+ * moved tells the member that serves it about that member. A member with
+ * neither sends the request's params unchanged, without a copy.
+ *
  * Response backpressure works as in a pool: a callback returns FCGIC_PAUSE,
  * fcgic_balancer_unpause() goes on; fcgic_balancer_submit() stores the
  * handle before any callback runs (see struct fcgic_pool_callbacks).
@@ -211,9 +222,24 @@ struct fcgic_member_options {
      *  member waits for its health check before taking requests. Needs
      *  hc_interval_ns. */
     enum fcgic_hc_init hc_init;
+    /* Version 2: params that depend on the member (see "Params per
+     * member" above). */
+    /** Params sent on this member before the request's own ones, e.g.
+     *  Apache's BALANCER_NAME, BALANCER_WORKER_NAME and
+     *  BALANCER_WORKER_ROUTE; copied by fcgic_balancer_add(). The request
+     *  should not carry params of the same names (both would be sent). */
+    const struct fcgic_param *params;
+    size_t nparams;
+    /** Every param value of a request that starts with rewrite_from is
+     *  sent on this member with that prefix replaced by rewrite_to (e.g.
+     *  "proxy:fcgi://127.0.0.1:9001", the member the embedder built
+     *  SCRIPT_FILENAME for, by "proxy:fcgi://127.0.0.1:9002"). Names are
+     *  not rewritten, nor the member's own params. A rewrite_from of length
+     *  0 rewrites nothing. Both copied by fcgic_balancer_add(). */
+    struct fcgic_span rewrite_from, rewrite_to;
 };
 
-#define FCGIC_MEMBER_OPTIONS_VERSION 1
+#define FCGIC_MEMBER_OPTIONS_VERSION 2
 
 /** Statistics of a member, filled by fcgic_balancer_member_stats().
  *  Zero-initialise and set `version` (see "Structs that grow" in
@@ -305,12 +331,16 @@ FCGIC_API void fcgic_balancer_free(struct fcgic_balancer *b);
 /**
  * Add a member at the end of the member order. With a health check, its
  * first probe is due at `now`.
- * @param opts options; opts->pool.target and opts->hc_params are copied.
+ * @param opts options; opts->pool.target, opts->hc_params, opts->params,
+ *        opts->rewrite_from and opts->rewrite_to are copied: none of them
+ *        need outlive the call.
  * @param id receives the member's id (never 0, never reused).
  * @return 0; FCGIC_E_INVAL (NULL b or opts, a version newer than this
  *         library knows (opts->version, opts->pool.version), unknown status flags,
  *         hc_method or hc_init, hc_init without hc_interval_ns, hc_nparams
- *         without hc_params, or an error of
+ *         without hc_params, nparams without params, a NULL name or
+ *         value (or rewrite_from / rewrite_to pointer) with a nonzero
+ *         length, or an error of
  *         fcgic_pool_new()); FCGIC_E_RANGE (lbfactor > 100, lbset > 99,
  *         hc_expect_status > 999, a param too long); FCGIC_E_NOMEM;
  *         FCGIC_E_POOL_CLOSED.
@@ -354,7 +384,12 @@ FCGIC_API int fcgic_balancer_pick(struct fcgic_balancer *b, unsigned *id, uint64
 
 /**
  * Run a request on a member chosen by the method, with failover.
- * @param req as for fcgic_pool_submit().
+ * @param req as for fcgic_pool_submit(); its params are copied once.
+ *        Each member the request is elected for sends its own params and
+ *        rewritten values (member options version 2) built from that copy
+ *        at the election; building them can fail with FCGIC_E_NOMEM or
+ *        FCGIC_E_RANGE (values longer than SIZE_MAX), which this returns on
+ *        the first choice and on_end delivers after a failover.
  * @param handle if not NULL, receives the handle (valid until on_end
  *        returns), stored before any callback of the request runs.
  * @return 0 (on_end follows exactly once; with FCGIC_E_BAL_ALL_DOWN, from
