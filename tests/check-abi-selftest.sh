@@ -14,7 +14,8 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 mkdir "$tmp/src"
 if [ -d "$srcdir/.git" ] || [ -f "$srcdir/.git" ]; then
-    git -C "$srcdir" ls-files -z | (cd "$srcdir" && xargs -0 cp --parents -t "$tmp/src")
+    (cd "$srcdir" && git ls-files -z --cached --others --exclude-standard |
+        tar -c --null -T - --ignore-failed-read 2>/dev/null) | tar -x -C "$tmp/src"
 else
     (cd "$srcdir" && tar -c --exclude='./build*' .) | tar -x -C "$tmp/src"
 fi

@@ -34,8 +34,8 @@ echo "== dpkg-buildpackage -us -uc -b (nocheck: the suite already ran)"
 mkdir "$tmp/src"
 if git -C "$srcdir" rev-parse --git-dir >/dev/null 2>&1; then
     # what a clean clone has: tracked files plus new ones not ignored
-    git -C "$srcdir" ls-files -z --cached --others --exclude-standard |
-        (cd "$srcdir" && xargs -0 cp --parents -t "$tmp/src" 2>/dev/null || true)
+    (cd "$srcdir" && git ls-files -z --cached --others --exclude-standard |
+        tar -c --null -T - --ignore-failed-read 2>/dev/null) | tar -x -C "$tmp/src"
 else
     (cd "$srcdir" && tar -c --exclude='./build*' --exclude='./obj-*' .) | tar -x -C "$tmp/src"
 fi
