@@ -22,7 +22,9 @@ fi
 sed -i '/^struct fcgic_span {/,/^};/s/size_t len;/unsigned len;/' "$tmp/src/include/fcgiclient/common.h"
 grep -q 'unsigned len;' "$tmp/src/include/fcgiclient/common.h" || { echo "FAIL: could not apply the scratch change"; exit 1; }
 build() {
-    meson setup "$tmp/b" "$tmp/src" -Dtests=false -Dbench=false --buildtype=debugoptimized >"$tmp/log" 2>&1 &&
+    reconf=
+    [ ! -d "$tmp/b" ] || reconf=--reconfigure
+    meson setup $reconf "$tmp/b" "$tmp/src" -Dtests=false -Dbench=false --buildtype=debugoptimized >"$tmp/log" 2>&1 &&
         version=$(meson introspect "$tmp/b" --projectinfo | python3 -c 'import json, sys; print(json.load(sys.stdin)["version"])') &&
         ninja -C "$tmp/b" "libfcgiclient/libfcgiclient.so.$version" >>"$tmp/log" 2>&1 || { cat "$tmp/log"; echo "FAIL: scratch build"; exit 1; }
 }
