@@ -106,6 +106,8 @@ if command -v systemd-analyze >/dev/null 2>&1; then
         echo "FAIL: systemd-analyze verify"
         exit 1
     fi
+else
+    echo "  systemd-analyze not installed: the unit is not verified (apt-get install systemd)"
 fi
 echo "  files, conffile, dependencies and the systemd unit as expected"
 step
