@@ -128,7 +128,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "setup failed\n");
         return EXIT_FAILURE;
     }
-    struct fcgic_expr_env ops = { &env, env_get, env_set, env_unset };
+    struct fcgic_expr_env ops = {.version = FCGIC_EXPR_ENV_VERSION, .ud = &env, .get = env_get, .set = env_set, .unset = env_unset};
     const struct fcgic_setenvif *lists[1] = { rules };
 
     /* warm-up and correctness */

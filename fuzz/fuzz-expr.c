@@ -77,8 +77,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t len = size - 1;
     if (fcgic_expr_ctx_new(&ctx, &lim, NULL))
         return 0;
-    struct fcgic_expr_vars vars = { NULL, fz_lookup, (data[0] & 4) ? fz_file : NULL };
-    struct fcgic_expr_env env = { NULL, fz_get, fz_set, fz_unset };
+    struct fcgic_expr_vars vars = {.version = FCGIC_EXPR_VARS_VERSION, .ud = NULL, .lookup = fz_lookup, .file_test = (data[0] & 4) ? fz_file : NULL};
+    struct fcgic_expr_env env = {.version = FCGIC_EXPR_ENV_VERSION, .ud = NULL, .get = fz_get, .set = fz_set, .unset = fz_unset};
     fcgic_expr_ctx_reset(ctx, &vars, &env);
     for (unsigned flags = 0; flags <= FCGIC_EXPR_STRING; flags += FCGIC_EXPR_STRING) {
         struct fcgic_expr *e = NULL;

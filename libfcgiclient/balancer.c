@@ -29,6 +29,7 @@
 #include "fcgiclient/error.h"
 #include "health_int.h"
 #include "pool_int.h"
+#include "stats_int.h"
 #include "util.h"
 
 #define DEFAULT_RETRY_NS (60ull * 1000000000ull)
@@ -59,7 +60,7 @@ struct member {
     uint64_t dl;        /* cached pool deadline */
     uint64_t error_until, retry_ns, busy_retry_ns;
     unsigned busy;
-    uint64_t elected, errors, recoveries, transferred, read;
+    uint64_t elected, errors, recoveries, transferred, read, failovers;
     int removed;
     struct member *prev, *next;
     /* health check (hc_on) */
@@ -113,6 +114,7 @@ struct fcgic_balancer_req {
     int aborted;
     int idempotent;
     int sys_errno;                    /* errno of the last member failure */
+    uint64_t submitted;               /* `now` of the submit (latency) */
 };
 
 struct fcgic_balancer {
@@ -138,6 +140,9 @@ struct fcgic_balancer {
     int cb_depth;
     int closing; /* fcgic_balancer_free() runs */
     uint64_t reported_dl; /* last deadline given to on_timer */
+    uint64_t now;         /* the latest `now` seen: of a call, or of a member's event */
+    struct fcgic__ends ended; /* statistics of the requests ended */
+    uint64_t failovers, all_down;
     int timer_known;
 };
 
@@ -845,6 +850,9 @@ static void breq_finish(struct fcgic_balancer *b, struct fcgic_balancer_req *r, 
 {
     struct fcgic_result out = *res;
     out.retries = r->retries;
+    if (res->error == FCGIC_E_BAL_ALL_DOWN)
+        b->all_down++;
+    fcgic__ends_add(&b->ended, res, b->now > r->submitted ? b->now - r->submitted : 0);
     r->m = NULL;
     r->pr = NULL;
     breq_unlink(b, r);
@@ -884,6 +892,12 @@ static void deliver_ends(struct fcgic_balancer *b)
     }
 }
 
+static void count_failover(struct fcgic_balancer *b, struct member *m)
+{
+    m->failovers++;
+    b->failovers++;
+}
+
 static void member_busy(struct fcgic_balancer *b, struct member *m, int delta)
 {
     m->busy = (unsigned)((int)m->busy + delta);
@@ -919,6 +933,7 @@ static int dispatch(struct fcgic_balancer *b, struct fcgic_balancer_req *r, uint
         int se = fcgic_pool_last_errno(m->pool);
         r->sys_errno = se;
         set_error(b, m, rc, se, now);
+        count_failover(b, m);
         emit(b, m, FCGIC_EVENT_FAILOVER, rc, se, 0, 0, now);
     }
 }
@@ -950,6 +965,8 @@ static void bcb_end(void *req_ud, const struct fcgic_result *res)
     struct member *m = r->m;
     r->pr = NULL;
     r->retries += res->retries;
+    if (m)
+        b->now = fcgic__pool_now(m->pool);
     if (m) {
         m->transferred += res->stdin_bytes + res->data_bytes;
         m->read += res->stdout_bytes + res->stderr_bytes;
@@ -973,6 +990,7 @@ static void bcb_end(void *req_ud, const struct fcgic_result *res)
         set_error(b, m, why, res->sys_errno, now);
     }
     r->sys_errno = res->sys_errno;
+    count_failover(b, m);
     emit(b, m, FCGIC_EVENT_FAILOVER, why, res->sys_errno, 0, 0, now);
     if (!fcgic__keep_replayable(&r->keep, &r->req)) {
         breq_finish(b, r, res);
@@ -1291,6 +1309,9 @@ int fcgic_balancer_submit(struct fcgic_balancer *b, const struct fcgic_request *
     r->b = b;
     r->ud = req_ud;
     r->req = *req;
+    r->submitted = now;
+    if (b->cb_depth == 0)
+        b->now = now;
     /* The only copy of the params: member pools borrow it. */
     int rc = fcgic__copy_params(&b->a, req, &r->req.params);
     if (rc != 0) {
@@ -1350,6 +1371,8 @@ int fcgic_balancer_abort(struct fcgic_balancer *b, struct fcgic_balancer_req *r,
         return FCGIC_E_POOL_CLOSED;
     if (!b || !r || r->b != b)
         return FCGIC_E_INVAL;
+    if (b->cb_depth == 0)
+        b->now = now;
     if (!r->m && !r->pr && !r->aborted && ends_remove(b, r)) {
         /* its FCGIC_E_BAL_ALL_DOWN end waited for a tick: end it now */
         struct fcgic_result res;
@@ -1397,6 +1420,7 @@ int fcgic_balancer_tick(struct fcgic_balancer *b, uint64_t now)
         return FCGIC_E_POOL_CLOSED;
     if (b->cb_depth)
         return FCGIC_E_REENTRANT;
+    b->now = now;
     /* Each due pool once per tick (a pool that is due again waits for the
      * next tick, whose deadline is then "now"). */
     size_t rounds = b->dheap.n;
@@ -1456,13 +1480,8 @@ uint64_t fcgic_balancer_deadline(const struct fcgic_balancer *b)
     return d;
 }
 
-int fcgic_balancer_member_stats(const struct fcgic_balancer *b, unsigned id, struct fcgic_member_stats *out)
+static void fill_member_stats(const struct member *m, struct fcgic_member_stats *out)
 {
-    const struct member *m = b ? by_id(b, id) : NULL;
-    if (!m || m->removed || !out)
-        return FCGIC_E_BAL_NO_MEMBER;
-    memset(out, 0, sizeof(*out));
-    fcgic_pool_get_stats(m->pool, &out->pool);
     out->status = m->status;
     out->lbfactor = m->lbfactor;
     out->lbset = m->lbset;
@@ -1483,6 +1502,52 @@ int fcgic_balancer_member_stats(const struct fcgic_balancer *b, unsigned id, str
         out->hc_last_status = m->hc_last_status;
         out->hc_next = m->hc_at;
     }
+    out->failovers = m->failovers;
+}
+
+static size_t member_stats_size(unsigned version)
+{
+    switch (fcgic__struct_version(version, FCGIC_MEMBER_STATS_VERSION)) {
+    case 1: return sizeof(struct fcgic_member_stats);
+    default: return 0;
+    }
+}
+
+int fcgic_balancer_member_stats(const struct fcgic_balancer *b, unsigned id, struct fcgic_member_stats *out)
+{
+    const struct member *m = b ? by_id(b, id) : NULL;
+    if (!m || m->removed || !out)
+        return FCGIC_E_BAL_NO_MEMBER;
+    size_t size = member_stats_size(out->version);
+    if (!size)
+        return FCGIC_E_INVAL;
+    struct fcgic_member_stats st;
+    memset(&st, 0, sizeof(st));
+    st.version = out->version;
+    st.pool.version = 1; /* the pool stats layout of member stats version 1 */
+    (void)fcgic_pool_get_stats(m->pool, &st.pool);
+    fill_member_stats(m, &st);
+    memcpy(out, &st, size);
+    return 0;
+}
+
+int fcgic_balancer_get_stats(const struct fcgic_balancer *b, struct fcgic_balancer_stats *out)
+{
+    if (!b || !out || fcgic__struct_version(out->version, FCGIC_BALANCER_STATS_VERSION) != 1)
+        return FCGIC_E_INVAL;
+    struct fcgic_balancer_stats st;
+    memset(&st, 0, sizeof(st));
+    st.version = out->version;
+    st.members = (unsigned)b->nmembers;
+    for (const struct fcgic_balancer_req *r = b->live; r; r = r->lnext)
+        st.busy++;
+    st.requests = fcgic__ends_total(&b->ended);
+    memcpy(st.ends, b->ended.kind, sizeof(st.ends));
+    st.failovers = b->failovers;
+    st.all_down = b->all_down;
+    fcgic__ends_cumulative(&b->ended, st.latency_le);
+    st.latency_sum_ns = b->ended.sum_ns;
+    *out = st;
     return 0;
 }
 

@@ -27,7 +27,7 @@ struct fcgic_cgi_parser {
 int fcgic_cgi_parser_new(struct fcgic_cgi_parser **out, const struct fcgic_cgi_options *opts,
                          const struct fcgic_mem *mem)
 {
-    if (out == NULL)
+    if (out == NULL || (opts && !fcgic__struct_version(opts->version, FCGIC_CGI_OPTIONS_VERSION)))
         return FCGIC_E_INVAL;
     struct fcgic_cgi_parser *p = fcgic__object_new(mem, sizeof *p);
     if (p == NULL)

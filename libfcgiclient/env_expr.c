@@ -19,6 +19,7 @@ static int op_unset(void *ud, const char *name, size_t name_len)
 
 void fcgic_env_expr_env(struct fcgic_env *env, struct fcgic_expr_env *out)
 {
+    out->version = FCGIC_EXPR_ENV_VERSION;
     out->ud = env;
     out->get = op_get;
     out->set = op_set;

@@ -164,7 +164,8 @@ static size_t authority_len(const char *s, size_t n)
 int fcgic_env_map_new(struct fcgic_env_map **out, const struct fcgic_env_map_config *cfg,
                       const struct fcgic_mem *mem)
 {
-    if (out == NULL || cfg == NULL || cfg->target == NULL)
+    if (out == NULL || cfg == NULL || cfg->target == NULL ||
+        !fcgic__struct_version(cfg->version, FCGIC_ENV_MAP_CONFIG_VERSION))
         return FCGIC_E_INVAL;
     if ((unsigned)cfg->kind > FCGIC_ENV_MAP_HANDLER ||
         (unsigned)cfg->backend > FCGIC_ENV_BACKEND_GENERIC ||
@@ -212,7 +213,11 @@ int fcgic_env_map_new(struct fcgic_env_map **out, const struct fcgic_env_map_con
     m->target = fcgic__memdup(&a, cfg->target, tlen);
     if (m->target == NULL)
         goto fail;
-    m->fcgi_url.ptr = m->target + (t.fcgi_url.ptr - cfg->target);
+    /* A bare "unix:/path" target implies "fcgi://localhost", which
+     * fcgic_env_parse_target() hands out as static storage, not a span of
+     * the target. */
+    bool url_in_target = t.fcgi_url.ptr >= cfg->target && t.fcgi_url.ptr < cfg->target + tlen;
+    m->fcgi_url.ptr = url_in_target ? m->target + (t.fcgi_url.ptr - cfg->target) : t.fcgi_url.ptr;
     m->fcgi_url.len = t.fcgi_url.len;
     m->auth.ptr = m->fcgi_url.ptr;
     m->auth.len = authority_len(m->fcgi_url.ptr, m->fcgi_url.len);
@@ -1204,6 +1209,7 @@ int fcgic_env_build(struct fcgic_env *env, const struct fcgic_env_map *map,
                     const struct fcgic_env_request *req)
 {
     if (env == NULL || map == NULL || req == NULL || req->target.ptr == NULL ||
+        !fcgic__struct_version(req->version, FCGIC_ENV_REQUEST_VERSION) ||
         (req->n_headers && req->headers == NULL) || (req->n_vars && req->vars == NULL) ||
         (unsigned)req->pathinfo > FCGIC_ENV_PATHINFO_WHOLE)
         return FCGIC_E_INVAL;

@@ -44,15 +44,18 @@ int fcgic_expr_ctx_new(struct fcgic_expr_ctx **out, const struct fcgic_expr_limi
                        const struct fcgic_mem *mem)
 {
     struct fcgic__alloc a;
+    struct fcgic_expr_limits lim;
     if (!out)
         return FCGIC_E_INVAL;
     *out = NULL;
+    if (fcgic__expr_limits_fill(&lim, limits) != 0)
+        return FCGIC_E_INVAL;
     fcgic__alloc_init(&a, mem);
     struct fcgic_expr_ctx *ctx = fcgic__calloc(&a, 1, sizeof(*ctx));
     if (!ctx)
         return FCGIC_E_NOMEM;
     ctx->alloc = a;
-    fcgic__expr_limits_fill(&ctx->lim, limits);
+    ctx->lim = lim;
     ctx->scratch = fcgic__malloc(&ctx->alloc, ctx->lim.scratch_size);
     ctx->cap_buf = fcgic__malloc(&ctx->alloc, ctx->lim.max_capture_subject);
     if (!ctx->scratch || !ctx->cap_buf)

@@ -93,7 +93,7 @@ struct fcgic_expr {
 };
 
 /* Internal compile entry that also reports which limits are used. */
-void fcgic__expr_limits_fill(struct fcgic_expr_limits *dst, const struct fcgic_expr_limits *src);
+int fcgic__expr_limits_fill(struct fcgic_expr_limits *dst, const struct fcgic_expr_limits *src);
 
 /* The regex limits of a filled struct fcgic_expr_limits. */
 void fcgic__expr_regex_limits(struct fcgic__regex_limits *dst, const struct fcgic_expr_limits *lim);

@@ -1274,9 +1274,11 @@ static uint32_t parse_or(struct parser *p)
 /* Compile                                                                  */
 /* ------------------------------------------------------------------------ */
 
-void fcgic__expr_limits_fill(struct fcgic_expr_limits *dst, const struct fcgic_expr_limits *src)
+int fcgic__expr_limits_fill(struct fcgic_expr_limits *dst, const struct fcgic_expr_limits *src)
 {
     memset(dst, 0, sizeof(*dst));
+    if (src && !fcgic__struct_version(src->version, FCGIC_EXPR_LIMITS_VERSION))
+        return FCGIC_E_INVAL;
     if (src)
         *dst = *src;
     if (!dst->max_source)
@@ -1295,6 +1297,7 @@ void fcgic__expr_limits_fill(struct fcgic_expr_limits *dst, const struct fcgic_e
         dst->depth_limit = FCGIC__REGEX_DEPTH_LIMIT;
     if (!dst->heap_limit_kib)
         dst->heap_limit_kib = FCGIC__REGEX_HEAP_LIMIT_KIB;
+    return 0;
 }
 
 void fcgic__expr_regex_limits(struct fcgic__regex_limits *dst, const struct fcgic_expr_limits *lim)
@@ -1355,7 +1358,8 @@ int fcgic_expr_new(struct fcgic_expr **out, const char *src, size_t len, unsigne
     *out = NULL;
     if (!src)
         src = "";
-    fcgic__expr_limits_fill(&lim, limits);
+    if (fcgic__expr_limits_fill(&lim, limits) != 0)
+        return FCGIC_E_INVAL;
     if (len > lim.max_source) {
         fill_error(err, FCGIC_E_EXPR_TOO_LONG, lim.max_source, "Expression too long", src, len);
         return FCGIC_E_EXPR_TOO_LONG;

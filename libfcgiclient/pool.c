@@ -14,6 +14,7 @@
 #include "fcgiclient/error.h"
 #include "fcgiclient/pool.h"
 #include "pool_int.h"
+#include "stats_int.h"
 #include "util.h"
 
 #define DEFAULT_MAX 64u
@@ -49,11 +50,14 @@ struct fcgic_pool_req {
     struct fcgic_pool_req *lprev, *lnext; /* every live request */
     struct rqueue *inq;                /* queue it waits in, or NULL */
     uint64_t deadline;                 /* queue deadline or FCGIC_NO_DEADLINE */
+    uint64_t submitted;                /* `now` of the submit (latency) */
+    uint64_t queued_at;                /* when it entered the queue (waiting) */
     uint16_t id;
     unsigned retries;                  /* times it ran again (result.retries) */
     unsigned state : 2, retried : 1, on_kept : 1, fresh_only : 1, aborted : 1;
     unsigned borrowed : 1;             /* req.params belong to the submitter */
     unsigned idempotent : 1;           /* REQUEST_METHOD is idempotent */
+    unsigned waiting : 1;              /* in the queue, its wait not yet counted */
 };
 
 struct rqueue {
@@ -97,6 +101,7 @@ struct fcgic_pool {
     uint64_t reported_dl;       /* last deadline given to on_timer */
     int timer_known;            /* reported_dl is valid */
     struct fcgic_pool_stats st;
+    struct fcgic__ends ends;
 };
 
 /* ------------------------------------------------------------------------ */
@@ -403,15 +408,28 @@ static void req_free(struct fcgic_pool *p, struct fcgic_pool_req *r)
     req_release(p, r);
 }
 
+/* r leaves the queue (to start, or to end): count its wait once. */
+static void queue_left(struct fcgic_pool *p, struct fcgic_pool_req *r, uint64_t now)
+{
+    if (!r->waiting)
+        return;
+    r->waiting = 0;
+    p->st.queue_waits++;
+    p->st.queue_wait_ns += now > r->queued_at ? now - r->queued_at : 0;
+}
+
 /* Deliver on_end and free the request: the handle stays valid (R_ENDED)
  * until on_end returns. */
 static void req_finish(struct fcgic_pool *p, struct fcgic_pool_req *r, const struct fcgic_result *res)
 {
+    uint64_t now = fcgic__pool_now(p);
+    queue_left(p, r, now);
     r->state = R_ENDED;
     p->busy--;
     p->st.requests++;
     if (res->error)
         p->st.failures++;
+    fcgic__ends_add(&p->ends, res, now > r->submitted ? now - r->submitted : 0);
     struct fcgic_result copy = *res;
     copy.retries = r->retries;
     req_unlink(p, r);
@@ -786,6 +804,7 @@ static int try_start(struct fcgic_pool *p, struct fcgic_pool_req *r, uint64_t no
         }
         pc->nreq++;
         pc->started = now;
+        queue_left(p, r, now);
         if (kept) {
             p->st.conns_reused++;
             emit(p, FCGIC_EVENT_REUSE, 0, 0, 0, 0, now);
@@ -1068,6 +1087,7 @@ int fcgic__pool_submit_keep(struct fcgic_pool *p, const struct fcgic_request *re
     r->idempotent = fcgic__is_idempotent(req->params, req->nparams) ? 1u : 0u;
     apply_timeouts(p, &r->req);
     r->deadline = FCGIC_NO_DEADLINE;
+    r->submitted = now;
     int rc = 0;
     if (keep) {
         /* the caller's params, valid until on_end: one copy, shared */
@@ -1104,6 +1124,8 @@ int fcgic__pool_submit_keep(struct fcgic_pool *p, const struct fcgic_request *re
             r->state = R_QUEUED;
             if (p->o.acquire_ns)
                 r->deadline = fcgic__add_sat(now, p->o.acquire_ns);
+            r->queued_at = now;
+            r->waiting = 1;
             q_push(&p->queue, r);
             rc = 0;
         }
@@ -1249,17 +1271,32 @@ void fcgic_pool_close_idle(struct fcgic_pool *p)
     wake(p);
 }
 
-void fcgic_pool_get_stats(const struct fcgic_pool *p, struct fcgic_pool_stats *out)
+size_t fcgic__pool_stats_size(unsigned version)
 {
-    if (!p || !out)
-        return;
-    *out = p->st;
-    out->conns_open = p->nopen;
-    out->conns_idle = p->nidle;
-    out->busy = p->busy;
-    out->queued = p->queue.n + p->retry.n;
-    out->max = p->max;
-    out->mpx = p->mpx;
+    switch (fcgic__struct_version(version, FCGIC_POOL_STATS_VERSION)) {
+    case 1: return sizeof(struct fcgic_pool_stats);
+    default: return 0;
+    }
+}
+
+int fcgic_pool_get_stats(const struct fcgic_pool *p, struct fcgic_pool_stats *out)
+{
+    size_t size = out ? fcgic__pool_stats_size(out->version) : 0;
+    if (!p || !size)
+        return FCGIC_E_INVAL;
+    struct fcgic_pool_stats st = p->st;
+    st.version = out->version;
+    st.conns_open = p->nopen;
+    st.conns_idle = p->nidle;
+    st.busy = p->busy;
+    st.queued = p->queue.n + p->retry.n;
+    st.max = p->max;
+    st.mpx = p->mpx;
+    memcpy(st.ends, p->ends.kind, sizeof(st.ends));
+    fcgic__ends_cumulative(&p->ends, st.latency_le);
+    st.latency_sum_ns = p->ends.sum_ns;
+    memcpy(out, &st, size);
+    return 0;
 }
 
 const char *fcgic_pool_target(const struct fcgic_pool *p)

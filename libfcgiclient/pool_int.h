@@ -67,6 +67,10 @@ int fcgic__may_retry(enum fcgic_retry policy, int idempotent, const struct fcgic
 /* Does the error mean the connection could not be made (nothing was sent)? */
 int fcgic__is_connect_error(int err);
 
+/* Bytes of struct fcgic_pool_stats the library fills for `version` (0
+ * means 1), or 0 for a version newer than it knows. */
+size_t fcgic__pool_stats_size(unsigned version);
+
 /* Bytes of cb the library reads for its version (the version-1 prefix for
  * 1), or 0 for NULL or an unknown version. */
 size_t fcgic__pool_callbacks_size(const struct fcgic_pool_callbacks *cb);

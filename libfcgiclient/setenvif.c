@@ -29,15 +29,18 @@ int fcgic_setenvif_new(struct fcgic_setenvif **out, const struct fcgic_expr_limi
                        const struct fcgic_mem *mem)
 {
     struct fcgic__alloc a;
+    struct fcgic_expr_limits lim;
     if (!out)
         return FCGIC_E_INVAL;
     *out = NULL;
+    if (fcgic__expr_limits_fill(&lim, limits) != 0)
+        return FCGIC_E_INVAL;
     fcgic__alloc_init(&a, mem);
     struct fcgic_setenvif *s = fcgic__calloc(&a, 1, sizeof(*s));
     if (!s)
         return FCGIC_E_NOMEM;
     s->alloc = a;
-    fcgic__expr_limits_fill(&s->lim, limits);
+    s->lim = lim;
     *out = s;
     return 0;
 }

@@ -287,7 +287,7 @@ START_TEST(byrequests_weights)
     static const unsigned want2[8] = {1, 1, 2, 1, 1, 1, 2, 1};
     picks(&c, 8, got2);
     ck_assert_mem_eq(got2, want2, sizeof(want2));
-    struct fcgic_member_stats st;
+    struct fcgic_member_stats st = {.version = FCGIC_MEMBER_STATS_VERSION};
     ck_assert_int_eq(fcgic_balancer_member_stats(c.b, 1, &st), 0);
     ck_assert_int_eq(st.lbstatus, 0);
     ck_assert_int_eq(st.elected, 6);
@@ -449,7 +449,7 @@ static void scan_rounds(int method, int rounds)
             }
         }
         for (int i = 0; i < n; i++) {
-            struct fcgic_member_stats st;
+            struct fcgic_member_stats st = {.version = FCGIC_MEMBER_STATS_VERSION};
             if (!r.m[i].present)
                 continue;
             ck_assert_int_eq(fcgic_balancer_member_stats(c.b, (unsigned)i + 1, &st), 0);
@@ -544,7 +544,7 @@ START_TEST(bybusyness_prefers_idle)
     unsigned id;
     ck_assert_int_eq(fcgic_balancer_pick(c.b, &id, 0), 0);
     ck_assert_uint_eq(id, 1);
-    struct fcgic_member_stats st;
+    struct fcgic_member_stats st = {.version = FCGIC_MEMBER_STATS_VERSION};
     ck_assert_int_eq(fcgic_balancer_member_stats(c.b, 2, &st), 0);
     ck_assert_uint_eq(st.busy, 2);
     teardown(&c);
@@ -571,7 +571,7 @@ START_TEST(bytraffic_prefers_least_bytes)
     ck_assert_int_eq(conn_of(&c, "fcgi://a:1", 1), 3);
     fake_respond(&c.fk, 3, "x");
     ck_assert_int_eq(c.ends, 4);
-    struct fcgic_member_stats st;
+    struct fcgic_member_stats st = {.version = FCGIC_MEMBER_STATS_VERSION};
     ck_assert_int_eq(fcgic_balancer_member_stats(c.b, 2, &st), 0);
     ck_assert_uint_eq(st.elected, 2);
     teardown(&c);
@@ -604,7 +604,7 @@ START_TEST(failover_refused_then_recovery)
     }
     ck_assert_int_eq(c.ends, 10);
     ck_assert_int_eq(c.fk.opens_failed, 1);
-    struct fcgic_member_stats st;
+    struct fcgic_member_stats st = {.version = FCGIC_MEMBER_STATS_VERSION};
     ck_assert_int_eq(fcgic_balancer_member_stats(c.b, 2, &st), 0);
     ck_assert_uint_eq(st.status, FCGIC_MEMBER_ERROR);
     ck_assert_uint_eq(st.error_until, 61 * SEC);
@@ -637,7 +637,7 @@ START_TEST(failover_async_connect_failure)
     fake_fail(&c.fk, 0, FCGIC_E_CONNECT); /* a refuses: moved to b */
     ck_assert_int_eq(c.ends, 0);
     ck_assert_uint_eq(c.state_now, 5 * SEC);
-    struct fcgic_member_stats st;
+    struct fcgic_member_stats st = {.version = FCGIC_MEMBER_STATS_VERSION};
     ck_assert_int_eq(fcgic_balancer_member_stats(c.b, 1, &st), 0);
     ck_assert_uint_eq(st.status, FCGIC_MEMBER_ERROR);
     ck_assert_uint_eq(st.error_until, 65 * SEC);
@@ -875,7 +875,7 @@ START_TEST(overloaded_fails_over)
     ck_assert_int_eq(c.end_err, 0);
     ck_assert_int_eq(c.ps, FCGIC_REQUEST_COMPLETE);
     ck_assert_uint_eq(c.retries, 1);
-    struct fcgic_member_stats st;
+    struct fcgic_member_stats st = {.version = FCGIC_MEMBER_STATS_VERSION};
     ck_assert_int_eq(fcgic_balancer_member_stats(c.b, a, &st), 0);
     ck_assert_uint_eq(st.status, FCGIC_MEMBER_ERROR);
     ck_assert_uint_eq(st.error_until, SEC + 5);
@@ -1027,7 +1027,7 @@ static void btick(struct ctx *c)
 
 static struct fcgic_member_stats mstats(struct ctx *c, unsigned id)
 {
-    struct fcgic_member_stats st;
+    struct fcgic_member_stats st = {.version = FCGIC_MEMBER_STATS_VERSION};
     ck_assert_int_eq(fcgic_balancer_member_stats(c->b, id, &st), 0);
     return st;
 }
@@ -1497,7 +1497,7 @@ START_TEST(failalloc_balancer)
             int before = fa.failed;
             ck_assert_int_eq(fcgic_balancer_tick(b, 0), 0);
             soft = fa.failed && !before;
-            struct fcgic_member_stats hst;
+            struct fcgic_member_stats hst = {.version = FCGIC_MEMBER_STATS_VERSION};
             ck_assert_int_eq(fcgic_balancer_member_stats(b, 12, &hst), 0);
             ck_assert_uint_eq(hst.hc_checks, 0); /* running, or skipped: never counted */
             ck_assert_uint_eq(hst.hc_failures, 0);
@@ -1673,7 +1673,7 @@ START_TEST(integration_order_failover_recovery)
     }
     ck_assert_str_eq(order, "1111");
     ck_assert_int_eq(c.errors, 0);
-    struct fcgic_member_stats st;
+    struct fcgic_member_stats st = {.version = FCGIC_MEMBER_STATS_VERSION};
     ck_assert_int_eq(fcgic_balancer_member_stats(b, 2, &st), 0);
     ck_assert_uint_eq(st.status, FCGIC_MEMBER_ERROR);
     ck_assert_uint_ge(st.errors, 1);
@@ -1693,6 +1693,22 @@ START_TEST(integration_order_failover_recovery)
     ck_assert_ptr_nonnull(strchr(order, '2'));
     ck_assert_int_eq(fcgic_balancer_member_stats(b, 2, &st), 0);
     ck_assert_uint_eq(st.status, 0);
+    /* the balancer saw 14 requests end well, whatever moved between members */
+    struct fcgic_balancer_stats bs = {.version = FCGIC_BALANCER_STATS_VERSION};
+    ck_assert_int_eq(fcgic_balancer_get_stats(b, &bs), 0);
+    ck_assert_uint_eq(bs.members, 2);
+    ck_assert_uint_eq(bs.busy, 0);
+    ck_assert_uint_eq(bs.requests, 14);
+    ck_assert_uint_eq(bs.ends[FCGIC_END_OK], 14);
+    ck_assert_uint_eq(bs.latency_le[FCGIC_LATENCY_BUCKETS - 1], 14);
+    ck_assert_uint_eq(bs.all_down, 0);
+    ck_assert_uint_ge(bs.failovers, 1);
+    ck_assert_uint_eq(st.failovers, bs.failovers); /* all of them left member 2 */
+    struct fcgic_member_stats st1 = {.version = FCGIC_MEMBER_STATS_VERSION};
+    ck_assert_int_eq(fcgic_balancer_member_stats(b, 1, &st1), 0);
+    ck_assert_uint_eq(st1.failovers, 0);
+    ck_assert_uint_eq(st1.pool.version, 1);
+    ck_assert_uint_eq(st1.pool.ends[FCGIC_END_OK] + st.pool.ends[FCGIC_END_OK], 14);
 
     fcgic_balancer_free(b);
     fcgic_posix_free(px);
@@ -1739,6 +1755,49 @@ START_TEST(integration_unequal_weights)
     fcgic_balancer_free(b);
     fcgic_posix_free(px);
     harness_apps_stop(apps, 2);
+}
+END_TEST
+
+START_TEST(integration_stats_all_down)
+{
+    /* One member whose application is gone: the request ends as a connect
+     * failure, counted once by the balancer as all-down. */
+    struct harness_app *app;
+    ck_assert_int_eq(harness_app_start(&app, HARNESS_TCP, "app-echo", NULL), 0);
+    ck_assert_int_eq(harness_app_kill(app), 0);
+    struct fcgic_posix *px;
+    ck_assert_int_eq(fcgic_posix_new(&px, NULL, NULL), 0);
+    struct fcgic_transport tr;
+    fcgic_posix_transport(px, &tr);
+    struct ictx c;
+    memset(&c, 0, sizeof(c));
+    struct fcgic_pool_callbacks cb;
+    memset(&cb, 0, sizeof(cb));
+    cb.version = FCGIC_POOL_CALLBACKS_VERSION;
+    cb.on_end = i_end;
+    struct fcgic_balancer *b;
+    ck_assert_int_eq(fcgic_balancer_new(&b, NULL, &tr, &cb, &c, NULL), 0);
+    struct fcgic_member_options mo;
+    memset(&mo, 0, sizeof(mo));
+    mo.pool.target = app->url;
+    ck_assert_int_eq(fcgic_balancer_add(b, &mo, NULL, fcgic_posix_now()), 0);
+    struct runarg ra = {px, b, &c, 0};
+    struct fcgic_request req = simple_req();
+    ck_assert_int_eq(fcgic_balancer_submit(b, &req, &c, NULL, fcgic_posix_now()), 0);
+    run_until(&ra, 1);
+    struct fcgic_balancer_stats bs = {0}; /* 0 means version 1 */
+    ck_assert_int_eq(fcgic_balancer_get_stats(b, &bs), 0);
+    ck_assert_uint_eq(bs.requests, 1);
+    ck_assert_uint_eq(bs.ends[FCGIC_END_CONNECT], 1);
+    ck_assert_uint_eq(bs.all_down, 1);
+    struct fcgic_balancer_stats future = {.version = FCGIC_BALANCER_STATS_VERSION + 1};
+    ck_assert_int_eq(fcgic_balancer_get_stats(b, &future), FCGIC_E_INVAL);
+    struct fcgic_member_stats mfuture = {.version = FCGIC_MEMBER_STATS_VERSION + 1};
+    ck_assert_int_eq(fcgic_balancer_member_stats(b, 1, &mfuture), FCGIC_E_INVAL);
+    ck_assert_uint_eq(mfuture.elected, 0);
+    fcgic_balancer_free(b);
+    fcgic_posix_free(px);
+    harness_app_stop(app);
 }
 END_TEST
 
@@ -1797,7 +1856,7 @@ START_TEST(integration_overloaded_failover)
         run_until(&ra, i + 1);
     }
     double secs = (double)(fcgic_posix_now() - t0) / 1e9;
-    struct fcgic_member_stats st1, st2;
+    struct fcgic_member_stats st1 = {.version = FCGIC_MEMBER_STATS_VERSION}, st2 = st1;
     ck_assert_int_eq(fcgic_balancer_member_stats(b, 1, &st1), 0);
     ck_assert_int_eq(fcgic_balancer_member_stats(b, 2, &st2), 0);
     printf("OVERLOADED member: %d requests, %d failed, %d failed over from it (member 1 chosen %llu times, "
@@ -1808,6 +1867,16 @@ START_TEST(integration_overloaded_failover)
     ck_assert_int_ge(failovers, 1);
     ck_assert_uint_eq((uint64_t)failovers, st1.elected);
     ck_assert_uint_eq(st1.errors, (uint64_t)failovers);
+    /* each refusal ended on member 1's pool as REFUSED and moved on */
+    ck_assert_uint_eq(st1.failovers, (uint64_t)failovers);
+    ck_assert_uint_eq(st1.pool.ends[FCGIC_END_REFUSED], (uint64_t)failovers);
+    ck_assert_uint_eq(st1.pool.requests, (uint64_t)failovers);
+    ck_assert_uint_eq(st2.pool.ends[FCGIC_END_OK], (uint64_t)n);
+    struct fcgic_balancer_stats bs = {.version = FCGIC_BALANCER_STATS_VERSION};
+    ck_assert_int_eq(fcgic_balancer_get_stats(b, &bs), 0);
+    ck_assert_uint_eq(bs.requests, (uint64_t)n);
+    ck_assert_uint_eq(bs.ends[FCGIC_END_OK], (uint64_t)n);
+    ck_assert_uint_eq(bs.failovers, (uint64_t)failovers);
     fcgic_balancer_free(b);
     fcgic_posix_free(px);
     harness_app_stop(apps[0]);
@@ -1828,7 +1897,7 @@ static int drive_until(struct fcgic_posix *px, struct fcgic_balancer *b, int (*c
             return 1;
         if (now >= limit) {
             for (unsigned id = 1; id <= 2; id++) {
-                struct fcgic_member_stats st;
+                struct fcgic_member_stats st = {.version = FCGIC_MEMBER_STATS_VERSION};
                 if (fcgic_balancer_member_stats(b, id, &st) == 0)
                     fprintf(stderr, "member %u: status %u checks %llu failures %llu last %d (%s) http %u\n", id,
                             st.status, (unsigned long long)st.hc_checks, (unsigned long long)st.hc_failures,
@@ -1857,7 +1926,7 @@ static int hc_reached(struct fcgic_balancer *b, void *ud)
 {
     const struct hc_want *w = ud;
     for (unsigned id = 1; id <= w->n; id++) {
-        struct fcgic_member_stats st;
+        struct fcgic_member_stats st = {.version = FCGIC_MEMBER_STATS_VERSION};
         if (fcgic_balancer_member_stats(b, id, &st) != 0 || st.status != w->status || st.hc_checks < w->checks ||
             (w->want_pass && st.hc_last_error != 0))
             return 0;
@@ -1867,7 +1936,7 @@ static int hc_reached(struct fcgic_balancer *b, void *ud)
 
 static int one_status(struct fcgic_balancer *b, unsigned id, unsigned status, uint64_t checks)
 {
-    struct fcgic_member_stats st;
+    struct fcgic_member_stats st = {.version = FCGIC_MEMBER_STATS_VERSION};
     ck_assert_int_eq(fcgic_balancer_member_stats(b, id, &st), 0);
     return st.status == status && st.hc_checks >= checks;
 }
@@ -1943,7 +2012,7 @@ START_TEST(integration_health_kill_restart)
 
     struct hc_want healthy = {2, 0, 2, 1};
     ck_assert(drive_until(px, b, hc_reached, &healthy));
-    struct fcgic_member_stats st;
+    struct fcgic_member_stats st = {.version = FCGIC_MEMBER_STATS_VERSION};
     ck_assert_int_eq(fcgic_balancer_member_stats(b, 1, &st), 0);
     ck_assert_uint_eq(st.hc_last_status, 200);
 
@@ -2046,7 +2115,7 @@ START_TEST(integration_php_fpm_balancer)
     ck_assert_str_eq(order, "121212");
     ck_assert_int_eq(c.errors, 0);
     for (unsigned id = 1; id <= 2; id++) {
-        struct fcgic_member_stats st;
+        struct fcgic_member_stats st = {.version = FCGIC_MEMBER_STATS_VERSION};
         ck_assert_int_eq(fcgic_balancer_member_stats(b, id, &st), 0);
         ck_assert_uint_eq(st.status, 0);
         ck_assert_uint_eq(st.hc_last_status, 200);
@@ -2184,6 +2253,7 @@ static Suite *balancer_suite(void)
     tcase_add_test(tc, integration_order_failover_recovery);
     tcase_add_test(tc, integration_unequal_weights);
     tcase_add_test(tc, integration_overloaded_failover);
+    tcase_add_test(tc, integration_stats_all_down);
     tcase_add_test(tc, integration_health_kill_restart);
     tcase_add_test(tc, integration_php_fpm_balancer);
     suite_add_tcase(s, tc);

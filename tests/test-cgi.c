@@ -106,6 +106,18 @@ static void parse_all_ways(const char *in, const struct fcgic_cgi_options *o, st
     ck_assert_mem_eq(b.body, out->body, out->body_len);
 }
 
+/* A caller built against a newer header than the library knows. */
+START_TEST(test_options_version)
+{
+    struct fcgic_cgi_options o = {.version = FCGIC_CGI_OPTIONS_VERSION + 1};
+    struct fcgic_cgi_parser *p = NULL;
+    ck_assert_int_eq(fcgic_cgi_parser_new(&p, &o, NULL), FCGIC_E_INVAL);
+    o.version = 0; /* means 1 */
+    ck_assert_int_eq(fcgic_cgi_parser_new(&p, &o, NULL), 0);
+    fcgic_cgi_parser_free(p);
+}
+END_TEST
+
 START_TEST(test_basic)
 {
     struct parsed r;
@@ -354,6 +366,7 @@ int main(void)
     Suite *s = suite_create("cgi");
     TCase *tc = tcase_create("headers");
     tcase_add_test(tc, test_basic);
+    tcase_add_test(tc, test_options_version);
     tcase_add_test(tc, test_status_forms);
     tcase_add_test(tc, test_location);
     tcase_add_test(tc, test_bad_headers);

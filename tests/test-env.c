@@ -689,6 +689,29 @@ START_TEST(test_pathinfo_root_index)
 }
 END_TEST
 
+/* A bare "unix:/path" target: its fcgi:// URL is implied (this used to read
+ * through a pointer into the wrong string). */
+START_TEST(test_handler_bare_unix)
+{
+    struct fcgic_env_map_config cfg;
+    base_config(&cfg);
+    cfg.kind = FCGIC_ENV_MAP_HANDLER;
+    cfg.match = "\\.php$";
+    cfg.target = "unix:/run/php/fpm.sock";
+    struct fcgic_env_map *m = mkmap(&cfg);
+    struct fcgic_env *env = mkenv();
+    struct fcgic_env_request r;
+    base_request(&r, "/x/a.php/p");
+    ck_assert_int_eq(fcgic_env_build(env, m, &r), 0);
+    /* "fcgi://localhost" + the file name (with "|fcgi://localhost/" the
+     * slash doubles, as in Apache) */
+    expect_val(env, "SCRIPT_FILENAME", "proxy:fcgi://localhost@DOCROOT@/x/a.php");
+    expect_val(env, "PATH_INFO", "/p");
+    fcgic_env_free(env);
+    fcgic_env_map_free(m);
+}
+END_TEST
+
 START_TEST(test_handler)
 {
     static const char *const idx[] = {"index.php", "index.html"};
@@ -1011,6 +1034,34 @@ END_TEST
 
 /* ------------------------------------------------------------------------ */
 /* limits */
+
+/* Structs newer than the library knows are refused, 0 means version 1. */
+START_TEST(test_struct_versions)
+{
+    struct fcgic_env_map_config cfg;
+    base_config(&cfg);
+    cfg.match = "/";
+    cfg.target = "fcgi://127.0.0.1:9000/";
+    struct fcgic_env_map *m = NULL;
+    cfg.version = FCGIC_ENV_MAP_CONFIG_VERSION + 1;
+    ck_assert_int_eq(fcgic_env_map_new(&m, &cfg, NULL), FCGIC_E_INVAL);
+    cfg.version = 0;
+    m = mkmap(&cfg);
+    struct fcgic_env *env = mkenv();
+    struct fcgic_env_request r;
+    base_request(&r, "/a");
+    r.version = FCGIC_ENV_REQUEST_VERSION + 1;
+    ck_assert_int_eq(fcgic_env_build(env, m, &r), FCGIC_E_INVAL);
+    r.version = FCGIC_ENV_REQUEST_VERSION;
+    ck_assert_int_eq(fcgic_env_build(env, m, &r), 0);
+    struct fcgic_expr_env ops;
+    memset(&ops, 0xff, sizeof ops);
+    fcgic_env_expr_env(env, &ops);
+    ck_assert_uint_eq(ops.version, FCGIC_EXPR_ENV_VERSION);
+    fcgic_env_free(env);
+    fcgic_env_map_free(m);
+}
+END_TEST
 
 START_TEST(test_limits)
 {
@@ -1545,12 +1596,14 @@ int main(void)
         {"traversal_config", test_traversal_config, 0},
         {"pathinfo_root", test_pathinfo_root_index, 0},
         {"handler", test_handler, 0},
+        {"handler_bare_unix", test_handler_bare_unix, 0},
         {"regex", test_regex_append, 0},
         {"regex_groups", test_regex_many_groups, 0},
         {"regex_limits", test_regex_limits, 0},
         {"headers", test_headers, 0},
         {"content_length", test_content_length, (int)(sizeof cl_vecs / sizeof cl_vecs[0])},
         {"limits", test_limits, 0},
+        {"struct_versions", test_struct_versions, 0},
         {"list", test_list, 0},
         {"hash_flood", test_hash_flood, 0},
         {"hash_bytes", test_hash_bytes, 0},

@@ -209,8 +209,8 @@ static struct fcgic_expr_ctx *C;
 
 static void reset_ctx(void)
 {
-    struct fcgic_expr_vars vars = { &R, freq_lookup, ftest };
-    struct fcgic_expr_env env = { &E, fenv_get, fenv_set, fenv_unset };
+    struct fcgic_expr_vars vars = {.version = FCGIC_EXPR_VARS_VERSION, .ud = &R, .lookup = freq_lookup, .file_test = ftest};
+    struct fcgic_expr_env env = {.version = FCGIC_EXPR_ENV_VERSION, .ud = &E, .get = fenv_get, .set = fenv_set, .unset = fenv_unset};
     fcgic_expr_ctx_reset(C, &vars, &env);
 }
 
@@ -491,10 +491,53 @@ START_TEST(test_file_tests)
     ck_assert_int_eq(BERR("-f '/err'"), FCGIC_E_CALLBACK);
     ck_assert_int_eq(BERR("!-f '/err'"), FCGIC_E_CALLBACK);
     /* no callback: an error, never a guess */
-    struct fcgic_expr_vars vars = { &R, freq_lookup, NULL };
+    struct fcgic_expr_vars vars = {.version = FCGIC_EXPR_VARS_VERSION, .ud = &R, .lookup = freq_lookup, .file_test = NULL};
     fcgic_expr_ctx_reset(C, &vars, NULL);
     ck_assert_int_eq(BERR("-f '/file'"), FCGIC_E_NOTSUP);
     ck_assert_int_eq(BERR("!-d '/file'"), FCGIC_E_NOTSUP);
+}
+END_TEST
+
+/* The POSIX file-test callback against a real directory. */
+static int posix_eval(const char *src)
+{
+    struct fcgic_expr *e = NULL;
+    struct fcgic_expr_ctx *ctx = NULL;
+    ck_assert_int_eq(fcgic_expr_new(&e, src, strlen(src), 0, NULL, NULL, NULL), 0);
+    ck_assert_int_eq(fcgic_expr_ctx_new(&ctx, NULL, NULL), 0);
+    struct fcgic_expr_vars vars = {.version = FCGIC_EXPR_VARS_VERSION, .ud = NULL, .lookup = NULL, .file_test = fcgic_expr_file_test_posix};
+    fcgic_expr_ctx_reset(ctx, &vars, NULL);
+    int res = -1;
+    int rc = fcgic_expr_eval_bool(e, ctx, &res);
+    fcgic_expr_ctx_free(ctx);
+    fcgic_expr_free(e);
+    return rc != 0 ? rc : res;
+}
+
+START_TEST(test_file_tests_posix)
+{
+    char dir[] = "/tmp/test-expr-fs.XXXXXX", cmd[256], src[256];
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(cmd, sizeof cmd, "cd %s && printf x > full && : > empty && ln -s full link && mkdir sub", dir);
+    ck_assert_int_eq(system(cmd), 0);
+    static const struct {
+        const char *op, *name;
+        int want;
+    } cases[] = {
+        {"-f", "full", 1}, {"-f", "sub", 0},   {"-f", "missing", 0}, {"-d", "sub", 1},  {"-d", "full", 0},
+        {"-e", "empty", 1}, {"-e", "nope", 0}, {"-s", "full", 1},    {"-s", "empty", 0}, {"-L", "link", 1},
+        {"-h", "full", 0},  {"-F", "full", 1}, {"-f", "link", 1},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        snprintf(src, sizeof src, "%s '%s/%s'", cases[i].op, dir, cases[i].name);
+        ck_assert_msg(posix_eval(src) == cases[i].want, "%s", src);
+    }
+    ck_assert_int_eq(posix_eval("-f ''"), 0);
+    ck_assert_int_eq(posix_eval("-U '/x'"), FCGIC_E_NOTSUP);
+    ck_assert_int_eq(fcgic_expr_file_test_posix(NULL, 'f', "/etc/passwd\0x", 13), 0); /* NUL inside */
+    ck_assert_int_eq(fcgic_expr_file_test_posix(NULL, 'q', "/", 1), FCGIC_E_NOTSUP);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    ck_assert_int_eq(system(cmd), 0);
 }
 END_TEST
 
@@ -807,6 +850,22 @@ START_TEST(test_compile_errors)
 }
 END_TEST
 
+/* Limits from a newer header than the library knows are refused. */
+START_TEST(test_limits_version)
+{
+    struct fcgic_expr_limits lim = {.version = FCGIC_EXPR_LIMITS_VERSION + 1};
+    struct fcgic_expr *e = NULL;
+    struct fcgic_expr_ctx *ctx = NULL;
+    struct fcgic_setenvif *s = NULL;
+    ck_assert_int_eq(fcgic_expr_new(&e, "true", 4, 0, &lim, NULL, NULL), FCGIC_E_INVAL);
+    ck_assert_int_eq(fcgic_expr_ctx_new(&ctx, &lim, NULL), FCGIC_E_INVAL);
+    ck_assert_int_eq(fcgic_setenvif_new(&s, &lim, NULL), FCGIC_E_INVAL);
+    lim.version = FCGIC_EXPR_LIMITS_VERSION;
+    ck_assert_int_eq(fcgic_expr_new(&e, "true", 4, 0, &lim, NULL, NULL), 0);
+    fcgic_expr_free(e);
+}
+END_TEST
+
 START_TEST(test_limits)
 {
     struct fcgic_expr *e = NULL;
@@ -897,7 +956,7 @@ static int reenter_lookup(void *ud, int src, int var, const char *name, size_t n
 
 START_TEST(test_reentrancy)
 {
-    struct fcgic_expr_vars vars = { C, reenter_lookup, NULL };
+    struct fcgic_expr_vars vars = {.version = FCGIC_EXPR_VARS_VERSION, .ud = C, .lookup = reenter_lookup, .file_test = NULL};
     fcgic_expr_ctx_reset(C, &vars, NULL);
     ck_assert_int_eq(fcgic_expr_new(&reenter_expr, "%{REQUEST_METHOD} == ''", 23, 0, NULL, NULL,
                                     NULL), 0);
@@ -1042,7 +1101,7 @@ START_TEST(test_sei_errors_stop)
     ck_assert_uint_eq(failed, 0);
     E.fail_set = 0;
     /* env ops are required */
-    struct fcgic_expr_vars vars = { &R, freq_lookup, ftest };
+    struct fcgic_expr_vars vars = {.version = FCGIC_EXPR_VARS_VERSION, .ud = &R, .lookup = freq_lookup, .file_test = ftest};
     fcgic_expr_ctx_reset(C, &vars, NULL);
     ck_assert_int_eq(fcgic_setenvif_apply(lists, 1, C, NULL), FCGIC_E_INVAL);
     ck_assert_int_eq(fcgic_setenvif_apply(NULL, 0, NULL, NULL), FCGIC_E_INVAL);
@@ -1737,8 +1796,8 @@ START_TEST(test_sei_apache_cases)
     r.vars[FCGIC_EXPR_V_DOCUMENT_ROOT] = "@DOCROOT@";
     r.headers = c->headers;
     fenv_load(&env, c->init);
-    struct fcgic_expr_vars vars = { &r, freq_lookup, NULL };
-    struct fcgic_expr_env ops = { &env, fenv_get, fenv_set, fenv_unset };
+    struct fcgic_expr_vars vars = {.version = FCGIC_EXPR_VARS_VERSION, .ud = &r, .lookup = freq_lookup, .file_test = NULL};
+    struct fcgic_expr_env ops = {.version = FCGIC_EXPR_ENV_VERSION, .ud = &env, .get = fenv_get, .set = fenv_set, .unset = fenv_unset};
     fcgic_expr_ctx_reset(C, &vars, &ops);
     struct fcgic_setenvif *srv = load_rules(c->server), *loc = load_rules(c->loc);
     const struct fcgic_setenvif *lists[2] = { srv, loc };
@@ -1839,8 +1898,8 @@ START_TEST(test_no_alloc_per_eval)
         const char *argv[3] = { alloc_conds[k], "X_K", "$1$3|%{md5:%{HTTP_HOST}}|%{escape:a b}" };
         ck_assert_int_eq(fcgic_setenvif_add(s, 3, argv, NULL, NULL), 0);
     }
-    struct fcgic_expr_vars vars = { &R, freq_lookup, ftest };
-    struct fcgic_expr_env env = { &E, fenv_get, fenv_set, fenv_unset };
+    struct fcgic_expr_vars vars = {.version = FCGIC_EXPR_VARS_VERSION, .ud = &R, .lookup = freq_lookup, .file_test = ftest};
+    struct fcgic_expr_env env = {.version = FCGIC_EXPR_ENV_VERSION, .ud = &E, .get = fenv_get, .set = fenv_set, .unset = fenv_unset};
     const struct fcgic_setenvif *lists[1] = { s };
     /* a first pass may let PCRE2 size its match frames once */
     fcgic_expr_ctx_reset(ctx, &vars, &env);
@@ -1873,6 +1932,7 @@ static Suite *expr_suite(void)
     TC("regex", tcase_add_test(tc, test_regex); tcase_add_test(tc, test_captures);
        tcase_add_test(tc, test_capture_subject_survives_env_change));
     TC("operators", tcase_add_test(tc, test_unary); tcase_add_test(tc, test_file_tests);
+       tcase_add_test(tc, test_file_tests_posix);
        tcase_add_test(tc, test_wildcards); tcase_add_test(tc, test_ipmatch);
        tcase_add_test(tc, test_in_list));
     TC("words", tcase_add_test(tc, test_words); tcase_add_test(tc, test_variables);
@@ -1880,6 +1940,7 @@ static Suite *expr_suite(void)
     TC("functions", tcase_add_test(tc, test_functions);
        tcase_add_test(tc, test_locale_independent));
     TC("errors", tcase_add_test(tc, test_compile_errors); tcase_add_test(tc, test_limits);
+       tcase_add_test(tc, test_limits_version);
        tcase_add_test(tc, test_eval_limits); tcase_add_test(tc, test_reentrancy));
     TC("setenvif", tcase_add_test(tc, test_sei_directive_errors);
        tcase_add_test(tc, test_sei_seeds); tcase_add_test(tc, test_sei_semantics);

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -472,6 +473,8 @@ START_TEST(directory_values)
     ck_assert_str_eq(c->setenv[1].value, "2");
     ck_assert_int_eq(c->handler, GW_HANDLER_STATUS);
     ck_assert_int_eq(srv()->locations[1]->conf.handler, GW_HANDLER_NONE);
+    expect_ok(load_text("<Location /metrics>\n  SetHandler metrics\n</Location>\n"));
+    ck_assert_int_eq(srv()->locations[0]->conf.handler, GW_HANDLER_METRICS);
     ck_assert_uint_eq(srv()->limits.request_body, 1073741824ull);
     expect_error(load_text("<Location /a>\nCGIPassAuth perhaps\n</Location>\n"), "main.conf", 3,
                  "CGIPassAuth must be On or Off");
@@ -700,6 +703,240 @@ START_TEST(balancers)
 }
 END_TEST
 
+/* <Proxy url key=value>: the parameters of the section's worker or
+ * balancer; a unix-socket worker takes those of its fcgi://host worker, as
+ * Apache's PHP-FPM recipe <Proxy "fcgi://localhost/" enablereuse=on max=10>
+ * with SetHandler "proxy:unix:/run/php.sock|fcgi://localhost/". */
+START_TEST(proxy_section_params)
+{
+    expect_ok(load_text("DocumentRoot /srv\n"
+                        "<Proxy \"fcgi://localhost/\" enablereuse=on max=10>\n</Proxy>\n"
+                        "<Proxy balancer://b lbmethod=bytraffic>\n  BalancerMember fcgi://h:1\n</Proxy>\n"
+                        "<FilesMatch \"\\.php$\">\n"
+                        "  SetHandler \"proxy:unix:/run/php.sock|fcgi://localhost/\"\n"
+                        "</FilesMatch>\n"
+                        "ProxyPass /own/ \"unix:/run/own.sock|fcgi://localhost/\" max=3\n"));
+    const struct gw_server *s = srv();
+    ck_assert_uint_eq(s->n_workers, 3);
+    const struct gw_worker *own = NULL, *php = NULL;
+    for (size_t i = 0; i < s->n_workers; i++) {
+        if (strcmp(s->workers[i]->address, "unix:/run/own.sock|fcgi://localhost") == 0)
+            own = s->workers[i];
+        if (strcmp(s->workers[i]->address, "unix:/run/php.sock|fcgi://localhost") == 0)
+            php = s->workers[i];
+    }
+    ck_assert_ptr_nonnull(own);
+    ck_assert_ptr_nonnull(php);
+    ck_assert_uint_eq(own->params.max, 3); /* parameters of its own: nothing inherited */
+    ck_assert_int_eq(own->params.enable_reuse, 0);
+    ck_assert_int_eq(php->params.enable_reuse, 1);
+    ck_assert_uint_eq(php->params.max, 10);
+    ck_assert_int_eq(s->balancers[0]->method, FCGIC_LB_BYTRAFFIC);
+    expect_error(load_text("<Proxy fcgi://h:1 bogus>\n</Proxy>\n"), "main.conf", 2,
+                 "<Proxy>: flag or argument \"bogus\" is not supported");
+}
+END_TEST
+
+/* ------------------------------------------------------------------------ */
+/* Directory, If, Require, Header, ErrorDocument                           */
+
+START_TEST(directory_sections)
+{
+    expect_ok(load_text("DocumentRoot /srv/www\n"
+                        "<Directory \"/srv/www/a/b/\">\n  Options None\n  AllowOverride None\n"
+                        "  ProxyFCGIBackendType GENERIC\n</Directory>\n"
+                        "<DirectoryMatch \"^/srv/www/[0-9]+/\">\n  SetEnv D 1\n</DirectoryMatch>\n"
+                        "<Directory \"/srv/www\">\n  Options -Indexes +FollowSymLinks\n  Require all granted\n"
+                        "</Directory>\n"
+                        "<Directory \"/srv/*/x/\">\n  DirectoryIndex a.php\n</Directory>\n"
+                        "<Directory ~ \"^/srv/re/\">\n  CGIPassAuth On\n</Directory>\n"
+                        "<Directory /srv/www/c>\n  LimitRequestBody 5\n  <FilesMatch \"\\.php$\">\n"
+                        "    SetHandler \"proxy:fcgi://127.0.0.1:9000\"\n  </FilesMatch>\n</Directory>\n"));
+    const struct gw_server *s = srv();
+    ck_assert_uint_eq(s->n_directories, 6);
+    /* paths and wildcards shortest first (file order among equals), then regexes in file order */
+    ck_assert_str_eq(s->directories[0]->arg, "/srv/www");
+    ck_assert_str_eq(s->directories[1]->arg, "/srv/*/x");
+    ck_assert_ptr_nonnull(s->directories[1]->regex); /* a wildcard */
+    ck_assert_str_eq(s->directories[2]->arg, "/srv/www/c");
+    ck_assert_str_eq(s->directories[3]->arg, "/srv/www/a/b");
+    ck_assert_int_eq(s->directories[3]->conf.backend, FCGIC_ENV_BACKEND_GENERIC);
+    ck_assert_int_eq(s->directories[4]->kind, GW_SEC_DIRECTORY_MATCH);
+    ck_assert_int_eq(s->directories[5]->kind, GW_SEC_DIRECTORY_MATCH);
+    ck_assert_int_eq(s->directories[5]->conf.pass_auth, 1);
+    ck_assert_ptr_null(s->directories[0]->regex);
+    ck_assert_uint_eq(s->directories[0]->conf.set, GW_DC_REQUIRE);
+    ck_assert_int_eq(s->directories[0]->conf.require->kind, GW_AUTHZ_ANY);
+    ck_assert_int_eq(s->directories[0]->conf.require->children[0]->kind, GW_AUTHZ_ALL_GRANTED);
+    ck_assert_uint_eq(s->directories[2]->conf.limit_request_body, 5);
+    ck_assert_uint_eq(s->n_files, 1); /* <FilesMatch> inside <Directory>: only where it applies */
+    ck_assert_ptr_eq(s->files[0]->parent, s->directories[2]);
+    ck_assert_int_eq(s->files[0]->conf.handler, GW_HANDLER_PROXY);
+    ck_assert_int_eq(gw_regex_match(s->directories[1]->regex, "/srv/www/x/y/", 13), 1);
+    ck_assert_int_eq(gw_regex_match(s->directories[1]->regex, "/srv/www/xy/", 12), 0);
+}
+END_TEST
+
+START_TEST(if_sections)
+{
+    expect_ok(load_text("DocumentRoot /srv/www\n"
+                        "<FilesMatch \"\\.php$\">\n"
+                        "  <If \"-f %{REQUEST_FILENAME}\">\n    SetHandler \"proxy:fcgi://127.0.0.1:9000\"\n  </If>\n"
+                        "  <ElseIf \"true\">\n    SetEnv A 1\n  </ElseIf>\n"
+                        "  <Else>\n    Require all denied\n  </Else>\n"
+                        "</FilesMatch>\n"
+                        "<If \"%{HTTP_HOST} == 'a'\">\n  <If \"true\">\n    SetEnv N 1\n  </If>\n"
+                        "  Header always set X 1\n</If>\n"
+                        "<Location /l>\n  <If \"false\">\n  </If>\n</Location>\n"
+                        "<Directory /srv/www>\n  <If \"true\">\n    ProxyFCGIBackendType GENERIC\n  </If>\n"
+                        "</Directory>\n"));
+    const struct gw_server *s = srv();
+    const struct gw_dir_conf *f = &s->files[0]->conf;
+    ck_assert_uint_eq(f->n_ifs, 1);
+    const struct gw_section *b = f->ifs[0];
+    ck_assert_int_eq(b->kind, GW_SEC_IF);
+    ck_assert_ptr_nonnull(b->cond);
+    ck_assert_int_eq(b->conf.handler, GW_HANDLER_PROXY);
+    ck_assert_str_eq(b->conf.handler_mapping->match, "\\.php$"); /* the enclosing <FilesMatch> */
+    ck_assert_ptr_nonnull(b->next->cond);
+    ck_assert_uint_eq(b->next->conf.n_setenv, 1);
+    ck_assert_ptr_null(b->next->next->cond); /* <Else> */
+    ck_assert_uint_eq(b->next->next->conf.set, GW_DC_REQUIRE);
+    ck_assert_ptr_null(b->next->next->next);
+    ck_assert_uint_eq(s->conf.n_ifs, 1);
+    ck_assert_uint_eq(s->conf.ifs[0]->conf.n_ifs, 1); /* nested */
+    ck_assert_uint_eq(s->conf.ifs[0]->conf.n_headers, 1);
+    ck_assert_uint_eq(s->locations[0]->conf.n_ifs, 1);
+    ck_assert_uint_eq(s->directories[0]->conf.n_ifs, 1);
+    ck_assert_int_eq(s->directories[0]->conf.ifs[0]->conf.backend, FCGIC_ENV_BACKEND_GENERIC);
+}
+END_TEST
+
+START_TEST(require_and_headers)
+{
+    expect_ok(load_text("DocumentRoot /srv/www\n"
+                        "<Location /a>\n"
+                        "  Require ip 10.1 192.168.0.0/16 ::1\n"
+                        "  <RequireAll>\n    Require all granted\n    Require not ip 10.1.2.3\n"
+                        "    <RequireNone>\n      Require method POST PUT\n    </RequireNone>\n  </RequireAll>\n"
+                        "  Require expr \"%{HTTP_HOST} == 'x'\"\n"
+                        "  Header always set X-A \"a b\"\n  Header onsuccess append X-B 100%%\n"
+                        "  Header edit* X-C ^(a)b \"$1c\"\n  Header unset X-D\n"
+                        "  RequestHeader merge X-E e\n  RequestHeader setifempty X-F f\n"
+                        "  ProxyErrorOverride On 404 503\n"
+                        "  ErrorDocument 404 \"Not here\"\n  ErrorDocument 503 http://example.com/down\n"
+                        "</Location>\n"));
+    const struct gw_dir_conf *c = &srv()->locations[0]->conf;
+    const struct gw_require *r = c->require;
+    ck_assert_int_eq(r->kind, GW_AUTHZ_ANY);
+    ck_assert_uint_eq(r->n_children, 3);
+    ck_assert_int_eq(r->children[0]->kind, GW_AUTHZ_EXPR);
+    ck_assert_ptr_nonnull(r->children[0]->expr);
+    const struct gw_require *all = r->children[1];
+    ck_assert_int_eq(all->kind, GW_AUTHZ_ALL);
+    ck_assert_uint_eq(all->n_children, 3);
+    ck_assert_int_eq(all->children[1]->negate, 1);
+    ck_assert_int_eq(all->children[2]->kind, GW_AUTHZ_NONE);
+    ck_assert_uint_eq(c->n_headers, 4);
+    ck_assert_int_eq(c->headers[0].always, 1);
+    ck_assert_str_eq(c->headers[0].value, "a b");
+    ck_assert_int_eq(c->headers[1].action, GW_HDR_APPEND);
+    ck_assert_str_eq(c->headers[1].value, "100%");
+    ck_assert_int_eq(c->headers[2].action, GW_HDR_EDIT_ALL);
+    ck_assert_str_eq(c->headers[2].replacement, "$1c");
+    ck_assert_int_eq(c->headers[3].action, GW_HDR_UNSET);
+    ck_assert_uint_eq(c->n_req_headers, 2);
+    ck_assert_int_eq(c->req_headers[0].action, GW_HDR_MERGE);
+    ck_assert_int_eq(c->req_headers[1].action, GW_HDR_SETIFEMPTY);
+    ck_assert_int_eq(c->error_override, 1);
+    ck_assert_uint_eq(c->n_override_codes, 2);
+    ck_assert_int_eq(c->override_codes[1], 503);
+    ck_assert_uint_eq(c->n_error_docs, 2);
+    ck_assert_str_eq(c->error_docs[0].text, "Not here");
+    ck_assert_int_eq(c->error_docs[1].kind, GW_ERRDOC_REDIRECT);
+    expect_ok(load_text("RequestHeader unset Proxy early\nRequestHeader set A b\n"));
+    ck_assert_uint_eq(srv()->conf.n_early_headers, 1);
+    ck_assert_uint_eq(srv()->conf.n_req_headers, 1);
+    /* Include inside <Directory> and <If>, as Apache allows */
+    put("inc/dir.conf", "ProxyFCGIBackendType GENERIC\n");
+    put("inc/if.conf", "SetEnv FROM_INCLUDE 1\n");
+    expect_ok(load_text("<Directory /srv>\n  Include inc/dir.conf\n</Directory>\n"
+                        "<If \"true\">\n  Include inc/if.conf\n</If>\n"));
+    ck_assert_int_eq(srv()->directories[0]->conf.backend, FCGIC_ENV_BACKEND_GENERIC);
+    ck_assert_uint_eq(srv()->conf.ifs[0]->conf.n_setenv, 1);
+    /* a file under DocumentRoot is read at load time */
+    put("www/e/404.html", "<p>gone</p>\n");
+    char text[512];
+    snprintf(text, sizeof text, "DocumentRoot %s/www\nErrorDocument 404 /e/404.html\n", tmpdir);
+    expect_ok(load_text(text));
+    ck_assert_int_eq(srv()->conf.error_docs[0].kind, GW_ERRDOC_FILE);
+    ck_assert_str_eq(srv()->conf.error_docs[0].text, "<p>gone</p>\n");
+    ck_assert_str_eq(srv()->conf.error_docs[0].content_type, "text/html");
+}
+END_TEST
+
+START_TEST(directive_errors)
+{
+    static const struct {
+        const char *text;
+        unsigned line;
+        const char *message;
+    } bad[] = {
+        {"<ElseIf \"true\">\n</ElseIf>\n", 2, "<ElseIf> not preceded by <If> or <ElseIf>"},
+        {"<If \"true\">\n</If>\nSetEnv X 1\n<Else>\n</Else>\n", 5, "<Else> not preceded by <If> or <ElseIf>"},
+        {"<If \"true\">\n</If>\n<Else>\n</Else>\n<Else>\n</Else>\n", 6, "<Else> not preceded"},
+        {"<If \"%{HTTP_HOST} ==\">\n</If>\n", 2, "Cannot parse condition clause: syntax error"},
+        {"<If \"true\">\n</If>\n<Else foo>\n</Else>\n", 4, "<Else> does not take an argument"},
+        {"<If \"true\">\nProxyPass fcgi://h:1/\n</If>\n", 3, "ProxyPass cannot occur within <If> section"},
+        {"<Directory relative>\n</Directory>\n", 2, "needs an absolute path"},
+        {"<DirectoryMatch \"(\">\n</DirectoryMatch>\n", 2, "Regex could not be compiled"},
+        {"<Directory /a>\nProxyPass fcgi://h:1/\n</Directory>\n", 3, "ProxyPass cannot occur within <Directory>"},
+        {"<Location /a>\n<Directory /b>\n</Directory>\n</Location>\n", 3, "<Directory cannot occur within <Location>"},
+        {"<Directory /a>\n<Location /b>\n</Location>\n</Directory>\n", 3, "<Location cannot occur within <Directory>"},
+        {"<Files a>\n<Files b>\n</Files>\n</Files>\n", 3, "<Files cannot occur within <Files>"},
+        {"<Location /a>\nAllowOverride None\n</Location>\n", 3, "AllowOverride cannot occur within <Location>"},
+        {"<Directory /a>\nAllowOverride All\n</Directory>\n", 3, "AllowOverride All is not supported"},
+        {"Options Indexes +FollowSymLinks\n", 2, "Either all Options must start with + or -"},
+        {"Options Frob\n", 2, "Illegal option Frob"},
+        {"Require all granted\n", 2, "Require not allowed here: only inside a section"},
+        {"<RequireAll>\n</RequireAll>\n", 2, "<RequireAll> not allowed here"},
+        {"<If true>\nRequire ip 1.2.3.x\n</If>\n", 3, "ip address '1.2.3.x' appears to be invalid"},
+        {"<If true>\nRequire ip 10.0.0.0/99\n</If>\n", 3, "ip address '10.0.0.0/99' appears to be invalid"},
+        {"<If true>\n<RequireAll>\nRequire not ip 10.0.0.1\n</RequireAll>\n</If>\n", 3,
+         "contains only negative authorization"},
+        {"<If true>\nRequire not ip 10.0.0.1\n</If>\n", 3, "negative Require directive has no effect in <RequireAny>"},
+        {"<If true>\n<RequireNone>\nRequire not ip 10.0.0.1\n</RequireNone>\n</If>\n", 4,
+         "has no effect in <RequireNone>"},
+        {"<If true>\nRequire all maybe\n</If>\n", 3, "'Require all' accepts only 'granted' or 'denied'"},
+        {"<If true>\n<RequireAll>\n</RequireAll>\n</If>\n", 3, "contains no authorization directives"},
+        {"<If true>\nRequire user bob\n</If>\n", 3, "Require user is not supported"},
+        {"<If true>\nRequire expr \"%{X\"\n</If>\n", 3, "Cannot parse expression in require line"},
+        {"<If true>\n<RequireAny>\nSetEnv X 1\n</RequireAny>\n</If>\n", 4,
+         "SetEnv cannot occur within <RequireAny> section"},
+        {"Header set X\n", 2, "requires a value"},
+        {"Header always frob X\n", 2, "first argument must be"},
+        {"Header set X 1 env=HOME\n", 2, "env= is not supported"},
+        {"Header set X 1 early\n", 2, "early is not supported"},
+        {"<Location /a>\nRequestHeader unset Proxy early\n</Location>\n", 3, "early is only allowed at server level"},
+        {"RequestHeader set X 1 early more\n", 2, "Too many arguments"},
+        {"Header set X %t\n", 2, "the format specifier %t is not supported"},
+        {"Header edit X \"(\" y\n", 2, "regex could not be compiled"},
+        {"Header set \"X Y\" 1\n", 2, "a header name is expected"},
+        {"RequestHeader always set X 1\n", 2, "first argument must be"},
+        {"Header set X 1 2 3\n", 2, "Too many arguments"},
+        {"ErrorDocument 99 x\n", 2, "Unsupported HTTP response code 99"},
+        {"ErrorDocument 404 /x.html\n", 2, "needs DocumentRoot"},
+        {"DocumentRoot /nonexistent-gw\nErrorDocument 404 /x.html\n", 3, "cannot open /nonexistent-gw/x.html"},
+        {"ProxyErrorOverride On 200\n", 2, "status must be a valid HTTP error status code"},
+        {"ProxyErrorOverride Off 404\n", 2, "status codes go with On only"},
+        {"LimitRequestFields lots\n", 2, "must be a non-negative integer"},
+        {"RewriteRule ^/(.*)$ fcgi://127.0.0.1:9000/$1 [P]\n", 2, "use ProxyPassMatch"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        expect_error(load_text(bad[i].text), "main.conf", bad[i].line, bad[i].message);
+}
+END_TEST
+
 /* ------------------------------------------------------------------------ */
 /* Refused directives                                                       */
 
@@ -713,11 +950,11 @@ START_TEST(refused_by_name)
         {"LoadModule proxy_module modules/mod_proxy.so", "LoadModule is not supported: modules are built in; "
                                                          "remove LoadModule"},
         {"ProxyPassReverse / fcgi://h:1/", "ProxyPassReverse is not supported"},
-        {"Require all granted", "Require is not supported: access control is not supported"},
+        {"AuthType Basic", "AuthType is not supported: authentication is not supported"},
         {"SSLEngine on", "TLS is not supported"},
         {"ServerRoot /etc/apache2", "ServerRoot is not supported: relative paths are resolved against the directory"},
-        {"<Directory /srv>", "<Directory> is not supported: use <Location> or <Files>"},
-        {"<If \"true\">", "<If> is not supported"},
+        {"<ProxyMatch ^fcgi>", "<ProxyMatch> is not supported"},
+        {"Header set X 1 early", "Header ... early is not supported"},
         {"Frobnicate 1", "Invalid command 'Frobnicate', perhaps misspelled"},
         {"php_value memory_limit 1G", "set PHP options in the PHP-FPM pool"},
     };
@@ -745,7 +982,7 @@ START_TEST(fcgi_setenvif)
     put("rules.conf", "# rules\nProxyFCGISetEnvIf true !X value\n");
     expect_error(load_text("Include rules.conf\n"), "rules.conf", 2, "is not allowed when using ProxyFCGISetEnvIf's "
                                                                      "unset mode");
-    expect_error(load_text("ProxyFCGISetEnvIf true\n"), "main.conf", 2, "ProxyFCGISetEnvIf takes 2-3 arguments");
+    expect_error(load_text("ProxyFCGISetEnvIf true\n"), "main.conf", 2, "ProxyFCGISetEnvIf takes two or three arguments, expr-condition env-name expr-value");
     expect_error(load_text("ProxyFCGISetEnvIf \"%{NO_SUCH}\" X\n"), "main.conf", 2, "NO_SUCH");
 }
 END_TEST
@@ -783,7 +1020,7 @@ static struct fcgic_env *apply_setenvif(const struct fcgic_setenvif *rules, cons
     ck_assert_int_eq(fcgic_env_new(&env, NULL), 0);
     ck_assert_int_eq(fcgic_expr_ctx_new(&ctx, &lim, NULL), 0);
     ck_assert_int_eq(fcgic_env_set(env, "PRESET", 6, "1", 1, FCGIC_ENV_ORIGIN_SETENV, NULL), 0);
-    struct fcgic_expr_vars vars = {(void *)r, sei_lookup, NULL};
+    struct fcgic_expr_vars vars = {.version = FCGIC_EXPR_VARS_VERSION, .ud = (void *)r, .lookup = sei_lookup, .file_test = NULL};
     struct fcgic_expr_env eops;
     fcgic_env_expr_env(env, &eops);
     fcgic_expr_ctx_reset(ctx, &vars, &eops);
@@ -861,10 +1098,14 @@ START_TEST(logs)
     expect_ok(load_text("ErrorLog syslog:local3\n"));
     ck_assert_int_eq(srv()->logs.error_log_kind, GW_LOG_SYSLOG);
     ck_assert_str_eq(srv()->logs.error_log, "local3");
+    ck_assert_int_eq(srv()->logs.syslog_facility, LOG_LOCAL3);
+    expect_ok(load_text("ErrorLog syslog\n"));
+    ck_assert_int_eq(srv()->logs.syslog_facility, LOG_LOCAL7); /* Apache's default */
+    expect_error(load_text("ErrorLog syslog:nosuch\n"), "main.conf", 2, "ErrorLog syslog:nosuch: unknown facility");
     expect_error(load_text("LogLevel loud\n"), "main.conf", 2, "LogLevel requires level keyword");
     expect_error(load_text("ErrorLog \"|/usr/bin/rotatelogs x\"\n"), "main.conf", 2, "piped logs are not supported");
     expect_error(load_text("CustomLog x common expr=true\n"), "main.conf", 2, "only an env=[!]variable");
-    expect_error(load_text("CustomLog x\n"), "main.conf", 2, "CustomLog takes 2-3 arguments");
+    expect_error(load_text("CustomLog x\n"), "main.conf", 2, "CustomLog takes two or three arguments");
 }
 END_TEST
 
@@ -940,9 +1181,12 @@ static Suite *gw_config_suite(void)
         {"server values", server_values},   {"server errors", server_errors},
         {"directory values", directory_values}, {"proxy pass", proxy_pass},
         {"proxy pass errors", proxy_pass_errors}, {"handlers", handlers},
-        {"balancers", balancers},           {"refused", refused_by_name},
+        {"balancers", balancers},           {"proxy section parameters", proxy_section_params},
+        {"refused", refused_by_name},
         {"ProxyFCGISetEnvIf", fcgi_setenvif}, {"SetEnvIf", setenvif},
         {"logs", logs},                     {"everything", everything},
+        {"Directory", directory_sections},  {"If", if_sections},
+        {"Require and Header", require_and_headers}, {"directive errors", directive_errors},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         TCase *tc = tcase_create(cases[i].name);

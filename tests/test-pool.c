@@ -16,6 +16,7 @@
 #include "fcgiclient/error.h"
 #include "fcgiclient/pool.h"
 #include "fcgiclient/posix.h"
+#include "fcgiclient/stats.h"
 #include "harness.h"
 #include "pool-fake.h"
 #include "testutil.h"
@@ -178,8 +179,8 @@ START_TEST(reuse_off_default)
     }
     ck_assert_int_eq(c.ends, 3);
     ck_assert_str_eq(c.body, "okokok");
-    struct fcgic_pool_stats st;
-    fcgic_pool_get_stats(c.p, &st);
+    struct fcgic_pool_stats st = {.version = FCGIC_POOL_STATS_VERSION};
+    ck_assert_int_eq(fcgic_pool_get_stats(c.p, &st), 0);
     ck_assert_uint_eq(st.conns_created, 3);
     ck_assert_uint_eq(st.conns_reused, 0);
     ck_assert_uint_eq(st.requests, 3);
@@ -224,8 +225,8 @@ START_TEST(reuse_on_keeps_conn)
         tick(&c);
     }
     ck_assert_int_eq(c.fk.fc[0].nbegin, 3);
-    struct fcgic_pool_stats st;
-    fcgic_pool_get_stats(c.p, &st);
+    struct fcgic_pool_stats st = {.version = FCGIC_POOL_STATS_VERSION};
+    ck_assert_int_eq(fcgic_pool_get_stats(c.p, &st), 0);
     ck_assert_uint_eq(st.conns_created, 1);
     ck_assert_uint_eq(st.conns_reused, 2);
     ck_assert_uint_eq(st.conns_idle, 1);
@@ -273,8 +274,8 @@ START_TEST(max_queue_timeout_full)
     ck_assert_int_eq(fcgic_pool_submit(c.p, &req, &c, NULL, SEC), 0);
     ck_assert_int_eq(fcgic_pool_submit(c.p, &req, &c, NULL, SEC), FCGIC_E_POOL_QUEUE_FULL);
     ck_assert_int_eq(c.fk.n, 1);
-    struct fcgic_pool_stats st;
-    fcgic_pool_get_stats(c.p, &st);
+    struct fcgic_pool_stats st = {.version = FCGIC_POOL_STATS_VERSION};
+    ck_assert_int_eq(fcgic_pool_get_stats(c.p, &st), 0);
     ck_assert_uint_eq(st.queued, 2);
     ck_assert_uint_eq(st.busy, 3);
     ck_assert_uint_eq(fcgic_pool_deadline(c.p), 5 * SEC);
@@ -289,7 +290,7 @@ START_TEST(max_queue_timeout_full)
     ck_assert_int_eq(fake_respond(&c.fk, 0, "2"), 0);
     ck_assert_int_eq(c.ends, 3);
     ck_assert_int_eq(c.err, 0);
-    fcgic_pool_get_stats(c.p, &st);
+    ck_assert_int_eq(fcgic_pool_get_stats(c.p, &st), 0);
     ck_assert_uint_eq(st.queue_timeouts, 1);
     ck_assert_uint_eq(st.queue_full, 1);
     ck_assert_uint_eq(st.failures, 1);
@@ -328,8 +329,8 @@ START_TEST(stale_kept_conn_retried)
     ck_assert_int_eq(fake_respond(&c.fk, 1, "b"), 0);
     ck_assert_int_eq(c.ends, 2);
     ck_assert_int_eq(c.err, 0);
-    struct fcgic_pool_stats st;
-    fcgic_pool_get_stats(c.p, &st);
+    struct fcgic_pool_stats st = {.version = FCGIC_POOL_STATS_VERSION};
+    ck_assert_int_eq(fcgic_pool_get_stats(c.p, &st), 0);
     ck_assert_uint_eq(st.stale_retries, 1);
     ck_assert_str_eq(c.events, "connect reuse stale close connect ");
     teardown(&c);
@@ -416,14 +417,14 @@ START_TEST(get_values_caps_max)
     ck_assert_int_eq(c.fk.fc[0].nvalues, 1);
     static const char *const nv[] = {"FCGI_MAX_CONNS", "2", "FCGI_MAX_REQS", "2", "FCGI_MPXS_CONNS", "0"};
     ck_assert_int_eq(fake_values(&c.fk, 0, nv, 3), 0);
-    struct fcgic_pool_stats st;
-    fcgic_pool_get_stats(c.p, &st);
+    struct fcgic_pool_stats st = {.version = FCGIC_POOL_STATS_VERSION};
+    ck_assert_int_eq(fcgic_pool_get_stats(c.p, &st), 0);
     ck_assert_uint_eq(st.max, 2);
     ck_assert_uint_eq(st.mpx, 1);
     ck_assert_int_eq(fcgic_pool_submit(c.p, &req, &c, NULL, 0), 0);
     ck_assert_int_eq(fcgic_pool_submit(c.p, &req, &c, NULL, 0), 0);
     ck_assert_int_eq(c.fk.n, 2);
-    fcgic_pool_get_stats(c.p, &st);
+    ck_assert_int_eq(fcgic_pool_get_stats(c.p, &st), 0);
     ck_assert_uint_eq(st.queued, 1);
     ck_assert_str_eq(c.events, "connect values connect ");
     teardown(&c);
@@ -516,8 +517,8 @@ START_TEST(free_ends_requests_in_flight)
     /* 0 was stale: its request waits in the retry queue until a tick */
     fake_eof(&c.fk, 0);
     ck_assert_int_eq(c.ends, 1);
-    struct fcgic_pool_stats st;
-    fcgic_pool_get_stats(c.p, &st);
+    struct fcgic_pool_stats st = {.version = FCGIC_POOL_STATS_VERSION};
+    ck_assert_int_eq(fcgic_pool_get_stats(c.p, &st), 0);
     ck_assert_uint_eq(st.busy, 3);
     ck_assert_uint_eq(st.queued, 2);
     c.again = c.p;
@@ -633,14 +634,14 @@ START_TEST(stale_inside_dispatch_from_queue)
     ck_assert_int_eq(fcgic_pool_tick(k.c.p, 0), 0);
     k.c.fk.fail_kick = 0;
     ck_assert_int_eq(k.c.ends, 1);
-    struct fcgic_pool_stats st;
-    fcgic_pool_get_stats(k.c.p, &st);
+    struct fcgic_pool_stats st = {.version = FCGIC_POOL_STATS_VERSION};
+    ck_assert_int_eq(fcgic_pool_get_stats(k.c.p, &st), 0);
     ck_assert_uint_eq(st.stale_retries, 1);
     ck_assert_uint_eq(st.queued, 1);
     ck_assert_int_eq(fcgic_pool_abort(k.c.p, h2, 0), 0);
     ck_assert_int_eq(k.c.ends, 2);
     ck_assert_int_eq(k.c.err, FCGIC_E_ABORTED);
-    fcgic_pool_get_stats(k.c.p, &st);
+    ck_assert_int_eq(fcgic_pool_get_stats(k.c.p, &st), 0);
     ck_assert_uint_eq(st.queued, 0);
     ck_assert_uint_eq(st.busy, 0);
     /* the same once more, this time retried on a fresh connection */
@@ -677,8 +678,8 @@ START_TEST(reuse_off_ignores_mpx_answer)
     ck_assert_int_eq(fcgic_pool_submit(c.p, &req, &c, NULL, 0), 0);
     static const char *const nv[] = {"FCGI_MAX_CONNS", "10", "FCGI_MAX_REQS", "10", "FCGI_MPXS_CONNS", "1"};
     ck_assert_int_eq(fake_values(&c.fk, 0, nv, 3), 0);
-    struct fcgic_pool_stats st;
-    fcgic_pool_get_stats(c.p, &st);
+    struct fcgic_pool_stats st = {.version = FCGIC_POOL_STATS_VERSION};
+    ck_assert_int_eq(fcgic_pool_get_stats(c.p, &st), 0);
     ck_assert_uint_eq(st.mpx, 1);
     ck_assert_int_eq(fcgic_pool_submit(c.p, &req, &c, NULL, 0), 0);
     ck_assert_int_eq(fake_respond(&c.fk, 0, "a"), 0); /* connection 0 is done */
@@ -735,8 +736,8 @@ START_TEST(mpx_option)
     ck_assert_int_eq(c.fk.n, 2);
     ck_assert_int_eq(c.fk.fc[0].nbegin, 3);
     ck_assert_int_eq(c.fk.fc[1].nbegin, 2);
-    struct fcgic_pool_stats st;
-    fcgic_pool_get_stats(c.p, &st);
+    struct fcgic_pool_stats st = {.version = FCGIC_POOL_STATS_VERSION};
+    ck_assert_int_eq(fcgic_pool_get_stats(c.p, &st), 0);
     ck_assert_uint_eq(st.mpx, 3);
     teardown(&c);
 
@@ -771,8 +772,8 @@ START_TEST(cold_burst_converges)
         tick(&c);
     }
     ck_assert_int_eq(fake_open_count(&c.fk), 1);
-    struct fcgic_pool_stats st;
-    fcgic_pool_get_stats(c.p, &st);
+    struct fcgic_pool_stats st = {.version = FCGIC_POOL_STATS_VERSION};
+    ck_assert_int_eq(fcgic_pool_get_stats(c.p, &st), 0);
     ck_assert_uint_eq(st.conns_open, 1);
     ck_assert_uint_eq(st.max, 1);
     ck_assert_uint_eq(st.mpx, 10);
@@ -784,7 +785,7 @@ START_TEST(cold_burst_converges)
         ck_assert_int_eq(fcgic_pool_submit(c.p, &req, &c, NULL, 0), 0);
     ck_assert_int_eq(c.fk.n, 5); /* no new connection */
     ck_assert_uint_eq(c.fk.fc[k].nbegin, before + 4);
-    fcgic_pool_get_stats(c.p, &st);
+    ck_assert_int_eq(fcgic_pool_get_stats(c.p, &st), 0);
     ck_assert_uint_eq(st.queued, 0);
     teardown(&c);
 }
@@ -813,8 +814,8 @@ START_TEST(check_before_reuse)
     ck_assert_int_eq(c.fk.fc[0].closed, 1);
     ck_assert_int_eq(fake_respond(&c.fk, 1, "b"), 0);
     ck_assert_int_eq(c.err, 0);
-    struct fcgic_pool_stats st;
-    fcgic_pool_get_stats(c.p, &st);
+    struct fcgic_pool_stats st = {.version = FCGIC_POOL_STATS_VERSION};
+    ck_assert_int_eq(fcgic_pool_get_stats(c.p, &st), 0);
     ck_assert_uint_eq(st.stale_retries, 0);
     /* an idle connection that fails on its own is closed by the next tick */
     tick(&c);
@@ -1085,8 +1086,8 @@ static void integ(int reuse, unsigned max, int restart, int concurrent, int nreq
     }
     *last_count = c.n ? c.conn_count[c.n - 1] : -1;
     *errors = c.errors;
-    struct fcgic_pool_stats st;
-    fcgic_pool_get_stats(p, &st);
+    struct fcgic_pool_stats st = {.version = FCGIC_POOL_STATS_VERSION};
+    ck_assert_int_eq(fcgic_pool_get_stats(p, &st), 0);
     *created = st.conns_created;
     fcgic_pool_free(p);
     fcgic_posix_free(px);
@@ -1248,8 +1249,8 @@ START_TEST(integration_reuse_off_mpx_app)
     t[2] = timed_submit(p, &req, &c);
     m_run(px, p, &c.ends, 3);
     ck_assert_int_eq(c.errors, 0);
-    struct fcgic_pool_stats st;
-    fcgic_pool_get_stats(p, &st);
+    struct fcgic_pool_stats st = {.version = FCGIC_POOL_STATS_VERSION};
+    ck_assert_int_eq(fcgic_pool_get_stats(p, &st), 0);
     ck_assert_uint_eq(st.conns_created, 3);
     ck_assert_uint_eq(st.mpx, 1);
     printf("reuse off, FCGI_MPXS_CONNS=1: submit took %.1f / %.1f / %.1f us\n", (double)t[0] / 1e3,
@@ -1281,8 +1282,8 @@ START_TEST(integration_cold_burst_mpx)
     for (int i = 0; i < 50; i++)
         ck_assert_int_eq(fcgic_pool_submit(p, &req, &c, NULL, fcgic_posix_now()), 0);
     m_run(px, p, &c.ends, 50);
-    struct fcgic_pool_stats st;
-    fcgic_pool_get_stats(p, &st);
+    struct fcgic_pool_stats st = {.version = FCGIC_POOL_STATS_VERSION};
+    ck_assert_int_eq(fcgic_pool_get_stats(p, &st), 0);
     uint64_t burst_conns = st.conns_created;
     unsigned open_after = st.conns_open;
     ck_assert_uint_eq(st.max, 1);
@@ -1290,7 +1291,7 @@ START_TEST(integration_cold_burst_mpx)
     c.n = 0;
     for (int i = 0; i < 50; i++)
         ck_assert_int_eq(fcgic_pool_submit(p, &req, &c, NULL, fcgic_posix_now()), 0);
-    fcgic_pool_get_stats(p, &st);
+    ck_assert_int_eq(fcgic_pool_get_stats(p, &st), 0);
     unsigned running = st.busy - st.queued;
     m_run(px, p, &c.ends, 100);
     ck_assert_int_eq(c.errors, 0);
@@ -1302,7 +1303,7 @@ START_TEST(integration_cold_burst_mpx)
         if (k == distinct)
             seen[distinct++] = c.conn_id[i];
     }
-    fcgic_pool_get_stats(p, &st);
+    ck_assert_int_eq(fcgic_pool_get_stats(p, &st), 0);
     ck_assert_int_eq(distinct, 1);
     ck_assert_uint_eq(st.conns_created, burst_conns);
     ck_assert_uint_eq(running, 50); /* all 50 at once on one connection */
@@ -1428,8 +1429,8 @@ START_TEST(integration_hostile_soak)
     struct fcgic_pool *p = m_pool(&tr, app->url, 1, 0, &c);
     for (int i = 0; i < n; i++)
         h_one(px, p, &c, "GET", "", FCGIC_RETRY_DEFAULT);
-    struct fcgic_pool_stats st;
-    fcgic_pool_get_stats(p, &st);
+    struct fcgic_pool_stats st = {.version = FCGIC_POOL_STATS_VERSION};
+    ck_assert_int_eq(fcgic_pool_get_stats(p, &st), 0);
     printf("soak: %d GETs, app closes after 20%% of responses: %d lost, %llu connections, %llu reused, %llu stale "
            "retries\n",
            n, c.errors, (unsigned long long)st.conns_created, (unsigned long long)st.conns_reused,
@@ -1606,8 +1607,8 @@ START_TEST(integration_php_fpm_reuse)
     }
     for (int i = 1; i < 4; i++)
         ck_assert_int_eq(pids[i], pids[0]);
-    struct fcgic_pool_stats st;
-    fcgic_pool_get_stats(p, &st);
+    struct fcgic_pool_stats st = {.version = FCGIC_POOL_STATS_VERSION};
+    ck_assert_int_eq(fcgic_pool_get_stats(p, &st), 0);
     ck_assert_uint_eq(st.conns_created, 1);
     ck_assert_uint_eq(st.conns_reused, 3);
     ck_assert_uint_eq(st.conns_idle, 1);
@@ -1621,7 +1622,7 @@ START_TEST(integration_php_fpm_reuse)
     p = php_pool(&tr, app->url, 0);
     for (int i = 0; i < 4; i++)
         ck_assert_int_eq(php_get(px, p, &c, script, "/pid.php", ""), 200);
-    fcgic_pool_get_stats(p, &st);
+    ck_assert_int_eq(fcgic_pool_get_stats(p, &st), 0);
     ck_assert_uint_eq(st.conns_created, 4);
     ck_assert_uint_eq(st.conns_reused, 0);
     ck_assert_uint_eq(st.conns_open, 0);
@@ -1657,8 +1658,8 @@ START_TEST(abort_running_ends_now)
     ck_assert_uint_eq(fcgic_pool_deadline(c.p), 0);
     tick(&c);
     ck_assert_int_eq(c.fk.fc[0].closed, 1);
-    struct fcgic_pool_stats st;
-    fcgic_pool_get_stats(c.p, &st);
+    struct fcgic_pool_stats st = {.version = FCGIC_POOL_STATS_VERSION};
+    ck_assert_int_eq(fcgic_pool_get_stats(c.p, &st), 0);
     ck_assert_uint_eq(st.conns_open, 0);
     ck_assert_uint_eq(st.busy, 0);
     /* the next request gets a new connection */
@@ -2156,8 +2157,8 @@ START_TEST(integration_php_fpm_cancel)
     ck_assert_uint_eq(fcgic_pool_deadline(p), 0);
     ck_assert_int_eq(fcgic_posix_run(px, 0), 0); /* the next tick closes the connection */
     uint64_t t2 = fcgic_posix_now();
-    struct fcgic_pool_stats st;
-    fcgic_pool_get_stats(p, &st);
+    struct fcgic_pool_stats st = {.version = FCGIC_POOL_STATS_VERSION};
+    ck_assert_int_eq(fcgic_pool_get_stats(p, &st), 0);
     ck_assert_uint_eq(st.conns_open, 0);
     ck_assert_uint_eq(fcgic_posix_count(px), 0);
     printf("cancel of a 10 s PHP script: on_end %.1f us after the call (inside it), connection closed %.1f us "
@@ -2195,20 +2196,20 @@ START_TEST(integration_php_fpm_no_stranding)
     unsigned peak = 0;
     while (!fpm_all(&f)) {
         if (fcgic_posix_now() - t0 > 40 * SEC) { /* below the 60 s default timeout */
-            struct fcgic_pool_stats x;
-            fcgic_pool_get_stats(p, &x);
+            struct fcgic_pool_stats x = {.version = FCGIC_POOL_STATS_VERSION};
+            ck_assert_int_eq(fcgic_pool_get_stats(p, &x), 0);
             ck_abort_msg("stranded: %d ended, %u open, %u idle, %u busy, %u queued, %llu created", f.ends,
                          x.conns_open, x.conns_idle, x.busy, x.queued, (unsigned long long)x.conns_created);
         }
         ck_assert_int_eq(fcgic_posix_run(px, 100000000ull), 0);
-        struct fcgic_pool_stats st;
-        fcgic_pool_get_stats(p, &st);
+        struct fcgic_pool_stats st = {.version = FCGIC_POOL_STATS_VERSION};
+        ck_assert_int_eq(fcgic_pool_get_stats(p, &st), 0);
         if (st.conns_open > peak)
             peak = st.conns_open;
     }
     uint64_t t1 = fcgic_posix_now();
-    struct fcgic_pool_stats st;
-    fcgic_pool_get_stats(p, &st);
+    struct fcgic_pool_stats st = {.version = FCGIC_POOL_STATS_VERSION};
+    ck_assert_int_eq(fcgic_pool_get_stats(p, &st), 0);
     ck_assert_int_eq(f.errors, 0);
     ck_assert_uint_le(peak, 16);
     printf("PHP-FPM 4 workers, max 16, reuse: 64 requests (16 from on_end) in %.2f s, %llu connections opened, "
@@ -2216,6 +2217,207 @@ START_TEST(integration_php_fpm_no_stranding)
            (double)(t1 - t0) / 1e9, (unsigned long long)st.conns_created, peak,
            (unsigned long long)st.conns_reused);
     fcgic_posix_detach_pool(px, p);
+    fcgic_pool_free(p);
+    fcgic_posix_free(px);
+    harness_app_stop(app);
+}
+END_TEST
+
+START_TEST(end_kinds_and_buckets)
+{
+    static const struct {
+        int error, aborted;
+        enum fcgic_protocol_status ps;
+        enum fcgic_end_kind kind;
+    } cases[] = {
+        {0, 0, FCGIC_REQUEST_COMPLETE, FCGIC_END_OK},
+        {0, 0, FCGIC_OVERLOADED, FCGIC_END_REFUSED},
+        {0, 0, FCGIC_CANT_MPX_CONN, FCGIC_END_REFUSED},
+        {FCGIC_E_CONNECT, 0, 0, FCGIC_END_CONNECT},
+        {FCGIC_E_TIMEOUT_CONNECT, 0, 0, FCGIC_END_CONNECT},
+        {FCGIC_E_BAL_ALL_DOWN, 0, 0, FCGIC_END_CONNECT},
+        {FCGIC_E_TIMEOUT_FIRST_BYTE, 0, 0, FCGIC_END_TIMEOUT},
+        {FCGIC_E_POOL_TIMEOUT, 0, 0, FCGIC_END_TIMEOUT},
+        {FCGIC_E_PEER_CLOSED, 0, 0, FCGIC_END_PROTOCOL},
+        {FCGIC_E_BAD_VERSION, 0, 0, FCGIC_END_PROTOCOL},
+        {FCGIC_E_CGI_BAD_HEADER, 0, 0, FCGIC_END_PROTOCOL},
+        {FCGIC_E_ABORTED, 1, 0, FCGIC_END_CANCEL},
+        {FCGIC_E_POOL_CLOSED, 0, 0, FCGIC_END_OTHER},
+        {FCGIC_E_PARAMS_TOO_BIG, 0, 0, FCGIC_END_OTHER},
+        {FCGIC_E_NOMEM, 0, 0, FCGIC_END_OTHER},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct fcgic_result r;
+        memset(&r, 0, sizeof(r));
+        r.error = cases[i].error;
+        r.aborted = cases[i].aborted;
+        r.got_end_request = cases[i].error == 0;
+        r.protocol_status = cases[i].ps;
+        ck_assert_msg(fcgic_end_kind(&r) == cases[i].kind, "case %zu", i);
+    }
+    ck_assert_int_eq(fcgic_end_kind(NULL), FCGIC_END_OTHER);
+    ck_assert_str_eq(fcgic_end_kind_name(FCGIC_END_OK), "ok");
+    ck_assert_str_eq(fcgic_end_kind_name(FCGIC_END_REFUSED), "refused");
+    ck_assert_str_eq(fcgic_end_kind_name((enum fcgic_end_kind)99), "other");
+    ck_assert_uint_eq(fcgic_latency_bucket_le(0), 100000);
+    ck_assert_uint_eq(fcgic_latency_bucket_le(3), 1000000);
+    ck_assert_uint_eq(fcgic_latency_bucket_le(FCGIC_LATENCY_BUCKETS - 1), 50000000000ull);
+    ck_assert_uint_eq(fcgic_latency_bucket_le(FCGIC_LATENCY_BUCKETS), FCGIC_NO_DEADLINE);
+    for (unsigned i = 1; i < FCGIC_LATENCY_BUCKETS; i++)
+        ck_assert_uint_gt(fcgic_latency_bucket_le(i), fcgic_latency_bucket_le(i - 1));
+}
+END_TEST
+
+/* Statistics after real requests: outcomes by kind, reuse, queue waits and
+ * the latency histogram (lower bounds only: sleep_ms makes a request take
+ * at least that long; nothing here depends on how fast the machine is). */
+struct sctx {
+    int ends;
+    enum fcgic_end_kind kind;
+};
+
+static void s_end(void *ud, const struct fcgic_result *res)
+{
+    struct sctx *c = ud;
+    c->ends++;
+    c->kind = fcgic_end_kind(res);
+}
+
+static struct fcgic_pool *stats_pool(struct fcgic_posix *px, const char *target, unsigned max, uint64_t timeout)
+{
+    struct fcgic_transport tr;
+    fcgic_posix_transport(px, &tr);
+    struct fcgic_pool_callbacks cb;
+    memset(&cb, 0, sizeof(cb));
+    cb.version = FCGIC_POOL_CALLBACKS_VERSION;
+    cb.on_end = s_end;
+    struct fcgic_pool_options o;
+    memset(&o, 0, sizeof(o));
+    o.target = target;
+    o.enable_reuse = 1;
+    o.max = max;
+    o.timeout_ns = timeout;
+    struct fcgic_pool *p;
+    ck_assert_int_eq(fcgic_pool_new(&p, &o, &tr, &cb, NULL, NULL), 0);
+    return p;
+}
+
+static struct fcgic_request qs_req(const char *qs)
+{
+    static struct fcgic_param params[3] = {FCGIC_PARAM_LIT("SCRIPT_FILENAME", "/x.php"),
+                                           FCGIC_PARAM_LIT("REQUEST_METHOD", "GET"),
+                                           FCGIC_PARAM_LIT("QUERY_STRING", "")};
+    params[2].value = qs;
+    params[2].value_len = strlen(qs);
+    struct fcgic_request req;
+    memset(&req, 0, sizeof(req));
+    req.params = params;
+    req.nparams = 3;
+    return req;
+}
+
+/* Submit n requests with query qs at once and run until they ended; the
+ * kind the last one ended with. */
+static enum fcgic_end_kind stats_run(struct fcgic_posix *px, struct fcgic_pool *p, const char *qs, int n)
+{
+    struct sctx c[8];
+    memset(c, 0, sizeof(c));
+    struct fcgic_request req = qs_req(qs);
+    for (int i = 0; i < n; i++)
+        ck_assert_int_eq(fcgic_pool_submit(p, &req, &c[i], NULL, fcgic_posix_now()), 0);
+    uint64_t limit = fcgic_posix_now() + 20 * SEC;
+    for (int i = 0; i < n; i++) {
+        while (c[i].ends == 0) {
+            uint64_t now = fcgic_posix_now();
+            ck_assert_uint_lt(now, limit);
+            if (fcgic_pool_deadline(p) <= now)
+                fcgic_pool_tick(p, now);
+            if (c[i].ends == 0)
+                fcgic_posix_run(px, 20000000ull);
+        }
+    }
+    return c[n - 1].kind;
+}
+
+static unsigned bucket_of(uint64_t ns)
+{
+    unsigned i = 0;
+    while (fcgic_latency_bucket_le(i) < ns)
+        i++;
+    return i;
+}
+
+START_TEST(integration_stats)
+{
+    struct harness_app *app;
+    const char *args[] = {"-t", "4", NULL};
+    ck_assert_int_eq(harness_app_start(&app, HARNESS_TCP, "app-echo", args), 0);
+    struct fcgic_posix *px;
+    ck_assert_int_eq(fcgic_posix_new(&px, NULL, NULL), 0);
+    struct fcgic_pool *p = stats_pool(px, app->url, 1, 300000000ull);
+    /* three at once on max=1: one connection, reused twice; two queued */
+    ck_assert_int_eq(stats_run(px, p, "sleep_ms=50", 3), FCGIC_END_OK);
+    ck_assert_int_eq(stats_run(px, p, "sleep_ms=2000", 1), FCGIC_END_TIMEOUT);
+    /* cancelled at once: latency 0 */
+    struct sctx c = {0};
+    struct fcgic_request req = qs_req("");
+    struct fcgic_pool_req *h;
+    uint64_t now = fcgic_posix_now();
+    ck_assert_int_eq(fcgic_pool_submit(p, &req, &c, &h, now), 0);
+    ck_assert_int_eq(fcgic_pool_abort(p, h, now), 0);
+    ck_assert_int_eq(c.kind, FCGIC_END_CANCEL);
+
+    struct fcgic_pool_stats st = {.version = FCGIC_POOL_STATS_VERSION};
+    ck_assert_int_eq(fcgic_pool_get_stats(p, &st), 0);
+    ck_assert_uint_eq(st.version, FCGIC_POOL_STATS_VERSION);
+    ck_assert_uint_eq(st.requests, 5);
+    ck_assert_uint_eq(st.failures, 2);
+    ck_assert_uint_eq(st.ends[FCGIC_END_OK], 3);
+    ck_assert_uint_eq(st.ends[FCGIC_END_TIMEOUT], 1);
+    ck_assert_uint_eq(st.ends[FCGIC_END_CANCEL], 1);
+    ck_assert_uint_eq(st.conns_reused, 3); /* the two queued ones, and the slow one */
+    ck_assert_uint_eq(st.queue_waits, 2);
+    ck_assert_uint_ge(st.queue_wait_ns, (50 + 100) * 1000000ull); /* behind one, behind two */
+    ck_assert_uint_eq(st.queued, 0);
+    ck_assert_uint_ge(st.latency_sum_ns, (50 + 100 + 150 + 300) * 1000000ull);
+    /* cumulative: only the cancelled one below 50 ms, all five at 50 s */
+    ck_assert_uint_eq(st.latency_le[0], 1);
+    ck_assert_uint_eq(st.latency_le[bucket_of(50000000ull) - 1], 1);
+    ck_assert_uint_eq(st.latency_le[FCGIC_LATENCY_BUCKETS - 1], 5);
+    for (unsigned i = 1; i < FCGIC_LATENCY_BUCKETS; i++)
+        ck_assert_uint_ge(st.latency_le[i], st.latency_le[i - 1]);
+    ck_assert_uint_ge(st.bytes_in, 3 * 10);
+    fcgic_pool_free(p);
+
+    /* connect: a port nothing listens on */
+    ck_assert_int_eq(harness_app_kill(app), 0);
+    p = stats_pool(px, app->url, 1, 0);
+    ck_assert_int_eq(stats_run(px, p, "", 1), FCGIC_END_CONNECT);
+    ck_assert_int_eq(fcgic_pool_get_stats(p, &st), 0);
+    ck_assert_uint_eq(st.ends[FCGIC_END_CONNECT], 1);
+    ck_assert_uint_eq(st.requests, 1);
+    /* a version newer than the library knows: refused, nothing written */
+    struct fcgic_pool_stats future = {.version = FCGIC_POOL_STATS_VERSION + 1};
+    ck_assert_int_eq(fcgic_pool_get_stats(p, &future), FCGIC_E_INVAL);
+    ck_assert_uint_eq(future.requests, 0);
+    struct fcgic_pool_stats zero = {0}; /* 0 means version 1 */
+    ck_assert_int_eq(fcgic_pool_get_stats(p, &zero), 0);
+    ck_assert_uint_eq(zero.requests, 1);
+    fcgic_pool_free(p);
+    harness_app_stop(app);
+
+    /* the application refuses (OVERLOADED) or breaks the protocol */
+    ck_assert_int_eq(harness_app_start(&app, HARNESS_TCP, "app-hostile", NULL), 0);
+    p = stats_pool(px, app->url, 4, 0);
+    ck_assert_int_eq(stats_run(px, p, "do=end=0,2", 1), FCGIC_END_REFUSED);
+    ck_assert_int_eq(stats_run(px, p, "do=out=Status:%20200\\r\\n\\r\\nx;close", 1), FCGIC_END_PROTOCOL);
+    ck_assert_int_eq(stats_run(px, p, "", 1), FCGIC_END_OK);
+    ck_assert_int_eq(fcgic_pool_get_stats(p, &st), 0);
+    ck_assert_uint_eq(st.ends[FCGIC_END_REFUSED], 1);
+    ck_assert_uint_eq(st.ends[FCGIC_END_PROTOCOL], 1);
+    ck_assert_uint_eq(st.ends[FCGIC_END_OK], 1);
+    ck_assert_uint_eq(st.requests, 3);
+    ck_assert_uint_eq(st.failures, 1); /* OVERLOADED is an answer, not an error */
     fcgic_pool_free(p);
     fcgic_posix_free(px);
     harness_app_stop(app);
@@ -2259,6 +2461,7 @@ static Suite *pool_suite(void)
     tcase_add_test(tc, failalloc_pool);
     tcase_add_test(tc, handle_valid_during_on_end);
     tcase_add_test(tc, request_ends_inside_submit);
+    tcase_add_test(tc, end_kinds_and_buckets);
     suite_add_tcase(s, tc);
     tc = tcase_create("cancel");
     tcase_add_test(tc, abort_running_ends_now);
@@ -2288,6 +2491,7 @@ static Suite *pool_suite(void)
     tcase_add_test(tc, integration_cold_burst_mpx);
     tcase_add_test(tc, integration_hostile_retry_policy);
     tcase_add_test(tc, integration_hostile_soak);
+    tcase_add_test(tc, integration_stats);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1427,7 +1427,7 @@ static int att_pool_done(void *ud)
 static int att_bal_done(void *ud)
 {
     struct att *a = ud;
-    struct fcgic_member_stats st;
+    struct fcgic_member_stats st = {.version = FCGIC_MEMBER_STATS_VERSION};
     return a->ends == 2 && fcgic_balancer_member_stats(a->b, 1, &st) == 0 && st.hc_checks >= 2;
 }
 

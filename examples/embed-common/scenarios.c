@@ -353,7 +353,7 @@ static int mode_concurrent(struct emb_run *run)
             fprintf(stderr, "request %u: %s, status %d, QUERY_STRING=%s\n", i, fcgic_strerror_name(reqs[i].res.error),
                     reqs[i].status, got);
     }
-    struct fcgic_pool_stats st;
+    struct fcgic_pool_stats st = {.version = FCGIC_POOL_STATS_VERSION};
     fcgic_pool_get_stats(run->pool, &st);
     printf("concurrent n=%u ok=%u failed=%u conns_created=%" PRIu64 " reused=%" PRIu64 " elapsed_us=%" PRIu64 "\n", n,
            ok, n - ok, st.conns_created, st.conns_reused, elapsed / 1000);
@@ -377,7 +377,7 @@ struct cancel_state {
 
 static unsigned pool_conns(const struct emb_run *run)
 {
-    struct fcgic_pool_stats st;
+    struct fcgic_pool_stats st = {.version = FCGIC_POOL_STATS_VERSION};
     fcgic_pool_get_stats(run->pool, &st);
     return st.conns_open;
 }

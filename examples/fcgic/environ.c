@@ -672,7 +672,7 @@ int req_env_build(struct req_env *re, const struct cli *cli)
                     (re->snap[i].value = dupn(v.ptr ? v.ptr : "", v.len)) == NULL)
                     return EXIT_LOCAL;
             }
-            struct fcgic_expr_vars xv = {re, x_lookup, x_file_test};
+            struct fcgic_expr_vars xv = {.version = FCGIC_EXPR_VARS_VERSION, .ud = re, .lookup = x_lookup, .file_test = x_file_test};
             struct fcgic_expr_env xe;
             fcgic_env_expr_env(re->env, &xe);
             fcgic_expr_ctx_reset(re->ctx, &xv, &xe);

@@ -232,7 +232,8 @@ enum gw_handler_kind {
     GW_HANDLER_UNSET = 0, /**< no SetHandler in this scope */
     GW_HANDLER_NONE,      /**< `SetHandler None`: cancels an earlier one */
     GW_HANDLER_PROXY,     /**< "proxy:...": `mapping` */
-    GW_HANDLER_STATUS     /**< server-status */
+    GW_HANDLER_STATUS,    /**< server-status */
+    GW_HANDLER_METRICS    /**< metrics (Prometheus) */
 };
 
 /** Bits of gw_dir_conf.set: which per-directory values the scope sets. */
@@ -241,6 +242,59 @@ enum gw_handler_kind {
 #define GW_DC_PATHINFO 0x04u
 #define GW_DC_DIRECTORY_INDEX 0x08u
 #define GW_DC_LIMIT_BODY 0x10u
+#define GW_DC_REQUIRE 0x20u
+#define GW_DC_ERROR_OVERRIDE 0x40u
+
+/** What a `Require` line or container tests. */
+enum gw_authz_kind {
+    GW_AUTHZ_ALL_GRANTED = 0, /**< Require all granted */
+    GW_AUTHZ_ALL_DENIED,      /**< Require all denied */
+    GW_AUTHZ_EXPR,            /**< Require ip ... (compiled to `-R` tests), Require expr "..." */
+    GW_AUTHZ_ANY,             /**< <RequireAny>, and the lines of one scope */
+    GW_AUTHZ_ALL,             /**< <RequireAll> */
+    GW_AUTHZ_NONE             /**< <RequireNone> */
+};
+
+/** A Require line (`negate`: Require not ...) or a container of them. */
+struct gw_require {
+    enum gw_authz_kind kind;
+    int negate;
+    /** GW_AUTHZ_EXPR: true when the line matches (ip lines become
+     *  `-R 'net' || -R 'net'`). */
+    const struct fcgic_expr *expr;
+    const struct gw_require *const *children; /**< containers */
+    size_t n_children;
+    struct gw_origin at;
+};
+
+/** Header / RequestHeader actions (mod_headers). */
+enum gw_header_action {
+    GW_HDR_SET = 0, GW_HDR_APPEND, GW_HDR_ADD, GW_HDR_MERGE, GW_HDR_UNSET, GW_HDR_EDIT, GW_HDR_EDIT_ALL,
+    GW_HDR_SETIFEMPTY
+};
+
+/** One Header or RequestHeader line. */
+struct gw_header_op {
+    enum gw_header_action action;
+    int always;              /**< Header always (also on errors the gateway answers) */
+    const char *name;
+    const char *value;       /**< literal value (`%%` already turned into `%`), or NULL */
+    size_t value_len;
+    const struct gw_regex *re; /**< EDIT, EDIT_ALL: the pattern */
+    const char *replacement;   /**< EDIT, EDIT_ALL: with $0..$9 */
+    struct gw_origin at;
+};
+
+/** ErrorDocument code text|/local|URL. */
+struct gw_error_doc {
+    int status;
+    enum { GW_ERRDOC_TEXT = 0, GW_ERRDOC_FILE, GW_ERRDOC_REDIRECT } kind;
+    const char *text;    /**< TEXT: the message; FILE: the file's bytes (read at load); REDIRECT: the URL */
+    size_t len;
+    const char *content_type; /**< FILE: from the extension, or NULL */
+    const char *path;    /**< FILE: as written */
+    struct gw_origin at;
+};
 
 /**
  * Per-directory values of one scope (the server, or one section), for the
@@ -281,6 +335,30 @@ struct gw_dir_conf {
     const struct fcgic_setenvif *fcgi_setenvif;
     enum gw_handler_kind handler;
     const struct gw_mapping *handler_mapping; /**< GW_HANDLER_PROXY: the mapping */
+    /** Require lines of this scope (an ANY node), when GW_DC_REQUIRE; a
+     *  later scope's replaces it (AuthMerging Off). */
+    const struct gw_require *require;
+    /** ProxyErrorOverride (GW_DC_ERROR_OVERRIDE): on, and the statuses it
+     *  is limited to (none: every 4xx and 5xx). */
+    int error_override;
+    const int *override_codes;
+    size_t n_override_codes;
+    /** ErrorDocument lines of this scope. */
+    const struct gw_error_doc *error_docs;
+    size_t n_error_docs;
+    /** Header lines (response) and RequestHeader lines, in file order. */
+    const struct gw_header_op *headers;
+    size_t n_headers;
+    const struct gw_header_op *req_headers;
+    size_t n_req_headers;
+    /** RequestHeader ... early (server level only): applied to the request
+     *  before anything reads its headers (SetEnvIf, <If>, Require). */
+    const struct gw_header_op *early_headers;
+    size_t n_early_headers;
+    /** <If> chains written directly in this scope, in order (each a
+     *  GW_SEC_IF section whose `next` is its <ElseIf>/<Else>). */
+    const struct gw_section *const *ifs;
+    size_t n_ifs;
 };
 
 /** Section kinds. */
@@ -288,7 +366,10 @@ enum gw_section_kind {
     GW_SEC_LOCATION = 0,   /**< <Location path> */
     GW_SEC_LOCATION_MATCH, /**< <LocationMatch regex>, <Location ~ regex> */
     GW_SEC_FILES,          /**< <Files wildcard> */
-    GW_SEC_FILES_MATCH     /**< <FilesMatch regex>, <Files ~ regex> */
+    GW_SEC_FILES_MATCH,    /**< <FilesMatch regex>, <Files ~ regex> */
+    GW_SEC_DIRECTORY,      /**< <Directory path> (a wildcard path is a regex) */
+    GW_SEC_DIRECTORY_MATCH, /**< <DirectoryMatch regex>, <Directory ~ regex> */
+    GW_SEC_IF              /**< <If expr>, <ElseIf expr>, <Else> */
 };
 
 /** A compiled regex of a section (PCRE2; opaque). */
@@ -304,7 +385,19 @@ struct gw_regex;
  */
 int gw_regex_match(const struct gw_regex *re, const char *subject, size_t len);
 
-/** A <Location>, <LocationMatch>, <Files> or <FilesMatch> section. */
+/**
+ * Match a regex from `start` and report the captures.
+ * @param ovec receives start/end offsets, pairs for $0, $1, ...; an unset
+ *        group gives (size_t)-1.
+ * @param novec room in ovec (twice the groups wanted).
+ * @return the number of pairs filled (>= 1) on a match, 0 no match, or a
+ *         negative FCGIC_E_* as gw_regex_match().
+ */
+int gw_regex_exec(const struct gw_regex *re, const char *subject, size_t len, size_t start, size_t *ovec,
+                  size_t novec);
+
+/** A <Location>, <LocationMatch>, <Files>, <FilesMatch>, <Directory>,
+ *  <DirectoryMatch> or <If> section. */
 struct gw_section {
     enum gw_section_kind kind;
     /** The argument as written: a path, wildcard or regex. */
@@ -320,6 +413,17 @@ struct gw_section {
     /** ProxyPass / ProxyPassMatch written inside the section, in order. */
     const struct gw_mapping *const *mappings;
     size_t n_mappings;
+    /** GW_SEC_IF: the condition (NULL for <Else>), and the <ElseIf> or
+     *  <Else> that follows it, or NULL. */
+    const struct fcgic_expr *cond;
+    const struct gw_section *next;
+    /** GW_SEC_DIRECTORY without wildcard: the path without trailing '/'
+     *  and its number of '/' (the sort key). */
+    unsigned depth;
+    /** <Files>/<FilesMatch> written inside a <Directory> or
+     *  <DirectoryMatch>: that section (the Files section applies only where
+     *  it does); NULL at server level. */
+    const struct gw_section *parent;
     struct gw_origin at;
 };
 
@@ -363,6 +467,7 @@ struct gw_log_format {
 struct gw_logs {
     enum gw_log_kind error_log_kind;
     const char *error_log;             /**< path, facility ("" for default), or NULL (stderr) */
+    int syslog_facility;               /**< GW_LOG_SYSLOG: the LOG_* facility (default LOG_LOCAL7, as Apache) */
     enum gw_log_level level;           /**< LogLevel, default warn */
     const struct gw_module_level *module_levels;
     size_t n_module_levels;
@@ -402,6 +507,10 @@ struct gw_server {
     /** <Files> and <FilesMatch> in file order. */
     const struct gw_section *const *files;
     size_t n_files;
+    /** <Directory> sections, shortest path first (file order among equals),
+     *  then <DirectoryMatch> and wildcard ones in file order: Apache's order. */
+    const struct gw_section *const *directories;
+    size_t n_directories;
     const struct gw_worker *const *workers;
     size_t n_workers;
     const struct gw_balancer *const *balancers;

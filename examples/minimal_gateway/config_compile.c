@@ -115,6 +115,19 @@ static void finish_dir(struct gw_dir_build *d)
     c->n_directory_index = d->dindex.n;
     c->setenvif = d->setenvif;
     c->fcgi_setenvif = d->fcgi_setenvif;
+    gw_authz_finish(d);
+    c->error_docs = d->error_docs.items;
+    c->n_error_docs = d->error_docs.n;
+    c->headers = d->headers.items;
+    c->n_headers = d->headers.n;
+    c->req_headers = d->req_headers.items;
+    c->n_req_headers = d->req_headers.n;
+    c->early_headers = d->early_headers.items;
+    c->n_early_headers = d->early_headers.n;
+    c->override_codes = d->codes.items;
+    c->n_override_codes = d->codes.n;
+    c->ifs = d->ifs.items;
+    c->n_ifs = d->ifs.n;
 }
 
 static void finish_sections(struct gw_parser *p)
@@ -192,7 +205,10 @@ int gw_compile(struct gw_parser *p)
         s->threads = n > 0 && n <= 1024 ? (unsigned)n : 1u;
     }
     finish_sections(p);
+    gw_proxy_inherit_unix_params(p);
     int rc = finish_balancers(p);
+    if (rc == 0)
+        rc = gw_directories_finish(p);
     if (rc == 0)
         rc = compile_mappings(p, &p->proxy_maps);
     if (rc == 0)
@@ -208,6 +224,8 @@ int gw_compile(struct gw_parser *p)
     s->n_locations = p->locations.n;
     s->files = p->files.items;
     s->n_files = p->files.n;
+    s->directories = p->directories.items;
+    s->n_directories = p->directories.n;
     s->workers = p->workers.items;
     s->n_workers = p->workers.n;
     s->balancers = p->balancers.items;

@@ -121,9 +121,12 @@ int gw_lex_split(struct gw_parser *p, char *s, char **argv, int max, const struc
 enum gw_ctx_kind {
     GW_CTX_SERVER = 0x1,
     GW_CTX_SECTION = 0x2, /* Location, LocationMatch, Files, FilesMatch */
-    GW_CTX_PROXY = 0x4    /* <Proxy fcgi://...> or <Proxy balancer://...> */
+    GW_CTX_PROXY = 0x4,   /* <Proxy fcgi://...> or <Proxy balancer://...> */
+    GW_CTX_DIRECTORY = 0x8, /* Directory, DirectoryMatch */
+    GW_CTX_IF = 0x10,     /* If, ElseIf, Else */
+    GW_CTX_AUTHZ = 0x20   /* RequireAll, RequireAny, RequireNone */
 };
-#define GW_CTX_DIR (GW_CTX_SERVER | GW_CTX_SECTION)
+#define GW_CTX_DIR (GW_CTX_SERVER | GW_CTX_SECTION | GW_CTX_DIRECTORY | GW_CTX_IF)
 
 /* Per-scope values being built (becomes a struct gw_dir_conf). */
 struct gw_dir_build {
@@ -132,6 +135,19 @@ struct gw_dir_build {
     struct gw_vec dindex;  /* const char * */
     struct fcgic_setenvif *setenvif, *fcgi_setenvif;
     struct gw_vec mappings; /* struct gw_mapping * (sections only) */
+    struct gw_require_build *authz; /* this scope's Require lines, or NULL */
+    struct gw_vec error_docs;  /* struct gw_error_doc */
+    struct gw_vec headers;     /* struct gw_header_op */
+    struct gw_vec req_headers; /* struct gw_header_op */
+    struct gw_vec early_headers; /* struct gw_header_op: RequestHeader ... early */
+    struct gw_vec codes;       /* int: ProxyErrorOverride codes */
+    struct gw_vec ifs;         /* struct gw_section * */
+};
+
+/* A Require container while it is read. */
+struct gw_require_build {
+    struct gw_require r; /* first: the public part */
+    struct gw_vec children; /* struct gw_require * */
 };
 
 /* An open section in the current file. */
@@ -144,6 +160,7 @@ struct gw_frame {
     struct gw_dir_build *dir;
     struct gw_worker *worker;
     struct gw_balancer *balancer;
+    struct gw_require_build *authz; /* <RequireAll|Any|None> */
 };
 
 #define GW_MAX_FRAMES 64
@@ -168,6 +185,10 @@ struct gw_parser {
     struct gw_vec handler_maps;  /* struct gw_mapping_build * */
     struct gw_vec locations;     /* struct gw_section * */
     struct gw_vec files;         /* struct gw_section * */
+    struct gw_vec directories;   /* struct gw_section * */
+    /* The <If>/<ElseIf> just closed, while the next line may continue its
+     * chain; NULL otherwise. */
+    struct gw_section *last_if;
     struct gw_vec sections_dir;  /* struct gw_dir_build * for every section */
     struct gw_vec workers;       /* struct gw_worker * */
     struct gw_vec balancers;     /* struct gw_balancer_build * */
@@ -264,6 +285,12 @@ int gw_dir_balancer_member(struct gw_parser *p, const struct gw_cmd *cmd);
 int gw_dir_proxy_set(struct gw_parser *p, const struct gw_cmd *cmd);
 /* <Proxy url>: find or create the worker or balancer the section is about. */
 int gw_proxy_section(struct gw_parser *p, const struct gw_origin *at, const char *url, struct gw_frame *f);
+/* The key=value parameters on a <Proxy url ...> line, for the section's
+ * balancer or worker. */
+int gw_proxy_section_params(struct gw_parser *p, const struct gw_origin *at, struct gw_frame *f, char **argv, int argc);
+/* After the last line: unix-socket workers take the parameters of their
+ * fcgi://host worker (see config_proxy.c). */
+void gw_proxy_inherit_unix_params(struct gw_parser *p);
 
 int gw_dir_error_log(struct gw_parser *p, const struct gw_cmd *cmd);
 int gw_dir_custom_log(struct gw_parser *p, const struct gw_cmd *cmd);
@@ -271,6 +298,28 @@ int gw_dir_log_format(struct gw_parser *p, const struct gw_cmd *cmd);
 int gw_dir_log_level(struct gw_parser *p, const struct gw_cmd *cmd);
 /* "common" and "combined". */
 int gw_log_predefine(struct gw_parser *p);
+
+/* Directory, DirectoryMatch, If/ElseIf/Else, Options, AllowOverride (config_dir.c). */
+int gw_open_directory(struct gw_parser *p, struct gw_frame *f, bool match, int argc, char **argv);
+int gw_open_if(struct gw_parser *p, struct gw_frame *f, int argc, char **argv);
+int gw_dir_options(struct gw_parser *p, const struct gw_cmd *cmd);
+int gw_dir_allow_override(struct gw_parser *p, const struct gw_cmd *cmd);
+/* Sort <Directory> sections into Apache's order; read ErrorDocument files. */
+int gw_directories_finish(struct gw_parser *p);
+/* The <Files>/<FilesMatch> section around the current point, or NULL. */
+const struct gw_section *gw_enclosing_files(struct gw_parser *p);
+
+/* Require and its containers (config_require.c). */
+int gw_dir_require(struct gw_parser *p, const struct gw_cmd *cmd);
+int gw_open_authz(struct gw_parser *p, struct gw_frame *f, enum gw_authz_kind kind, int argc);
+int gw_close_authz(struct gw_parser *p, struct gw_frame *f);
+void gw_authz_finish(struct gw_dir_build *d);
+
+/* Header, RequestHeader, ErrorDocument, ProxyErrorOverride (config_header.c). */
+int gw_dir_header(struct gw_parser *p, const struct gw_cmd *cmd);
+int gw_dir_error_document(struct gw_parser *p, const struct gw_cmd *cmd);
+int gw_dir_error_override(struct gw_parser *p, const struct gw_cmd *cmd);
+int gw_error_docs_load(struct gw_parser *p);
 
 /* Compile step (config_compile.c): defaults, env maps, final arrays. */
 int gw_compile(struct gw_parser *p);

@@ -1,5 +1,6 @@
 /* Log directives: ErrorLog, LogLevel, LogFormat and CustomLog. */
 #include <string.h>
+#include <syslog.h>
 
 #include "config_int.h"
 
@@ -73,6 +74,29 @@ int gw_dir_custom_log(struct gw_parser *p, const struct gw_cmd *cmd)
     return 0;
 }
 
+/* syslog(3) facilities by name, as Apache's ErrorLog syslog:facility. */
+static int syslog_facility(const char *name, int *out)
+{
+    static const struct {
+        const char *name;
+        int value;
+    } t[] = {{"auth", LOG_AUTH},     {"authpriv", LOG_AUTHPRIV}, {"cron", LOG_CRON},     {"daemon", LOG_DAEMON},
+             {"ftp", LOG_FTP},       {"kern", LOG_KERN},         {"lpr", LOG_LPR},       {"mail", LOG_MAIL},
+             {"news", LOG_NEWS},     {"syslog", LOG_SYSLOG},     {"user", LOG_USER},     {"uucp", LOG_UUCP},
+             {"local0", LOG_LOCAL0}, {"local1", LOG_LOCAL1},     {"local2", LOG_LOCAL2}, {"local3", LOG_LOCAL3},
+             {"local4", LOG_LOCAL4}, {"local5", LOG_LOCAL5},     {"local6", LOG_LOCAL6}, {"local7", LOG_LOCAL7}};
+    if (name[0] == '\0') {
+        *out = LOG_LOCAL7;
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+        if (gw_streq_ci(name, t[i].name)) {
+            *out = t[i].value;
+            return 0;
+        }
+    return -1;
+}
+
 int gw_dir_error_log(struct gw_parser *p, const struct gw_cmd *cmd)
 {
     struct gw_logs *l = &p->cfg->server.logs;
@@ -83,6 +107,11 @@ int gw_dir_error_log(struct gw_parser *p, const struct gw_cmd *cmd)
     if (gw_streq_ci(a, "syslog") || gw_prefix_ci(a, "syslog:")) {
         l->error_log_kind = GW_LOG_SYSLOG;
         a = a[6] == ':' ? a + 7 : "";
+        if (syslog_facility(a, &l->syslog_facility) != 0)
+            return gw_fail(p, &cmd->at, FCGIC_E_INVAL,
+                           "ErrorLog syslog:%s: unknown facility (auth, authpriv, cron, daemon, ftp, kern, lpr, mail, "
+                           "news, syslog, user, uucp, local0 .. local7)",
+                           a);
     } else if (strcmp(a, "/dev/stderr") == 0) {
         l->error_log_kind = GW_LOG_STDERR;
     } else {

@@ -100,6 +100,8 @@ static int open_dir_section(struct gw_parser *p, struct gw_frame *f, enum gw_sec
         return gw_fail(p, at, FCGIC_E_INVAL, "<%s> takes one argument (or ~ and a regex)", f->name);
     if (tilde)
         kind = kind == GW_SEC_LOCATION ? GW_SEC_LOCATION_MATCH : kind == GW_SEC_FILES ? GW_SEC_FILES_MATCH : kind;
+    struct gw_frame *outer = gw_scope(p); /* a <Directory> around a <Files>, or NULL */
+    s->parent = outer != NULL ? outer->section : NULL;
     const char *arg = argv[argc - 1];
     s->kind = kind;
     s->at = *at;
@@ -141,7 +143,8 @@ static int open_if_module(struct gw_parser *p, struct gw_frame *f, int argc, cha
 }
 
 static const char *const section_names[] = {"Location", "LocationMatch", "Files", "FilesMatch", "Proxy",
-                                            "IfModule"};
+                                            "IfModule", "Directory", "DirectoryMatch", "If", "ElseIf", "Else",
+                                            "RequireAll", "RequireAny", "RequireNone"};
 
 static int section_args(struct gw_parser *p, char *rest, const struct gw_origin *at, const char *name,
                         char **argv, int *argc)
@@ -162,6 +165,24 @@ static int section_args(struct gw_parser *p, char *rest, const struct gw_origin 
     return 0;
 }
 
+/* Arguments of a section that may have none (<Else>, <RequireAll>). */
+static int section_args_optional(struct gw_parser *p, char *rest, const struct gw_origin *at, const char *name,
+                                 char **argv, int *argc)
+{
+    char *gt = strrchr(rest, '>');
+    if (gt == NULL)
+        return gw_fail(p, at, FCGIC_E_INVAL, "<%s> directive missing closing '>'", name);
+    for (const char *t = gt + 1; *t; t++)
+        if (!gw_isspace((unsigned char)*t))
+            return gw_fail(p, at, FCGIC_E_INVAL, "text after the closing '>' of <%s>", name);
+    *gt = '\0';
+    int n = gw_lex_split(p, rest, argv, GW_MAX_ARGS, at);
+    if (n < 0)
+        return n;
+    *argc = n;
+    return 0;
+}
+
 static int refuse(struct gw_parser *p, const struct gw_origin *at, const char *shown, const char *key)
 {
     const char *hint = gw_refused_hint(key);
@@ -173,13 +194,38 @@ static int refuse(struct gw_parser *p, const struct gw_origin *at, const char *s
                    shown);
 }
 
-/* Which context a section may open in. */
+/* Which context a section may open in: every section at server level;
+ * <If> in any per-directory scope; Require containers where Require may be. */
 static int section_allowed(struct gw_parser *p, const struct gw_origin *at, const char *name)
 {
     struct gw_frame *scope = gw_scope(p);
+    bool authz = gw_prefix_ci(name, "Require");
+    if (authz && scope == NULL) /* as Require: a per-directory section is needed */
+        return gw_fail(p, at, FCGIC_E_INVAL, "<%s> not allowed here: only inside a section", name);
     if (strcmp(name, "IfModule") == 0 || scope == NULL)
         return 0;
+    unsigned here = (unsigned)scope->ctx;
+    bool is_if = strcmp(name, "If") == 0 || strcmp(name, "ElseIf") == 0 || strcmp(name, "Else") == 0;
+    if (is_if && (here & (GW_CTX_SECTION | GW_CTX_DIRECTORY | GW_CTX_IF)))
+        return 0;
+    if ((strcmp(name, "Files") == 0 || strcmp(name, "FilesMatch") == 0) && here == GW_CTX_DIRECTORY)
+        return 0; /* as Apache: <Files> inside <Directory> */
+    if (authz && (here & (GW_CTX_DIR | GW_CTX_AUTHZ)))
+        return 0;
     return gw_fail(p, at, FCGIC_E_INVAL, "<%s cannot occur within <%s> section", name, scope->name);
+}
+
+/* Sections that are not Location, Files or Proxy. */
+static int open_other(struct gw_parser *p, struct gw_frame *f, const char *canon, int argc, char **argv)
+{
+    if (strcmp(canon, "Directory") == 0 || strcmp(canon, "DirectoryMatch") == 0)
+        return gw_open_directory(p, f, strcmp(canon, "DirectoryMatch") == 0, argc, argv);
+    if (strcmp(canon, "If") == 0 || strcmp(canon, "ElseIf") == 0 || strcmp(canon, "Else") == 0)
+        return gw_open_if(p, f, argc, argv);
+    enum gw_authz_kind k = strcmp(canon, "RequireAll") == 0   ? GW_AUTHZ_ALL
+                           : strcmp(canon, "RequireNone") == 0 ? GW_AUTHZ_NONE
+                                                               : GW_AUTHZ_ANY;
+    return gw_open_authz(p, f, k, argc);
 }
 
 static int open_section(struct gw_parser *p, char *text, const struct gw_origin *at)
@@ -218,7 +264,9 @@ static int open_section(struct gw_parser *p, char *text, const struct gw_origin 
         p->nframes++;
         return 0;
     }
-    int rc = section_args(p, name + n, at, canon, argv, &argc);
+    bool bare = strcmp(canon, "Else") == 0 || gw_prefix_ci(canon, "Require");
+    int rc = bare ? section_args_optional(p, name + n, at, canon, argv, &argc)
+                  : section_args(p, name + n, at, canon, argv, &argc);
     if (rc == 0)
         rc = section_allowed(p, at, canon);
     if (rc != 0)
@@ -227,18 +275,20 @@ static int open_section(struct gw_parser *p, char *text, const struct gw_origin 
     if (strcmp(canon, "IfModule") == 0)
         return open_if_module(p, f, argc, argv);
     if (strcmp(canon, "Proxy") == 0) {
-        if (argc != 1)
+        if (argc < 1)
             return gw_fail(p, at, FCGIC_E_INVAL, "<Proxy> takes one argument, Container for directives "
                                                  "affecting resources located in the proxied location");
         f->ctx = GW_CTX_PROXY;
-        return gw_proxy_section(p, at, argv[0], f);
+        rc = gw_proxy_section(p, at, argv[0], f);
+        /* <Proxy url key=value ...>: parameters as ProxySet's */
+        return rc == 0 && argc > 1 ? gw_proxy_section_params(p, at, f, argv + 1, argc - 1) : rc;
     }
     static const enum gw_section_kind kinds[] = {GW_SEC_LOCATION, GW_SEC_LOCATION_MATCH, GW_SEC_FILES,
                                                  GW_SEC_FILES_MATCH};
     for (size_t i = 0; i < 4; i++)
         if (strcmp(canon, section_names[i]) == 0)
             return open_dir_section(p, f, kinds[i], argc, argv);
-    return gw_fail(p, at, FCGIC_E_INTERNAL, "internal error");
+    return open_other(p, f, canon, argc, argv);
 }
 
 static int close_section(struct gw_parser *p, char *text, const struct gw_origin *at)
@@ -256,6 +306,10 @@ static int close_section(struct gw_parser *p, char *text, const struct gw_origin
         return gw_fail(p, at, FCGIC_E_INVAL, "Expected </%s> but saw </%s> (<%s> opened at %s:%u)", f->name,
                        name, f->name, f->at.file, f->at.line);
     p->nframes--;
+    if (f->authz != NULL)
+        return gw_close_authz(p, f);
+    if (f->section != NULL && f->section->kind == GW_SEC_IF && f->section->cond != NULL)
+        p->last_if = f->section; /* an <ElseIf> or <Else> may follow */
     return 0;
 }
 
@@ -432,6 +486,10 @@ static int check_count(struct gw_parser *p, const struct gw_cmd *cmd)
     if (d->min_args == d->max_args)
         return gw_fail(p, &cmd->at, FCGIC_E_INVAL, "%s takes %s argument%s, %s", d->name,
                        count_words(d->min_args), d->min_args == 1 ? "" : "s", d->usage);
+    /* Apache's words for TAKE23 and TAKE123 (TAKE12 says "1-2") */
+    if (d->max_args == 3 && d->min_args >= 1)
+        return gw_fail(p, &cmd->at, FCGIC_E_INVAL, "%s takes %s arguments, %s", d->name,
+                       d->min_args == 2 ? "two or three" : "one, two or three", d->usage);
     return gw_fail(p, &cmd->at, FCGIC_E_INVAL, "%s takes %d-%d arguments, %s", d->name, d->min_args,
                    d->max_args, d->usage);
 }
@@ -475,6 +533,8 @@ int gw_parse_lexer(struct gw_parser *p, struct gw_lexer *lx)
     int rc;
     while ((rc = gw_lex_next(p, lx, &ln)) > 0) {
         struct gw_origin at = {lx->name, ln.line};
+        if (!gw_prefix_ci(ln.text, "<ElseIf") && !gw_prefix_ci(ln.text, "<Else>") && !gw_prefix_ci(ln.text, "<Else "))
+            p->last_if = NULL; /* anything else ends an <If> chain */
         if (ln.text[0] == '<' && ln.text[1] == '/')
             rc = p->nframes == base && base > 0
                      ? gw_fail(p, &at, FCGIC_E_INVAL, "%s: <%s> was opened in %s:%u, not in this file", ln.text,

@@ -448,21 +448,22 @@ int gw_dir_set_handler(struct gw_parser *p, const struct gw_cmd *cmd)
         d->conf->handler_mapping = NULL;
         return 0;
     }
-    if (gw_streq_ci(h, "server-status")) {
-        d->conf->handler = GW_HANDLER_STATUS;
+    if (gw_streq_ci(h, "server-status") || gw_streq_ci(h, "metrics")) {
+        d->conf->handler = gw_streq_ci(h, "metrics") ? GW_HANDLER_METRICS : GW_HANDLER_STATUS;
         d->conf->handler_mapping = NULL;
         return 0;
     }
     if (!gw_prefix_ci(h, "proxy:"))
         return gw_fail(p, &cmd->at, FCGIC_E_NOTSUP,
-                       "SetHandler %s is not supported: the gateway handles \"proxy:...\", server-status and None",
+                       "SetHandler %s is not supported: the gateway handles \"proxy:...\", server-status, metrics "
+                       "and None",
                        h);
-    struct gw_frame *f = gw_scope(p);
+    const struct gw_section *files = gw_enclosing_files(p);
     const char *match = NULL;
-    if (f != NULL && (f->section->kind == GW_SEC_FILES || f->section->kind == GW_SEC_FILES_MATCH))
-        match = f->section->kind == GW_SEC_FILES ? gw_wildcard_to_regex(p->cfg, f->section->arg) : f->section->arg;
+    if (files != NULL)
+        match = files->kind == GW_SEC_FILES ? gw_wildcard_to_regex(p->cfg, files->arg) : files->arg;
     struct gw_mapping_build *mb = mapping_new(p, cmd, GW_MAP_HANDLER, match);
-    if (mb == NULL || (f != NULL && f->section->kind == GW_SEC_FILES && match == NULL))
+    if (mb == NULL || (files != NULL && match == NULL))
         return nomem(p, &cmd->at);
     int rc = mapping_backend(p, cmd, mb, h + strlen("proxy:"), cmd->argc);
     if (rc != 0)
@@ -498,6 +499,35 @@ int gw_proxy_section(struct gw_parser *p, const struct gw_origin *at, const char
     }
     f->worker = worker_get(p, at, u.address);
     return f->worker ? 0 : nomem(p, at);
+}
+
+int gw_proxy_section_params(struct gw_parser *p, const struct gw_origin *at, struct gw_frame *f, char **argv, int argc)
+{
+    static const struct gw_directive proxy = {"<Proxy>", GW_CTX_SERVER, 1, -1, "", NULL};
+    struct gw_cmd cmd = {&proxy, "<Proxy>", argv, argc, *at};
+    if (f->balancer != NULL)
+        return apply_params(p, &cmd, 0, NULL, f->balancer);
+    struct param_target t = {&f->worker->params, NULL, f->worker->address};
+    return apply_params(p, &cmd, 0, &t, NULL);
+}
+
+/* A unix-socket worker ("unix:/s.sock|fcgi://host") without parameters of
+ * its own takes those of the worker "fcgi://host" a <Proxy> or ProxySet
+ * gave them, as Apache's <Proxy "fcgi://localhost/" enablereuse=on> serves
+ * SetHandler "proxy:unix:/s.sock|fcgi://localhost/". */
+void gw_proxy_inherit_unix_params(struct gw_parser *p)
+{
+    struct gw_worker **w = p->workers.items;
+    for (size_t i = 0; i < p->workers.n; i++) {
+        const char *bar = strchr(w[i]->address, '|');
+        if (!gw_prefix_ci(w[i]->address, "unix:") || bar == NULL || w[i]->params.set != 0)
+            continue;
+        for (size_t k = 0; k < p->workers.n; k++)
+            if (strcmp(w[k]->address, bar + 1) == 0) {
+                w[i]->params = w[k]->params;
+                break;
+            }
+    }
 }
 
 static int add_member(struct gw_parser *p, const struct gw_cmd *cmd, struct gw_balancer_build *b, const char *url,

@@ -115,3 +115,34 @@ char *gw_wildcard_to_regex(struct gw_config *c, const char *w)
     *d = '\0';
     return out;
 }
+
+int gw_regex_exec(const struct gw_regex *re, const char *subject, size_t len, size_t start, size_t *ovec,
+                  size_t novec)
+{
+    pcre2_match_data *md = pcre2_match_data_create(10, NULL);
+    pcre2_match_context *mc = pcre2_match_context_create(NULL);
+    int rc = FCGIC_E_NOMEM;
+    if (md != NULL && mc != NULL) {
+        pcre2_set_match_limit(mc, GW_MATCH_LIMIT);
+        pcre2_set_depth_limit(mc, GW_DEPTH_LIMIT);
+        pcre2_set_heap_limit(mc, GW_HEAP_LIMIT_KIB);
+        int m = pcre2_match(re->code, (PCRE2_SPTR)subject, len, start, 0, md, mc);
+        if (m >= 0) { /* 0: more groups than the 10 kept */
+            PCRE2_SIZE *o = pcre2_get_ovector_pointer(md);
+            size_t got = m == 0 ? 10 : (size_t)m;
+            size_t pairs = got < novec / 2 ? got : novec / 2;
+            for (size_t i = 0; i < pairs * 2; i++)
+                ovec[i] = o[i] == PCRE2_UNSET ? (size_t)-1 : o[i];
+            rc = (int)pairs;
+        } else if (m == PCRE2_ERROR_NOMATCH) {
+            rc = 0;
+        } else if (m == PCRE2_ERROR_MATCHLIMIT || m == PCRE2_ERROR_DEPTHLIMIT || m == PCRE2_ERROR_HEAPLIMIT) {
+            rc = FCGIC_E_EXPR_MATCH_LIMIT;
+        } else {
+            rc = FCGIC_E_EXPR_EVAL;
+        }
+    }
+    pcre2_match_context_free(mc);
+    pcre2_match_data_free(md);
+    return rc;
+}

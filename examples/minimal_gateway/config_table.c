@@ -8,9 +8,9 @@
 
 static const struct gw_directive directives[] = {
     /* Files */
-    {"Include", GW_CTX_SERVER | GW_CTX_SECTION | GW_CTX_PROXY, 1, 1,
+    {"Include", GW_CTX_DIR | GW_CTX_PROXY, 1, 1,
      "Name(s) of the config file(s) to be included; fails if the wildcard does not match at least one file", NULL},
-    {"IncludeOptional", GW_CTX_SERVER | GW_CTX_SECTION | GW_CTX_PROXY, 1, 1,
+    {"IncludeOptional", GW_CTX_DIR | GW_CTX_PROXY, 1, 1,
      "Name or pattern of the config file(s) to be included; ignored if the file does not exist or the pattern "
      "does not match any files",
      NULL},
@@ -46,17 +46,33 @@ static const struct gw_directive directives[] = {
     {"ProxyFCGISetEnvIf", GW_CTX_DIR, 2, 3, "expr-condition env-name expr-value", gw_dir_fcgi_setenvif},
     {"ProxyFCGIBackendType", GW_CTX_DIR, 1, 1, "Specify the type of FastCGI server: 'Generic', 'FPM'",
      gw_dir_backend_type},
-    {"CGIPassAuth", GW_CTX_SECTION, 1, 1, "Controls whether HTTP authorization headers, normally hidden, will be "
+    {"CGIPassAuth", GW_CTX_SECTION | GW_CTX_DIRECTORY | GW_CTX_IF, 1, 1, "Controls whether HTTP authorization headers, normally hidden, will be "
                                           "passed to scripts", gw_dir_cgi_pass_auth},
     /* Proxy */
-    {"ProxyPass", GW_CTX_DIR, 1, ANY, "a virtual path and a URL", gw_dir_proxy_pass},
-    {"ProxyPassMatch", GW_CTX_DIR, 1, ANY, "a virtual path and a URL", gw_dir_proxy_pass},
+    {"ProxyPass", GW_CTX_SERVER | GW_CTX_SECTION, 1, ANY, "a virtual path and a URL", gw_dir_proxy_pass},
+    {"ProxyPassMatch", GW_CTX_SERVER | GW_CTX_SECTION, 1, ANY, "a virtual path and a URL", gw_dir_proxy_pass},
     {"SetHandler", GW_CTX_DIR, 1, 1, "a handler name that overrides any other configured handler",
      gw_dir_set_handler},
     {"BalancerMember", GW_CTX_SERVER | GW_CTX_PROXY, 1, ANY, "A balancer name and scheme with list of params",
      gw_dir_balancer_member},
     {"ProxySet", GW_CTX_SERVER | GW_CTX_PROXY, 1, ANY, "A balancer or worker name with list of params",
      gw_dir_proxy_set},
+    {"ProxyErrorOverride", GW_CTX_DIR, 1, ANY, "use our error handling pages instead of the ones returned by "
+                                                "the backend, optionally only for the given status codes",
+     gw_dir_error_override},
+    {"ErrorDocument", GW_CTX_DIR, 2, 2, "Change responses for HTTP errors", gw_dir_error_document},
+    {"Options", GW_CTX_DIR, 1, ANY, "Set a number of attributes for a given directory", gw_dir_options},
+    {"Header", GW_CTX_DIR, 2, ANY, "an optional condition, an action, header and value followed by optional env "
+                                   "clause", gw_dir_header},
+    {"RequestHeader", GW_CTX_DIR, 2, ANY, "an action, header and value followed by optional env clause",
+     gw_dir_header},
+    /* Access */
+    {"Require", GW_CTX_SECTION | GW_CTX_DIRECTORY | GW_CTX_IF | GW_CTX_AUTHZ, 1, ANY, "specifies authorization directives which one must pass (or "
+                                                  "not) for a request to suceeed",
+     gw_dir_require},
+    {"AllowOverride", GW_CTX_DIRECTORY, 1, ANY, "Controls what groups of directives can be configured by "
+                                                "per-directory config files",
+     gw_dir_allow_override},
     /* Logs */
     {"ErrorLog", GW_CTX_SERVER, 1, 1, "The filename of the error log", gw_dir_error_log},
     {"CustomLog", GW_CTX_SERVER, 2, 3, "a file name, a custom log format string or format name, and an "
@@ -80,7 +96,8 @@ static const struct {
     const char *hint;
 } refused[] = {
     {"RewriteEngine", "use ProxyPassMatch"},
-    {"RewriteRule", "use ProxyPassMatch"},
+    {"RewriteRule", "use ProxyPassMatch \"regex\" \"fcgi://host:port/path/$1\" (what RewriteRule ... [P] "
+                    "does with the same regex and target)"},
     {"RewriteCond", "use ProxyPassMatch"},
     {"RewriteBase", "use ProxyPassMatch"},
     {"RewriteMap", "use ProxyPassMatch"},
@@ -91,20 +108,11 @@ static const struct {
     {"<VirtualHost", "one server per gateway: move the directives to the top level"},
     {"NameVirtualHost", "one server per gateway: remove it"},
     {"ServerAlias", "one server per gateway: any Host is served"},
-    {"<Directory", "use <Location> or <Files>"},
-    {"<DirectoryMatch", "use <LocationMatch> or <FilesMatch>"},
-    {"<If", "use SetEnvIf or ProxyFCGISetEnvIf"},
-    {"<ElseIf", "use SetEnvIf or ProxyFCGISetEnvIf"},
-    {"<Else", "use SetEnvIf or ProxyFCGISetEnvIf"},
     {"<IfDefine", "there are no -D definitions; remove the section or its condition"},
     {"<IfVersion", "remove the section or its condition"},
     {"<ProxyMatch", "use <Proxy> with the backend's URL"},
     {"<Limit", "access control is not supported: put it in front of the gateway or in the application"},
     {"<LimitExcept", "access control is not supported: put it in front of the gateway or in the application"},
-    {"<RequireAll", "access control is not supported: put it in front of the gateway or in the application"},
-    {"<RequireAny", "access control is not supported: put it in front of the gateway or in the application"},
-    {"<RequireNone", "access control is not supported: put it in front of the gateway or in the application"},
-    {"Require", "access control is not supported: put it in front of the gateway or in the application"},
     {"Order", "access control is not supported: put it in front of the gateway or in the application"},
     {"Allow", "access control is not supported: put it in front of the gateway or in the application"},
     {"Deny", "access control is not supported: put it in front of the gateway or in the application"},
@@ -112,7 +120,6 @@ static const struct {
     {"AuthName", "authentication is not supported: put it in front of the gateway or in the application"},
     {"AuthUserFile", "authentication is not supported: put it in front of the gateway or in the application"},
     {"AuthBasicProvider", "authentication is not supported: put it in front of the gateway or in the application"},
-    {"AllowOverride", "no .htaccess file is read; remove it"},
     {"AccessFileName", "no .htaccess file is read; remove it"},
     {"SSLEngine", "TLS is not supported: terminate TLS in front of the gateway"},
     {"SSLCertificateFile", "TLS is not supported: terminate TLS in front of the gateway"},
@@ -128,9 +135,6 @@ static const struct {
     {"Redirect", "redirects are not supported: answer them from the application"},
     {"RedirectMatch", "redirects are not supported: answer them from the application"},
     {"RedirectPermanent", "redirects are not supported: answer them from the application"},
-    {"ErrorDocument", "error documents are not supported: the application answers its own errors"},
-    {"Header", "response headers are not edited: set them in the application"},
-    {"RequestHeader", "request headers are not edited: use ProxyFCGISetEnvIf to change what the application sees"},
     {"ProxyPassReverse", "FastCGI responses carry no backend URL to rewrite; remove it"},
     {"ProxyPassReverseCookieDomain", "FastCGI responses carry no backend URL to rewrite; remove it"},
     {"ProxyPassReverseCookiePath", "FastCGI responses carry no backend URL to rewrite; remove it"},
@@ -138,7 +142,6 @@ static const struct {
     {"ProxyPreserveHost", "the client's Host always reaches the application as HTTP_HOST; remove it"},
     {"ProxyVia", "remove it"},
     {"ProxyAddHeaders", "FastCGI has no X-Forwarded-* headers to add; remove it"},
-    {"ProxyErrorOverride", "the application's error pages are passed through; remove it"},
     {"ProxyBadHeader", "malformed response headers always fail the request; remove it"},
     {"ProxyIOBufferSize", "remove it"},
     {"ProxyFCGISetEnvIfExpr", "did you mean ProxyFCGISetEnvIf?"},
@@ -150,7 +153,6 @@ static const struct {
     {"AddType", "the application sets Content-Type"},
     {"DefaultType", "the application sets Content-Type"},
     {"TypesConfig", "the application sets Content-Type"},
-    {"Options", "remove it"},
     {"User", "the gateway does not change user: start it as the user it runs as"},
     {"Group", "the gateway does not change group: start it as the user it runs as"},
     {"PidFile", "the gateway runs in the foreground: let the service manager track it"},

@@ -159,6 +159,8 @@ struct gw_http_settings {
     size_t discard_max;            /**< unread body the layer reads and drops to keep a connection, 64 KiB */
     size_t pool_keep;              /**< free blocks each pool keeps for reuse, 64 */
     const char *server_header;     /**< "Server" value; NULL: "minimal_gateway"; "": none. Borrowed for the server's life */
+    int field_limit_status;        /**< status for too many fields, a field over its limit or a head larger than
+                                        the read buffer: 431 (0 means 431); Apache answers 400 */
 };
 
 /** Fill `s` with the defaults documented on each member. */
@@ -268,6 +270,10 @@ void gw_http_response_abort(struct gw_http_conn *c);
  * @return 0; -EINVAL as gw_http_response_head().
  */
 int gw_http_response_error(struct gw_http_conn *c, int status);
+
+/** Bytes of the body gw_http_response_error() sends for `status` (for
+ *  the access log; a HEAD response has none). */
+size_t gw_http_error_body_len(int status);
 
 /* Connection ---------------------------------------------------------------- */
 

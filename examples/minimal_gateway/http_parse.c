@@ -61,6 +61,12 @@ static struct gw__rblock *rb_of(llhttp_t *p)
     return ((struct gw_http_conn *)p->data)->rb;
 }
 
+/* The status for a head over LimitRequestFields / LimitRequestFieldSize. */
+static int field_limit(const struct gw_http_conn *c)
+{
+    return c->s->set.field_limit_status ? c->s->set.field_limit_status : 431;
+}
+
 static int fail(llhttp_t *p, int status)
 {
     struct gw__rblock *rb = rb_of(p);
@@ -91,9 +97,9 @@ static int scan_line_end(struct gw_http_conn *c, size_t lf)
         if (is_ows(rb->buf[rb->line])) /* obs-fold, or whitespace before the first field */
             return 400;
         if (line_len > set->max_header_field_size)
-            return 431;
+            return field_limit(c);
         if (rb->nlines > set->max_header_fields)
-            return 431;
+            return field_limit(c);
     }
     rb->nlines++;
     return 0;
@@ -126,13 +132,13 @@ int gw__head_scan(struct gw_http_conn *c)
         if (rb->nlines == 0 && line_len > set->max_request_line + 1)
             return 414;
         if (rb->nlines > 0 && line_len > set->max_header_field_size + 1)
-            return 431;
+            return field_limit(c);
     }
     rb->scan = rb->len;
     if (rb->pos == rb->len) /* only empty lines so far */
         rb->len = rb->pos = rb->scan = rb->line = 0;
     if (rb->len == rb->cap && rb->pos == 0)
-        return rb->nlines == 0 ? 414 : 431; /* the head does not fit the read buffer */
+        return rb->nlines == 0 ? 414 : field_limit(c); /* the head does not fit the read buffer */
     return 0;
 }
 
@@ -160,10 +166,10 @@ static int on_header_field(llhttp_t *p, const char *at, size_t len)
     struct gw__rblock *rb = c->rb;
     if (rb->in_trailers) { /* trailers are ignored, their size is capped */
         rb->ext_bytes += len;
-        return rb->ext_bytes > c->s->set.max_header_field_size ? fail(p, 431) : 0;
+        return rb->ext_bytes > c->s->set.max_header_field_size ? fail(p, field_limit(c)) : 0;
     }
     if (rb->nheaders >= c->s->set.max_header_fields)
-        return fail(p, 431);
+        return fail(p, field_limit(c));
     rb->headers[rb->nheaders++] = (struct gw_http_header){.name = at, .name_len = len, .value = at + len};
     return 0;
 }
@@ -174,7 +180,7 @@ static int on_header_value(llhttp_t *p, const char *at, size_t len)
     struct gw__rblock *rb = c->rb;
     if (rb->in_trailers) {
         rb->ext_bytes += len;
-        return rb->ext_bytes > c->s->set.max_header_field_size ? fail(p, 431) : 0;
+        return rb->ext_bytes > c->s->set.max_header_field_size ? fail(p, field_limit(c)) : 0;
     }
     struct gw_http_header *h = &rb->headers[rb->nheaders - 1];
     if (h->value_len == 0)

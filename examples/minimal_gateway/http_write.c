@@ -431,11 +431,24 @@ void gw_http_response_abort(struct gw_http_conn *c)
 }
 
 /* A small text answer: head and "<status> <reason>\n". */
+/* The text body of an error answer: "404 Not Found\n". */
+static int error_body(char *buf, size_t size, int status)
+{
+    return snprintf(buf, size, "%d %s\n", status, fcgic_http_reason(status));
+}
+
+size_t gw_http_error_body_len(int status)
+{
+    char body[96];
+    int n = error_body(body, sizeof body, status);
+    return n > 0 ? (size_t)n : 0;
+}
+
 static int queue_error(struct gw_http_conn *c, int status)
 {
     const char *reason = fcgic_http_reason(status);
     char body[96];
-    int blen = snprintf(body, sizeof body, "%d %s\n", status, reason);
+    int blen = error_body(body, sizeof body, status);
     static const struct gw_http_header ct = {"Content-Type", 12, "text/plain; charset=utf-8", 25};
     bool no_body = c->rb && c->rb->req.head;
     int rc = queue_head(c, status, reason, &ct, 1, blen, no_body);

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/time.h>
+#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -22,6 +23,7 @@ struct gw_logfile {
 struct gw_log {
     const struct gw_server *srv;
     int level;
+    int syslog_facility; /* ErrorLog syslog: its LOG_* facility, else -1 */
     struct gw_logfile error;
     struct gw_logfile *access;        /* one per CustomLog */
     const struct gw_custom_log *custom;
@@ -68,6 +70,13 @@ int gw_log_open(struct gw_log **out, const struct gw_server *srv, char *err, siz
     l->level = srv->logs.level;
     l->error.fd = -1;
     const struct gw_logs *lg = &srv->logs;
+    l->syslog_facility = -1;
+    if (lg->error_log_kind == GW_LOG_SYSLOG) {
+        /* Process-wide, and never closed: a reload's new logs open it again
+         * while the old ones may still write; each line names its facility. */
+        openlog("minimal_gateway", LOG_PID | LOG_NDELAY, lg->syslog_facility);
+        l->syslog_facility = lg->syslog_facility;
+    }
     int rc = 0;
     if (lg->error_log_kind == GW_LOG_FILE && lg->error_log && (l->error.path = resolve(srv, lg->error_log)) == NULL)
         rc = -ENOMEM;
@@ -140,6 +149,22 @@ static void put(int fd, const char *buf, size_t n)
     }
 }
 
+/* A line for ErrorLog syslog: syslogd adds the time and the pid, so the
+ * message starts at the "[module:level]" part. Levels above debug (trace)
+ * are sent as LOG_DEBUG. */
+static void to_syslog(const struct gw_log *l, int level, const char *line)
+{
+    const char *msg = strstr(line, "] [");
+    msg = msg ? msg + 2 : line;
+    const char *pid = strstr(msg, "[pid ");
+    const char *after = pid ? strstr(pid, "] ") : NULL;
+    int prio = level > LOG_DEBUG ? LOG_DEBUG : level;
+    if (pid && after) /* "[proxy_fcgi:error] [pid 7] [client ...] m" -> without the pid */
+        syslog(l->syslog_facility | prio, "%.*s%s", (int)(pid - msg), msg, after + 2);
+    else
+        syslog(l->syslog_facility | prio, "%s", msg);
+}
+
 static const char *const level_names[] = {"emerg",  "alert",  "crit",   "error",  "warn",   "notice",
                                           "info",   "debug",  "trace1", "trace2", "trace3", "trace4",
                                           "trace5", "trace6", "trace7", "trace8"};
@@ -165,6 +190,11 @@ void gw_log_error(struct gw_log *l, int level, const char *module, const char *c
     int k = vsnprintf(line + n, sizeof line - n - 1, fmt, ap);
     va_end(ap);
     n = k < 0 ? n : n + (size_t)k < sizeof line - 1 ? n + (size_t)k : sizeof line - 2;
+    if (l->syslog_facility >= 0) {
+        line[n] = '\0';
+        to_syslog(l, level, line);
+        return;
+    }
     line[n++] = '\n';
     put(l->error.fd, line, n);
 }

@@ -17,6 +17,7 @@
 #include <fcgiclient/fcgiclient.h>
 
 #include "config.h"
+#include "status.h"
 #include "worker.h"
 
 #define GW_VERSION "0.1.0"
@@ -71,6 +72,7 @@ static void block_signals(sigset_t *set)
 struct generation {
     struct gw_config *cfg;
     struct gw_log *log;
+    struct gw_status_board *board;
     struct gw_worker_thread *th;
     unsigned n, started;
 };
@@ -109,6 +111,7 @@ static void gen_stop(struct generation *g)
         gw_worker_fini(&g->th[i]);
     }
     free(g->th);
+    gw_status_board_free(g->board);
     gw_log_close(g->log);
     gw_config_unref(g->cfg);
     memset(g, 0, sizeof *g);
@@ -127,7 +130,8 @@ static int gen_start(struct generation *g, struct gw_config *cfg, const struct g
         return -1;
     }
     int *fds = calloc(srv->n_listen ? srv->n_listen : 1, sizeof *fds);
-    if ((g->th = calloc(g->n, sizeof *g->th)) == NULL || fds == NULL) {
+    if ((g->th = calloc(g->n, sizeof *g->th)) == NULL || fds == NULL ||
+        gw_status_board_new(&g->board, srv, g->n) != 0) {
         free(fds);
         gen_stop(g);
         return -1;
@@ -141,8 +145,11 @@ static int gen_start(struct generation *g, struct gw_config *cfg, const struct g
             break;
         }
         g->th[i].log = g->log;
+        g->th[i].board = g->board;
+        gw_status_attach(&g->th[i]);
         if (pthread_create(&g->th[i].tid, NULL, gw_worker_main, &g->th[i]) != 0) {
             fprintf(stderr, "minimal_gateway: cannot start thread %u\n", i);
+            gw_status_detach(&g->th[i]);
             gw_worker_fini(&g->th[i]);
             break;
         }

@@ -6,8 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "errdoc.h"
+#include "headers.h"
 #include "log.h"
 #include "route.h"
+#include "status.h"
 
 /* Body spans handed over by the HTTP layer and not yet given to the library. */
 #define SPANS 16
@@ -19,6 +22,7 @@ struct preq {
     struct gw_backend *be;
     struct fcgic_pool_req *ph;
     struct fcgic_balancer_req *bh;
+    struct gw_status_req *sreq;    /* server-status or metrics, waiting for its numbers */
     bool submitted, head_sent, fcgi_paused, fcgi_ended;
     /* request body */
     struct fcgic_span spans[SPANS];
@@ -32,6 +36,7 @@ struct preq {
     char client[64];               /* "ip:port" */
     int status;                    /* sent to the client, 0 before */
     uint64_t body_bytes, start_ns;
+    struct gw_route_out ro;        /* the mapping and the scopes (Header, ErrorDocument) */
 };
 
 /* STDERR lines logged per thread and second, at most; the rest are counted. */
@@ -73,13 +78,28 @@ static void preq_free(struct preq *p)
     free(p);
 }
 
+/* The access log line and the thread's counters of a request that ended. */
+static void log_request(struct preq *p)
+{
+    struct gw_access a = {p->req, p->status, p->body_bytes, p->start_ns, gw_loop_now(p->t->loop)};
+    gw_log_access(p->t->log, &a);
+    gw_status_count(p->t, p->status, p->body_bytes);
+}
+
+/* Answer with the HTTP layer's error page; the access log counts its body. */
+static void answer_error(struct preq *p, int status, bool apache_page)
+{
+    size_t len;
+    p->status = gw_errdoc_respond(p->c, status, &p->ro, apache_page, &len);
+    p->body_bytes = p->req->head ? 0 : len;
+}
+
 /* The HTTP request is over (answered or gone): log it, forget the
  * connection. */
 static void http_done(struct preq *p)
 {
     if (p->c) {
-        struct gw_access a = {p->req, p->status, p->body_bytes, p->start_ns, gw_loop_now(p->t->loop)};
-        gw_log_access(p->t->log, &a);
+        log_request(p);
         gw_http_set_data(p->c, NULL);
     }
     p->c = NULL;
@@ -87,11 +107,32 @@ static void http_done(struct preq *p)
         preq_free(p);
 }
 
+/* The Header lines of the merged scopes on the backend's headers. */
+static size_t response_headers(struct preq *p, struct gw_http_header *hdrs, size_t n, size_t cap)
+{
+    static __thread char store[16384];
+    struct gw_hdr_list l = {hdrs, n, cap, store, 0, sizeof store};
+    for (size_t s = 0; s < p->ro.n_scopes; s++)
+        if (gw_headers_apply(&l, p->ro.scopes[s]->headers, p->ro.scopes[s]->n_headers, false) != 0) {
+            gw_log_error(p->t->log, GW_LOG_WARN, "headers", p->client, "%s: Header lines not all applied: too many "
+                         "or too long", p->what);
+            break;
+        }
+    return l.n;
+}
+
 static int on_head(void *ud, const struct fcgic_response_head *h)
 {
     struct preq *p = ud;
     if (p->c == NULL)
         return 0;
+    if (gw_errdoc_override(&p->ro, h->status)) {
+        /* ProxyErrorOverride: our page; the backend's body is read and dropped */
+        answer_error(p, h->status, true);
+        p->head_sent = true;
+        http_done(p);
+        return 0;
+    }
     struct gw_http_header hdrs[128];
     size_t n = 0;
     for (size_t i = 0; i < h->nheaders && n < sizeof hdrs / sizeof hdrs[0]; i++) {
@@ -100,6 +141,7 @@ static int on_head(void *ud, const struct fcgic_response_head *h)
             continue;
         hdrs[n++] = (struct gw_http_header){x->name, x->name_len, x->value, x->value_len};
     }
+    n = response_headers(p, hdrs, n, sizeof hdrs / sizeof hdrs[0]);
     int status = h->status;
     /* A local redirect (Location: /path without Status) is not followed
      * internally as Apache does: it is sent to the client as a 302. */
@@ -116,8 +158,7 @@ static int on_head(void *ud, const struct fcgic_response_head *h)
         /* a header the HTTP layer refuses (control bytes, not a token) */
         gw_log_error(p->t->log, GW_LOG_ERR, "proxy_fcgi", p->client, "%s (backend %s): a response header was refused",
                      p->what, p->be->name);
-        gw_http_response_error(p->c, 502);
-        p->status = 502;
+        answer_error(p, 502, false);
         http_done(p);
         return -1;
     }
@@ -143,23 +184,39 @@ static int on_body(void *ud, const char *data, size_t len)
     return 0;
 }
 
+/* A new second of the STDERR rate limit: say how many lines the last one
+ * dropped. */
+static void stderr_new_second(struct gw_worker_thread *t, uint64_t sec)
+{
+    if (t->stderr_dropped)
+        gw_log_error(t->log, GW_LOG_WARN, "proxy_fcgi", NULL, "%lu lines of application STDERR not logged",
+                     t->stderr_dropped);
+    t->stderr_sec = sec;
+    t->stderr_lines = 0;
+    t->stderr_dropped = 0;
+}
+
+void gw_proxy_stderr_timer(struct gw_loop *loop, struct gw_timer *tm)
+{
+    struct gw_worker_thread *t = GW_CONTAINER_OF(tm, struct gw_worker_thread, stderr_timer);
+    uint64_t sec = gw_loop_now(loop) / 1000000000ull;
+    if (sec != t->stderr_sec)
+        stderr_new_second(t, sec);
+}
+
 /* STDERR lines go to the error log with the request and the backend, at
- * most STDERR_LINES_PER_SEC per thread; never into the response. */
+ * most STDERR_LINES_PER_SEC per thread; never into the response. The count
+ * of lines dropped in a second is logged when the second is over. */
 static int on_stderr(void *ud, const char *line, size_t len)
 {
     struct preq *p = ud;
     struct gw_worker_thread *t = p->t;
     uint64_t sec = gw_loop_now(t->loop) / 1000000000ull;
-    if (sec != t->stderr_sec) {
-        if (t->stderr_dropped)
-            gw_log_error(t->log, GW_LOG_WARN, "proxy_fcgi", NULL, "%lu lines of application STDERR not logged",
-                         t->stderr_dropped);
-        t->stderr_sec = sec;
-        t->stderr_lines = 0;
-        t->stderr_dropped = 0;
-    }
+    if (sec != t->stderr_sec)
+        stderr_new_second(t, sec);
     if (t->stderr_lines++ >= STDERR_LINES_PER_SEC) {
-        t->stderr_dropped++;
+        if (t->stderr_dropped++ == 0) /* report it even if no line follows */
+            gw_timer_start(t->loop, &t->stderr_timer, (sec + 1) * 1000000000ull);
         return 0;
     }
     gw_log_error(t->log, GW_LOG_ERR, "proxy_fcgi", p->client, "%s (backend %s): %.*s", p->what, p->be->name,
@@ -185,8 +242,7 @@ static void on_end(void *ud, const struct fcgic_result *res)
             if (gw_http_response_end(p->c) != 0)
                 gw_http_response_abort(p->c);
         } else if (!p->head_sent) {
-            p->status = status == 499 ? 503 : status;
-            gw_http_response_error(p->c, p->status);
+            answer_error(p, status == 499 ? 503 : status, false);
         } else {
             gw_http_response_abort(p->c); /* the truncation shows: no final chunk */
         }
@@ -235,16 +291,34 @@ void gw_proxy_pool_callbacks(struct fcgic_pool_callbacks *cb)
 
 /* ---- the HTTP side ---- */
 
+/* server-status or metrics answered (status.c). */
+static void status_done(void *ud, int status, uint64_t body_bytes)
+{
+    struct preq *p = ud;
+    p->sreq = NULL;
+    p->status = status;
+    p->body_bytes = body_bytes;
+    http_done(p);
+}
+
 static void submit(struct preq *p, const struct gw_http_request *req)
 {
     struct gw_worker_thread *t = p->t;
-    const struct gw_mapping *m = NULL;
-    int status = gw_route(t, req, p->chunked ? (long long)p->spool_len : -1, &m);
-    if (status == 0 && (p->be = gw_worker_backend(t, m)) == NULL)
+    int status = gw_route(t, req, p->chunked ? (long long)p->spool_len : -1, &p->ro);
+    if (status == GW_ROUTE_STATUS || status == GW_ROUTE_METRICS) {
+        struct gw_status_req *sr = gw_status_serve(
+            t, p->c, req, status == GW_ROUTE_STATUS ? GW_STATUS_PAGE : GW_STATUS_METRICS, status_done, p);
+        if (sr) /* else answered already, and p is gone */
+            p->sreq = sr;
+        return;
+    }
+    uint64_t body_len = p->chunked ? p->spool_len : req->content_length > 0 ? (uint64_t)req->content_length : 0;
+    if (status == 0 && p->ro.limit_body_set && p->ro.limit_body && body_len > p->ro.limit_body)
+        status = 413; /* LimitRequestBody of a section */
+    if (status == 0 && (p->be = gw_worker_backend(t, p->ro.mapping)) == NULL)
         status = 500;
     if (status) {
-        gw_http_response_error(p->c, status);
-        p->status = status;
+        answer_error(p, status, false);
         http_done(p);
         return;
     }
@@ -267,8 +341,7 @@ static void submit(struct preq *p, const struct gw_http_request *req)
         gw_log_error(t->log, GW_LOG_ERR, "proxy_fcgi", p->client, "%s (backend %s): %s (%s)%s%s", p->what,
                      p->be->name, fcgic_strerror(rc), fcgic_strerror_name(rc), se ? ": " : "", se ? strerror(se) : "");
         int st = fcgic_http_status_for_error(rc);
-        p->status = st >= 400 && st != 499 ? st : 500;
-        gw_http_response_error(p->c, p->status);
+        answer_error(p, st >= 400 && st != 499 ? st : 500, false);
         http_done(p);
         return;
     }
@@ -311,8 +384,7 @@ static void h_body(struct gw_http_conn *c, const char *data, size_t len, void *u
         return;
     if (p->chunked) {
         if (p->spool_len + len > GW_PROXY_SPOOL_MAX) {
-            gw_http_response_error(c, 413);
-            p->status = 413;
+            answer_error(p, 413, false);
             http_done(p);
             return;
         }
@@ -322,8 +394,7 @@ static void h_body(struct gw_http_conn *c, const char *data, size_t len, void *u
                 cap *= 2;
             char *n = realloc(p->spool, cap);
             if (n == NULL) {
-                gw_http_response_error(c, 500);
-                p->status = 500;
+                answer_error(p, 500, false);
                 http_done(p);
                 return;
             }
@@ -377,10 +448,11 @@ static void h_client_gone(struct gw_http_conn *c, int why, void *ud)
     struct preq *p = gw_http_data(c);
     if (p == NULL)
         return;
-    struct gw_access a = {p->req, p->status, p->body_bytes, p->start_ns, gw_loop_now(p->t->loop)};
-    gw_log_access(p->t->log, &a);
+    log_request(p);
     gw_http_set_data(c, NULL);
     p->c = NULL;
+    gw_status_cancel(p->sreq);
+    p->sreq = NULL;
     if (p->submitted && !p->fcgi_ended)
         fcgi_cancel(p); /* on_end runs now and frees p */
     else

@@ -26,4 +26,8 @@ void gw_proxy_http_handler(struct gw_http_handler *h, struct gw_worker_thread *t
  *  on_stderr, on_end, body_read); the caller sets on_event and on_timer. */
 void gw_proxy_pool_callbacks(struct fcgic_pool_callbacks *cb);
 
+/** The timer of the STDERR rate limit (struct gw_worker_thread
+ *  stderr_timer): logs how many lines the past second dropped. */
+void gw_proxy_stderr_timer(struct gw_loop *loop, struct gw_timer *tm);
+
 #endif /* GW_PROXY_H */

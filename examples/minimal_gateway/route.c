@@ -3,25 +3,10 @@
 
 #include <string.h>
 
-/* Per-directory values after the merge, and the handler it chose. */
-struct merged {
-    enum fcgic_env_backend backend;
-    int pass_auth;
-    enum fcgic_env_pathinfo pathinfo;
-    enum gw_handler_kind handler;
-    const struct gw_mapping *handler_mapping;
-    /* SetEnv values of every scope, in merge order */
-    struct fcgic_param vars[GW_ROUTE_MAX_VARS];
-    size_t n_vars;
-    /* ProxyFCGISetEnvIf lists, in merge order */
-    const struct fcgic_setenvif *rules[16];
-    size_t n_rules;
-    /* SetEnvIf lists, in merge order */
-    const struct fcgic_setenvif *sei[16];
-    size_t n_sei;
-};
+#include "access.h"
+#include "route_int.h"
 
-static void merge(struct merged *m, const struct gw_dir_conf *dc)
+void gw_merge(struct gw_merged *m, const struct gw_dir_conf *dc)
 {
     if (dc->set & GW_DC_BACKEND)
         m->backend = dc->backend;
@@ -39,11 +24,15 @@ static void merge(struct merged *m, const struct gw_dir_conf *dc)
         m->rules[m->n_rules++] = dc->fcgi_setenvif;
     if (dc->setenvif && m->n_sei < sizeof m->sei / sizeof m->sei[0])
         m->sei[m->n_sei++] = dc->setenvif;
+    if (dc->set & GW_DC_REQUIRE)
+        m->require = dc->require; /* AuthMerging Off: the later one replaces */
+    if (m->n_scopes < GW_ROUTE_MAX_SCOPES)
+        m->scopes[m->n_scopes++] = dc;
 }
 
 /* Apache's <Location path> test: a prefix that ends at a segment boundary
  * (or ends in '/'). */
-static bool location_matches(const char *arg, const char *path, size_t len)
+bool gw_location_matches(const char *arg, const char *path, size_t len)
 {
     size_t n = strlen(arg);
     if (n > len || memcmp(arg, path, n) != 0)
@@ -74,13 +63,13 @@ static size_t decode_path(const char *p, size_t len, char *out, size_t cap)
     return o;
 }
 
-static void merge_locations(const struct gw_server *srv, const char *path, size_t len, struct merged *m)
+static void merge_locations(const struct gw_server *srv, const char *path, size_t len, struct gw_merged *m)
 {
     for (size_t i = 0; i < srv->n_locations; i++) {
         const struct gw_section *s = srv->locations[i];
-        bool hit = s->regex ? gw_regex_match(s->regex, path, len) == 1 : location_matches(s->arg, path, len);
+        bool hit = s->regex ? gw_regex_match(s->regex, path, len) == 1 : gw_location_matches(s->arg, path, len);
         if (hit)
-            merge(m, &s->conf);
+            gw_merge(m, &s->conf);
     }
 }
 
@@ -145,7 +134,7 @@ static int sei_lookup(void *ud, int src, int var, const char *name, size_t name_
 /* Run SetEnvIf over the SetEnv values: the request's variables then live in
  * t->vars, and proxy-fcgi-pathinfo among them chooses the strategy. */
 static int apply_setenvif(struct gw_worker_thread *t, const struct gw_http_request *req, const char *dpath,
-                          size_t dlen, struct merged *m)
+                          size_t dlen, struct gw_merged *m)
 {
     if (m->n_sei == 0)
         return 0;
@@ -160,7 +149,7 @@ static int apply_setenvif(struct gw_worker_thread *t, const struct gw_http_reque
     q.req = req;
     q.uri_len = dlen < sizeof q.uri ? dlen : sizeof q.uri;
     memcpy(q.uri, dpath, q.uri_len);
-    struct fcgic_expr_vars xv = {&q, sei_lookup, NULL};
+    struct fcgic_expr_vars xv = {.version = FCGIC_EXPR_VARS_VERSION, .ud = &q, .lookup = sei_lookup, .file_test = NULL};
     struct fcgic_expr_env xe;
     fcgic_env_expr_env(t->vars, &xe);
     fcgic_expr_ctx_reset(t->expr_ctx, &xv, &xe);
@@ -177,11 +166,11 @@ static int apply_setenvif(struct gw_worker_thread *t, const struct gw_http_reque
     return 0;
 }
 
-static int apply_rules(struct gw_worker_thread *t, const struct merged *m)
+static int apply_rules(struct gw_worker_thread *t, const struct gw_merged *m)
 {
     if (m->n_rules == 0)
         return 0;
-    struct fcgic_expr_vars xv = {t->env, lookup, NULL};
+    struct fcgic_expr_vars xv = {.version = FCGIC_EXPR_VARS_VERSION, .ud = t->env, .lookup = lookup, .file_test = NULL};
     struct fcgic_expr_env xe;
     fcgic_env_expr_env(t->env, &xe);
     fcgic_expr_ctx_reset(t->expr_ctx, &xv, &xe);
@@ -190,16 +179,14 @@ static int apply_rules(struct gw_worker_thread *t, const struct merged *m)
 
 /* ---- building ---- */
 
-static int build(struct gw_worker_thread *t, const struct gw_mapping *map, const struct merged *m,
+static int build(struct gw_worker_thread *t, const struct gw_mapping *map, const struct gw_merged *m,
                  const struct gw_http_request *req, long long body_length)
 {
     static __thread struct fcgic_param headers[GW_ROUTE_MAX_HEADERS];
-    size_t nh = req->nheaders < GW_ROUTE_MAX_HEADERS ? req->nheaders : GW_ROUTE_MAX_HEADERS;
-    if (req->nheaders > GW_ROUTE_MAX_HEADERS)
-        return FCGIC_E_ENV_HEADERS_TOO_BIG;
-    for (size_t i = 0; i < nh; i++)
-        headers[i] = (struct fcgic_param){req->headers[i].name, req->headers[i].name_len, req->headers[i].value,
-                                          req->headers[i].value_len};
+    size_t nh = 0;
+    int hrc = gw_walk_request_headers(m, req, headers, &nh);
+    if (hrc != 0)
+        return hrc;
     struct fcgic_env_request r;
     memset(&r, 0, sizeof r);
     r.method = (struct fcgic_span){req->method, req->method_len};
@@ -228,13 +215,13 @@ static int build(struct gw_worker_thread *t, const struct gw_mapping *map, const
  * FCGIC_E_NOT_FOUND (none applies, or an exclusion stopped the walk) or a
  * builder error. */
 static int try_proxy_mappings(struct gw_worker_thread *t, const struct gw_http_request *req, long long body_length,
-                              const char *dpath, size_t dlen, struct merged *m, const struct gw_mapping **out)
+                              const char *dpath, size_t dlen, struct gw_merged *m, const struct gw_mapping **out)
 {
     const struct gw_server *srv = t->srv;
     for (size_t i = 0; i < srv->n_proxy_mappings; i++) {
         const struct gw_mapping *map = srv->proxy_mappings[i];
         if (map->exclude) {
-            if (map->kind == GW_MAP_PROXY_PASS && location_matches(map->match, dpath, dlen))
+            if (map->kind == GW_MAP_PROXY_PASS && gw_location_matches(map->match, dpath, dlen))
                 return FCGIC_E_NOT_FOUND;
             continue;
         }
@@ -252,7 +239,7 @@ static int try_proxy_mappings(struct gw_worker_thread *t, const struct gw_http_r
  * everything under it; <Files>/<FilesMatch> ones (their mappings check the
  * file's base name) are tried latest first, as later sections win. */
 static int try_handler(struct gw_worker_thread *t, const struct gw_http_request *req, long long body_length,
-                       struct merged *m, const struct gw_mapping **out)
+                       struct gw_merged *m, const struct gw_mapping **out)
 {
     const struct gw_server *srv = t->srv;
     if (m->handler == GW_HANDLER_PROXY && m->handler_mapping) {
@@ -265,8 +252,8 @@ static int try_handler(struct gw_worker_thread *t, const struct gw_http_request 
         return FCGIC_E_NOT_FOUND;
     for (size_t i = srv->n_files; i-- > 0;) {
         const struct gw_section *s = srv->files[i];
-        if (s->conf.handler != GW_HANDLER_PROXY || s->conf.handler_mapping == NULL)
-            continue;
+        if (s->conf.handler != GW_HANDLER_PROXY || s->conf.handler_mapping == NULL || s->parent != NULL)
+            continue; /* one inside a <Directory> applies through the walk only */
         int rc = build(t, s->conf.handler_mapping, m, req, body_length);
         if (rc == FCGIC_E_NOT_FOUND)
             continue;
@@ -277,22 +264,92 @@ static int try_handler(struct gw_worker_thread *t, const struct gw_http_request 
     return FCGIC_E_NOT_FOUND;
 }
 
-int gw_route(struct gw_worker_thread *t, const struct gw_http_request *req, long long body_length,
-             const struct gw_mapping **out)
+static int status_of(int rc)
 {
-    static __thread char dpath[8192];
-    size_t dlen = decode_path(req->path, req->path_len, dpath, sizeof dpath);
-    static __thread struct merged m;
-    memset(&m, 0, sizeof m);
-    merge(&m, &t->srv->conf);
-    merge_locations(t->srv, dpath, dlen, &m);
-    int rc = apply_setenvif(t, req, dpath, dlen, &m);
-    if (rc)
-        return fcgic_http_status_for_error(rc);
-    rc = try_proxy_mappings(t, req, body_length, dpath, dlen, &m, out);
-    if (rc == FCGIC_E_NOT_FOUND)
-        rc = try_handler(t, req, body_length, &m, out);
     if (rc == FCGIC_E_NOT_FOUND)
         return 404;
-    return rc ? fcgic_http_status_for_error(rc) : 0;
+    return rc < 0 ? fcgic_http_status_for_error(rc) : rc;
+}
+
+/* A ProxyPass / ProxyPassMatch request: <If>s see REQUEST_FILENAME as the
+ * built SCRIPT_FILENAME ("proxy:fcgi://..."); a branch that applies
+ * changes the merge, and the environment is built again. */
+static int proxied(struct gw_worker_thread *t, const struct gw_http_request *req, long long body_length,
+                   struct gw_reqexpr *q, struct gw_merged *m, const struct gw_mapping *map)
+{
+    static __thread char fname[4096];
+    struct fcgic_span sf = {"", 0};
+    fcgic_env_get(t->env, "SCRIPT_FILENAME", 15, &sf);
+    q->filename_len = sf.len < sizeof fname ? sf.len : sizeof fname;
+    memcpy(fname, sf.ptr, q->filename_len);
+    q->filename = fname;
+    /* merged again from the tree: m's variables may point into t->vars,
+     * which apply_setenvif() rewrites */
+    memset(m, 0, sizeof *m);
+    gw_merge(m, &t->srv->conf);
+    merge_locations(t->srv, q->uri, q->uri_len, m);
+    size_t before = m->n_scopes;
+    int rc = gw_walk_ifs_and_access(t, q, m);
+    if (rc != 0 || m->n_scopes == before)
+        return rc;
+    rc = apply_setenvif(t, req, q->uri, q->uri_len, m);
+    return rc ? rc : build(t, map, m, req, body_length);
+}
+
+/* Everything else: the file under DocumentRoot decides <Directory> and
+ * <Files>, then Location, <If>, Require and the handler. */
+static int by_handler(struct gw_worker_thread *t, const struct gw_http_request *req, long long body_length,
+                      struct gw_reqexpr *q, struct gw_merged *m, const struct gw_mapping **out)
+{
+    const struct gw_server *srv = t->srv;
+    static __thread struct gw_storage st;
+    bool di = srv->conf.set & GW_DC_DIRECTORY_INDEX;
+    gw_storage_resolve(srv, di ? srv->conf.directory_index : NULL, di ? srv->conf.n_directory_index : 0, q->uri,
+                       q->uri_len, &st);
+    memset(m, 0, sizeof *m);
+    gw_merge(m, &srv->conf);
+    gw_walk_directories(srv, &st, m);
+    gw_walk_files(srv, &st, m);
+    merge_locations(srv, q->uri, q->uri_len, m);
+    q->filename = st.filename;
+    q->filename_len = st.len;
+    int rc = gw_walk_ifs_and_access(t, q, m);
+    if (rc == 0)
+        rc = apply_setenvif(t, req, q->uri, q->uri_len, m);
+    if (rc == 0 && (m->handler == GW_HANDLER_STATUS || m->handler == GW_HANDLER_METRICS))
+        return m->handler == GW_HANDLER_STATUS ? GW_ROUTE_STATUS : GW_ROUTE_METRICS;
+    return rc ? rc : try_handler(t, req, body_length, m, out);
+}
+
+int gw_route(struct gw_worker_thread *t, const struct gw_http_request *req, long long body_length,
+             struct gw_route_out *out)
+{
+    static __thread char dpath[8192];
+    req = gw_walk_early_headers(t->srv, req);
+    size_t dlen = decode_path(req->path, req->path_len, dpath, sizeof dpath);
+    static __thread struct gw_merged m;
+    static __thread struct gw_reqexpr q;
+    q = (struct gw_reqexpr){req, t->srv, dpath, dlen, "", 0};
+    memset(&m, 0, sizeof m);
+    out->mapping = NULL;
+    gw_merge(&m, &t->srv->conf);
+    merge_locations(t->srv, dpath, dlen, &m);
+    int rc = apply_setenvif(t, req, dpath, dlen, &m);
+    if (rc == 0)
+        rc = try_proxy_mappings(t, req, body_length, dpath, dlen, &m, &out->mapping);
+    if (rc == 0 && (gw_walk_any_ifs(&m) || m.require != NULL))
+        rc = proxied(t, req, body_length, &q, &m, out->mapping);
+    if (rc == FCGIC_E_NOT_FOUND) {
+        out->mapping = NULL;
+        rc = by_handler(t, req, body_length, &q, &m, &out->mapping);
+    }
+    memcpy(out->scopes, m.scopes, m.n_scopes * sizeof m.scopes[0]);
+    out->n_scopes = m.n_scopes;
+    out->limit_body_set = 0;
+    for (size_t i = 0; i < m.n_scopes; i++)
+        if (m.scopes[i]->set & GW_DC_LIMIT_BODY) {
+            out->limit_body = m.scopes[i]->limit_request_body;
+            out->limit_body_set = 1;
+        }
+    return rc ? status_of(rc) : 0;
 }

@@ -228,9 +228,11 @@ void gw_worker_request_stop(struct gw_worker_thread *t)
  * body written apart must not wait for the client's delayed ACK). */
 static void on_accept(void *ud, int fd, const struct sockaddr *peer, socklen_t peer_len)
 {
+    struct gw_worker_thread *t = ud;
     int one = 1;
     (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    gw_http_server_on_accept(ud, fd, peer, peer_len);
+    t->counters.accepted++;
+    gw_http_server_on_accept(t->http, fd, peer, peer_len);
 }
 
 static struct gw_http_settings http_settings(const struct gw_server *srv)
@@ -246,8 +248,10 @@ static struct gw_http_settings http_settings(const struct gw_server *srv)
     s.keepalive_timeout_ns = srv->timeouts.keepalive;
     s.body_timeout_ns = srv->timeouts.timeout;
     s.send_timeout_ns = srv->timeouts.timeout;
-    if (s.read_buffer_size <= s.max_request_line + 2)
-        s.read_buffer_size = s.max_request_line + 1024;
+    s.field_limit_status = 400; /* Apache's answer to LimitRequestFields / LimitRequestFieldSize */
+    size_t longest = s.max_request_line > s.max_header_field_size ? s.max_request_line : s.max_header_field_size;
+    if (s.read_buffer_size <= longest + 2)
+        s.read_buffer_size = longest + 1024;
     return s;
 }
 
@@ -270,6 +274,7 @@ static int worker_setup(struct gw_worker_thread *t, struct gw_config *cfg, unsig
     t->srv = gw_config_server(cfg);
     gw_timer_init(&t->px_timer, px_timer_fired);
     gw_timer_init(&t->drain_timer, drain_check);
+    gw_timer_init(&t->stderr_timer, gw_proxy_stderr_timer);
     gw_async_init(&t->stop, stop_asked);
     int rc = gw_loop_new(&t->loop);
     if (rc != 0) {
@@ -302,12 +307,12 @@ static int worker_setup(struct gw_worker_thread *t, struct gw_config *cfg, unsig
     for (size_t i = 0; i < srv->n_listen; i++) {
         const struct gw_listen *l = &srv->listen[i];
         if (inherit && inherit[i] >= 0) {
-            rc = gw_listener_adopt(&t->listeners[i], t->loop, inherit[i], on_accept, t->http);
+            rc = gw_listener_adopt(&t->listeners[i], t->loop, inherit[i], on_accept, t);
             if (rc != 0)
                 close(inherit[i]);
             inherit[i] = -1; /* the listener's now, or closed */
         } else {
-            rc = gw_listener_new(&t->listeners[i], t->loop, l->addr, (uint16_t)l->port, 511, on_accept, t->http);
+            rc = gw_listener_new(&t->listeners[i], t->loop, l->addr, (uint16_t)l->port, 511, on_accept, t);
         }
         if (rc != 0) {
             snprintf(err, errsz, "Listen %s%s%u (%s:%u): %s", l->addr ? l->addr : "", l->addr ? ":" : "", l->port,
@@ -338,6 +343,7 @@ void *gw_worker_main(void *arg)
 {
     struct gw_worker_thread *t = arg;
     int rc = gw_loop_run(t->loop);
+    gw_status_detach(t); /* asked for no more snapshots: its loop is about to go */
     if (rc != 0)
         t->error = rc;
     return NULL;
@@ -356,6 +362,8 @@ void gw_worker_fini(struct gw_worker_thread *t)
             gw_timer_stop(t->loop, &t->backends[i].timer);
     }
     free(t->backends);
+    if (t->loop)
+        gw_timer_stop(t->loop, &t->stderr_timer);
     fcgic_posix_free(t->px); /* reports FCGIC_POSIX_REMOVE for its sockets */
     for (size_t i = 0; i < t->n_fdw; i++)
         free(t->fdw[i]);

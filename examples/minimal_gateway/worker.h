@@ -22,6 +22,7 @@
 #include "log.h"
 #include "http.h"
 #include "loop.h"
+#include "status.h"
 
 struct gw_fdwatch;
 
@@ -59,6 +60,9 @@ struct gw_worker_thread {
     struct gw_log *log;          /**< the generation's logs (shared by its threads) */
     uint64_t stderr_sec;         /**< application STDERR rate limit: the current second, */
     unsigned long stderr_lines, stderr_dropped; /**< lines logged and dropped in it */
+    struct gw_timer stderr_timer; /**< reports the lines dropped once the second is over */
+    struct gw_status_board *board; /**< the generation's status board (status.h), or NULL */
+    struct gw_counters counters;   /**< this thread's gateway counters, for server-status */
     pthread_t tid;
     int error; /**< setup error (negative errno or fcgic error), 0 */
 };

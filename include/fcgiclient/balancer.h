@@ -207,8 +207,17 @@ struct fcgic_member_options {
 
 #define FCGIC_MEMBER_OPTIONS_VERSION 1
 
-/** Statistics of a member. */
+/** Statistics of a member, filled by fcgic_balancer_member_stats().
+ *  Zero-initialise and set `version` (see "Structs that grow" in
+ *  common.h); the library fills what that version has. A release that
+ *  grows struct fcgic_pool_stats raises this version too: `pool` is filled
+ *  with the layout it had in the member stats version given here (its own
+ *  `version` is set by the library). */
 struct fcgic_member_stats {
+    /** Set by the caller: 0 or FCGIC_MEMBER_STATS_VERSION. */
+    unsigned version;
+    /** The member's pool: every attempt that ran on this member, so a
+     *  request that failed over counts here with the outcome it had here. */
     struct fcgic_pool_stats pool;
     unsigned status;      /**< FCGIC_MEMBER_* flags */
     unsigned lbfactor, lbset;
@@ -230,7 +239,31 @@ struct fcgic_member_stats {
     unsigned hc_last_status; /**< HTTP status of the last request probe, or 0 */
     uint64_t hc_next;     /**< when the next probe starts, or the running one
                                times out (0: its answer waits for a tick) */
+    uint64_t failovers;   /**< requests that left this member for another one
+                               (its connection failed, or it refused them) */
 };
+
+#define FCGIC_MEMBER_STATS_VERSION 1
+
+/** Statistics of a balancer as a whole, filled by fcgic_balancer_get_stats():
+ *  the requests submitted to it, as the embedder saw them (one end per
+ *  request, whatever the failovers). Zero-initialise and set `version`. */
+struct fcgic_balancer_stats {
+    /** Set by the caller: 0 or FCGIC_BALANCER_STATS_VERSION. */
+    unsigned version;
+    unsigned members;     /**< fcgic_balancer_count() */
+    unsigned busy;        /**< requests submitted and not yet ended */
+    uint64_t requests;    /**< requests ended (on_end delivered) */
+    uint64_t ends[FCGIC_END_KINDS]; /**< by enum fcgic_end_kind; they add up to requests */
+    uint64_t failovers;   /**< moves of a request to another member */
+    uint64_t all_down;    /**< requests no member could take (FCGIC_E_BAL_ALL_DOWN) */
+    /** Latency histogram from submit to on_end, cumulative, as in struct
+     *  fcgic_pool_stats; `requests` is the "+Inf" bucket. */
+    uint64_t latency_le[FCGIC_LATENCY_BUCKETS];
+    uint64_t latency_sum_ns;
+};
+
+#define FCGIC_BALANCER_STATS_VERSION 1
 
 /**
  * Create a balancer.
@@ -357,9 +390,18 @@ FCGIC_API int fcgic_balancer_tick(struct fcgic_balancer *b, uint64_t now);
  *  Cost: O(1) plus one look per health probe running at the moment. */
 FCGIC_API uint64_t fcgic_balancer_deadline(const struct fcgic_balancer *b);
 
-/** Copy a member's statistics. @return 0 or FCGIC_E_BAL_NO_MEMBER. */
+/** Copy a member's statistics, as far as out->version has members.
+ *  @return 0, FCGIC_E_BAL_NO_MEMBER (also NULL b or out) or FCGIC_E_INVAL
+ *  (out->version newer than this library knows). */
 FCGIC_API int fcgic_balancer_member_stats(const struct fcgic_balancer *b, unsigned id,
                                           struct fcgic_member_stats *out);
+
+/**
+ * Copy the balancer's own statistics, as far as out->version has members.
+ * @return 0, or FCGIC_E_INVAL (NULL b or out, out->version newer than this
+ *         library knows).
+ */
+FCGIC_API int fcgic_balancer_get_stats(const struct fcgic_balancer *b, struct fcgic_balancer_stats *out);
 
 /** Members (removed ones that are still finishing are not counted). */
 FCGIC_API size_t fcgic_balancer_count(const struct fcgic_balancer *b);

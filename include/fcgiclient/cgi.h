@@ -54,6 +54,8 @@ struct fcgic_response_head {
 
 /** Parser options. Zero-initialise, then set what you need. */
 struct fcgic_cgi_options {
+    /** 0 or FCGIC_CGI_OPTIONS_VERSION (see "Structs that grow" in common.h). */
+    unsigned version;
     /** Cap on the header block in bytes; 0 means 32768. */
     size_t max_header_bytes;
     /** Cap on the number of header fields; 0 means 256. */
@@ -67,6 +69,8 @@ struct fcgic_cgi_options {
      *  no_header_block set). */
     int lenient_header_block;
 };
+
+#define FCGIC_CGI_OPTIONS_VERSION 1
 
 /** What fcgic_cgi_parser_next() found. */
 enum fcgic_cgi_event_kind {
@@ -88,7 +92,8 @@ struct fcgic_cgi_parser;
 /**
  * Create a parser.
  * @param opts options (copied) or NULL for defaults.
- * @return 0, FCGIC_E_INVAL or FCGIC_E_NOMEM.
+ * @return 0, FCGIC_E_INVAL (also opts->version newer than this library
+ *         knows) or FCGIC_E_NOMEM.
  */
 FCGIC_API int fcgic_cgi_parser_new(struct fcgic_cgi_parser **out, const struct fcgic_cgi_options *opts,
                                    const struct fcgic_mem *mem);

@@ -242,6 +242,8 @@ enum fcgic_env_file_type {
  * fcgic_env_map_new().
  */
 struct fcgic_env_map_config {
+    /** 0 or FCGIC_ENV_MAP_CONFIG_VERSION (see "Structs that grow" in common.h). */
+    unsigned version;
     enum fcgic_env_map_kind kind;
     /** PREFIX: URL-path prefix; REGEX: the pattern; HANDLER: base-name regex or NULL.
      *  Regexes are PCRE2, JIT-compiled when PCRE2 has a JIT, and every match
@@ -285,6 +287,8 @@ struct fcgic_env_map_config {
     void *stat_ud;
 };
 
+#define FCGIC_ENV_MAP_CONFIG_VERSION 1
+
 /**
  * POSIX stat(2) implementation of the stat callback (`ud` is unused).
  * A path that cannot be stat'ed (ENOENT, ENOTDIR, EACCES, ...) is NONE.
@@ -301,7 +305,8 @@ struct fcgic_env_map;
  * @param out receives the mapping; untouched on error.
  * @param cfg configuration; copied, may be freed after the call.
  * @param mem allocator hooks (copied) or NULL.
- * @return 0; FCGIC_E_INVAL (NULL argument, missing match/target, HANDLER or
+ * @return 0; FCGIC_E_INVAL (NULL argument, cfg->version newer than this
+ *         library knows, missing match/target, HANDLER or
  *         FULL without stat callback or document_root, relative document_root
  *         or one with a `..` segment, enum out of range);
  *         FCGIC_E_ENV_BAD_PATTERN (regex does not compile; prefix not starting
@@ -321,6 +326,8 @@ FCGIC_API void fcgic_env_map_free(struct fcgic_env_map *map);
  * borrowed for the duration of fcgic_env_build() only.
  */
 struct fcgic_env_request {
+    /** 0 or FCGIC_ENV_REQUEST_VERSION (see "Structs that grow" in common.h). */
+    unsigned version;
     struct fcgic_span method;   /**< e.g. "GET" */
     struct fcgic_span target;   /**< raw request-target: origin form or absolute form */
     struct fcgic_span protocol; /**< e.g. "HTTP/1.1" */
@@ -346,6 +353,8 @@ struct fcgic_env_request {
     struct fcgic_span remote_user; /**< REMOTE_USER if authenticated (empty = not sent) */
     struct fcgic_span auth_type;   /**< AUTH_TYPE (empty = not sent) */
 };
+
+#define FCGIC_ENV_REQUEST_VERSION 1
 
 /**
  * Build the params of one request into `env` (cleared first; its memory is
@@ -388,7 +397,8 @@ struct fcgic_env_request {
  *  FCGIC_E_EXPR_MATCH_LIMIT: the mapping's regex (ProxyPassMatch pattern or
  *    handler base-name pattern) hit PCRE2's match, depth or heap limit on
  *    this request (a gateway answers 500);
- *  FCGIC_E_CALLBACK: the stat callback failed; FCGIC_E_INVAL; FCGIC_E_NOMEM.
+ *  FCGIC_E_CALLBACK: the stat callback failed; FCGIC_E_INVAL (also
+ *  req->version newer than this library knows); FCGIC_E_NOMEM.
  *  On error the list is left empty.
  */
 FCGIC_API int fcgic_env_build(struct fcgic_env *env, const struct fcgic_env_map *map,

@@ -44,6 +44,8 @@ extern "C" {
  * Initialise with `struct fcgic_expr_limits lim = {0};` and set what you need.
  */
 struct fcgic_expr_limits {
+    /** 0 or FCGIC_EXPR_LIMITS_VERSION (see "Structs that grow" in common.h). */
+    unsigned version;
     /** Longest expression source accepted by compile (default 8192). */
     size_t max_source;
     /** Deepest nesting of the parse tree (parentheses, `!`, `&&`, `||`,
@@ -66,6 +68,8 @@ struct fcgic_expr_limits {
      *  JIT code. Default 0: JIT when PCRE2 has it. */
     int no_jit;
 };
+
+#define FCGIC_EXPR_LIMITS_VERSION 1
 
 /* ------------------------------------------------------------------------ */
 /* Compile errors                                                           */
@@ -158,6 +162,8 @@ FCGIC_API const char *fcgic_expr_var_name(int var);
  * be NULL. A callback must not call back into the evaluation context.
  */
 struct fcgic_expr_vars {
+    /** 0 or FCGIC_EXPR_VARS_VERSION (see "Structs that grow" in common.h). */
+    unsigned version;
     /** Passed back unchanged. */
     void *ud;
     /**
@@ -185,11 +191,32 @@ struct fcgic_expr_vars {
     int (*file_test)(void *ud, char op, const char *path, size_t path_len);
 };
 
+#define FCGIC_EXPR_VARS_VERSION 1
+
+/**
+ * POSIX implementation of struct fcgic_expr_vars.file_test, for
+ * `<If "-f %{REQUEST_FILENAME}">` and the like, as ap_expr answers them:
+ * `-d` a directory, `-e` exists, `-f` (and `-F`, without the sub-request
+ * Apache makes) a regular file, `-s` a regular file of non-zero size,
+ * `-L` and `-h` a symbolic link (lstat(2)), `-x` a file with the owner's
+ * execute bit. The path is used as given (relative to the working
+ * directory when not absolute); it is copied, so it need not be
+ * NUL-terminated, and it is borrowed for the call only. It calls stat(2),
+ * which may block on a slow filesystem. `ud` is unused.
+ * @return 1 true; 0 false (also for a path that cannot be reached, an empty
+ *         path, one with a NUL byte or one longer than PATH_MAX);
+ *         FCGIC_E_NOTSUP for `-U` and `-A` (they need a sub-request) and
+ *         for an operator letter it does not know.
+ */
+FCGIC_API int fcgic_expr_file_test_posix(void *ud, char op, const char *path, size_t path_len);
+
 /**
  * The CGI environment being built, as an ops table (the environment module
  * offers functions that adapt to it in a few lines). Copied by the engine.
  */
 struct fcgic_expr_env {
+    /** 0 or FCGIC_EXPR_ENV_VERSION (see "Structs that grow" in common.h). */
+    unsigned version;
     /** Passed back unchanged. */
     void *ud;
     /** Get a variable. `value` must stay valid until the next set/unset.
@@ -205,6 +232,8 @@ struct fcgic_expr_env {
      *  @return 0 or a negative code (fails the apply). */
     int (*unset)(void *ud, const char *name, size_t name_len);
 };
+
+#define FCGIC_EXPR_ENV_VERSION 1
 
 /* ------------------------------------------------------------------------ */
 /* Compiled expressions                                                     */
@@ -227,7 +256,8 @@ struct fcgic_expr;
  * @param limits NULL for defaults; copied
  * @param err    NULL, or filled with what and where on failure
  * @param mem    allocator hooks (NULL = libc); copied
- * @return 0; FCGIC_E_INVAL (NULL out/src); FCGIC_E_NOMEM;
+ * @return 0; FCGIC_E_INVAL (NULL out/src, limits->version newer than this
+ *         library knows); FCGIC_E_NOMEM;
  *         FCGIC_E_EXPR_SYNTAX; FCGIC_E_EXPR_UNKNOWN_VAR;
  *         FCGIC_E_EXPR_UNKNOWN_FUNC (function or operator);
  *         FCGIC_E_EXPR_REGEX; FCGIC_E_EXPR_TOO_DEEP; FCGIC_E_EXPR_TOO_LONG;
@@ -257,7 +287,8 @@ struct fcgic_expr_ctx;
  * @param limits NULL for defaults; copied (scratch_size, max_capture_subject
  *               and the PCRE2 limits are used)
  * @param mem    allocator hooks (NULL = libc); copied
- * @return 0, FCGIC_E_INVAL, FCGIC_E_NOMEM or FCGIC_E_NOT_BUILT.
+ * @return 0, FCGIC_E_INVAL (also limits->version newer than this library
+ *         knows), FCGIC_E_NOMEM or FCGIC_E_NOT_BUILT.
  */
 FCGIC_API int fcgic_expr_ctx_new(struct fcgic_expr_ctx **out,
                                  const struct fcgic_expr_limits *limits,
@@ -312,7 +343,8 @@ struct fcgic_setenvif;
 /**
  * Create an empty rule list.
  * @param limits NULL for defaults; copied and used for every rule compiled
- * @return 0, FCGIC_E_INVAL, FCGIC_E_NOMEM or FCGIC_E_NOT_BUILT.
+ * @return 0, FCGIC_E_INVAL (also limits->version newer than this library
+ *         knows), FCGIC_E_NOMEM or FCGIC_E_NOT_BUILT.
  */
 FCGIC_API int fcgic_setenvif_new(struct fcgic_setenvif **out,
                                  const struct fcgic_expr_limits *limits,

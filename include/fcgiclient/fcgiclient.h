@@ -18,6 +18,7 @@
 /* expression engine */
 #include "expr.h"
 /* pool and balancer */
+#include "stats.h"
 #include "pool.h"
 #include "balancer.h"
 /* posix transport */

@@ -48,6 +48,7 @@
 
 #include "common.h"
 #include "conn.h"
+#include "stats.h"
 #include "transport.h"
 
 #ifdef __cplusplus
@@ -229,24 +230,45 @@ struct fcgic_pool_options {
  * and stray bytes before it is reused, so most such connections are closed
  * before a request is written to them. */
 
-/** Statistics of a pool. */
+/** Statistics of a pool, filled by fcgic_pool_get_stats(). Zero-initialise
+ *  and set `version` (see "Structs that grow" in common.h): the library
+ *  fills the members that version has and leaves the rest alone. Counters
+ *  count from the pool's creation and never go down. */
 struct fcgic_pool_stats {
+    /** Set by the caller: 0 or FCGIC_POOL_STATS_VERSION. */
+    unsigned version;
     unsigned conns_open;   /**< connections open (connecting, busy, idle) */
     unsigned conns_idle;   /**< of which idle */
     unsigned busy;         /**< requests submitted and not yet ended */
-    unsigned queued;       /**< of which waiting for a connection */
+    unsigned queued;       /**< of which waiting for a connection (queue length) */
     unsigned max;          /**< effective max (after GET_VALUES) */
     unsigned mpx;          /**< requests allowed per connection */
     uint64_t conns_created;
     uint64_t conns_reused; /**< requests sent on a kept connection */
-    uint64_t requests;     /**< requests ended */
-    uint64_t failures;     /**< requests ended with an error */
+    uint64_t requests;     /**< requests ended (on_end delivered) */
+    uint64_t failures;     /**< of which ended with result.error set */
     uint64_t stale_retries;
     uint64_t queue_timeouts;
-    uint64_t queue_full;
+    uint64_t queue_full;   /**< submits refused with FCGIC_E_POOL_QUEUE_FULL */
     uint64_t bytes_out;    /**< STDIN + DATA bytes sent */
     uint64_t bytes_in;     /**< STDOUT + STDERR bytes received */
+    /** Requests ended, by enum fcgic_end_kind (fcgic_end_kind() of their
+     *  result); they add up to `requests`. */
+    uint64_t ends[FCGIC_END_KINDS];
+    /** Requests that waited in the queue for a connection (counted when
+     *  they leave it: started, timed out, cancelled), and the time they
+     *  waited there, in nanoseconds, all together. */
+    uint64_t queue_waits;
+    uint64_t queue_wait_ns;
+    /** Latency histogram, cumulative: latency_le[i] requests ended at most
+     *  fcgic_latency_bucket_le(i) ns after their submit; `requests` is the
+     *  "+Inf" bucket. Queue waits and stale retries are included. */
+    uint64_t latency_le[FCGIC_LATENCY_BUCKETS];
+    /** The latencies of all `requests` added up, in nanoseconds. */
+    uint64_t latency_sum_ns;
 };
+
+#define FCGIC_POOL_STATS_VERSION 1
 
 /**
  * Create a pool.
@@ -358,8 +380,13 @@ FCGIC_API void fcgic_pool_drain(struct fcgic_pool *p, uint64_t now);
 /** Close every idle connection now (e.g. after a backend restart). */
 FCGIC_API void fcgic_pool_close_idle(struct fcgic_pool *p);
 
-/** Copy the statistics into *out. */
-FCGIC_API void fcgic_pool_get_stats(const struct fcgic_pool *p, struct fcgic_pool_stats *out);
+/**
+ * Copy the statistics into *out, as far as out->version has members (the
+ * other bytes of *out are not touched).
+ * @return 0, or FCGIC_E_INVAL (NULL p or out, out->version newer than this
+ *         library knows).
+ */
+FCGIC_API int fcgic_pool_get_stats(const struct fcgic_pool *p, struct fcgic_pool_stats *out);
 
 /**
  * The errno behind the last error fcgic_pool_submit() returned because the

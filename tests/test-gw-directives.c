@@ -1,0 +1,643 @@
+/* minimal_gateway end to end for the per-directory directives Apache
+ * configurations use: <Directory>, <DirectoryMatch>, <If>/<ElseIf>/<Else>,
+ * Require and its containers, Header, RequestHeader, ErrorDocument,
+ * ProxyErrorOverride and the LimitRequest* limits. The test writes a
+ * DocumentRoot and a configuration, starts app-echo (which lists the params
+ * it got as its body) and the gateway, and speaks raw HTTP to it. */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "app-common.h"
+#include "harness.h"
+#include "testutil.h"
+
+#define GW_EXE_ENV "GW_EXE"
+
+static struct harness_app *echo;
+static pid_t gw_pid = -1;
+static int gw_port;
+static char dir[] = "/tmp/gw-d-XXXXXX";
+
+static int free_port(void)
+{
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t l = sizeof a;
+    ck_assert(bind(s, (struct sockaddr *)&a, sizeof a) == 0);
+    ck_assert(getsockname(s, (struct sockaddr *)&a, &l) == 0);
+    close(s);
+    return ntohs(a.sin_port);
+}
+
+static int connect_gw(void)
+{
+    struct sockaddr_in a = {
+        .sin_family = AF_INET, .sin_port = htons((uint16_t)gw_port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (s < 0)
+        return -1;
+    struct timeval tv = {20, 0};
+    setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    if (connect(s, (struct sockaddr *)&a, sizeof a) != 0) {
+        close(s);
+        return -1;
+    }
+    return s;
+}
+
+/* Run minimal_gateway with args; returns its exit status and its stderr in
+ * err (for -t). */
+static int run_gw(const char *const *args, char *err, size_t errsz)
+{
+    int p[2];
+    ck_assert(pipe(p) == 0);
+    pid_t pid = fork();
+    ck_assert(pid >= 0);
+    if (pid == 0) {
+        dup2(p[1], 2);
+        dup2(p[1], 1);
+        close(p[0]);
+        const char *argv[8] = {getenv(GW_EXE_ENV)};
+        for (int i = 0; args[i] && i < 6; i++)
+            argv[i + 1] = args[i];
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    close(p[1]);
+    size_t n = 0;
+    ssize_t k;
+    while (n + 1 < errsz && (k = read(p[0], err + n, errsz - n - 1)) > 0)
+        n += (size_t)k;
+    err[n] = '\0';
+    close(p[0]);
+    int st;
+    waitpid(pid, &st, 0);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* One exchange: send `req` whole, read until the server closes. */
+struct resp {
+    int status;
+    char head[4096];
+    char *body;
+    size_t body_len;
+};
+
+static void dechunk(struct resp *r)
+{
+    char *out = malloc(r->body_len + 1);
+    size_t o = 0, i = 0;
+    ck_assert_ptr_nonnull(out);
+    while (i < r->body_len) {
+        size_t n = strtoul(r->body + i, NULL, 16);
+        char *eol = strstr(r->body + i, "\r\n");
+        ck_assert_ptr_nonnull(eol);
+        i = (size_t)(eol - r->body) + 2;
+        if (n == 0)
+            break;
+        ck_assert(i + n + 2 <= r->body_len);
+        memcpy(out + o, r->body + i, n);
+        o += n;
+        i += n + 2;
+    }
+    out[o] = '\0';
+    free(r->body);
+    r->body = out;
+    r->body_len = o;
+}
+
+static void exchange(const char *req, size_t len, struct resp *r)
+{
+    memset(r, 0, sizeof *r);
+    int s = connect_gw();
+    ck_assert_int_ge(s, 0);
+    ck_assert(write(s, req, len) == (ssize_t)len);
+    size_t cap = 65536, n = 0;
+    char *buf = malloc(cap + 1);
+    ssize_t k;
+    while ((k = read(s, buf + n, cap - n)) > 0) {
+        n += (size_t)k;
+        if (n == cap) {
+            cap *= 2;
+            buf = realloc(buf, cap + 1);
+            ck_assert_ptr_nonnull(buf);
+        }
+    }
+    close(s);
+    buf[n] = '\0';
+    char *end = strstr(buf, "\r\n\r\n");
+    ck_assert_msg(end != NULL, "no response head in \"%s\"", buf);
+    size_t hl = (size_t)(end - buf);
+    ck_assert_uint_lt(hl, sizeof r->head);
+    memcpy(r->head, buf, hl);
+    r->status = atoi(buf + 9);
+    r->body_len = n - hl - 4;
+    r->body = malloc(r->body_len + 1);
+    memcpy(r->body, end + 4, r->body_len);
+    r->body[r->body_len] = '\0';
+    free(buf);
+    if (strstr(r->head, "\r\nTransfer-Encoding: chunked"))
+        dechunk(r);
+}
+
+static void get(const char *target, struct resp *r)
+{
+    char req[1024];
+    int n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n", target);
+    exchange(req, (size_t)n, r);
+}
+
+/* The DocumentRoot: dir/www. */
+static void docroot(void)
+{
+    static const char *const dirs[] = {"www", "www/x", "www/y", "www/dm", "www/denied", "www/errors", "www/app"};
+    static const char *const files[] = {"www/index.html", "www/x/index.php",  "www/x/a.php",    "www/y/a.php",
+                                        "www/dm/a.php",   "www/denied/a.php", "www/y/page.html"};
+    char path[512];
+    for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, dirs[i]);
+        ck_assert_int_eq(mkdir(path, 0755), 0);
+    }
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+        write_file(path, "<?php\n");
+    }
+    snprintf(path, sizeof path, "%s/www/errors/404.html", dir);
+    write_file(path, "<p>our own 404</p>\n");
+}
+
+static const char conf_fmt[] =
+    "Listen 127.0.0.1:%d\n"
+    "ServerName localhost\n"
+    "Threads 1\n"
+    "ErrorLog error.log\n"
+    "DocumentRoot \"%s/www\"\n"
+    "DirectoryIndex index.php index.html\n"
+    "LimitRequestLine 300\n"
+    "LimitRequestFieldSize 200\n"
+    "LimitRequestFields 20\n"
+    "Header always set X-Always yes\n"
+    "Header set X-Server-Hdr s\n"
+    "RequestHeader unset Proxy early\n"
+    "RequestHeader set X-Early e early\n"
+    "<If \"%%{HTTP:X-Early} == 'e'\">\n"
+    "    SetEnv SAW_EARLY 1\n"
+    "</If>\n"
+    "RequestHeader set X-Added added\n"
+    "RequestHeader unset X-Drop\n"
+    "RequestHeader append X-List two\n"
+    "RequestHeader edit* X-Ed o(.) \"0$1\"\n"
+    "RequestHeader edit X-Ed1 o 0\n"
+    "RequestHeader setifempty X-Set set\n"
+    "RequestHeader setifempty X-Kept set\n"
+    "ErrorDocument 403 \"Go away\"\n"
+    "SetEnv FROM_SETENV 1\n"
+    "SetEnvIf Request_URI \"^/app/m\" FROM_SETENVIF=yes\n"
+    "<Directory \"%s/www\">\n"
+    "    Options -Indexes +FollowSymLinks\n"
+    "    AllowOverride None\n"
+    "    Require all granted\n"
+    "</Directory>\n"
+    "<Directory \"%s/www/x/\">\n"
+    "    ProxyFCGIBackendType GENERIC\n"
+    "</Directory>\n"
+    "<DirectoryMatch \"^%s/www/d[a-z]/\">\n"
+    "    SetEnv DIRMATCH yes\n"
+    "    <Files \"a.php\">\n"
+    "        SetEnv NESTED yes\n"
+    "    </Files>\n"
+    "</DirectoryMatch>\n"
+    "<Directory \"%s/www/app\">\n"
+    "    Require all denied\n"
+    "</Directory>\n"
+    "<Directory \"%s/www/denied\">\n"
+    "    Require all denied\n"
+    "</Directory>\n"
+    "<FilesMatch \"\\.php$\">\n"
+    "    <If \"-f %%{REQUEST_FILENAME}\">\n"
+    "        SetHandler \"proxy:fcgi://127.0.0.1:%d\"\n"
+    "    </If>\n"
+    "</FilesMatch>\n"
+    "<If \"%%{HTTP:X-Mode} == 'a' && %%{SERVER_NAME} == 'localhost' && %%{SERVER_PORT} == '80'\">\n"
+    "    SetEnv MODE a\n"
+    "</If>\n"
+    "<ElseIf \"%%{HTTP:X-Mode} == 'b'\">\n"
+    "    SetEnv MODE b\n"
+    "</ElseIf>\n"
+    "<Else>\n"
+    "    SetEnv MODE other\n"
+    "</Else>\n"
+    "ProxyPass \"/app/\" \"fcgi://127.0.0.1:%d/srv/app/\"\n"
+    "<Location \"/app/private/\">\n"
+    "    <RequireAll>\n"
+    "        Require all granted\n"
+    "        Require not ip 127.0.0.1\n"
+    "    </RequireAll>\n"
+    "</Location>\n"
+    "<Location \"/app/plain403/\">\n"
+    "    Require all denied\n"
+    "    ErrorDocument 403 default\n"
+    "</Location>\n"
+    "<Location \"/app/local/\">\n"
+    "    Require ip 127.0.0 ::1\n"
+    "</Location>\n"
+    "<Location \"/app/other/\">\n"
+    "    Require ip 10.0.0.0/8 192.168.1\n"
+    "</Location>\n"
+    "<Location \"/app/any/\">\n"
+    "    <RequireAny>\n"
+    "        Require ip 10.1\n"
+    "        <RequireNone>\n"
+    "            Require method POST\n"
+    "        </RequireNone>\n"
+    "    </RequireAny>\n"
+    "</Location>\n"
+    "<Location \"/app/h/\">\n"
+    "    Header set X-Loc loc\n"
+    "    Header append X-Multi three\n"
+    "    Header merge X-Multi two\n"
+    "    Header merge X-Multi one\n"
+    "    Header unset X-Pid\n"
+    "    Header edit X-Fcgi-Role ^RESP(.*)$ resp$1\n"
+    "</Location>\n"
+    "<Location \"/app/ov/\">\n"
+    "    ProxyErrorOverride On\n"
+    "</Location>\n"
+    "<Location \"/app/ovtext/\">\n"
+    "    ProxyErrorOverride On 404\n"
+    "    ErrorDocument 404 \"Nothing here\"\n"
+    "</Location>\n"
+    "<Location \"/app/ovfile/\">\n"
+    "    ProxyErrorOverride On\n"
+    "    ErrorDocument 404 /errors/404.html\n"
+    "</Location>\n"
+    "<Location \"/app/ovurl/\">\n"
+    "    ProxyErrorOverride On\n"
+    "    ErrorDocument 502 http://example.com/down\n"
+    "</Location>\n"
+    "<Location \"/app/small/\">\n"
+    "    LimitRequestBody 10\n"
+    "</Location>\n";
+
+static void start_gateway(void)
+{
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    docroot();
+    static const char *const echo_args[] = {"-t", "4", NULL};
+    ck_assert_int_eq(harness_app_start(&echo, HARNESS_TCP, "app-echo", echo_args), 0);
+    gw_port = free_port();
+    char conf[8192], path[256];
+    snprintf(conf, sizeof conf, conf_fmt, gw_port, dir, dir, dir, dir, dir, dir, echo->port, echo->port);
+    snprintf(path, sizeof path, "%s/gw.conf", dir);
+    write_file(path, conf);
+    gw_pid = fork();
+    ck_assert(gw_pid >= 0);
+    if (gw_pid == 0) {
+        int nul = open("/dev/null", O_WRONLY);
+        if (!getenv("GW_TEST_VERBOSE"))
+            dup2(nul, 2);
+        if (getenv("FCGIC_UNDER_VALGRIND")) {
+            setenv("GW_NO_JIT", "1", 1);
+            execlp("valgrind", "valgrind", "--error-exitcode=99", "--leak-check=full",
+                   "--errors-for-leak-kinds=definite,indirect", "--quiet", getenv(GW_EXE_ENV), "-f", path,
+                   (char *)NULL);
+        }
+        execl(getenv(GW_EXE_ENV), getenv(GW_EXE_ENV), "-f", path, (char *)NULL);
+        _exit(127);
+    }
+    for (int i = 0; i < 400; i++) {
+        int s = connect_gw();
+        if (s >= 0) {
+            close(s);
+            return;
+        }
+        usleep(25000);
+    }
+    ck_abort_msg("minimal_gateway did not start listening");
+}
+
+static void stop_gateway(void)
+{
+    if (gw_pid > 0) {
+        kill(gw_pid, SIGTERM);
+        int st;
+        waitpid(gw_pid, &st, 0);
+        ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "minimal_gateway exited with %d",
+                      WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+    }
+    harness_app_stop(echo);
+    echo = NULL;
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+/* GET target with extra header lines ("" for none). */
+static void get_h(const char *target, const char *headers, struct resp *r)
+{
+    char req[2048];
+    int n =
+        snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: localhost\r\n%sConnection: close\r\n\r\n", target, headers);
+    exchange(req, (size_t)n, r);
+}
+
+static void has(const struct resp *r, const char *where, const char *text)
+{
+    ck_assert_msg(strstr(where, text) != NULL, "\"%s\" not in:\n%s\n\n%s", text, r->head, r->body);
+}
+
+static void lacks(const struct resp *r, const char *where, const char *text)
+{
+    ck_assert_msg(strstr(where, text) == NULL, "\"%s\" in:\n%s\n\n%s", text, r->head, r->body);
+}
+
+START_TEST(test_directory)
+{
+    struct resp r;
+    char want[512];
+    /* <Directory www/x> makes the backend GENERIC: SCRIPT_FILENAME is the plain path */
+    get("/x/a.php", &r);
+    ck_assert_int_eq(r.status, 200);
+    snprintf(want, sizeof want, "\nSCRIPT_FILENAME=%s/www/x/a.php\n", dir);
+    has(&r, r.body, want);
+    lacks(&r, r.body, "DIRMATCH=");
+    free(r.body);
+    /* elsewhere FPM, the default */
+    get("/y/a.php", &r);
+    ck_assert_int_eq(r.status, 200);
+    snprintf(want, sizeof want, "\nSCRIPT_FILENAME=proxy:fcgi://127.0.0.1:%d%s/www/y/a.php\n", echo->port, dir);
+    has(&r, r.body, want);
+    free(r.body);
+    /* DirectoryIndex: the directory's index.php, still under <Directory www/x> */
+    get("/x/", &r);
+    ck_assert_int_eq(r.status, 200);
+    has(&r, r.body, "\nSCRIPT_NAME=/x/index.php\n");
+    snprintf(want, sizeof want, "\nSCRIPT_FILENAME=%s/www/x/index.php\n", dir);
+    has(&r, r.body, want);
+    free(r.body);
+    /* <DirectoryMatch> */
+    get("/dm/a.php", &r);
+    ck_assert_int_eq(r.status, 200);
+    has(&r, r.body, "DIRMATCH=yes\n");
+    has(&r, r.body, "NESTED=yes\n"); /* <Files> inside the <DirectoryMatch> */
+    free(r.body);
+    get("/y/a.php", &r); /* the same base name elsewhere */
+    lacks(&r, r.body, "NESTED=");
+    free(r.body);
+    /* Require all denied in a <Directory>: 403 with the ErrorDocument text and Header always */
+    get("/denied/a.php", &r);
+    ck_assert_int_eq(r.status, 403);
+    ck_assert_str_eq(r.body, "Go away");
+    has(&r, r.head, "\r\nX-Always: yes");
+    lacks(&r, r.head, "X-Server-Hdr");
+    free(r.body);
+}
+END_TEST
+
+START_TEST(test_if)
+{
+    struct resp r;
+    /* <If "-f %{REQUEST_FILENAME}"> around SetHandler: a missing script is 404 */
+    get("/x/missing.php", &r);
+    ck_assert_int_eq(r.status, 404);
+    free(r.body);
+    get("/y/page.html", &r); /* not .php: no handler */
+    ck_assert_int_eq(r.status, 404);
+    free(r.body);
+    /* <If>/<ElseIf>/<Else> at server level, on a ProxyPass request */
+    get_h("/app/m", "X-Mode: a\r\n", &r);
+    ck_assert_int_eq(r.status, 200);
+    has(&r, r.body, "MODE=a\n");
+    has(&r, r.body, "FROM_SETENV=1\n"); /* SetEnv and SetEnvIf still there after the branch */
+    has(&r, r.body, "FROM_SETENVIF=yes\n");
+    free(r.body);
+    /* SERVER_NAME is the Host's name lower-cased, SERVER_PORT its port */
+    static const char up[] = "GET /app/m HTTP/1.1\r\nHost: LocalHost:80\r\nX-Mode: a\r\nConnection: close\r\n\r\n";
+    exchange(up, sizeof up - 1, &r);
+    has(&r, r.body, "MODE=a\n");
+    free(r.body);
+    static const char p81[] = "GET /app/m HTTP/1.1\r\nHost: localhost:81\r\nX-Mode: a\r\nConnection: close\r\n\r\n";
+    exchange(p81, sizeof p81 - 1, &r);
+    has(&r, r.body, "MODE=other\n");
+    free(r.body);
+    get_h("/app/m", "X-Mode: b\r\n", &r);
+    has(&r, r.body, "MODE=b\n");
+    free(r.body);
+    get("/app/m", &r);
+    has(&r, r.body, "MODE=other\n");
+    free(r.body);
+    /* and on a SetHandler request */
+    get_h("/y/a.php", "X-Mode: b\r\n", &r);
+    has(&r, r.body, "MODE=b\n");
+    free(r.body);
+}
+END_TEST
+
+START_TEST(test_require)
+{
+    struct resp r;
+    get("/app/private/x", &r); /* RequireAll: all granted, not ip 127.0.0.1 */
+    ck_assert_int_eq(r.status, 403);
+    ck_assert_str_eq(r.body, "Go away");
+    free(r.body);
+    get("/app/plain403/x", &r); /* ErrorDocument 403 default: the built-in answer again */
+    ck_assert_int_eq(r.status, 403);
+    ck_assert_str_eq(r.body, "403 Forbidden\n");
+    has(&r, r.head, "\r\nX-Always: yes\r\n");
+    free(r.body);
+    get("/app/local/x", &r); /* partial address 127.0.0 */
+    ck_assert_int_eq(r.status, 200);
+    free(r.body);
+    get("/app/other/x", &r);
+    ck_assert_int_eq(r.status, 403);
+    free(r.body);
+    get("/app/any/x", &r); /* RequireNone never grants: denied */
+    ck_assert_int_eq(r.status, 403);
+    free(r.body);
+    /* a ProxyPass URI is no file: <Directory www/app> (Require all denied) does not apply */
+    get("/app/x", &r);
+    ck_assert_int_eq(r.status, 200);
+    free(r.body);
+}
+END_TEST
+
+START_TEST(test_request_header)
+{
+    struct resp r;
+    get_h("/app/r", "X-Drop: 1\r\nX-List: one\r\nX-Ed: foooox\r\nX-Ed1: fooxo\r\nX-Kept: mine\r\n", &r);
+    ck_assert_int_eq(r.status, 200);
+    has(&r, r.body, "\nHTTP_X_ADDED=added\n");
+    has(&r, r.body, "\nHTTP_X_LIST=one, two\n");
+    has(&r, r.body, "\nHTTP_X_ED=f0o0ox\n"); /* edit*: every match, with $1 */
+    has(&r, r.body, "\nHTTP_X_ED1=f0oxo\n"); /* edit: the first only */
+    has(&r, r.body, "\nHTTP_X_SET=set\n");
+    has(&r, r.body, "\nHTTP_X_KEPT=mine\n");
+    has(&r, r.body, "\nHTTP_X_EARLY=e\n"); /* early: before <If> looked at the headers */
+    has(&r, r.body, "SAW_EARLY=1\n");
+    lacks(&r, r.body, "HTTP_X_DROP");
+    free(r.body);
+}
+END_TEST
+
+START_TEST(test_header)
+{
+    struct resp r;
+    get("/app/h/x?header=X-Multi:two", &r);
+    ck_assert_int_eq(r.status, 200);
+    has(&r, r.head, "\r\nX-Loc: loc");
+    has(&r, r.head, "\r\nX-Multi: two, three, one\r\n");
+    has(&r, r.head, "\r\nX-Fcgi-Role: respONDER\r\n");
+    has(&r, r.head, "\r\nX-Always: yes\r\n");
+    has(&r, r.head, "\r\nX-Server-Hdr: s\r\n");
+    lacks(&r, r.head, "X-Pid");
+    free(r.body);
+    get("/app/x", &r);
+    has(&r, r.head, "\r\nX-Pid: ");
+    lacks(&r, r.head, "X-Loc");
+    free(r.body);
+}
+END_TEST
+
+START_TEST(test_error_override)
+{
+    struct resp r;
+    /* the backend's 404 is replaced by Apache's own page */
+    get("/app/ov/x?status=404", &r);
+    ck_assert_int_eq(r.status, 404);
+    has(&r, r.body, "<title>404 Not Found</title>");
+    has(&r, r.body, "<p>The requested URL was not found on this server.</p>");
+    lacks(&r, r.body, "SCRIPT_NAME");
+    has(&r, r.head, "\r\nContent-Type: text/html; charset=iso-8859-1\r\n");
+    free(r.body);
+    get("/app/ov/x?status=200", &r); /* success passes */
+    ck_assert_int_eq(r.status, 200);
+    has(&r, r.body, "SCRIPT_NAME=");
+    free(r.body);
+    /* ErrorDocument text, limited to 404 */
+    get("/app/ovtext/x?status=404", &r);
+    ck_assert_int_eq(r.status, 404);
+    ck_assert_str_eq(r.body, "Nothing here");
+    free(r.body);
+    get("/app/ovtext/x?status=500", &r);
+    ck_assert_int_eq(r.status, 500);
+    has(&r, r.body, "SCRIPT_NAME=");
+    free(r.body);
+    /* ErrorDocument file under DocumentRoot */
+    get("/app/ovfile/x?status=404", &r);
+    ck_assert_int_eq(r.status, 404);
+    ck_assert_str_eq(r.body, "<p>our own 404</p>\n");
+    has(&r, r.head, "\r\nContent-Type: text/html\r\n");
+    free(r.body);
+    /* ErrorDocument URL: a redirect */
+    get("/app/ovurl/x?status=502", &r);
+    ck_assert_int_eq(r.status, 302);
+    has(&r, r.head, "\r\nLocation: http://example.com/down\r\n");
+    free(r.body);
+}
+END_TEST
+
+START_TEST(test_limits)
+{
+    struct resp r;
+    char target[400];
+    memset(target, 'a', sizeof target - 1);
+    target[0] = '/';
+    target[sizeof target - 1] = '\0';
+    get(target, &r); /* request line over LimitRequestLine 300 */
+    ck_assert_int_eq(r.status, 414);
+    free(r.body);
+    char big[300];
+    memset(big, 'v', sizeof big);
+    memcpy(big, "X-Big: ", 7);
+    memcpy(big + sizeof big - 3, "\r\n", 3);
+    get_h("/app/x", big, &r); /* a field over LimitRequestFieldSize 200: 400 as in Apache */
+    ck_assert_int_eq(r.status, 400);
+    free(r.body);
+    char many[1024] = "";
+    for (int i = 0; i < 25; i++)
+        snprintf(many + strlen(many), sizeof many - strlen(many), "X-F%d: %d\r\n", i, i);
+    get_h("/app/x", many, &r); /* over LimitRequestFields 20 */
+    ck_assert_int_eq(r.status, 400);
+    free(r.body);
+    static const char post[] = "POST /app/small/x HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
+                               "Content-Length: 11\r\n\r\nhello world";
+    exchange(post, sizeof post - 1, &r);
+    ck_assert_int_eq(r.status, 413);
+    free(r.body);
+    static const char ok[] = "POST /app/small/x HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
+                             "Content-Length: 10\r\n\r\nhelloworld";
+    exchange(ok, sizeof ok - 1, &r);
+    ck_assert_int_eq(r.status, 200);
+    free(r.body);
+}
+END_TEST
+
+/* -t names the file and line of a bad argument. */
+START_TEST(test_check_config)
+{
+    static const struct {
+        const char *text;
+        unsigned line;
+        const char *message;
+    } bad[] = {
+        {"<If \"%{HTTP_HOST} ==\">\n</If>\n", 2, "Cannot parse condition clause"},
+        {"<Location /a>\nRequire ip 300.1.1.1\n</Location>\n", 3, "ip address '300.1.1.1' appears to be invalid"},
+        {"Header frob X 1\n", 2, "first argument must be"},
+        {"RewriteRule ^/(.*)$ fcgi://127.0.0.1:9000/$1 [P]\n", 2, "use ProxyPassMatch"},
+        {"ErrorDocument 200 oops\n", 2, "Unsupported HTTP response code 200"},
+    };
+    char path[256], text[512], out[2048], want[300];
+    snprintf(path, sizeof path, "%s/bad.conf", dir);
+    const char *args[] = {"-t", "-f", path, NULL};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(text, sizeof text, "Listen 127.0.0.1:1\n%s", bad[i].text);
+        write_file(path, text);
+        ck_assert_int_eq(run_gw(args, out, sizeof out), 1);
+        snprintf(want, sizeof want, "bad.conf:%u: ", bad[i].line);
+        ck_assert_msg(strstr(out, want) != NULL && strstr(out, bad[i].message) != NULL, "%s", out);
+    }
+    snprintf(path, sizeof path, "%s/gw.conf", dir);
+    ck_assert_int_eq(run_gw(args, out, sizeof out), 0);
+    ck_assert_str_eq(out, "Syntax OK\n");
+}
+END_TEST
+
+int main(void)
+{
+    if (getenv(GW_EXE_ENV) == NULL) {
+        fprintf(stderr, "%s is not set\n", GW_EXE_ENV);
+        return EXIT_FAILURE;
+    }
+    Suite *s = suite_create("gw-directives");
+    TCase *tc = tcase_create("end-to-end");
+    tcase_set_timeout(tc, 240);
+    tcase_add_unchecked_fixture(tc, start_gateway, stop_gateway);
+    tcase_add_test(tc, test_directory);
+    tcase_add_test(tc, test_if);
+    tcase_add_test(tc, test_require);
+    tcase_add_test(tc, test_request_header);
+    tcase_add_test(tc, test_header);
+    tcase_add_test(tc, test_error_override);
+    tcase_add_test(tc, test_limits);
+    tcase_add_test(tc, test_check_config);
+    suite_add_tcase(s, tc);
+    return testutil_run(s);
+}
