@@ -67,7 +67,9 @@ void fcgic_env_free(struct fcgic_env *env)
     fcgic__free(a, env->slots);
     for (size_t i = 0; i < sizeof(env->scratch) / sizeof(env->scratch[0]); i++)
         fcgic__buf_free(&env->scratch[i], a);
+#ifdef FCGIC_HAVE_PCRE2
     fcgic__regex_matcher_fini(&env->rx);
+#endif
     struct fcgic__alloc copy = *a;
     fcgic__free(&copy, env);
 }

@@ -9,7 +9,9 @@
 #include <stdint.h>
 
 #include "fcgiclient/env.h"
+#ifdef FCGIC_HAVE_PCRE2
 #include "regex_int.h"
+#endif
 #include "util.h"
 
 /* ---- param list (env.c) ---- */
@@ -35,7 +37,9 @@ struct fcgic_env {
     size_t total, max_total;
     /* builder scratch, reused between requests */
     struct fcgic__buf scratch[6];
+#ifdef FCGIC_HAVE_PCRE2
     struct fcgic__regex_matcher rx; /* set up by the first regex mapping */
+#endif
 };
 
 /* Arena allocation, valid until clear/free. NULL on failure. */

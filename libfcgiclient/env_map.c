@@ -24,7 +24,11 @@ struct fcgic_env_map {
     unsigned flags;
     char *match;
     size_t match_len;
+#ifdef FCGIC_HAVE_PCRE2
     pcre2_code *re;
+#else
+    void *re; /* always NULL: no regex without PCRE2 */
+#endif
     char *target; /* copy of the configured target */
     struct fcgic_span fcgi_url; /* into target */
     /* The target's authority ("fcgi://host[:port]", into target) and its
@@ -84,8 +88,9 @@ void fcgic_env_map_free(struct fcgic_env_map *map)
     if (map == NULL)
         return;
     const struct fcgic__alloc *a = &map->alloc;
-    if (map->re)
-        pcre2_code_free(map->re);
+#ifdef FCGIC_HAVE_PCRE2
+    pcre2_code_free(map->re);
+#endif
     fcgic__free(a, map->match);
     fcgic__free(a, map->target);
     fcgic__free(a, map->canon_auth);
@@ -104,12 +109,20 @@ void fcgic_env_map_free(struct fcgic_env_map *map)
     fcgic__free(&copy, map);
 }
 
+#ifdef FCGIC_HAVE_PCRE2
 static int compile_re(struct fcgic_env_map *m, const char *pat, size_t len)
 {
     int rc = fcgic__regex_compile(&m->re, &m->alloc, pat, len, PCRE2_DOLLAR_ENDONLY,
                                   (m->flags & FCGIC_ENV_NO_JIT) != 0, NULL);
     return rc == FCGIC_E_INVAL ? FCGIC_E_ENV_BAD_PATTERN : rc;
 }
+#else
+/* Built without PCRE2: no regex mapping can be made. */
+static int compile_re(struct fcgic_env_map *m, const char *pat, size_t len)
+{
+    return FCGIC_E_NOT_BUILT;
+}
+#endif
 
 static const char *const kind_names[] = {"ProxyPass", "ProxyPassMatch", "SetHandler"};
 
@@ -300,11 +313,6 @@ static struct fcgic__buf *SB(struct build *b, int i)
     return &b->env->scratch[i];
 }
 
-static int app(struct build *b, int i, const char *p, size_t n)
-{
-    return fcgic__buf_append(SB(b, i), &b->env->alloc, p, n);
-}
-
 static int do_stat(struct build *b, struct fcgic__buf *buf, size_t len,
                    enum fcgic_env_file_type *type)
 {
@@ -375,6 +383,12 @@ static int canon(struct build *b)
     return rc;
 }
 
+#ifdef FCGIC_HAVE_PCRE2
+static int app(struct build *b, int i, const char *p, size_t n)
+{
+    return fcgic__buf_append(SB(b, i), &b->env->alloc, p, n);
+}
+
 /* ap_pregsub of the target with the captures of uri; Apache appends the whole
  * URI when nothing was substituted. */
 static int regex_target(struct build *b, const char *uri, size_t ulen, bool *matched)
@@ -419,6 +433,14 @@ static int regex_target(struct build *b, const char *uri, size_t ulen, bool *mat
         rc = app(b, S_FOUND, uri, ulen);
     return rc;
 }
+#else
+/* Never reached: a map with a regex cannot be made without PCRE2. */
+static int regex_target(struct build *b, const char *uri, size_t ulen, bool *matched)
+{
+    *matched = false;
+    return FCGIC_E_NOT_BUILT;
+}
+#endif
 
 /* CR, LF or NUL anywhere (memchr is vectorised: three passes beat one
  * byte loop for header-sized values) */

@@ -25,26 +25,6 @@ struct fcgic_expr_ctx {
     bool busy;
 };
 
-static const char *const var_names[FCGIC_EXPR_V__COUNT] = {
-    "REQUEST_METHOD", "REQUEST_SCHEME", "REQUEST_URI", "REQUEST_FILENAME", "REMOTE_HOST",
-    "REMOTE_IDENT", "REMOTE_USER", "SERVER_ADMIN", "SERVER_NAME", "SERVER_PORT",
-    "SERVER_PROTOCOL", "SCRIPT_FILENAME", "PATH_INFO", "QUERY_STRING", "IS_SUBREQ",
-    "DOCUMENT_ROOT", "AUTH_TYPE", "THE_REQUEST", "CONTENT_TYPE", "HANDLER", "REQUEST_LOG_ID",
-    "SCRIPT_USER", "SCRIPT_GROUP", "DOCUMENT_URI", "LAST_MODIFIED", "CONTEXT_PREFIX",
-    "CONTEXT_DOCUMENT_ROOT", "REQUEST_STATUS", "REMOTE_ADDR", "REMOTE_PORT",
-    "HTTP_USER_AGENT", "HTTP_PROXY_CONNECTION", "HTTP_REFERER", "HTTP_COOKIE",
-    "HTTP_FORWARDED", "HTTP_HOST", "HTTP_ACCEPT", "HTTPS", "IPV6", "CONN_LOG_ID",
-    "CONN_REMOTE_ADDR", "HTTP2", "TIME_YEAR", "TIME_MON", "TIME_DAY", "TIME_HOUR", "TIME_MIN",
-    "TIME_SEC", "TIME_WDAY", "TIME", "SERVER_SOFTWARE", "API_VERSION",
-};
-
-const char *fcgic_expr_var_name(int var)
-{
-    if (var < 0 || var >= FCGIC_EXPR_V__COUNT)
-        return NULL;
-    return var_names[var];
-}
-
 /* ------------------------------------------------------------------------ */
 /* Context                                                                  */
 /* ------------------------------------------------------------------------ */
@@ -275,10 +255,11 @@ static int word(struct ev *v, uint32_t i, struct fcgic_span *out)
         out->ptr = v->e->strings.data ? v->e->strings.data + n->off : "";
         out->len = n->len;
         return 0;
-    case FCGIC__N_VAR:
-        rc = lookup(v, FCGIC_EXPR_SRC_VAR, n->aux, var_names[n->aux], strlen(var_names[n->aux]),
-                    out);
+    case FCGIC__N_VAR: {
+        const char *name = fcgic_expr_var_name(n->aux);
+        rc = lookup(v, FCGIC_EXPR_SRC_VAR, n->aux, name, strlen(name), out);
         return rc == FCGIC_E_NOT_FOUND ? 0 : rc;
+    }
     case FCGIC__N_FUNC:
         return func(v, n, out);
     case FCGIC__N_BACKREF: {

@@ -1,6 +1,8 @@
 /* The ready-made POSIX file-test callback for the expression engine's
- * -d -e -f -s -L -h -x -F operators (struct fcgic_expr_vars.file_test). */
-#include "expr_int.h"
+ * -d -e -f -s -L -h -x -F operators (struct fcgic_expr_vars.file_test).
+ * Needs no PCRE2: built with or without the engine. */
+#include "fcgiclient/expr.h"
+#include "util.h"
 
 #include <limits.h>
 #include <string.h>

@@ -41,6 +41,8 @@ START_TEST(test_unknown_never_null)
     ck_assert_str_eq(fcgic_strerror(0), "success");
     ck_assert_str_eq(fcgic_strerror_name(FCGIC_E_TIMEOUT_IDLE), "FCGIC_E_TIMEOUT_IDLE");
     ck_assert_int_eq(FCGIC_E_NOMEM, -1);
+    ck_assert_int_eq(FCGIC_E_NOT_BUILT, -12);
+    ck_assert_str_eq(fcgic_strerror_name(FCGIC_E_NOT_BUILT), "FCGIC_E_NOT_BUILT");
 }
 END_TEST
 

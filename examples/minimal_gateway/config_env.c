@@ -23,7 +23,11 @@ static int rule_list(struct gw_parser *p, const struct gw_cmd *cmd, struct fcgic
     struct fcgic_expr_limits lim = {0};
     lim.no_jit = p->no_jit;
     struct fcgic_setenvif *s;
-    if (fcgic_setenvif_new(&s, &lim, NULL) != 0)
+    int rc = fcgic_setenvif_new(&s, &lim, NULL);
+    if (rc == FCGIC_E_NOT_BUILT)
+        return gw_fail(p, &cmd->at, rc, "%s needs the expression engine, which libfcgiclient was built without",
+                       cmd->name);
+    if (rc != 0)
         return nomem(p, cmd);
     if (gw_on_free(p->cfg, setenvif_free, s) != 0)
         return nomem(p, cmd);

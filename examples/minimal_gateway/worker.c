@@ -328,6 +328,16 @@ static struct gw_http_settings http_settings(const struct gw_server *srv)
     return s;
 }
 
+
+/* The evaluation context of the SetEnvIf rules. A library built without
+ * the expression engine has none and accepts no rules (the configuration
+ * that holds one is refused), so the thread runs without it. */
+static int expr_ctx_new(struct fcgic_expr_ctx **ctx)
+{
+    int rc = fcgic_expr_ctx_new(ctx, NULL, NULL);
+    return rc == FCGIC_E_NOT_BUILT ? 0 : rc;
+}
+
 static int worker_setup(struct gw_worker_thread *t, struct gw_config *cfg, unsigned index, int *inherit, char *err,
                         size_t errsz)
 {
@@ -351,8 +361,7 @@ static int worker_setup(struct gw_worker_thread *t, struct gw_config *cfg, unsig
     po.on_timer = px_on_timer;
     po.ud = t;
     if ((rc = fcgic_posix_new(&t->px, &po, NULL)) != 0 || (rc = fcgic_env_new(&t->env, NULL)) != 0 ||
-        (rc = fcgic_env_new(&t->vars, NULL)) != 0 ||
-        (rc = fcgic_expr_ctx_new(&t->expr_ctx, NULL, NULL)) != 0) {
+        (rc = fcgic_env_new(&t->vars, NULL)) != 0 || (rc = expr_ctx_new(&t->expr_ctx)) != 0) {
         snprintf(err, errsz, "%s (%s)", fcgic_strerror(rc), fcgic_strerror_name(rc));
         return rc;
     }

@@ -311,7 +311,9 @@ struct fcgic_env_map;
  *         or one with a `..` segment, enum out of range);
  *         FCGIC_E_ENV_BAD_PATTERN (regex does not compile; prefix not starting
  *         with `/`); FCGIC_E_ENV_BAD_TARGET (see fcgic_env_parse_target(), or
- *         a `..` segment in the target's path); FCGIC_E_NOMEM.
+ *         a `..` segment in the target's path); FCGIC_E_NOMEM;
+ *         FCGIC_E_NOT_BUILT (a REGEX mapping or a HANDLER base-name pattern
+ *         in a library built without PCRE2, `-Dexpr=disabled`).
  */
 FCGIC_API int fcgic_env_map_new(struct fcgic_env_map **out, const struct fcgic_env_map_config *cfg,
                                 const struct fcgic_mem *mem);

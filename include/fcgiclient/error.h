@@ -33,6 +33,7 @@ extern "C" {
     X(NOT_FOUND, -9, "not found")                                                              \
     X(INTERNAL, -10, "internal error")                                                         \
     X(CALLBACK, -11, "a callback returned an error")                                           \
+    X(NOT_BUILT, -12, "feature not built into this library (disabled when it was configured)") \
     /* FastCGI records and name-value pairs: -20 .. -49 */                                     \
     X(BAD_VERSION, -20, "record version is not 1")                                             \
     X(BAD_TYPE, -21, "record type is unknown or not expected from this peer")                  \

@@ -18,6 +18,12 @@
  * (the request: %{HTTP_HOST}, %{HTTP:Header}, note, osenv, file tests) and
  * struct fcgic_expr_env (the CGI environment being built: reqenv(), and the
  * target of ProxyFCGISetEnvIf).
+ *
+ * The engine needs PCRE2 and can be left out when the library is configured
+ * (`-Dexpr=disabled`). In such a library every function here that compiles,
+ * creates or evaluates returns FCGIC_E_NOT_BUILT (fcgic_expr_new() and
+ * fcgic_setenvif_add() fill `err` with it too), fcgic_expr_var_name() works,
+ * and the free functions accept NULL as always.
  */
 #ifndef FCGICLIENT_EXPR_H
 #define FCGICLIENT_EXPR_H
@@ -255,7 +261,8 @@ struct fcgic_expr;
  *         FCGIC_E_EXPR_SYNTAX; FCGIC_E_EXPR_UNKNOWN_VAR;
  *         FCGIC_E_EXPR_UNKNOWN_FUNC (function or operator);
  *         FCGIC_E_EXPR_REGEX; FCGIC_E_EXPR_TOO_DEEP; FCGIC_E_EXPR_TOO_LONG;
- *         FCGIC_E_EXPR_BAD_ARG (e.g. -ipmatch with a non-constant or bad subnet).
+ *         FCGIC_E_EXPR_BAD_ARG (e.g. -ipmatch with a non-constant or bad subnet);
+ *         FCGIC_E_NOT_BUILT (library built without the engine).
  */
 FCGIC_API int fcgic_expr_new(struct fcgic_expr **out, const char *src, size_t len,
                              unsigned flags, const struct fcgic_expr_limits *limits,
@@ -281,7 +288,7 @@ struct fcgic_expr_ctx;
  *               and the PCRE2 limits are used)
  * @param mem    allocator hooks (NULL = libc); copied
  * @return 0, FCGIC_E_INVAL (also limits->version newer than this library
- *         knows) or FCGIC_E_NOMEM.
+ *         knows), FCGIC_E_NOMEM or FCGIC_E_NOT_BUILT.
  */
 FCGIC_API int fcgic_expr_ctx_new(struct fcgic_expr_ctx **out,
                                  const struct fcgic_expr_limits *limits,
@@ -337,7 +344,7 @@ struct fcgic_setenvif;
  * Create an empty rule list.
  * @param limits NULL for defaults; copied and used for every rule compiled
  * @return 0, FCGIC_E_INVAL (also limits->version newer than this library
- *         knows) or FCGIC_E_NOMEM.
+ *         knows), FCGIC_E_NOMEM or FCGIC_E_NOT_BUILT.
  */
 FCGIC_API int fcgic_setenvif_new(struct fcgic_setenvif **out,
                                  const struct fcgic_expr_limits *limits,
@@ -362,7 +369,7 @@ FCGIC_API void fcgic_setenvif_free(struct fcgic_setenvif *s);
  * @return 0; FCGIC_E_INVAL (NULL pointers); FCGIC_E_NOMEM;
  *         FCGIC_E_EXPR_CONFIG (argument count, name, unset with value);
  *         or a compile error code of fcgic_expr_new() for the condition or
- *         value. On failure the list is unchanged.
+ *         value (FCGIC_E_NOT_BUILT included). On failure the list is unchanged.
  */
 FCGIC_API int fcgic_setenvif_add(struct fcgic_setenvif *s, int nargs, const char *const *argv,
                                  const char *label, struct fcgic_expr_error *err);
