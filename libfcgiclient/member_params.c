@@ -76,13 +76,11 @@ int fcgic__mparams_build(const struct fcgic__mparams *mp, const struct fcgic__al
     int rc = block_size(mp, in, n, &total);
     if (rc != 0)
         return rc;
-    if (total == 0)
-        return 0;
-    char *mem = fcgic__malloc(a, total);
-    if (!mem)
-        return FCGIC_E_NOMEM;
-    struct fcgic_param *dst = (struct fcgic_param *)(void *)mem;
-    char *w = mem + (mp->nextra + n) * sizeof(struct fcgic_param);
+    struct fcgic_param *dst;
+    char *w;
+    rc = fcgic__param_block(a, total, mp->nextra + n, &dst, &w);
+    if (rc != 0 || !dst)
+        return rc;
     if (mp->nextra)
         memcpy(dst, mp->extra, mp->nextra * sizeof(*dst));
     for (size_t i = 0; i < n; i++) {

@@ -1025,15 +1025,29 @@ void fcgic_pool_free(struct fcgic_pool *p)
     fcgic__free(&p->a, p);
 }
 
+int fcgic__param_block(const struct fcgic__alloc *a, size_t total, size_t count, struct fcgic_param **dst,
+                       char **bytes)
+{
+    *dst = NULL;
+    *bytes = NULL;
+    if (total == 0)
+        return 0;
+    char *mem = fcgic__malloc(a, total);
+    if (!mem)
+        return FCGIC_E_NOMEM;
+    *dst = (struct fcgic_param *)(void *)mem;
+    *bytes = mem + count * sizeof(struct fcgic_param);
+    return 0;
+}
+
 int fcgic__copy_params(const struct fcgic__alloc *a, const struct fcgic_request *req, const struct fcgic_param **out)
 {
-    size_t n = req->nparams, bytes, total;
+    size_t n = req->nparams, total;
     if (n && !req->params)
         return FCGIC_E_INVAL;
     if (n > SIZE_MAX / sizeof(struct fcgic_param))
         return FCGIC_E_RANGE;
-    bytes = n * sizeof(struct fcgic_param);
-    total = bytes;
+    total = n * sizeof(struct fcgic_param);
     for (size_t i = 0; i < n; i++) {
         const struct fcgic_param *q = &req->params[i];
         if ((q->name_len && !q->name) || (q->value_len && !q->value))
@@ -1042,13 +1056,11 @@ int fcgic__copy_params(const struct fcgic__alloc *a, const struct fcgic_request 
             return FCGIC_E_RANGE;
     }
     *out = NULL;
-    if (total == 0)
-        return 0;
-    char *mem = fcgic__malloc(a, total);
-    if (!mem)
-        return FCGIC_E_NOMEM;
-    struct fcgic_param *dst = (struct fcgic_param *)(void *)mem;
-    char *w = mem + bytes;
+    struct fcgic_param *dst;
+    char *w;
+    int rc = fcgic__param_block(a, total, n, &dst, &w);
+    if (rc != 0 || !dst)
+        return rc;
     for (size_t i = 0; i < n; i++) {
         const struct fcgic_param *q = &req->params[i];
         dst[i].name = w;

@@ -56,6 +56,13 @@ unsigned fcgic__pool_busy(const struct fcgic_pool *p);
 int fcgic__copy_params(const struct fcgic__alloc *a, const struct fcgic_request *req,
                        const struct fcgic_param **out);
 
+/* Allocate from a one block of total bytes that starts with an array of
+ * count params (count * sizeof(struct fcgic_param) <= total, checked by the
+ * caller); *dst is that array and *bytes the first byte after it. When total
+ * is 0 nothing is allocated and *dst is NULL. Returns 0 or FCGIC_E_NOMEM. */
+int fcgic__param_block(const struct fcgic__alloc *a, size_t total, size_t count, struct fcgic_param **dst,
+                       char **bytes);
+
 /* Is REQUEST_METHOD among params one of GET, HEAD, OPTIONS, TRACE, PUT,
  * DELETE? */
 int fcgic__is_idempotent(const struct fcgic_param *params, size_t n);
