@@ -205,12 +205,20 @@ static struct fcgic_pool_callbacks cbs(void)
     return cb;
 }
 
-static void setup_opts(struct ctx *c, const struct fcgic_balancer_options *o)
+/* Clear c and make c->b on the fake transport c->fk with options o (NULL
+ * for the defaults) and allocator mem. Returns fcgic_balancer_new()'s
+ * result. */
+static int setup_mem(struct ctx *c, const struct fcgic_balancer_options *o, const struct fcgic_mem *mem)
 {
     memset(c, 0, sizeof(*c));
     fake_transport(&c->fk, &c->tr);
     struct fcgic_pool_callbacks cb = cbs();
-    ck_assert_int_eq(fcgic_balancer_new(&c->b, o, &c->tr, &cb, c, NULL), 0);
+    return fcgic_balancer_new(&c->b, o, &c->tr, &cb, c, mem);
+}
+
+static void setup_opts(struct ctx *c, const struct fcgic_balancer_options *o)
+{
+    ck_assert_int_eq(setup_mem(c, o, NULL), 0);
 }
 
 static void setup(struct ctx *c, enum fcgic_lb_method meth)
@@ -1522,14 +1530,10 @@ START_TEST(failalloc_balancer)
     for (long n = 1;; n++) {
         struct failalloc fa;
         failalloc_init(&fa, n);
-        struct fake fk;
-        struct fcgic_transport tr;
-        fake_transport(&fk, &tr);
-        struct fcgic_pool_callbacks cb = cbs();
         struct ctx c;
-        memset(&c, 0, sizeof(c));
-        struct fcgic_balancer *b = NULL;
-        int rc = fcgic_balancer_new(&b, NULL, &tr, &cb, &c, &fa.mem);
+        int rc = setup_mem(&c, NULL, &fa.mem);
+        struct fcgic_balancer *b = c.b;
+        struct fake *fk = &c.fk;
         struct fcgic_member_options mo;
         memset(&mo, 0, sizeof(mo));
         mo.pool.target = "fcgi://a:1";
@@ -1565,13 +1569,13 @@ START_TEST(failalloc_balancer)
         if (rc == 0)
             rc = fcgic_balancer_set_lbfactor(b, 7, 50);
         int late = 0;
-        int k = fake_last_to(&fk, "fcgi://a:1");
-        if (rc == 0 && k >= 0 && fk.fc[k].nbegin == 1 && !fk.fc[k].closed && !fa.failed) {
-            fake_respond(&fk, k, "ok");
+        int k = fake_last_to(fk, "fcgi://a:1");
+        if (rc == 0 && k >= 0 && fk->fc[k].nbegin == 1 && !fk->fc[k].closed && !fa.failed) {
+            fake_respond(fk, k, "ok");
             late = fa.failed;
         }
         fcgic_balancer_free(b);
-        fake_free(&fk);
+        fake_free(fk);
         ck_assert_int_eq(fa.live, 0);
         if (!fa.failed) {
             ck_assert_int_eq(rc, 0);
@@ -1642,6 +1646,30 @@ static void i_end(void *ud, const struct fcgic_result *res)
         c->errors++;
 }
 
+/* Which callbacks besides on_end (always i_end) i_balancer() sets. */
+enum { I_HEAD = 1, I_BODY = 2, I_EVENT = 4 };
+
+/* A balancer on px's transport with the i_* callbacks chosen by with and
+ * user data c (not cleared here). */
+static struct fcgic_balancer *i_balancer(struct fcgic_posix *px, struct ictx *c, unsigned with)
+{
+    struct fcgic_transport tr;
+    fcgic_posix_transport(px, &tr);
+    struct fcgic_pool_callbacks cb;
+    memset(&cb, 0, sizeof(cb));
+    cb.version = FCGIC_POOL_CALLBACKS_VERSION;
+    cb.on_end = i_end;
+    if (with & I_HEAD)
+        cb.on_head = i_head;
+    if (with & I_BODY)
+        cb.on_body = i_body;
+    if (with & I_EVENT)
+        cb.on_event = i_event;
+    struct fcgic_balancer *b;
+    ck_assert_int_eq(fcgic_balancer_new(&b, NULL, &tr, &cb, c, NULL), 0);
+    return b;
+}
+
 struct runarg {
     struct fcgic_posix *px;
     struct fcgic_balancer *b;
@@ -1687,17 +1715,9 @@ START_TEST(integration_order_failover_recovery)
     ck_assert_int_eq(harness_apps_start(apps, 2, HARNESS_TCP, "app-echo", NULL), 0);
     struct fcgic_posix *px;
     ck_assert_int_eq(fcgic_posix_new(&px, NULL, NULL), 0);
-    struct fcgic_transport tr;
-    fcgic_posix_transport(px, &tr);
     struct ictx c;
     memset(&c, 0, sizeof(c));
-    struct fcgic_pool_callbacks cb;
-    memset(&cb, 0, sizeof(cb));
-    cb.version = FCGIC_POOL_CALLBACKS_VERSION;
-    cb.on_head = i_head;
-    cb.on_end = i_end;
-    struct fcgic_balancer *b;
-    ck_assert_int_eq(fcgic_balancer_new(&b, NULL, &tr, &cb, &c, NULL), 0);
+    struct fcgic_balancer *b = i_balancer(px, &c, I_HEAD);
     struct fcgic_member_options mo;
     memset(&mo, 0, sizeof(mo));
     mo.retry_ns = 300000000ull; /* 0.3 s */
@@ -1777,17 +1797,9 @@ START_TEST(integration_unequal_weights)
     ck_assert_int_eq(harness_apps_start(apps, 2, HARNESS_UNIX, "app-echo", NULL), 0);
     struct fcgic_posix *px;
     ck_assert_int_eq(fcgic_posix_new(&px, NULL, NULL), 0);
-    struct fcgic_transport tr;
-    fcgic_posix_transport(px, &tr);
     struct ictx c;
     memset(&c, 0, sizeof(c));
-    struct fcgic_pool_callbacks cb;
-    memset(&cb, 0, sizeof(cb));
-    cb.version = FCGIC_POOL_CALLBACKS_VERSION;
-    cb.on_head = i_head;
-    cb.on_end = i_end;
-    struct fcgic_balancer *b;
-    ck_assert_int_eq(fcgic_balancer_new(&b, NULL, &tr, &cb, &c, NULL), 0);
+    struct fcgic_balancer *b = i_balancer(px, &c, I_HEAD);
     struct fcgic_member_options mo;
     memset(&mo, 0, sizeof(mo));
     mo.pool.target = apps[0]->url;
@@ -1822,16 +1834,9 @@ START_TEST(integration_stats_all_down)
     ck_assert_int_eq(harness_app_kill(app), 0);
     struct fcgic_posix *px;
     ck_assert_int_eq(fcgic_posix_new(&px, NULL, NULL), 0);
-    struct fcgic_transport tr;
-    fcgic_posix_transport(px, &tr);
     struct ictx c;
     memset(&c, 0, sizeof(c));
-    struct fcgic_pool_callbacks cb;
-    memset(&cb, 0, sizeof(cb));
-    cb.version = FCGIC_POOL_CALLBACKS_VERSION;
-    cb.on_end = i_end;
-    struct fcgic_balancer *b;
-    ck_assert_int_eq(fcgic_balancer_new(&b, NULL, &tr, &cb, &c, NULL), 0);
+    struct fcgic_balancer *b = i_balancer(px, &c, 0);
     struct fcgic_member_options mo;
     memset(&mo, 0, sizeof(mo));
     mo.pool.target = app->url;
@@ -2034,18 +2039,9 @@ START_TEST(integration_health_kill_restart)
     ck_assert_int_eq(harness_app_start(&apps[1], HARNESS_TCP, "app-mpx", NULL), 0);
     struct fcgic_posix *px;
     ck_assert_int_eq(fcgic_posix_new(&px, NULL, NULL), 0);
-    struct fcgic_transport tr;
-    fcgic_posix_transport(px, &tr);
     struct ictx c;
     memset(&c, 0, sizeof(c));
-    struct fcgic_pool_callbacks cb;
-    memset(&cb, 0, sizeof(cb));
-    cb.version = FCGIC_POOL_CALLBACKS_VERSION;
-    cb.on_head = i_head;
-    cb.on_end = i_end;
-    cb.on_event = i_event;
-    struct fcgic_balancer *b;
-    ck_assert_int_eq(fcgic_balancer_new(&b, NULL, &tr, &cb, &c, NULL), 0);
+    struct fcgic_balancer *b = i_balancer(px, &c, I_HEAD | I_EVENT);
     static const struct fcgic_param hp[] = {FCGIC_PARAM_LIT("SCRIPT_FILENAME", "/health"),
                                             FCGIC_PARAM_LIT("REQUEST_METHOD", "GET")};
     struct fcgic_member_options mo;
@@ -2116,18 +2112,9 @@ START_TEST(integration_php_fpm_balancer)
     ck_assert_int_eq(harness_php_script(fpm[0], "pid.php", script, sizeof(script)), 0);
     struct fcgic_posix *px;
     ck_assert_int_eq(fcgic_posix_new(&px, NULL, NULL), 0);
-    struct fcgic_transport tr;
-    fcgic_posix_transport(px, &tr);
     struct ictx c;
     memset(&c, 0, sizeof(c));
-    struct fcgic_pool_callbacks cb;
-    memset(&cb, 0, sizeof(cb));
-    cb.version = FCGIC_POOL_CALLBACKS_VERSION;
-    cb.on_body = i_body;
-    cb.on_end = i_end;
-    cb.on_event = i_event;
-    struct fcgic_balancer *b;
-    ck_assert_int_eq(fcgic_balancer_new(&b, NULL, &tr, &cb, &c, NULL), 0);
+    struct fcgic_balancer *b = i_balancer(px, &c, I_BODY | I_EVENT);
     static const struct fcgic_param ping[] = {FCGIC_PARAM_LIT("SCRIPT_FILENAME", "/ping"),
                                               FCGIC_PARAM_LIT("SCRIPT_NAME", "/ping"),
                                               FCGIC_PARAM_LIT("REQUEST_METHOD", "GET")};
@@ -2298,16 +2285,7 @@ static void expect_member_body(const struct ictx *c, const char *url, const char
 
 static struct fcgic_balancer *member_params_balancer(struct harness_app **apps, struct fcgic_posix *px, struct ictx *c)
 {
-    struct fcgic_transport tr;
-    fcgic_posix_transport(px, &tr);
-    struct fcgic_pool_callbacks cb;
-    memset(&cb, 0, sizeof(cb));
-    cb.version = FCGIC_POOL_CALLBACKS_VERSION;
-    cb.on_head = i_head;
-    cb.on_body = i_body;
-    cb.on_end = i_end;
-    struct fcgic_balancer *b;
-    ck_assert_int_eq(fcgic_balancer_new(&b, NULL, &tr, &cb, c, NULL), 0);
+    struct fcgic_balancer *b = i_balancer(px, c, I_HEAD | I_BODY);
     for (int i = 0; i < 2; i++) {
         struct fcgic_member_options mo;
         struct fcgic_param own[3];
@@ -2390,14 +2368,10 @@ END_TEST
 
 START_TEST(member_params_options_checked)
 {
-    struct fake fk;
-    struct fcgic_transport tr;
-    fake_transport(&fk, &tr);
-    struct fcgic_pool_callbacks cb = cbs();
     struct ctx c;
-    memset(&c, 0, sizeof(c));
-    struct fcgic_balancer *b;
-    ck_assert_int_eq(fcgic_balancer_new(&b, NULL, &tr, &cb, &c, NULL), 0);
+    setup_opts(&c, NULL);
+    struct fcgic_balancer *b = c.b;
+    struct fake *fk = &c.fk;
     struct fcgic_member_options mo;
     memset(&mo, 0, sizeof(mo));
     mo.version = FCGIC_MEMBER_OPTIONS_VERSION;
@@ -2432,7 +2406,7 @@ START_TEST(member_params_options_checked)
     ck_assert_uint_eq(id, 2);
     free(old);
     fcgic_balancer_free(b);
-    fake_free(&fk);
+    fake_free(fk);
 }
 END_TEST
 
@@ -2443,14 +2417,10 @@ START_TEST(failalloc_member_params)
     for (long n = 1;; n++) {
         struct failalloc fa;
         failalloc_init(&fa, n);
-        struct fake fk;
-        struct fcgic_transport tr;
-        fake_transport(&fk, &tr);
-        struct fcgic_pool_callbacks cb = cbs();
         struct ctx c;
-        memset(&c, 0, sizeof(c));
-        struct fcgic_balancer *b = NULL;
-        int rc = fcgic_balancer_new(&b, NULL, &tr, &cb, &c, &fa.mem);
+        int rc = setup_mem(&c, NULL, &fa.mem);
+        struct fcgic_balancer *b = c.b;
+        struct fake *fk = &c.fk;
         if (rc == 0) {
             struct fcgic_member_options mo;
             struct fcgic_param own[3];
@@ -2465,7 +2435,7 @@ START_TEST(failalloc_member_params)
         }
         ck_assert(rc == 0 || rc == FCGIC_E_NOMEM);
         fcgic_balancer_free(b);
-        fake_free(&fk);
+        fake_free(fk);
         ck_assert_int_eq(fa.live, 0);
         if (rc == 0 && !fa.failed)
             break;

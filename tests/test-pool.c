@@ -2119,20 +2119,31 @@ static int fpm_all(void *ud)
     return ((struct fpm_run *)ud)->ends >= 64;
 }
 
-static struct fcgic_pool *fpm_pool(struct fcgic_posix *px, struct fpm_run *f, const char *url, unsigned max)
+/* A pool on px's transport that reuses connections to target (at most max,
+ * timeout_ns timeout) and has only on_end set. */
+static struct fcgic_pool *posix_pool(struct fcgic_posix *px, const char *target, unsigned max, uint64_t timeout_ns,
+                                     void (*on_end)(void *, const struct fcgic_result *))
 {
     struct fcgic_transport tr;
     fcgic_posix_transport(px, &tr);
     struct fcgic_pool_callbacks cb;
     memset(&cb, 0, sizeof(cb));
     cb.version = FCGIC_POOL_CALLBACKS_VERSION;
-    cb.on_end = fpm_end;
+    cb.on_end = on_end;
     struct fcgic_pool_options o;
     memset(&o, 0, sizeof(o));
-    o.target = url;
+    o.target = target;
     o.enable_reuse = 1;
     o.max = max;
-    ck_assert_int_eq(fcgic_pool_new(&f->p, &o, &tr, &cb, NULL, NULL), 0);
+    o.timeout_ns = timeout_ns;
+    struct fcgic_pool *p;
+    ck_assert_int_eq(fcgic_pool_new(&p, &o, &tr, &cb, NULL, NULL), 0);
+    return p;
+}
+
+static struct fcgic_pool *fpm_pool(struct fcgic_posix *px, struct fpm_run *f, const char *url, unsigned max)
+{
+    f->p = posix_pool(px, url, max, 0, fpm_end);
     ck_assert_int_eq(fcgic_posix_attach_pool(px, f->p), 0);
     return f->p;
 }
@@ -2297,21 +2308,7 @@ static void s_end(void *ud, const struct fcgic_result *res)
 
 static struct fcgic_pool *stats_pool(struct fcgic_posix *px, const char *target, unsigned max, uint64_t timeout)
 {
-    struct fcgic_transport tr;
-    fcgic_posix_transport(px, &tr);
-    struct fcgic_pool_callbacks cb;
-    memset(&cb, 0, sizeof(cb));
-    cb.version = FCGIC_POOL_CALLBACKS_VERSION;
-    cb.on_end = s_end;
-    struct fcgic_pool_options o;
-    memset(&o, 0, sizeof(o));
-    o.target = target;
-    o.enable_reuse = 1;
-    o.max = max;
-    o.timeout_ns = timeout;
-    struct fcgic_pool *p;
-    ck_assert_int_eq(fcgic_pool_new(&p, &o, &tr, &cb, NULL, NULL), 0);
-    return p;
+    return posix_pool(px, target, max, timeout, s_end);
 }
 
 static struct fcgic_request qs_req(const char *qs)
