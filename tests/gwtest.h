@@ -1,6 +1,7 @@
 /* Helpers for the tests and the soak driver that run minimal_gateway as a
  * process in front of real applications (tests/test-gw-stress.c,
- * tests/test-gw-hostile-clients.c, tests/gw-soak.c): start and stop the
+ * tests/test-gw-hostile-clients.c, tests/gw-soak.c; the other gateway tests
+ * take gwt_free_port() from here): start and stop the
  * gateway with a configuration written to a temp dir, HTTP/1.1 client
  * connections that read responses one at a time (pipelining, keep-alive),
  * and what /proc says about a process (open fds, RSS, children).

@@ -43,6 +43,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "gwtest.h"
 #include "harness.h"
 #include "replay-vec.h"
 #include "testutil.h"
@@ -268,17 +269,6 @@ static struct {
     } subst[8];
     size_t nsubst;
 } run;
-
-static int free_port(void)
-{
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t l = sizeof a;
-    ck_assert(bind(s, (struct sockaddr *)&a, sizeof a) == 0);
-    ck_assert(getsockname(s, (struct sockaddr *)&a, &l) == 0);
-    close(s);
-    return ntohs(a.sin_port);
-}
 
 static void write_file(const char *path, const char *text, size_t len)
 {
@@ -541,8 +531,9 @@ static void group_setup(void)
     snprintf(run.conf, sizeof run.conf, "%s/gw.conf", run.dir);
     snprintf(run.script, sizeof run.script, "%s/script", run.dir);
     make_docroot();
-    run.port = free_port();
-    run.down_port = free_port();
+    run.port = gwt_free_port();
+    run.down_port = gwt_free_port();
+    ck_assert(run.port > 0 && run.down_port > 0);
     char v[16];
     snprintf(v, sizeof v, "%d", run.down_port);
     subst_add("@DOWN_PORT@", v);

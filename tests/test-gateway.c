@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "app-common.h"
+#include "gwtest.h"
 #include "harness.h"
 #include "testutil.h"
 
@@ -24,17 +25,6 @@ static struct harness_app *echo, *hostile, *php;
 static pid_t gw_pid = -1;
 static int gw_port;
 static char dir[] = "/tmp/gw-t-XXXXXX";
-
-static int free_port(void)
-{
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t l = sizeof a;
-    ck_assert(bind(s, (struct sockaddr *)&a, sizeof a) == 0);
-    ck_assert(getsockname(s, (struct sockaddr *)&a, &l) == 0);
-    close(s);
-    return ntohs(a.sin_port);
-}
 
 static int connect_gw(void)
 {
@@ -97,8 +87,10 @@ static void start_gateway(void)
     ck_assert_int_eq(harness_app_start(&echo, HARNESS_TCP, "app-echo", echo_args), 0);
     ck_assert_int_eq(harness_app_start(&hostile, HARNESS_UNIX, "app-hostile", NULL), 0);
     int have_php = harness_php_start(&php, HARNESS_UNIX, 4) == 0;
-    gw_port = free_port();
-    int dead = free_port();
+    gw_port = gwt_free_port();
+    ck_assert_int_gt(gw_port, 0);
+    int dead = gwt_free_port();
+    ck_assert_int_gt(dead, 0);
     char conf[4096];
     int n = snprintf(conf, sizeof conf,
                      "# written by test-gateway\n"

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "app-common.h"
+#include "gwtest.h"
 #include "harness.h"
 #include "testutil.h"
 
@@ -27,17 +28,6 @@ static struct harness_app *echo;
 static pid_t gw_pid = -1;
 static int gw_port;
 static char dir[] = "/tmp/gw-d-XXXXXX";
-
-static int free_port(void)
-{
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t l = sizeof a;
-    ck_assert(bind(s, (struct sockaddr *)&a, sizeof a) == 0);
-    ck_assert(getsockname(s, (struct sockaddr *)&a, &l) == 0);
-    close(s);
-    return ntohs(a.sin_port);
-}
 
 static int connect_gw(void)
 {
@@ -303,7 +293,8 @@ static void start_gateway(void)
     docroot();
     static const char *const echo_args[] = {"-t", "4", NULL};
     ck_assert_int_eq(harness_app_start(&echo, HARNESS_TCP, "app-echo", echo_args), 0);
-    gw_port = free_port();
+    gw_port = gwt_free_port();
+    ck_assert_int_gt(gw_port, 0);
     char conf[8192], path[256];
     snprintf(conf, sizeof conf, conf_fmt, gw_port, dir, dir, dir, dir, dir, dir, echo->port, echo->port);
     snprintf(path, sizeof path, "%s/gw.conf", dir);

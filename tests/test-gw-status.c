@@ -19,6 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "gwtest.h"
 #include "harness.h"
 #include "testutil.h"
 
@@ -33,17 +34,6 @@ static char dir[] = "/tmp/gw-s-XXXXXX";
 /* ------------------------------------------------------------------------ */
 /* The gateway                                                              */
 /* ------------------------------------------------------------------------ */
-
-static int free_port(void)
-{
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t l = sizeof a;
-    ck_assert(bind(s, (struct sockaddr *)&a, sizeof a) == 0);
-    ck_assert(getsockname(s, (struct sockaddr *)&a, &l) == 0);
-    close(s);
-    return ntohs(a.sin_port);
-}
 
 static int connect_port(int port)
 {
@@ -121,7 +111,8 @@ static void start_gateway(void)
     ck_assert_int_eq(harness_app_start(&slow, HARNESS_TCP, "app-echo", echo_args), 0);
     ck_assert_int_eq(harness_app_start(&victim, HARNESS_TCP, "app-echo", NULL), 0);
     ck_assert_int_eq(harness_app_start(&hostile, HARNESS_UNIX, "app-hostile", NULL), 0);
-    gw_port = free_port();
+    gw_port = gwt_free_port();
+    ck_assert_int_gt(gw_port, 0);
     char conf[4096];
     snprintf(conf, sizeof conf,
              "Listen 127.0.0.1:%d\n"
@@ -909,7 +900,8 @@ START_TEST(test_syslog)
     if (shim == NULL)
         return;
     /* a gateway whose ErrorLog is syslog:local3, syslog(3) caught by a shim */
-    int port = free_port(), dead = free_port();
+    int port = gwt_free_port(), dead = gwt_free_port();
+    ck_assert(port > 0 && dead > 0);
     char conf[512];
     snprintf(conf, sizeof conf,
              "Listen 127.0.0.1:%d\nThreads 1\nErrorLog syslog:local3\nLogLevel warn\n"

@@ -38,6 +38,7 @@
 #include <unistd.h>
 
 #include "fcgiclient/fcgiclient.h"
+#include "gwtest.h"
 #include "harness.h"
 #include "testutil.h"
 
@@ -1224,17 +1225,6 @@ static void *worker(void *arg)
     }
 }
 
-static int free_port(void)
-{
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t l = sizeof a;
-    ck_assert(bind(s, (struct sockaddr *)&a, sizeof a) == 0);
-    ck_assert(getsockname(s, (struct sockaddr *)&a, &l) == 0);
-    close(s);
-    return ntohs(a.sin_port);
-}
-
 static void setup(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -1254,7 +1244,8 @@ static void setup(void)
     ck_assert_ptr_nonnull(f);
     ck_assert_uint_eq(fwrite(post_body, 1, POST_LEN, f), POST_LEN);
     fclose(f);
-    gw_port = free_port();
+    gw_port = gwt_free_port();
+    ck_assert_int_gt(gw_port, 0);
     char conf[2048], path[256];
     snprintf(conf, sizeof conf,
              "Listen 127.0.0.1:%d\n"
