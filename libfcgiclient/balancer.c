@@ -1365,7 +1365,7 @@ int fcgic_balancer_submit(struct fcgic_balancer *b, const struct fcgic_request *
     if (b->cb_depth == 0)
         b->now = now;
     /* The only copy of the params: member pools borrow it. */
-    int rc = fcgic__copy_params(&b->a, req, &r->req.params);
+    int rc = fcgic__copy_params(&b->a, req->params, req->nparams, &r->req.params);
     if (rc != 0) {
         fcgic__free(&b->a, r);
         return rc;

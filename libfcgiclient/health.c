@@ -38,11 +38,7 @@ int fcgic__hc_init(struct fcgic__hc *h, const struct fcgic__alloc *a, const stru
     h->copts.max_requests = 1;
     h->copts.connect_timeout_ns = mo->pool.connect_timeout_ns;
     if (h->method == FCGIC_HC_REQUEST && mo->hc_nparams) {
-        struct fcgic_request tmp;
-        memset(&tmp, 0, sizeof(tmp));
-        tmp.params = mo->hc_params;
-        tmp.nparams = mo->hc_nparams;
-        int rc = fcgic__copy_params(a, &tmp, &h->params);
+        int rc = fcgic__copy_params(a, mo->hc_params, mo->hc_nparams, &h->params);
         if (rc != 0) {
             h->params = NULL;
             return rc;

@@ -15,11 +15,7 @@ int fcgic__mparams_init(struct fcgic__mparams *mp, const struct fcgic__alloc *a,
     if (mo->rewrite_from.len && !fcgic__add_ok(mo->rewrite_from.len, mo->rewrite_to.len, &rwlen))
         return FCGIC_E_RANGE;
     if (mo->nparams) {
-        struct fcgic_request tmp;
-        memset(&tmp, 0, sizeof(tmp));
-        tmp.params = mo->params;
-        tmp.nparams = mo->nparams;
-        int rc = fcgic__copy_params(a, &tmp, &mp->extra);
+        int rc = fcgic__copy_params(a, mo->params, mo->nparams, &mp->extra);
         if (rc != 0) {
             mp->extra = NULL;
             return rc;

@@ -1040,16 +1040,17 @@ int fcgic__param_block(const struct fcgic__alloc *a, size_t total, size_t count,
     return 0;
 }
 
-int fcgic__copy_params(const struct fcgic__alloc *a, const struct fcgic_request *req, const struct fcgic_param **out)
+int fcgic__copy_params(const struct fcgic__alloc *a, const struct fcgic_param *params, size_t n,
+                       const struct fcgic_param **out)
 {
-    size_t n = req->nparams, total;
-    if (n && !req->params)
+    size_t total;
+    if (n && !params)
         return FCGIC_E_INVAL;
     if (n > SIZE_MAX / sizeof(struct fcgic_param))
         return FCGIC_E_RANGE;
     total = n * sizeof(struct fcgic_param);
     for (size_t i = 0; i < n; i++) {
-        const struct fcgic_param *q = &req->params[i];
+        const struct fcgic_param *q = &params[i];
         if ((q->name_len && !q->name) || (q->value_len && !q->value))
             return FCGIC_E_INVAL;
         if (!fcgic__add_ok(total, q->name_len, &total) || !fcgic__add_ok(total, q->value_len, &total))
@@ -1062,7 +1063,7 @@ int fcgic__copy_params(const struct fcgic__alloc *a, const struct fcgic_request 
     if (rc != 0 || !dst)
         return rc;
     for (size_t i = 0; i < n; i++) {
-        const struct fcgic_param *q = &req->params[i];
+        const struct fcgic_param *q = &params[i];
         dst[i].name = w;
         dst[i].name_len = q->name_len;
         if (q->name_len)
@@ -1109,7 +1110,7 @@ int fcgic__pool_submit_keep(struct fcgic_pool *p, const struct fcgic_request *re
         r->borrowed = 1;
         r->keep = keep;
     } else {
-        rc = fcgic__copy_params(&p->a, req, &r->req.params);
+        rc = fcgic__copy_params(&p->a, req->params, req->nparams, &r->req.params);
         if (rc != 0) {
             fcgic__free(&p->a, r);
             return rc;

@@ -50,10 +50,10 @@ size_t fcgic__pool_replay_max(const struct fcgic_pool *p);
 /* Requests submitted and not ended (queued included). */
 unsigned fcgic__pool_busy(const struct fcgic_pool *p);
 
-/* Copy req's params (array and bytes) into one block from a; *out is NULL
- * when there is nothing to copy. Returns 0, FCGIC_E_INVAL, FCGIC_E_RANGE or
- * FCGIC_E_NOMEM. */
-int fcgic__copy_params(const struct fcgic__alloc *a, const struct fcgic_request *req,
+/* Copy the n params at params (array and bytes) into one block from a;
+ * *out is NULL when there is nothing to copy. Returns 0, FCGIC_E_INVAL,
+ * FCGIC_E_RANGE or FCGIC_E_NOMEM. */
+int fcgic__copy_params(const struct fcgic__alloc *a, const struct fcgic_param *params, size_t n,
                        const struct fcgic_param **out);
 
 /* Allocate from a one block of total bytes that starts with an array of
