@@ -804,6 +804,12 @@ static int bcb_body(void *req_ud, const char *data, size_t len)
     return r->b->cb.on_body ? r->b->cb.on_body(r->ud, data, len) : 0;
 }
 
+static void bcb_flush(void *req_ud)
+{
+    struct fcgic_balancer_req *r = req_ud;
+    r->b->cb.on_flush(r->ud);
+}
+
 static int bcb_stderr(void *req_ud, const char *line, size_t len)
 {
     struct fcgic_balancer_req *r = req_ud;
@@ -1077,6 +1083,7 @@ int fcgic_balancer_new(struct fcgic_balancer **out, const struct fcgic_balancer_
     b->pcb.version = FCGIC_POOL_CALLBACKS_VERSION;
     b->pcb.on_head = bcb_head;
     b->pcb.on_body = bcb_body;
+    b->pcb.on_flush = b->cb.on_flush ? bcb_flush : NULL;
     b->pcb.on_stderr = bcb_stderr;
     b->pcb.on_end = bcb_end;
     b->pcb.body_read = bcb_body_read;

@@ -26,6 +26,7 @@ struct slot {
     bool stdout_closed, stderr_closed; /* an empty record of that stream arrived */
     bool head_seen;
     bool abort_pending; /* cancelled from inside a callback: end on the way out */
+    bool unflushed;     /* on_body ran since its last on_flush */
     /* request body */
     enum body_phase phase;
     enum fcgic_body_mode mode[2];
@@ -52,6 +53,7 @@ struct fcgic_conn {
     void *transport_data;
     int sys_errno; /* errno behind the sticky error, from the transport */
     bool aborts_pending;
+    size_t unflushed;   /* slots with unflushed set */
     struct fcgic_encoder *enc;
     struct fcgic_decoder *dec;
     struct slot **slots; /* slots never move; each request gets a fresh id */
@@ -105,7 +107,8 @@ int fcgic_conn_new(struct fcgic_conn **out, const struct fcgic_conn_options *opt
     if (c->o.max_stderr_line == 0)
         c->o.max_stderr_line = 8192;
     c->next_id = 1;
-    fcgic__copy_grown(&c->cb, sizeof c->cb, cb, sizeof *cb); /* version 1 is the whole struct */
+    fcgic__copy_grown(&c->cb, sizeof c->cb, cb,
+                      cb->version == 1 ? offsetof(struct fcgic_conn_callbacks, on_flush) : sizeof *cb);
     c->ud = conn_ud;
     int rc = fcgic_encoder_new(&c->enc, mem);
     if (rc == 0)
@@ -148,8 +151,29 @@ void fcgic_conn_free(struct fcgic_conn *c)
  * Returns true when the connection was freed. */
 static void end_pending_aborts(struct fcgic_conn *c);
 
+/* The end of s's batch of body (see on_flush in conn.h). */
+static void flush_slot(struct fcgic_conn *c, struct slot *s)
+{
+    if (!s->unflushed)
+        return;
+    s->unflushed = false;
+    c->unflushed--;
+    c->depth++;
+    c->cb.on_flush(c, s->ud);
+    c->depth--;
+}
+
+static void flush_all(struct fcgic_conn *c)
+{
+    for (size_t i = 0; i < c->nslots && c->unflushed && !c->free_pending; i++)
+        if (c->slots[i]->st == SLOT_ACTIVE || c->slots[i]->st == SLOT_ENDING)
+            flush_slot(c, c->slots[i]);
+}
+
 static bool leave(struct fcgic_conn *c)
 {
+    if (c->depth == 0 && c->unflushed && !c->free_pending)
+        flush_all(c);
     if (c->depth == 0 && c->aborts_pending && !c->free_pending)
         end_pending_aborts(c);
     if (c->depth == 0 && c->free_pending) {
@@ -304,6 +328,10 @@ static void deliver_end(struct fcgic_conn *c, struct slot *s, enum slot_state pr
         s->abort_pending = false;
         s->res.error = FCGIC_E_ABORTED;
         s->res.aborted = 1;
+    }
+    if (s->unflushed) { /* on_end ends its last batch of body (see on_flush) */
+        s->unflushed = false;
+        c->unflushed--;
     }
     struct fcgic_result res = s->res;
     void *ud = s->ud;
@@ -816,6 +844,10 @@ static int call_body(struct fcgic_conn *c, struct slot *s, const char *p, size_t
     c->depth++;
     int r = c->cb.on_body(c, s->ud, p, n);
     c->depth--;
+    if (c->cb.on_flush && !s->unflushed) {
+        s->unflushed = true;
+        c->unflushed++;
+    }
     return cb_result(c, s, r);
 }
 

@@ -115,7 +115,7 @@ static void p_values(struct fcgic_conn *c, void *conn_ud, const struct fcgic_par
 }
 
 static const struct fcgic_conn_callbacks probe_cb = {
-    FCGIC_CONN_CALLBACKS_VERSION, p_head, p_ignore, p_ignore, p_end, NULL, p_values,
+    FCGIC_CONN_CALLBACKS_VERSION, p_head, p_ignore, p_ignore, p_end, NULL, p_values, NULL,
 };
 
 /* ------------------------------------------------------------------------ */

@@ -81,6 +81,7 @@ struct fcgic_pool {
     struct pconn *idle_head, *idle_tail;
     struct pconn *dirty;
     unsigned nopen, nidle;
+    unsigned nunanswered;              /* connections in `all` that never answered */
     unsigned max, mpx;
     unsigned round;  /* try_start calls, to skip connections that refused */
     struct rqueue retry, queue;
@@ -368,6 +369,8 @@ static void conn_destroy(struct fcgic_pool *p, struct pconn *pc, uint64_t now)
     idle_remove(p, pc);
     if (!pc->closing)
         p->nopen--;
+    if (!pc->answered)
+        p->nunanswered--;
     if (pc->prev)
         pc->prev->next = pc->next;
     else
@@ -472,10 +475,18 @@ static void req_fail(struct fcgic_pool *p, struct fcgic_pool_req *r, int err, in
 
 /* A response byte arrived on r's connection: a PHP-FPM worker took it (see
  * unpin()). */
+static void set_answered(struct fcgic_pool *p, struct pconn *pc)
+{
+    if (!pc->answered) {
+        pc->answered = 1;
+        p->nunanswered--;
+    }
+}
+
 static void mark_answered(struct fcgic_pool_req *r)
 {
     if (r->pc)
-        r->pc->answered = 1;
+        set_answered(r->pool, r->pc);
 }
 
 static int ccb_head(struct fcgic_conn *c, void *req_ud, const struct fcgic_response_head *head)
@@ -504,6 +515,15 @@ static int ccb_body(struct fcgic_conn *c, void *req_ud, const char *data, size_t
         LEAVE(p);
     }
     return rc;
+}
+
+static void ccb_flush(struct fcgic_conn *c, void *req_ud)
+{
+    struct fcgic_pool_req *r = req_ud;
+    struct fcgic_pool *p = r->pool;
+    ENTER(p, c);
+    p->cb.on_flush(r->ud);
+    LEAVE(p);
 }
 
 static int ccb_stderr(struct fcgic_conn *c, void *req_ud, const char *line, size_t len)
@@ -541,7 +561,7 @@ static void ccb_end(struct fcgic_conn *c, void *req_ud, const struct fcgic_resul
         if (pc->active)
             pc->active--;
         if (res->response_started || res->got_end_request)
-            pc->answered = 1;
+            set_answered(p, pc);
         mark_dirty(p, pc);
     }
     r->pc = NULL;
@@ -696,6 +716,7 @@ static int open_conn(struct fcgic_pool *p, struct pconn **out, uint64_t now)
         p->all->prev = pc;
     p->all = pc;
     p->nopen++;
+    p->nunanswered++;
     p->st.conns_created++;
     if (p->o.probe_values && p->probe_state == 0) {
         static const char *const names[] = {"FCGI_MAX_CONNS", "FCGI_MAX_REQS", "FCGI_MPXS_CONNS"};
@@ -839,6 +860,8 @@ static void close_dead_idle(struct fcgic_pool *p)
 static uint64_t oldest_unanswered(const struct fcgic_pool *p)
 {
     uint64_t oldest = FCGIC_NO_DEADLINE;
+    if (p->nunanswered == 0)
+        return oldest; /* the usual case once every kept connection answered once */
     for (const struct pconn *x = p->all; x; x = x->next)
         if (!x->answered && !x->closing && x->active > 0 && x->started < oldest)
             oldest = x->started;
@@ -984,6 +1007,7 @@ int fcgic_pool_new(struct fcgic_pool **out, const struct fcgic_pool_options *opt
     p->ccb.version = FCGIC_CONN_CALLBACKS_VERSION;
     p->ccb.on_head = ccb_head;
     p->ccb.on_body = ccb_body;
+    p->ccb.on_flush = p->cb.on_flush ? ccb_flush : NULL;
     p->ccb.on_stderr = ccb_stderr;
     p->ccb.on_end = ccb_end;
     p->ccb.body_read = ccb_body_read;
@@ -1332,6 +1356,8 @@ size_t fcgic__pool_callbacks_size(const struct fcgic_pool_callbacks *cb)
     switch (cb->version) {
     case 1:
         return offsetof(struct fcgic_pool_callbacks, on_timer);
+    case 2:
+        return offsetof(struct fcgic_pool_callbacks, on_flush);
     case FCGIC_POOL_CALLBACKS_VERSION:
         return sizeof(*cb);
     default:

@@ -29,6 +29,12 @@ static int w_body(struct fcgic_conn *c, void *ud, const char *data, size_t len)
     return sc->ucb.on_body ? pass(sc, sc->ucb.on_body(c, sc->ud, data, len)) : 0;
 }
 
+static void w_flush(struct fcgic_conn *c, void *ud)
+{
+    struct sync_call *sc = ud;
+    sc->ucb.on_flush(c, sc->ud);
+}
+
 static int w_stderr(struct fcgic_conn *c, void *ud, const char *line, size_t len)
 {
     struct sync_call *sc = ud;
@@ -75,10 +81,11 @@ int fcgic_posix_request(const char *target, const struct fcgic_conn_options *opt
     int rc = FCGIC_E_INVAL;
     struct fcgic_posix *p = NULL;
     struct fcgic_conn *c = NULL;
-    if (target == NULL || req == NULL || (cb && cb->version != FCGIC_CONN_CALLBACKS_VERSION))
+    if (target == NULL || req == NULL || (cb && (cb->version == 0 || cb->version > FCGIC_CONN_CALLBACKS_VERSION)))
         goto out;
     if (cb)
-        sc.ucb = *cb;
+        fcgic__copy_grown(&sc.ucb, sizeof sc.ucb, cb,
+                          cb->version == 1 ? offsetof(struct fcgic_conn_callbacks, on_flush) : sizeof *cb);
     sc.ud = req_ud;
 
     struct fcgic_conn_options o;
@@ -94,6 +101,7 @@ int fcgic_posix_request(const char *target, const struct fcgic_conn_options *opt
     w.version = FCGIC_CONN_CALLBACKS_VERSION;
     w.on_head = w_head;
     w.on_body = w_body;
+    w.on_flush = sc.ucb.on_flush ? w_flush : NULL;
     w.on_stderr = w_stderr;
     w.on_end = w_end;
     w.body_read = w_body_read;

@@ -1,6 +1,7 @@
 /* Connection engine, driven without sockets: the test plays the application
  * with canned record bytes, fed one byte at a time, and a clock of its own. */
 #include <check.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -122,8 +123,13 @@ static void on_values(struct fcgic_conn *c, void *ud, const struct fcgic_param *
     }
 }
 
-static const struct fcgic_conn_callbacks cbs = {FCGIC_CONN_CALLBACKS_VERSION, on_head, on_body, on_stderr,
-                                               on_end, body_read, on_values};
+static const struct fcgic_conn_callbacks cbs = {.version = FCGIC_CONN_CALLBACKS_VERSION,
+                                               .on_head = on_head,
+                                               .on_body = on_body,
+                                               .on_stderr = on_stderr,
+                                               .on_end = on_end,
+                                               .body_read = body_read,
+                                               .on_values = on_values};
 
 /* Take everything the connection wants to send. */
 static size_t drain(struct fcgic_conn *c, uint8_t *out, size_t cap)
@@ -259,6 +265,177 @@ START_TEST(test_simple_request)
     ck_assert_uint_eq(fcgic_conn_wants(c), FCGIC_WANT_CLOSE);
     ck_assert_int_eq(fcgic_conn_submit(c, &req, &s, NULL, 0), FCGIC_E_BUSY);
     fcgic_conn_free(c);
+}
+END_TEST
+
+/* ---- on_flush: body pieces gathered by reference until the batch ends ---- */
+struct batch {
+    const char *piece[8];
+    size_t piece_len[8];
+    int npieces;
+    int flushes, ends;
+    int pause_first;          /* on_body returns FCGIC_PAUSE once */
+    char flushed[64];         /* what each on_flush saw, "|"-separated */
+    char at_end[64];          /* the pieces still gathered at on_end */
+};
+
+static void batch_take(struct batch *b, char *out, size_t cap)
+{
+    size_t l = strlen(out);
+    for (int i = 0; i < b->npieces; i++) {
+        snprintf(out + l, cap - l, "%.*s", (int)b->piece_len[i], b->piece[i]);
+        l = strlen(out);
+    }
+    snprintf(out + l, cap - l, "|");
+    b->npieces = 0;
+}
+
+static int b_body(struct fcgic_conn *c, void *ud, const char *d, size_t n)
+{
+    struct batch *b = ud;
+    (void)c;
+    ck_assert_int_lt(b->npieces, 8);
+    b->piece[b->npieces] = d; /* kept, not copied */
+    b->piece_len[b->npieces++] = n;
+    if (b->pause_first) {
+        b->pause_first = 0;
+        return FCGIC_PAUSE;
+    }
+    return 0;
+}
+
+static void b_flush(struct fcgic_conn *c, void *ud)
+{
+    struct batch *b = ud;
+    (void)c;
+    ck_assert_int_gt(b->npieces, 0); /* only after on_body */
+    b->flushes++;
+    batch_take(b, b->flushed, sizeof b->flushed);
+}
+
+static void b_end(struct fcgic_conn *c, void *ud, const struct fcgic_result *r)
+{
+    struct batch *b = ud;
+    (void)c;
+    ck_assert_int_eq(r->error, 0);
+    b->ends++;
+    batch_take(b, b->at_end, sizeof b->at_end);
+}
+
+static const struct fcgic_conn_callbacks batch_cbs = {
+    .version = FCGIC_CONN_CALLBACKS_VERSION, .on_body = b_body, .on_flush = b_flush, .on_end = b_end};
+
+/* Feed in one call from a buffer that is scribbled over afterwards: what a
+ * callback saw after the call returned would show the scribbles. */
+static int feed_once(struct fcgic_conn *c, const struct app *a, size_t *used)
+{
+    static uint8_t buf[sizeof a->b];
+    memcpy(buf, a->b, a->n);
+    int rc = fcgic_conn_recv(c, buf, a->n, used, 0);
+    memset(buf, '#', a->n);
+    return rc;
+}
+
+START_TEST(test_flush_batches)
+{
+    struct fcgic_conn_options o = {0};
+    o.keep_conn = 1;
+    o.max_requests = 2;
+    struct fcgic_conn *c;
+    ck_assert_int_eq(fcgic_conn_new(&c, &o, &batch_cbs, NULL, NULL), 0);
+    static struct batch b[2];
+    memset(b, 0, sizeof b);
+    struct fcgic_request req = {0};
+    ck_assert_int_eq(fcgic_conn_submit(c, &req, &b[0], NULL, 0), 0);
+    ck_assert_int_eq(fcgic_conn_submit(c, &req, &b[1], NULL, 0), 0);
+    static uint8_t out[4096];
+    drain(c, out, sizeof out);
+
+    /* Interleaved records of two requests in one read: one flush each, at
+     * the end of the read, with every piece still readable. */
+    static struct app a;
+    a.n = 0;
+    app_str(&a, 6, 1, "X: 1\r\n\r\naa");
+    app_str(&a, 6, 2, "X: 2\r\n\r\nbb");
+    app_str(&a, 6, 1, "cc");
+    app_str(&a, 7, 1, "a line\n");
+    app_str(&a, 6, 1, "dd");
+    size_t used;
+    ck_assert_int_eq(feed_once(c, &a, &used), 0);
+    ck_assert_uint_eq(used, a.n);
+    ck_assert_int_eq(b[0].flushes, 1);
+    ck_assert_str_eq(b[0].flushed, "aaccdd|");
+    ck_assert_int_eq(b[1].flushes, 1);
+    ck_assert_str_eq(b[1].flushed, "bb|");
+
+    /* A read without body for a request: no flush for it. A request that
+     * ends in the read: on_end, not on_flush, ends its batch. */
+    a.n = 0;
+    app_str(&a, 6, 2, "ee");
+    app_str(&a, 6, 2, "");
+    app_end(&a, 2, 0, 0);
+    ck_assert_int_eq(feed_once(c, &a, &used), 0);
+    ck_assert_int_eq(b[0].flushes, 1);
+    ck_assert_int_eq(b[1].flushes, 1);
+    ck_assert_int_eq(b[1].ends, 1);
+    ck_assert_str_eq(b[1].at_end, "ee|");
+
+    /* A pause: the read stops early, and the batch still ends before the
+     * call returns. */
+    b[0].pause_first = 1;
+    a.n = 0;
+    app_str(&a, 6, 1, "ff");
+    app_str(&a, 6, 1, "gg");
+    ck_assert_int_eq(feed_once(c, &a, &used), 0);
+    ck_assert_uint_lt(used, a.n);
+    ck_assert_int_eq(b[0].flushes, 2);
+    ck_assert_str_eq(b[0].flushed, "aaccdd|ff|");
+    fcgic_conn_unpause(c);
+    static struct app rest;
+    rest.n = a.n - used;
+    memcpy(rest.b, a.b + used, rest.n);
+    app_str(&rest, 6, 1, "");
+    app_end(&rest, 1, 0, 0);
+    ck_assert_int_eq(feed_once(c, &rest, &used), 0);
+    ck_assert_int_eq(b[0].flushes, 2);
+    ck_assert_int_eq(b[0].ends, 1);
+    ck_assert_str_eq(b[0].at_end, "gg|");
+    fcgic_conn_free(c);
+}
+END_TEST
+
+/* A caller built against the first version of the callbacks passes the
+ * shorter struct: nothing past it is read (AddressSanitizer checks). */
+START_TEST(test_callbacks_version_1)
+{
+    size_t v1 = offsetof(struct fcgic_conn_callbacks, on_flush);
+    unsigned char *raw = malloc(v1);
+    ck_assert_ptr_nonnull(raw);
+    memcpy(raw, &cbs, v1);
+    const unsigned one = 1;
+    memcpy(raw + offsetof(struct fcgic_conn_callbacks, version), &one, sizeof one);
+    struct fcgic_conn *c;
+    ck_assert_int_eq(fcgic_conn_new(&c, NULL, (const struct fcgic_conn_callbacks *)(void *)raw, NULL, NULL), 0);
+    free(raw);
+    static struct seen s;
+    memset(&s, 0, sizeof s);
+    struct fcgic_request req = {0};
+    ck_assert_int_eq(fcgic_conn_submit(c, &req, &s, NULL, 0), 0);
+    static uint8_t out[4096];
+    drain(c, out, sizeof out);
+    static struct app a;
+    a.n = 0;
+    app_str(&a, 6, 1, "X: 1\r\n\r\nbody");
+    app_str(&a, 6, 1, "");
+    app_end(&a, 1, 0, 0);
+    size_t used;
+    ck_assert_int_eq(fcgic_conn_recv(c, a.b, a.n, &used, 0), 0);
+    ck_assert_int_eq(s.ends, 1);
+    ck_assert_mem_eq(s.body, "body", 4);
+    fcgic_conn_free(c);
+    struct fcgic_conn_callbacks v3 = cbs;
+    v3.version = FCGIC_CONN_CALLBACKS_VERSION + 1;
+    ck_assert_int_eq(fcgic_conn_new(&c, NULL, &v3, NULL, NULL), FCGIC_E_INVAL);
 }
 END_TEST
 
@@ -1095,6 +1272,8 @@ int main(void)
     tcase_add_test(tc, test_simple_request);
     tcase_add_test(tc, test_keepalive_many);
     tcase_add_test(tc, test_multiplexed);
+    tcase_add_test(tc, test_flush_batches);
+    tcase_add_test(tc, test_callbacks_version_1);
     tcase_add_test(tc, test_get_values_and_authorizer);
     tcase_add_test(tc, test_filter_role);
     suite_add_tcase(s, tc);

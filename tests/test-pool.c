@@ -17,6 +17,7 @@
 #include "fcgiclient/pool.h"
 #include "fcgiclient/posix.h"
 #include "fcgiclient/stats.h"
+#include "apps/app-common.h"
 #include "harness.h"
 #include "pool-fake.h"
 #include "testutil.h"
@@ -1105,6 +1106,103 @@ static void integ(int reuse, unsigned max, int restart, int concurrent, int nreq
     fcgic_posix_free(px);
     harness_app_stop(app);
 }
+
+/* on_flush through a pool, on real sockets: every piece of a batch is still
+ * intact when the batch ends (on_flush, or on_end for the last one). */
+struct fctx {
+    const char *piece[64];
+    size_t len[64];
+    int n, flushes, ends, err;
+    uint64_t off, bad;
+};
+
+static void f_check(struct fctx *f)
+{
+    for (int i = 0; i < f->n; i++) {
+        for (size_t j = 0; j < f->len[i]; j++)
+            if ((unsigned char)f->piece[i][j] != app_pattern_byte(f->off + j))
+                f->bad++;
+        f->off += f->len[i];
+    }
+    f->n = 0;
+}
+
+static int f_body(void *ud, const char *d, size_t n)
+{
+    struct fctx *f = ud;
+    if (f->n == 64)
+        f_check(f); /* still valid: checked early, the batch goes on */
+    f->piece[f->n] = d;
+    f->len[f->n++] = n;
+    return 0;
+}
+
+static void f_flush(void *ud)
+{
+    struct fctx *f = ud;
+    f->flushes++;
+    f_check(f);
+}
+
+static void f_end(void *ud, const struct fcgic_result *res)
+{
+    struct fctx *f = ud;
+    f_check(f);
+    f->ends++;
+    f->err = res->error;
+}
+
+START_TEST(integration_flush_batches)
+{
+    struct harness_app *app;
+    const char *args[] = {"-t", "2", NULL};
+    ck_assert_int_eq(harness_app_start(&app, HARNESS_TCP, "app-echo", args), 0);
+    struct fcgic_posix *px;
+    ck_assert_int_eq(fcgic_posix_new(&px, NULL, NULL), 0);
+    struct fcgic_transport tr;
+    fcgic_posix_transport(px, &tr);
+    struct fcgic_pool_callbacks cb;
+    memset(&cb, 0, sizeof(cb));
+    cb.version = FCGIC_POOL_CALLBACKS_VERSION;
+    cb.on_body = f_body;
+    cb.on_flush = f_flush;
+    cb.on_end = f_end;
+    struct fcgic_pool_options o;
+    memset(&o, 0, sizeof(o));
+    o.target = app->url;
+    o.enable_reuse = 1;
+    struct fcgic_pool *p;
+    ck_assert_int_eq(fcgic_pool_new(&p, &o, &tr, &cb, NULL, NULL), 0);
+    static const struct fcgic_param params[] = {FCGIC_PARAM_LIT("SCRIPT_FILENAME", "/x"),
+                                                FCGIC_PARAM_LIT("REQUEST_METHOD", "GET"),
+                                                FCGIC_PARAM_LIT("QUERY_STRING", "size=300000")};
+    struct fcgic_request req;
+    memset(&req, 0, sizeof(req));
+    req.params = params;
+    req.nparams = 3;
+    for (int round = 0; round < 2; round++) {
+        struct fctx f;
+        memset(&f, 0, sizeof f);
+        ck_assert_int_eq(fcgic_pool_submit(p, &req, &f, NULL, fcgic_posix_now()), 0);
+        uint64_t limit = fcgic_posix_now() + 20 * SEC;
+        while (f.ends == 0) {
+            uint64_t now = fcgic_posix_now();
+            ck_assert_uint_lt(now, limit);
+            if (fcgic_pool_deadline(p) <= now)
+                fcgic_pool_tick(p, now);
+            if (f.ends == 0)
+                fcgic_posix_run(px, 20000000ull);
+        }
+        ck_assert_int_eq(f.err, 0);
+        ck_assert_uint_eq(f.off, 300000);
+        ck_assert_uint_eq(f.bad, 0);
+        ck_assert_int_ge(f.flushes, 1);
+    }
+    fcgic_pool_free(p);
+    fcgic_posix_free(px);
+    harness_app_stop(app);
+}
+END_TEST
 
 START_TEST(integration_reuse_off_on)
 {
@@ -2491,6 +2589,7 @@ static Suite *pool_suite(void)
     tc = tcase_create("integration");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, integration_reuse_off_on);
+    tcase_add_test(tc, integration_flush_batches);
     tcase_add_test(tc, integration_max_queueing);
     tcase_add_test(tc, integration_backend_restart);
     tcase_add_test(tc, integration_php_fpm_reuse);

@@ -342,7 +342,7 @@ static int apply(struct cli *cli, const struct opt *o, const char *arg, const ch
     case O_SERVER_NAME: {
         const char *colon = strrchr(arg, ':');
         if (colon && strchr(colon, ']') == NULL) {
-            unsigned port;
+            unsigned port = 0;
             if (parse_uint(colon + 1, name, 65535, &port) != EXIT_OK)
                 return EXIT_USAGE;
             if (port == 0)

@@ -255,7 +255,30 @@ int gw_http_response_head(struct gw_http_conn *c, int status, const char *reason
 int gw_http_response_write(struct gw_http_conn *c, const void *data, size_t len);
 
 /**
- * The response is complete. A response shorter than its Content-Length is
+ * Send body bytes later, without copying them: `data` is kept by reference
+ * until gw_http_response_push(), gw_http_response_end() or
+ * gw_http_response_abort() on the same connection, and must stay valid
+ * until then. Pieces gathered one after the other go out together, in one
+ * system call and (chunked) one chunk; gathering for another connection of
+ * the same server first pushes this one's. For the pieces of one read from a
+ * backend (the library's on_flush ends such a batch).
+ * @return as gw_http_response_write(); 1 when the queue the socket has not
+ *         taken is at or above the high-water mark.
+ */
+int gw_http_response_gather(struct gw_http_conn *c, const void *data, size_t len);
+
+/**
+ * Write what was gathered: a small amount is copied into the write queue
+ * and goes out with what follows at the end of the loop iteration, a larger
+ * one is offered to the socket now (with the queue) and only what it does
+ * not take is copied. No-op when nothing is gathered.
+ * @return 0, -EPIPE or -ENOMEM.
+ */
+int gw_http_response_push(struct gw_http_conn *c);
+
+/**
+ * The response is complete (what was gathered goes out with its end). A
+ * response shorter than its Content-Length is
  * truncated visibly (the connection is closed). The request ends.
  * @return 0; -EINVAL (no head, or ended already).
  */

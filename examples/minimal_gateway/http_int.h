@@ -122,8 +122,19 @@ struct gw_http_conn {
     bool reading : 1;      /* the connection wanted input at the last update_io */
 };
 
+/* Body pieces gathered by reference (gw_http_response_gather()), for one
+ * connection of the server at a time. */
+#define GW__GATHER_MAX 32
+struct gw__gather {
+    struct gw_http_conn *owner; /* NULL: nothing gathered */
+    size_t n;
+    size_t bytes;
+    struct iovec v[GW__GATHER_MAX];
+};
+
 struct gw_http_server {
     struct gw_loop *loop;
+    struct gw__gather gather;
     struct gw_http_settings set;
     struct gw_http_handler h;
     struct gw__pool rpool, wpool;
@@ -162,6 +173,8 @@ bool gw__ascii_ieq(const char *a, size_t alen, const char *b);
 int gw__send(struct gw_http_conn *c, const struct iovec *iov, int n);
 void gw__flush(struct gw_http_conn *c);
 void gw__wq_clear(struct gw_http_conn *c);
+/* Forget what c gathered (the connection is going away). */
+void gw__gather_drop(struct gw_http_conn *c);
 int gw__send_error(struct gw_http_conn *c, int status);
 int gw__send_continue(struct gw_http_conn *c);
 

@@ -15,7 +15,8 @@
 
 #include "http_int.h"
 
-#define GW_IOV_QUEUE 16 /* queue blocks offered to one sendmsg() */
+#define GW_IOV_QUEUE 16                   /* queue blocks offered to one sendmsg() */
+#define GW_IOV_NEW (GW__GATHER_MAX + 3) /* new pieces offered with them: chunk size, body, CRLF + last chunk */
 
 /* Write queue ------------------------------------------------------------------- */
 
@@ -47,8 +48,19 @@ static void wblock_free(struct gw_http_server *s, struct gw__wblock *b)
         free(b);
 }
 
+void gw__gather_drop(struct gw_http_conn *c)
+{
+    struct gw__gather *g = &c->s->gather;
+    if (g->owner == c) {
+        g->owner = NULL;
+        g->n = 0;
+        g->bytes = 0;
+    }
+}
+
 void gw__wq_clear(struct gw_http_conn *c)
 {
+    gw__gather_drop(c);
     while (c->wq_head) {
         struct gw__wblock *b = c->wq_head;
         c->wq_head = b->next;
@@ -138,12 +150,12 @@ int gw__send(struct gw_http_conn *c, const struct iovec *iov, int n)
         return -EPIPE;
     size_t skip = 0; /* bytes of iov the socket took */
     if (!c->blocked && (c->queued > 0 || n > 0)) {
-        struct iovec v[GW_IOV_QUEUE + 8];
+        struct iovec v[GW_IOV_QUEUE + GW_IOV_NEW];
         int k = 0;
         struct gw__wblock *b = c->wq_head;
         for (; b && k < GW_IOV_QUEUE; b = b->next)
             v[k++] = (struct iovec){b->data + b->start, b->end - b->start};
-        bool with_new = b == NULL && n <= 8;
+        bool with_new = b == NULL && n <= GW_IOV_NEW;
         size_t offered = c->queued;
         for (int i = 0; with_new && i < n; i++) {
             v[k++] = iov[i];
@@ -360,47 +372,114 @@ int gw_http_response_head(struct gw_http_conn *c, int status, const char *reason
     return 0;
 }
 
-int gw_http_response_write(struct gw_http_conn *c, const void *data, size_t len)
+/* Body bytes in n pieces of `len` bytes in all (one chunk when chunked),
+ * then `tail` (the last chunk, or nothing). A small amount is copied into
+ * the queue and goes out with the head and the end in one system call when
+ * this loop iteration's deferred work flushes the connection; a larger one
+ * is offered to the socket now. */
+static int body_out(struct gw_http_conn *c, const struct iovec *pieces, size_t n, size_t len, const char *tail,
+                    size_t tail_len)
+{
+    struct iovec v[GW_IOV_NEW];
+    char hex[24];
+    size_t k = 0, total = len + tail_len;
+    if (len && c->resp_chunked) {
+        v[k] = (struct iovec){hex, (size_t)snprintf(hex, sizeof hex, "%zx\r\n", len)};
+        total += v[k++].iov_len + 2;
+    }
+    for (size_t i = 0; i < n; i++)
+        v[k++] = pieces[i];
+    if (len && c->resp_chunked)
+        v[k++] = (struct iovec){(void *)"\r\n", 2};
+    if (tail_len)
+        v[k++] = (struct iovec){(void *)tail, tail_len};
+    if (k == 0)
+        return 0;
+    if (c->queued + total >= c->s->set.write_low_water)
+        return gw__send(c, v, (int)k);
+    int rc = 0;
+    for (size_t i = 0; i < k && rc == 0; i++)
+        rc = wq_append(c, v[i].iov_base, v[i].iov_len);
+    gw__conn_kick(c);
+    return rc;
+}
+
+/* Checks shared by write and gather; counts len against Content-Length. */
+static int body_admit(struct gw_http_conn *c, size_t len)
 {
     if (!c->req_active || !c->head_sent || c->resp_ended)
         return -EINVAL;
     if (c->dead)
         return -EPIPE;
-    if (len > 0 && !c->resp_no_body) {
-        if (c->resp_left >= 0) {
-            if (len > (uint64_t)c->resp_left)
-                return -EMSGSIZE;
-            c->resp_left -= (int64_t)len;
-        }
-        char hex[24];
-        struct iovec v[3];
-        int k = 0;
-        if (c->resp_chunked)
-            v[k++] = (struct iovec){hex, (size_t)snprintf(hex, sizeof hex, "%zx\r\n", len)};
-        v[k++] = (struct iovec){(void *)data, len};
-        if (c->resp_chunked)
-            v[k++] = (struct iovec){(void *)"\r\n", 2};
-        int rc;
-        if (c->queued + len < c->s->set.write_low_water) {
-            /* Small: queued (the one copy) and written with the head and the
-             * end in one system call when this loop iteration's deferred
-             * work flushes the connection. */
-            rc = 0;
-            for (int i = 0; i < k && rc == 0; i++)
-                rc = wq_append(c, v[i].iov_base, v[i].iov_len);
-            gw__conn_kick(c);
-        } else {
-            rc = gw__send(c, v, k);
-        }
-        if (rc != 0)
-            return rc;
-    }
-    if (c->queued >= c->s->set.write_high_water) {
-        c->above_hw = true;
-        gw__conn_kick(c);
-        return 1;
+    if (len > 0 && !c->resp_no_body && c->resp_left >= 0) {
+        if (len > (uint64_t)c->resp_left)
+            return -EMSGSIZE;
+        c->resp_left -= (int64_t)len;
     }
     return 0;
+}
+
+/* 1 when what the socket has not taken reaches the high-water mark. */
+static int above_high_water(struct gw_http_conn *c, size_t gathered)
+{
+    if (c->queued + (c->blocked ? gathered : 0) < c->s->set.write_high_water)
+        return 0;
+    c->above_hw = true;
+    gw__conn_kick(c);
+    return 1;
+}
+
+int gw_http_response_write(struct gw_http_conn *c, const void *data, size_t len)
+{
+    int rc = body_admit(c, len);
+    if (rc == 0 && len > 0 && !c->resp_no_body) {
+        struct iovec v = {(void *)data, len};
+        rc = gw_http_response_push(c); /* keep the order */
+        if (rc == 0)
+            rc = body_out(c, &v, 1, len, NULL, 0);
+    }
+    return rc != 0 ? rc : above_high_water(c, 0);
+}
+
+int gw_http_response_gather(struct gw_http_conn *c, const void *data, size_t len)
+{
+    int rc = body_admit(c, len);
+    if (rc != 0)
+        return rc;
+    struct gw__gather *g = &c->s->gather;
+    if (len > 0 && !c->resp_no_body) {
+        if (g->owner && g->owner != c)
+            (void)gw_http_response_push(g->owner); /* its failure is its own connection's */
+        if (g->owner == c && g->n == GW__GATHER_MAX && (rc = gw_http_response_push(c)) != 0)
+            return rc;
+        g->owner = c;
+        g->v[g->n++] = (struct iovec){(void *)data, len};
+        g->bytes += len;
+    }
+    return above_high_water(c, g->owner == c ? g->bytes : 0);
+}
+
+/* Take what c gathered: the pieces stay where they are until the next
+ * gather of the server. */
+static size_t gather_take(struct gw_http_conn *c, size_t *bytes)
+{
+    struct gw__gather *g = &c->s->gather;
+    if (g->owner != c) {
+        *bytes = 0;
+        return 0;
+    }
+    size_t n = g->n;
+    *bytes = g->bytes;
+    g->owner = NULL;
+    g->n = 0;
+    g->bytes = 0;
+    return n;
+}
+
+int gw_http_response_push(struct gw_http_conn *c)
+{
+    size_t bytes, n = gather_take(c, &bytes);
+    return n ? body_out(c, c->s->gather.v, n, bytes, NULL, 0) : 0;
 }
 
 static void request_done(struct gw_http_conn *c)
@@ -415,12 +494,11 @@ int gw_http_response_end(struct gw_http_conn *c)
 {
     if (!c->req_active || !c->head_sent || c->resp_ended)
         return -EINVAL;
-    if (c->resp_left > 0) {
+    size_t bytes, n = gather_take(c, &bytes);
+    /* a small end goes out with what precedes it, by request_done's kick */
+    bool last_chunk = c->resp_chunked && !c->dead;
+    if (body_out(c, c->s->gather.v, n, bytes, "0\r\n\r\n", last_chunk ? 5 : 0) != 0 || c->resp_left > 0)
         c->truncated = c->close_after = true;
-    } else if (c->resp_chunked) {
-        if (wq_append(c, "0\r\n\r\n", 5) != 0) /* flushed with what precedes it, by request_done's kick */
-            c->truncated = c->close_after = true;
-    }
     request_done(c);
     return 0;
 }
@@ -429,6 +507,9 @@ void gw_http_response_abort(struct gw_http_conn *c)
 {
     if (!c->req_active)
         return;
+    if (!c->dead)
+        (void)gw_http_response_push(c); /* what arrived before the break */
+    gw__gather_drop(c);
     c->truncated = c->close_after = true;
     request_done(c);
 }

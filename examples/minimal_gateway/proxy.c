@@ -182,12 +182,15 @@ static int on_head(void *ud, const struct fcgic_response_head *h)
     return 0;
 }
 
+/* Body pieces are gathered by reference (they point into the library's
+ * read buffer) and written together at the end of the read: on_flush, or
+ * with the end of the response in on_end. */
 static int on_body(void *ud, const char *data, size_t len)
 {
     struct preq *p = ud;
     if (p->c == NULL)
         return 0;
-    int rc = gw_http_response_write(p->c, data, len);
+    int rc = gw_http_response_gather(p->c, data, len);
     if (rc < 0)
         return -1;
     if (!p->req->head && p->status != 204 && p->status != 304)
@@ -197,6 +200,13 @@ static int on_body(void *ud, const char *data, size_t len)
         return FCGIC_PAUSE;
     }
     return 0;
+}
+
+static void on_flush(void *ud)
+{
+    struct preq *p = ud;
+    if (p->c)
+        (void)gw_http_response_push(p->c); /* a failure comes back as on_client_gone */
 }
 
 /* A new second of the STDERR rate limit: say how many lines the last one
@@ -322,6 +332,7 @@ void gw_proxy_pool_callbacks(struct fcgic_pool_callbacks *cb)
     cb->version = FCGIC_POOL_CALLBACKS_VERSION;
     cb->on_head = on_head;
     cb->on_body = on_body;
+    cb->on_flush = on_flush;
     cb->on_stderr = on_stderr;
     cb->on_end = on_end;
     cb->body_read = body_read;

@@ -187,7 +187,7 @@ struct fcgic_conn_callbacks {
     /** Response header block parsed. head lives until the callback returns. */
     int (*on_head)(struct fcgic_conn *c, void *req_ud, const struct fcgic_response_head *head);
     /** Response body bytes (or all STDOUT with raw_stdout); data lives until
-     *  the callback returns. */
+     *  the callback returns, or until on_flush returns when that is set. */
     int (*on_body)(struct fcgic_conn *c, void *req_ud, const char *data, size_t len);
     /** One STDERR line without its line end (or a piece of an overlong line,
      *  or the unterminated last line); lives until the callback returns. */
@@ -206,9 +206,23 @@ struct fcgic_conn_callbacks {
     int (*body_read)(struct fcgic_conn *c, void *req_ud, enum fcgic_type stream, struct fcgic_span *chunk);
     /** GET_VALUES_RESULT arrived; pairs live until the callback returns. */
     void (*on_values)(struct fcgic_conn *c, void *conn_ud, const struct fcgic_param *pairs, size_t n);
+    /* ---- version 2 ---- */
+    /** Optional. The end of a batch of body: called once for each request
+     *  that had on_body calls since its previous on_flush, before the
+     *  engine call that made them returns (fcgic_conn_recv() once it has
+     *  taken what it will of its input, fcgic_conn_recv_eof(), ...). The
+     *  data of those on_body calls stay valid until on_flush returns, not
+     *  longer, so an embedder can gather the pieces of one read (often
+     *  several STDOUT records) and write them out with one system call
+     *  instead of one per record. A request that ends in that engine call
+     *  gets no on_flush: its on_end ends the batch, and the data stay
+     *  valid until on_end returns (so the last piece, the end of the
+     *  response and the next write can go out together). Engine calls made
+     *  from it are deferred as from any callback. */
+    void (*on_flush)(struct fcgic_conn *c, void *req_ud);
 };
 
-#define FCGIC_CONN_CALLBACKS_VERSION 1
+#define FCGIC_CONN_CALLBACKS_VERSION 2
 /** Callback return value: stop consuming input for now. */
 #define FCGIC_PAUSE 1
 

@@ -153,9 +153,16 @@ struct fcgic_pool_callbacks {
      *  or balancer (such calls are refused with FCGIC_E_REENTRANT or
      *  ignored). Not called while the object is being freed. */
     void (*on_timer)(void *ud, uint64_t deadline);
+    /* ---- version 3 ---- */
+    /** Optional: the end of a batch of on_body calls, as on_flush of struct
+     *  fcgic_conn_callbacks: the data of the on_body calls since the
+     *  request's previous on_flush stay valid until it returns; a request
+     *  that ends gets on_end instead, and the data stay valid until on_end
+     *  returns. */
+    void (*on_flush)(void *req_ud);
 };
 
-#define FCGIC_POOL_CALLBACKS_VERSION 2
+#define FCGIC_POOL_CALLBACKS_VERSION 3
 
 /** Pool options, Apache's worker parameters. Zero-initialise, then set
  *  (see "Structs that grow" in common.h). */
