@@ -21,6 +21,7 @@
 #define DEFAULT_QUEUE_MAX 1024u
 #define DEFAULT_REPLAY_MAX (64u * 1024u)
 #define UNPIN_NS 1000000000ull /* see unpin() */
+#define SWEEP_NS 50000000ull   /* see close_dead_idle() */
 
 enum rstate { R_QUEUED = 1, R_RUNNING, R_ENDED };
 
@@ -82,6 +83,7 @@ struct fcgic_pool {
     struct pconn *dirty;
     unsigned nopen, nidle;
     unsigned nunanswered;              /* connections in `all` that never answered */
+    uint64_t next_sweep;               /* close_dead_idle() not before */
     unsigned max, mpx;
     unsigned round;  /* try_start calls, to skip connections that refused */
     struct rqueue retry, queue;
@@ -839,7 +841,9 @@ static int try_start(struct fcgic_pool *p, struct fcgic_pool_req *r, uint64_t no
 }
 
 /* Idle connections the application closed, or sent stray bytes on (the
- * engine turned them DONE or FAILED on its own). */
+ * engine turned them DONE or FAILED on its own). The transport has closed
+ * their sockets already and a request never takes them (try_start), so
+ * this only frees the engines: at most every SWEEP_NS, not on each tick. */
 static void close_dead_idle(struct fcgic_pool *p)
 {
     for (;;) {
@@ -914,8 +918,10 @@ static void process(struct fcgic_pool *p, uint64_t now, int with_timers)
                 idle_push_front(p, pc, now);
         }
     }
-    if (with_timers)
+    if (with_timers && now >= p->next_sweep) {
         close_dead_idle(p);
+        p->next_sweep = fcgic__add_sat(now, SWEEP_NS);
+    }
     if (with_timers && p->o.ttl_ns) {
         unsigned keep = p->o.smax ? p->o.smax : p->max;
         if (keep < p->o.min)

@@ -818,11 +818,14 @@ START_TEST(check_before_reuse)
     struct fcgic_pool_stats st = {.version = FCGIC_POOL_STATS_VERSION};
     ck_assert_int_eq(fcgic_pool_get_stats(c.p, &st), 0);
     ck_assert_uint_eq(st.stale_retries, 0);
-    /* an idle connection that fails on its own is closed by the next tick */
+    /* an idle connection that fails on its own (its socket is gone
+     * already) is freed by a tick, not before 50 ms after the last sweep */
     tick(&c);
     ck_assert_int_eq(c.fk.fc[1].closed, 0);
     fake_fail(&c.fk, 1, FCGIC_E_IO);
     ck_assert_int_eq(fcgic_pool_tick(c.p, 0), 0);
+    ck_assert_int_eq(c.fk.fc[1].closed, 0);
+    ck_assert_int_eq(fcgic_pool_tick(c.p, 50 * 1000000ull), 0);
     ck_assert_int_eq(c.fk.fc[1].closed, 1);
     teardown(&c);
 }

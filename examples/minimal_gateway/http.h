@@ -311,4 +311,9 @@ size_t gw_http_conn_queued(const struct gw_http_conn *c);
 /** The loop the connection runs on. */
 struct gw_loop *gw_http_conn_loop(const struct gw_http_conn *c);
 
+/** Format v in base 10 (16 for hex) at out, no terminator; returns the
+ *  length (at most 20). For the per-request lines, where snprintf() shows
+ *  in profiles. */
+size_t gw_fmt_uint(char *out, uint64_t v, unsigned base);
+
 #endif /* GW_HTTP_H */

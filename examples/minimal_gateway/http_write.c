@@ -18,6 +18,19 @@
 #define GW_IOV_QUEUE 16                   /* queue blocks offered to one sendmsg() */
 #define GW_IOV_NEW (GW__GATHER_MAX + 3) /* new pieces offered with them: chunk size, body, CRLF + last chunk */
 
+size_t gw_fmt_uint(char *out, uint64_t v, unsigned base)
+{
+    char tmp[24];
+    size_t n = 0;
+    do {
+        tmp[n++] = "0123456789abcdef"[v % base];
+        v /= base;
+    } while (v);
+    for (size_t i = 0; i < n; i++)
+        out[i] = tmp[n - 1 - i];
+    return n;
+}
+
 /* Write queue ------------------------------------------------------------------- */
 
 static struct gw__wblock *wblock_new(struct gw_http_server *s, size_t need)
@@ -313,8 +326,10 @@ static int queue_head(struct gw_http_conn *c, int status, const char *reason, co
         return -ENOMEM;
     struct head_fmt f = {start, need, false};
     char line[64];
-    snprintf(line, sizeof line, "HTTP/1.1 %03d ", status);
-    puts_(&f, line);
+    memcpy(line, "HTTP/1.1 ", 9);
+    gw_fmt_uint(line + 9, (uint64_t)status, 10); /* 200..599: three digits */
+    line[12] = ' ';
+    put(&f, line, 13);
     puts_(&f, reason);
     put(&f, "\r\n", 2);
     for (size_t i = 0; i < n; i++)
@@ -328,8 +343,10 @@ static int queue_head(struct gw_http_conn *c, int status, const char *reason, co
         put(&f, "\r\n", 2);
     }
     if (cl >= 0 && status != 204) {
-        snprintf(line, sizeof line, "Content-Length: %" PRId64 "\r\n", cl);
-        puts_(&f, line);
+        size_t k = gw_fmt_uint(line, (uint64_t)cl, 10);
+        memcpy(line + k, "\r\n", 2);
+        puts_(&f, "Content-Length: ");
+        put(&f, line, k + 2);
     } else if (c->resp_chunked) {
         puts_(&f, "Transfer-Encoding: chunked\r\n");
     }
@@ -384,7 +401,9 @@ static int body_out(struct gw_http_conn *c, const struct iovec *pieces, size_t n
     char hex[24];
     size_t k = 0, total = len + tail_len;
     if (len && c->resp_chunked) {
-        v[k] = (struct iovec){hex, (size_t)snprintf(hex, sizeof hex, "%zx\r\n", len)};
+        size_t hl = gw_fmt_uint(hex, len, 16);
+        memcpy(hex + hl, "\r\n", 2);
+        v[k] = (struct iovec){hex, hl + 2};
         total += v[k++].iov_len + 2;
     }
     for (size_t i = 0; i < n; i++)

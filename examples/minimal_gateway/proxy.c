@@ -426,9 +426,16 @@ static void h_request(struct gw_http_conn *c, const struct gw_http_request *req,
     p->req = req;
     p->spool_fd = -1;
     p->start_ns = gw_loop_now(t->loop);
-    snprintf(p->client, sizeof p->client, "%s:%u", req->client_ip, (unsigned)req->client_port);
-    snprintf(p->what, sizeof p->what, "%.*s %.*s", (int)(req->method_len < 16 ? req->method_len : 16), req->method,
-             (int)(req->target_len < 128 ? req->target_len : 128), req->target);
+    /* for the error log: "ip:port" and "METHOD /target", both cut short */
+    size_t ipl = strnlen(req->client_ip, sizeof p->client - 8);
+    memcpy(p->client, req->client_ip, ipl);
+    p->client[ipl] = ':';
+    p->client[ipl + 1 + gw_fmt_uint(p->client + ipl + 1, req->client_port, 10)] = '\0';
+    size_t ml = req->method_len < 16 ? req->method_len : 16, tl = req->target_len < 128 ? req->target_len : 128;
+    memcpy(p->what, req->method, ml);
+    p->what[ml] = ' ';
+    memcpy(p->what + ml + 1, req->target, tl);
+    p->what[ml + 1 + tl] = '\0';
     gw_http_set_data(c, p);
     if (req->chunked) {
         /* Spool the whole body first: CONTENT_LENGTH must be known. */
