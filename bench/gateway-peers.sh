@@ -93,6 +93,11 @@ start_backend() { # echo|php -> sets app_port, app_pid, root, path
     for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$app_port") 2>/dev/null && break; sleep 0.05; done
 }
 
+# Busy share of the CPU that runs wrk and the application: near 100% the
+# cell measures that CPU, not the gateway (req/s ratios then say little;
+# CPU per request still does).
+cpu_rest=${CPU_REST:-1}
+cpu_busy() { awk -v c="cpu$cpu_rest" '$1 == c { print $2 + $3 + $4 + $7 + $8, $5 + $6 }' /proc/stat; }
 results=$run/results.tsv
 : > "$results"
 declare -A pid_of port_of
@@ -100,9 +105,12 @@ measure() { # backend size conns peer
     local be=$1 size=$2 c=$3 name=$4
     local pids; pids=$(tree_pids "${pid_of[$name]}")
     local c0; c0=$(cpu_ticks $pids)
+    local r0; r0=$(cpu_busy)
     local out
     out=$($PIN_REST wrk -t1 -c"$c" -d"${secs}s" --latency "http://127.0.0.1:${port_of[$name]}$path?size=$size" 2>&1) || true
     local c1; c1=$(cpu_ticks $pids)
+    local r1; r1=$(cpu_busy)
+    local rest; rest=$(awk -v a="$r0" -v b="$r1" 'BEGIN { split(a, x, " "); split(b, y, " "); busy = y[1] - x[1]; idle = y[2] - x[2]; printf "%.0f", (busy + idle) > 0 ? 100 * busy / (busy + idle) : 0 }')
     if ! grep -q "requests in" <<<"$out"; then
         echo "  $name: wrk failed: $(head -c 200 <<<"$out")" >&2
         return 0
@@ -114,8 +122,8 @@ measure() { # backend size conns peer
     l99=$(awk '$1 == "99%" {print $2}' <<<"$out")
     errs=$(awk '/Non-2xx|Socket errors/ {printf "%s ", $0}' <<<"$out")
     local us; us=$(awk -v d=$((c1 - c0)) -v hz="$(getconf CLK_TCK)" -v n="$n" 'BEGIN { printf "%.2f", d / hz / (n > 0 ? n : 1) * 1e6 }')
-    printf '  %-16s %10s req/s  p50 %8s  p99 %8s  CPU %7s us/req %s\n' "$name" "$r" "$l50" "$l99" "$us" "$errs"
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$be" "$size" "$c" "$name" "$r" "$l50" "$l99" "$us" >> "$results"
+    printf '  %-16s %10s req/s  p50 %8s  p99 %8s  CPU %7s us/req  wrk+app CPU %3s%% %s\n' "$name" "$r" "$l50" "$l99" "$us" "$rest" "$errs"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$be" "$size" "$c" "$name" "$r" "$l50" "$l99" "$us" "$rest" >> "$results"
 }
 
 echo "# $(date -u '+%F %T UTC'); $(uptime | sed 's/.*load/load/'); mode $mode: ${secs}s x $rounds rounds; build $build"
@@ -166,16 +174,17 @@ def ms(v):
     return float("nan")
 cells = collections.defaultdict(lambda: collections.defaultdict(list))
 for line in open(sys.argv[1]):
-    be, size, c, name, r, l50, l99, us = line.split("\t")
+    be, size, c, name, r, l50, l99, us, rest = line.split("\t")
     if float(r) > 0:
-        cells[(be, int(size), int(c))][name].append((float(r), ms(l50), ms(l99), float(us)))
-print("\n# medians; ratios are minimal_gateway / best peer (req/s: higher is better; p99 and CPU: lower is better)")
-print(f"{'backend':7} {'size':>7} {'conns':>5}  {'peer':16} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'CPU us/req':>10}")
+        cells[(be, int(size), int(c))][name].append((float(r), ms(l50), ms(l99), float(us), float(rest)))
+print("\n# medians; ratios are minimal_gateway / best peer (req/s: higher is better; p99 and CPU: lower is better);")
+print("# wrk+app: busy share of the CPU wrk and the application share (near 100%: that CPU, not the gateway, bounds req/s)")
+print(f"{'backend':7} {'size':>7} {'conns':>5}  {'peer':16} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'CPU us/req':>10} {'wrk+app':>7}")
 for key in sorted(cells):
-    med = {n: tuple(statistics.median(x[i] for x in v) for i in range(4)) for n, v in cells[key].items()}
+    med = {n: tuple(statistics.median(x[i] for x in v) for i in range(5)) for n, v in cells[key].items()}
     for n in sorted(med, key=lambda n: -med[n][0]):
-        r, l50, l99, us = med[n]
-        print(f"{key[0]:7} {key[1]:>7} {key[2]:>5}  {n:16} {r:9.0f} {l50:8.2f} {l99:8.2f} {us:10.2f}")
+        r, l50, l99, us, rest = med[n]
+        print(f"{key[0]:7} {key[1]:>7} {key[2]:>5}  {n:16} {r:9.0f} {l50:8.2f} {l99:8.2f} {us:10.2f} {rest:6.0f}%")
     gw = med.get("minimal_gateway")
     others = {n: m for n, m in med.items() if n != "minimal_gateway"}
     if gw and others:

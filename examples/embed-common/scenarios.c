@@ -91,6 +91,11 @@ struct emb_req {
     struct fcgic_result res;
     unsigned after_end; /* callbacks that came after on_end: must stay 0 */
     uint64_t body_bytes;
+    /* body pieces kept by reference until on_flush (or on_end) ends their
+     * batch: what a gateway would write to its client in one writev() */
+    const char *piece[16];
+    size_t piece_len[16];
+    unsigned npieces;
     size_t text_len;
     char text[TEXT_MAX];
 };
@@ -132,6 +137,19 @@ static int cb_head(void *ud, const struct fcgic_response_head *head)
     return 0;
 }
 
+/* The end of a batch: the pieces are still valid here, and only here. */
+static void take_pieces(struct emb_req *r)
+{
+    for (unsigned i = 0; i < r->npieces; i++) {
+        size_t room = sizeof r->text - 1 - r->text_len;
+        size_t k = r->piece_len[i] < room ? r->piece_len[i] : room;
+        memcpy(r->text + r->text_len, r->piece[i], k);
+        r->text_len += k;
+    }
+    r->text[r->text_len] = '\0';
+    r->npieces = 0;
+}
+
 static int cb_body(void *ud, const char *data, size_t len)
 {
     struct emb_req *r = ud;
@@ -140,12 +158,16 @@ static int cb_body(void *ud, const char *data, size_t len)
         return 0;
     }
     r->body_bytes += len;
-    size_t room = sizeof r->text - 1 - r->text_len;
-    size_t k = len < room ? len : room;
-    memcpy(r->text + r->text_len, data, k); /* data lives until we return */
-    r->text_len += k;
-    r->text[r->text_len] = '\0';
+    if (r->npieces == sizeof r->piece / sizeof r->piece[0])
+        take_pieces(r); /* a long batch: take what is there (still valid) */
+    r->piece[r->npieces] = data; /* not copied: valid until on_flush or on_end */
+    r->piece_len[r->npieces++] = len;
     return r->ops && r->ops->body ? r->ops->body(r, data, len) : 0;
+}
+
+static void cb_flush(void *ud)
+{
+    take_pieces(ud);
 }
 
 static int cb_stderr(void *ud, const char *line, size_t len)
@@ -164,6 +186,7 @@ static void cb_end(void *ud, const struct fcgic_result *res)
         r->after_end++;
         return;
     }
+    take_pieces(r); /* the last batch ends with on_end */
     r->ended = true;
     r->t_end = run_now(r->run);
     r->res = *res; /* res lives until we return */
@@ -231,6 +254,7 @@ static int run_open(struct emb_run *run, const struct emb_config *cfg, const str
     cb.version = FCGIC_POOL_CALLBACKS_VERSION;
     cb.on_head = cb_head;
     cb.on_body = cb_body;
+    cb.on_flush = cb_flush;
     cb.on_stderr = cb_stderr;
     cb.on_end = cb_end;
     cb.body_read = cb_body_read;
