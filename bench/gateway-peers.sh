@@ -110,7 +110,7 @@ measure() { # backend size conns peer
     out=$($PIN_REST wrk -t1 -c"$c" -d"${secs}s" --latency "http://127.0.0.1:${port_of[$name]}$path?size=$size" 2>&1) || true
     local c1; c1=$(cpu_ticks $pids)
     local r1; r1=$(cpu_busy)
-    local rest; rest=$(awk -v a="$r0" -v b="$r1" 'BEGIN { split(a, x, " "); split(b, y, " "); busy = y[1] - x[1]; idle = y[2] - x[2]; printf "%.0f", (busy + idle) > 0 ? 100 * busy / (busy + idle) : 0 }')
+    local rest; rest=$(awk -v a="$r0" -v b="$r1" 'BEGIN { split(a, x, " "); split(b, y, " "); busy = y[1] - x[1]; idle = y[2] - x[2]; printf "%.0f", ((busy + idle) > 0 ? 100 * busy / (busy + idle) : 0) }')
     if ! grep -q "requests in" <<<"$out"; then
         echo "  $name: wrk failed: $(head -c 200 <<<"$out")" >&2
         return 0
