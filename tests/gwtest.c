@@ -98,6 +98,19 @@ int gwt_sends(int fd, const char *s)
 
 /* ---- the gateway process ---- */
 
+bool gwt_have_gateway(void)
+{
+    if (getenv(GWT_EXE_ENV) != NULL)
+        return true;
+    fprintf(stderr, "%s is not set\n", GWT_EXE_ENV);
+    return false;
+}
+
+static int exit_status(int st)
+{
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
 static int write_conf(const char *path, int port, const char *conf)
 {
     FILE *f = fopen(path, "w");
@@ -117,16 +130,39 @@ int gwt_gateway_write_conf(const struct gwt_gateway *g, const char *conf)
     return rc;
 }
 
+/* The gateway's stderr, as g asks (gwtest.h). */
+static void redirect_stderr(const struct gwt_gateway *g)
+{
+    char path[128];
+    int flags = O_WRONLY | O_CREAT | O_CLOEXEC;
+    if (g->stderr_path) {
+        snprintf(path, sizeof path, "%s", g->stderr_path);
+        flags |= O_TRUNC;
+    } else if (getenv("GW_TEST_VERBOSE")) {
+        return;
+    } else if (g->dir[0]) {
+        snprintf(path, sizeof path, "%s/stderr.log", g->dir);
+        flags |= O_APPEND;
+    } else {
+        snprintf(path, sizeof path, "/dev/null");
+    }
+    int fd = open(path, flags, 0644);
+    if (fd >= 0)
+        dup2(fd, 2);
+}
+
 static void exec_gateway(const struct gwt_gateway *g)
 {
-    char err[128];
-    snprintf(err, sizeof err, "%s/stderr.log", g->dir);
-    int fd = open(err, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (fd >= 0 && !getenv("GW_TEST_VERBOSE"))
-        dup2(fd, 2);
-    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    redirect_stderr(g);
+    if (g->dir[0] && chdir(g->dir) != 0)
+        _exit(127);
+    prctl(PR_SET_PDEATHSIG, SIGTERM); /* gone with the test, whatever happens to it */
+    if (g->preload) {
+        setenv("LD_PRELOAD", g->preload, 1);
+        setenv("ASAN_OPTIONS", "verify_asan_link_order=0", 1);
+    }
     const char *exe = getenv(GWT_EXE_ENV);
-    if (gwt_under_valgrind()) {
+    if (!g->native && gwt_under_valgrind()) {
         setenv("GW_NO_JIT", "1", 1);
         execlp("valgrind", "valgrind", "--error-exitcode=99", "--leak-check=full",
                "--errors-for-leak-kinds=definite,indirect", "--quiet", exe, "-f", g->conf_path, (char *)NULL);
@@ -135,26 +171,32 @@ static void exec_gateway(const struct gwt_gateway *g)
     _exit(127);
 }
 
-int gwt_gateway_start(struct gwt_gateway *g, const char *conf)
+int gwt_gateway_init(struct gwt_gateway *g)
 {
     memset(g, 0, sizeof *g);
     g->pid = -1;
     if (getenv(GWT_EXE_ENV) == NULL)
         return -ENOENT;
     snprintf(g->dir, sizeof g->dir, "/tmp/gwt-XXXXXX");
-    if (mkdtemp(g->dir) == NULL)
+    if (mkdtemp(g->dir) == NULL) {
+        g->dir[0] = '\0';
         return -errno;
+    }
     snprintf(g->conf_path, sizeof g->conf_path, "%s/gw.conf", g->dir);
     g->port = gwt_free_port();
-    int rc = g->port < 0 ? g->port : write_conf(g->conf_path, g->port, conf);
-    if (rc != 0)
-        return rc;
+    return g->port < 0 ? g->port : 0;
+}
+
+int gwt_gateway_run(struct gwt_gateway *g)
+{
+    if (getenv(GWT_EXE_ENV) == NULL)
+        return -ENOENT;
     g->pid = fork();
     if (g->pid < 0)
         return -errno;
     if (g->pid == 0)
         exec_gateway(g);
-    int64_t deadline = gwt_now_ms() + (gwt_under_valgrind() ? 120000 : 20000);
+    int64_t deadline = gwt_now_ms() + (!g->native && gwt_under_valgrind() ? 120000 : 20000);
     while (gwt_now_ms() < deadline) {
         int s = gwt_connect(g->port, 5, 0);
         if (s >= 0) {
@@ -170,6 +212,14 @@ int gwt_gateway_start(struct gwt_gateway *g, const char *conf)
     return -ETIMEDOUT;
 }
 
+int gwt_gateway_start(struct gwt_gateway *g, const char *conf)
+{
+    int rc = gwt_gateway_init(g);
+    if (rc == 0)
+        rc = write_conf(g->conf_path, g->port, conf);
+    return rc != 0 ? rc : gwt_gateway_run(g);
+}
+
 int gwt_gateway_stop(struct gwt_gateway *g)
 {
     int rc = 0;
@@ -179,7 +229,7 @@ int gwt_gateway_stop(struct gwt_gateway *g)
         if (waitpid(g->pid, &st, 0) != g->pid)
             rc = -errno;
         else
-            rc = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+            rc = exit_status(st);
         g->pid = -1;
     }
     if (g->dir[0] && !getenv("GW_TEST_KEEP")) {
@@ -190,6 +240,70 @@ int gwt_gateway_stop(struct gwt_gateway *g)
         g->dir[0] = '\0';
     }
     return rc;
+}
+
+int gwt_gateway_cmd(const char *const *args, char **out)
+{
+    *out = NULL;
+    const char *exe = getenv(GWT_EXE_ENV);
+    if (exe == NULL)
+        return -ENOENT;
+    size_t n = 0;
+    while (args[n])
+        n++;
+    const char **argv = calloc(n + 2, sizeof *argv);
+    if (argv == NULL)
+        return -ENOMEM;
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) != 0) {
+        int err = errno;
+        free(argv);
+        return -err;
+    }
+    argv[0] = exe;
+    memcpy(argv + 1, args, n * sizeof *argv);
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(p[1], 1);
+        dup2(p[1], 2);
+        close(p[0]);
+        execv(exe, (char *const *)argv);
+        _exit(127);
+    }
+    int err = pid < 0 ? errno : 0;
+    free(argv);
+    close(p[1]);
+    *out = pid < 0 ? NULL : gwt_read_all(p[0], NULL);
+    close(p[0]);
+    if (pid < 0)
+        return -err;
+    int st;
+    while (waitpid(pid, &st, 0) < 0) {
+        if (errno != EINTR)
+            return -errno;
+    }
+    return exit_status(st);
+}
+
+int gwt_write_file(const char *path, const void *data, size_t len)
+{
+    FILE *f = fopen(path, "w");
+    if (f == NULL)
+        return -errno;
+    int rc = fwrite(data, 1, len, f) == len ? 0 : -EIO;
+    if (fclose(f) != 0 && rc == 0)
+        rc = -EIO;
+    return rc;
+}
+
+char *gwt_slurp(const char *path, size_t *len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return NULL;
+    char *b = gwt_read_all(fd, len);
+    close(fd);
+    return b;
 }
 
 /* ---- responses ---- */
@@ -386,7 +500,7 @@ char *gwt_read_all(int fd, size_t *len)
     for (;;) {
         if (n == cap)
             buf = realloc(buf, (cap *= 2) + 1);
-        ssize_t r = recv(fd, buf + n, cap - n, 0);
+        ssize_t r = read(fd, buf + n, cap - n);
         if (r < 0 && errno == EINTR)
             continue;
         if (r <= 0)
@@ -397,6 +511,103 @@ char *gwt_read_all(int fd, size_t *len)
     if (len)
         *len = n;
     return buf;
+}
+
+/* Undo the chunked framing of r->body in place. 0, or GWT_MALFORMED when
+ * it is cut short. */
+static int dechunk(struct gwt_resp *r)
+{
+    char *out = malloc(r->body_len + 1);
+    size_t o = 0, i = 0;
+    int rc = 0;
+    if (out == NULL)
+        return -ENOMEM;
+    while (i < r->body_len) {
+        size_t n = strtoul(r->body + i, NULL, 16);
+        const char *eol = strstr(r->body + i, "\r\n");
+        if (eol == NULL) {
+            rc = GWT_MALFORMED;
+            break;
+        }
+        i = (size_t)(eol - r->body) + 2;
+        if (n == 0)
+            break;
+        if (i + n + 2 > r->body_len) {
+            rc = GWT_MALFORMED;
+            break;
+        }
+        memcpy(out + o, r->body + i, n);
+        o += n;
+        i += n + 2;
+    }
+    if (rc != 0) {
+        free(out);
+        return rc;
+    }
+    out[o] = '\0';
+    free(r->body);
+    r->body = out;
+    r->body_len = o;
+    r->body_cap = o + 1;
+    return 0;
+}
+
+/* Split buf (n bytes, NUL-terminated) into r's head and body; takes buf. */
+static int split_response(char *buf, size_t n, struct gwt_resp *r)
+{
+    r->bytes_seen = n;
+    char *end = strstr(buf, "\r\n\r\n");
+    size_t hl = end ? (size_t)(end - buf) : 0;
+    if (end == NULL || hl >= sizeof r->head) {
+        r->body = buf; /* for the caller's message */
+        r->body_len = n;
+        r->body_cap = n + 1;
+        return GWT_MALFORMED;
+    }
+    memcpy(r->head, buf, hl);
+    r->status = hl >= 9 ? atoi(buf + 9) : 0;
+    r->body_len = n - hl - 4;
+    memmove(buf, end + 4, r->body_len + 1);
+    r->body = buf;
+    r->body_cap = n + 1;
+    return 0;
+}
+
+int gwt_exchange(int port, const char *req, size_t len, bool dechunk_it, struct gwt_resp *r)
+{
+    memset(r, 0, sizeof *r);
+    r->body = calloc(1, 1);
+    int s = gwt_connect(port, 20, 0);
+    int rc = s < 0 ? s : gwt_send(s, req, len);
+    if (rc != 0) {
+        if (s >= 0)
+            close(s);
+        return rc;
+    }
+    size_t n;
+    char *buf = gwt_read_all(s, &n);
+    close(s);
+    free(r->body);
+    rc = split_response(buf, n, r);
+    if (rc == 0 && dechunk_it && strstr(r->head, "\r\nTransfer-Encoding: chunked"))
+        rc = dechunk(r);
+    return rc;
+}
+
+int gwt_get(int port, const char *target, const char *headers, bool dechunk_it, struct gwt_resp *r)
+{
+    static const char fmt[] = "GET %s HTTP/1.1\r\nHost: localhost\r\n%sConnection: close\r\n\r\n";
+    size_t cap = sizeof fmt + strlen(target) + strlen(headers);
+    char *req = malloc(cap);
+    if (req == NULL) {
+        memset(r, 0, sizeof *r);
+        r->body = calloc(1, 1);
+        return -ENOMEM;
+    }
+    int n = snprintf(req, cap, fmt, target, headers);
+    int rc = gwt_exchange(port, req, (size_t)n, dechunk_it, r);
+    free(req);
+    return rc;
 }
 
 bool gwt_pattern_ok(const char *body, size_t n)

@@ -31,16 +31,13 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "gwtest.h"
@@ -48,7 +45,6 @@
 #include "replay-vec.h"
 #include "testutil.h"
 
-#define GW_EXE_ENV "GW_EXE"
 #define MAX_BACKENDS 2
 
 /* Check's asserts work inside tests only; the vectors are loaded before, so
@@ -256,14 +252,14 @@ static struct {
     const struct group *g;
     char dir[64]; /* /tmp/apache-replay-XXXXXX */
     char docroot[128];
-    char conf[160];
     char script[160];
     char log[MAX_BACKENDS][160];
     char be_name[MAX_BACKENDS][8];
     struct harness_app *apps[MAX_BACKENDS];
     size_t napps;
-    int port, down_port;
-    pid_t gw;
+    int down_port;
+    struct gwt_gateway gw; /* port, conf_path (dir/gw.conf); in dir, which it leaves alone */
+    char gw_stderr[192];
     struct {
         char ph[16], value[160];
     } subst[8];
@@ -272,10 +268,8 @@ static struct {
 
 static void write_file(const char *path, const char *text, size_t len)
 {
-    FILE *f = fopen(path, "w");
-    need(f != NULL, "%s: %s", path, strerror(errno));
-    need(fwrite(text, 1, len, f) == len, "%s: short write", path);
-    need(fclose(f) == 0, "fclose failed");
+    int rc = gwt_write_file(path, text, len);
+    need(rc == 0, "%s: %s", path, strerror(-rc));
 }
 
 /* The recording's document root: files the cases refer to. */
@@ -358,57 +352,15 @@ static void write_conf(const struct vcase *c)
              "Threads 1\n"
              "ErrorLog \"%s/error.log\"\n"
              "LogLevel warn\n",
-             c->group, run.port, run.docroot, run.dir);
+             c->group, run.gw.port, run.docroot, run.dir);
     rv_adds(&conf, head);
     for (size_t i = 0; i < c->n; i++)
         if (strcmp(c->items[i].key, "config") == 0) {
             resolve(&conf, c->items[i].a.p, c->items[i].a.len);
             rv_adds(&conf, "\n");
         }
-    write_file(run.conf, conf.p, conf.len);
+    write_file(run.gw.conf_path, conf.p, conf.len);
     rv_free(&conf);
-}
-
-/* Run minimal_gateway with args, its stdout and stderr into out. Returns its
- * exit status. */
-static int run_gw(const char *a1, const char *a2, const char *a3, struct rv_buf *out)
-{
-    int p[2];
-    need(pipe(p) == 0, "pipe failed");
-    pid_t pid = fork();
-    need(pid >= 0, "pid >= 0 failed");
-    if (pid == 0) {
-        dup2(p[1], 1);
-        dup2(p[1], 2);
-        close(p[0]);
-        execl(getenv(GW_EXE_ENV), getenv(GW_EXE_ENV), a1, a2, a3, (char *)NULL);
-        _exit(127);
-    }
-    close(p[1]);
-    char buf[4096];
-    ssize_t k;
-    while ((k = read(p[0], buf, sizeof buf)) > 0)
-        rv_add(out, buf, (size_t)k);
-    close(p[0]);
-    int st;
-    need(waitpid(pid, &st, 0) == pid, "waitpid failed");
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
-}
-
-static int connect_gw(void)
-{
-    struct sockaddr_in a = {
-        .sin_family = AF_INET, .sin_port = htons((uint16_t)run.port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    ck_assert_int_ge(s, 0);
-    struct timeval tv = {20, 0};
-    setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    if (connect(s, (struct sockaddr *)&a, sizeof a) != 0) {
-        close(s);
-        return -1;
-    }
-    return s;
 }
 
 static void start_apps(const struct vcase *c)
@@ -455,47 +407,28 @@ static int unsupported_directive(const char *out, char *name, size_t size)
  * does not support yet (g->skip says which). */
 static int start_gateway(struct group *g)
 {
-    char errpath[192];
-    snprintf(errpath, sizeof errpath, "%s/gw.stderr", run.dir);
-    run.gw = fork();
-    ck_assert(run.gw >= 0);
-    if (run.gw == 0) {
-        if (!getenv("GW_TEST_VERBOSE")) {
-            int fd = open(errpath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-            dup2(fd, 2);
-        }
-        execl(getenv(GW_EXE_ENV), getenv(GW_EXE_ENV), "-f", run.conf, (char *)NULL);
-        _exit(127);
+    snprintf(run.gw_stderr, sizeof run.gw_stderr, "%s/gw.stderr", run.dir);
+    run.gw.native = true;
+    if (!getenv("GW_TEST_VERBOSE"))
+        run.gw.stderr_path = run.gw_stderr;
+    int rc = gwt_gateway_run(&run.gw);
+    if (rc == 0)
+        return 0;
+    ck_assert_msg(rc == -ECHILD, "minimal_gateway did not start listening: %d", rc);
+    char out[2048] = "", name[64];
+    FILE *f = fopen(run.gw_stderr, "r");
+    size_t n = f ? fread(out, 1, sizeof out - 1, f) : 0;
+    out[n] = '\0';
+    if (f)
+        fclose(f);
+    ck_assert_msg(unsupported_directive(out, name, sizeof name), "minimal_gateway did not start: %s", out);
+    if (strncmp(name, "Rewrite", 7) == 0) {
+        /* out of scope by design: refused, pointing to ProxyPassMatch */
+        ck_assert_msg(strstr(out, "ProxyPassMatch") != NULL, "the %s refusal names no ProxyPassMatch: %s", name, out);
+        snprintf(g->skip, sizeof g->skip, "%s is refused by design (the message points to ProxyPassMatch)", name);
+        return -1;
     }
-    for (int i = 0; i < 1000; i++) {
-        int s = connect_gw(), st;
-        if (s >= 0) {
-            close(s);
-            return 0;
-        }
-        if (waitpid(run.gw, &st, WNOHANG) == run.gw) {
-            run.gw = -1;
-            char out[2048] = "", name[64];
-            FILE *f = fopen(errpath, "r");
-            size_t n = f ? fread(out, 1, sizeof out - 1, f) : 0;
-            out[n] = '\0';
-            if (f)
-                fclose(f);
-            ck_assert_msg(unsupported_directive(out, name, sizeof name), "minimal_gateway did not start: %s", out);
-            if (strncmp(name, "Rewrite", 7) == 0) {
-                /* out of scope by design: refused, pointing to ProxyPassMatch */
-                ck_assert_msg(strstr(out, "ProxyPassMatch") != NULL, "the %s refusal names no ProxyPassMatch: %s",
-                              name, out);
-                snprintf(g->skip, sizeof g->skip, "%s is refused by design (the message points to ProxyPassMatch)",
-                         name);
-                return -1;
-            }
-            snprintf(g->skip, sizeof g->skip, "the gateway does not support %s yet", name);
-            return -1;
-        }
-        usleep(10000);
-    }
-    ck_abort_msg("minimal_gateway did not start listening");
+    snprintf(g->skip, sizeof g->skip, "the gateway does not support %s yet", name);
     return -1;
 }
 
@@ -523,17 +456,17 @@ static void group_setup(void)
     struct group *g = &groups[group_cursor++];
     memset(&run, 0, sizeof run);
     run.g = g;
-    run.gw = -1;
+    run.gw.pid = -1;
     const struct vcase *c = &cases[g->first];
     snprintf(run.dir, sizeof run.dir, "/tmp/apache-replay-XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(run.dir));
     snprintf(run.docroot, sizeof run.docroot, "%s/htdocs", run.dir);
-    snprintf(run.conf, sizeof run.conf, "%s/gw.conf", run.dir);
+    snprintf(run.gw.conf_path, sizeof run.gw.conf_path, "%s/gw.conf", run.dir);
     snprintf(run.script, sizeof run.script, "%s/script", run.dir);
     make_docroot();
-    run.port = gwt_free_port();
+    run.gw.port = gwt_free_port();
     run.down_port = gwt_free_port();
-    ck_assert(run.port > 0 && run.down_port > 0);
+    ck_assert(run.gw.port > 0 && run.down_port > 0);
     char v[16];
     snprintf(v, sizeof v, "%d", run.down_port);
     subst_add("@DOWN_PORT@", v);
@@ -549,13 +482,8 @@ static void group_setup(void)
 
 static void group_teardown(void)
 {
-    if (run.gw > 0) {
-        kill(run.gw, SIGTERM);
-        int st;
-        waitpid(run.gw, &st, 0);
-        ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "minimal_gateway exited with %d",
-                      WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
-    }
+    int rc = gwt_gateway_stop(&run.gw);
+    ck_assert_msg(rc == 0, "minimal_gateway exited with %d", rc);
     for (size_t k = 0; k < run.napps; k++)
         harness_app_stop(run.apps[k]);
     char cmd[128];
@@ -713,7 +641,7 @@ static int server_closed(struct reader *r, int wait_ms)
 static void exchange_http(const struct rv_buf *req, int expect_close, struct response *rs)
 {
     memset(rs, 0, sizeof *rs);
-    int fd = connect_gw();
+    int fd = gwt_connect(run.gw.port, 20, 0);
     ck_assert_int_ge(fd, 0);
     ck_assert(write(fd, req->p, req->len) == (ssize_t)req->len);
     struct reader *r = calloc(1, sizeof *r);
@@ -1275,17 +1203,18 @@ static void run_config_test(const struct vcase *c, const struct item *ct)
     int off = 0;
     ck_assert_int_eq(sscanf(ct->a.p, "%d %d %n", &want_exit, &line, &off), 2);
     write_conf(c);
-    struct rv_buf out = {0};
-    rv_add(&out, "", 0);
-    int rc = run_gw("-t", "-f", run.conf, &out);
-    ck_assert_msg(rc != 0, "%s: minimal_gateway -t accepted the configuration: %s", c->name, out.p);
+    char *out;
+    const char *args[] = {"-t", "-f", run.gw.conf_path, NULL};
+    int rc = gwt_gateway_cmd(args, &out);
+    ck_assert_ptr_nonnull(out);
+    ck_assert_msg(rc != 0, "%s: minimal_gateway -t accepted the configuration: %s", c->name, out);
     char at[256];
-    snprintf(at, sizeof at, "%s:%d: ", run.conf, CONF_HEAD_LINES + line);
-    const char *p = strstr(out.p, at);
-    ck_assert_msg(p != NULL, "%s: \"%s\" does not name %s", c->name, out.p, at);
+    snprintf(at, sizeof at, "%s:%d: ", run.gw.conf_path, CONF_HEAD_LINES + line);
+    const char *p = strstr(out, at);
+    ck_assert_msg(p != NULL, "%s: \"%s\" does not name %s", c->name, out, at);
     const char *reason = ct->a.p + off;
-    ck_assert_msg(strstr(p, reason) != NULL, "%s: \"%s\" does not give Apache's reason \"%s\"", c->name, out.p, reason);
-    rv_free(&out);
+    ck_assert_msg(strstr(p, reason) != NULL, "%s: \"%s\" does not give Apache's reason \"%s\"", c->name, out, reason);
+    free(out);
 }
 
 START_TEST(test_case)
@@ -1336,10 +1265,8 @@ static int by_group(const void *a, const void *b)
 
 int main(void)
 {
-    if (getenv(GW_EXE_ENV) == NULL) {
-        fprintf(stderr, "%s is not set\n", GW_EXE_ENV);
+    if (!gwt_have_gateway())
         return EXIT_FAILURE;
-    }
     signal(SIGPIPE, SIG_IGN);
     cases_load();
     qsort(cases, ncases, sizeof *cases, by_group);

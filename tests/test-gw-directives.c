@@ -5,16 +5,10 @@
  * DocumentRoot and a configuration, starts app-echo (which lists the params
  * it got as its body) and the gateway, and speaks raw HTTP to it. */
 #include <check.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "app-common.h"
@@ -22,137 +16,15 @@
 #include "harness.h"
 #include "testutil.h"
 
-#define GW_EXE_ENV "GW_EXE"
-
 static struct harness_app *echo;
-static pid_t gw_pid = -1;
-static int gw_port;
-static char dir[] = "/tmp/gw-d-XXXXXX";
+static struct gwt_gateway gw;
 
-static int connect_gw(void)
+/* text into the gateway's dir/name */
+static void write_file(const char *name, const char *text)
 {
-    struct sockaddr_in a = {
-        .sin_family = AF_INET, .sin_port = htons((uint16_t)gw_port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (s < 0)
-        return -1;
-    struct timeval tv = {20, 0};
-    setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    if (connect(s, (struct sockaddr *)&a, sizeof a) != 0) {
-        close(s);
-        return -1;
-    }
-    return s;
-}
-
-/* Run minimal_gateway with args; returns its exit status and its stderr in
- * err (for -t). */
-static int run_gw(const char *const *args, char *err, size_t errsz)
-{
-    int p[2];
-    ck_assert(pipe(p) == 0);
-    pid_t pid = fork();
-    ck_assert(pid >= 0);
-    if (pid == 0) {
-        dup2(p[1], 2);
-        dup2(p[1], 1);
-        close(p[0]);
-        const char *argv[8] = {getenv(GW_EXE_ENV)};
-        for (int i = 0; args[i] && i < 6; i++)
-            argv[i + 1] = args[i];
-        execv(argv[0], (char *const *)argv);
-        _exit(127);
-    }
-    close(p[1]);
-    size_t n = 0;
-    ssize_t k;
-    while (n + 1 < errsz && (k = read(p[0], err + n, errsz - n - 1)) > 0)
-        n += (size_t)k;
-    err[n] = '\0';
-    close(p[0]);
-    int st;
-    waitpid(pid, &st, 0);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
-}
-
-static void write_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    ck_assert_ptr_nonnull(f);
-    fputs(text, f);
-    fclose(f);
-}
-
-/* One exchange: send `req` whole, read until the server closes. */
-struct resp {
-    int status;
-    char head[4096];
-    char *body;
-    size_t body_len;
-};
-
-static void dechunk(struct resp *r)
-{
-    char *out = malloc(r->body_len + 1);
-    size_t o = 0, i = 0;
-    ck_assert_ptr_nonnull(out);
-    while (i < r->body_len) {
-        size_t n = strtoul(r->body + i, NULL, 16);
-        char *eol = strstr(r->body + i, "\r\n");
-        ck_assert_ptr_nonnull(eol);
-        i = (size_t)(eol - r->body) + 2;
-        if (n == 0)
-            break;
-        ck_assert(i + n + 2 <= r->body_len);
-        memcpy(out + o, r->body + i, n);
-        o += n;
-        i += n + 2;
-    }
-    out[o] = '\0';
-    free(r->body);
-    r->body = out;
-    r->body_len = o;
-}
-
-static void exchange(const char *req, size_t len, struct resp *r)
-{
-    memset(r, 0, sizeof *r);
-    int s = connect_gw();
-    ck_assert_int_ge(s, 0);
-    ck_assert(write(s, req, len) == (ssize_t)len);
-    size_t cap = 65536, n = 0;
-    char *buf = malloc(cap + 1);
-    ssize_t k;
-    while ((k = read(s, buf + n, cap - n)) > 0) {
-        n += (size_t)k;
-        if (n == cap) {
-            cap *= 2;
-            buf = realloc(buf, cap + 1);
-            ck_assert_ptr_nonnull(buf);
-        }
-    }
-    close(s);
-    buf[n] = '\0';
-    char *end = strstr(buf, "\r\n\r\n");
-    ck_assert_msg(end != NULL, "no response head in \"%s\"", buf);
-    size_t hl = (size_t)(end - buf);
-    ck_assert_uint_lt(hl, sizeof r->head);
-    memcpy(r->head, buf, hl);
-    r->status = atoi(buf + 9);
-    r->body_len = n - hl - 4;
-    r->body = malloc(r->body_len + 1);
-    memcpy(r->body, end + 4, r->body_len);
-    r->body[r->body_len] = '\0';
-    free(buf);
-    if (strstr(r->head, "\r\nTransfer-Encoding: chunked"))
-        dechunk(r);
-}
-
-static void get(const char *target, struct resp *r)
-{
-    char req[1024];
-    int n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n", target);
-    exchange(req, (size_t)n, r);
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", gw.dir, name);
+    ck_assert_int_eq(gwt_write_file(path, text, strlen(text)), 0);
 }
 
 /* The DocumentRoot: dir/www. */
@@ -163,19 +35,15 @@ static void docroot(void)
                                         "www/dm/a.php",   "www/denied/a.php", "www/y/page.html"};
     char path[512];
     for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
-        snprintf(path, sizeof path, "%s/%s", dir, dirs[i]);
+        snprintf(path, sizeof path, "%s/%s", gw.dir, dirs[i]);
         ck_assert_int_eq(mkdir(path, 0755), 0);
     }
-    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
-        snprintf(path, sizeof path, "%s/%s", dir, files[i]);
-        write_file(path, "<?php\n");
-    }
-    snprintf(path, sizeof path, "%s/www/errors/404.html", dir);
-    write_file(path, "<p>our own 404</p>\n");
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
+        write_file(files[i], "<?php\n");
+    write_file("www/errors/404.html", "<p>our own 404</p>\n");
 }
 
 static const char conf_fmt[] =
-    "Listen 127.0.0.1:%d\n"
     "ServerName localhost\n"
     "Threads 1\n"
     "ErrorLog error.log\n"
@@ -289,99 +157,77 @@ static const char conf_fmt[] =
 
 static void start_gateway(void)
 {
-    ck_assert_ptr_nonnull(mkdtemp(dir));
+    ck_assert_int_eq(gwt_gateway_init(&gw), 0);
     docroot();
     static const char *const echo_args[] = {"-t", "4", NULL};
     ck_assert_int_eq(harness_app_start(&echo, HARNESS_TCP, "app-echo", echo_args), 0);
-    gw_port = gwt_free_port();
-    ck_assert_int_gt(gw_port, 0);
-    char conf[8192], path[256];
-    snprintf(conf, sizeof conf, conf_fmt, gw_port, dir, dir, dir, dir, dir, dir, echo->port, echo->port);
-    snprintf(path, sizeof path, "%s/gw.conf", dir);
-    write_file(path, conf);
-    gw_pid = fork();
-    ck_assert(gw_pid >= 0);
-    if (gw_pid == 0) {
-        int nul = open("/dev/null", O_WRONLY);
-        if (!getenv("GW_TEST_VERBOSE"))
-            dup2(nul, 2);
-        if (getenv("FCGIC_UNDER_VALGRIND")) {
-            setenv("GW_NO_JIT", "1", 1);
-            execlp("valgrind", "valgrind", "--error-exitcode=99", "--leak-check=full",
-                   "--errors-for-leak-kinds=definite,indirect", "--quiet", getenv(GW_EXE_ENV), "-f", path,
-                   (char *)NULL);
-        }
-        execl(getenv(GW_EXE_ENV), getenv(GW_EXE_ENV), "-f", path, (char *)NULL);
-        _exit(127);
-    }
-    for (int i = 0; i < 400; i++) {
-        int s = connect_gw();
-        if (s >= 0) {
-            close(s);
-            return;
-        }
-        usleep(25000);
-    }
-    ck_abort_msg("minimal_gateway did not start listening");
+    char conf[8192];
+    const char *d = gw.dir;
+    snprintf(conf, sizeof conf, conf_fmt, d, d, d, d, d, d, echo->port, echo->port);
+    ck_assert_int_eq(gwt_gateway_write_conf(&gw, conf), 0);
+    int rc = gwt_gateway_run(&gw);
+    ck_assert_msg(rc == 0, "minimal_gateway did not start listening: %d", rc);
 }
 
 static void stop_gateway(void)
 {
-    if (gw_pid > 0) {
-        kill(gw_pid, SIGTERM);
-        int st;
-        waitpid(gw_pid, &st, 0);
-        ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "minimal_gateway exited with %d",
-                      WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
-    }
+    int rc = gwt_gateway_stop(&gw);
     harness_app_stop(echo);
     echo = NULL;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    ck_assert_int_eq(system(cmd), 0);
+    ck_assert_msg(rc == 0, "minimal_gateway exited with %d", rc);
+}
+
+/* One exchange: send `req` whole, read until the server closes. */
+static void exchange(const char *req, size_t len, struct gwt_resp *r)
+{
+    int rc = gwt_exchange(gw.port, req, len, true, r);
+    ck_assert_msg(rc == 0, "exchange failed (%d): \"%s\"", rc, r->body);
 }
 
 /* GET target with extra header lines ("" for none). */
-static void get_h(const char *target, const char *headers, struct resp *r)
+static void get_h(const char *target, const char *headers, struct gwt_resp *r)
 {
-    char req[2048];
-    int n =
-        snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: localhost\r\n%sConnection: close\r\n\r\n", target, headers);
-    exchange(req, (size_t)n, r);
+    int rc = gwt_get(gw.port, target, headers, true, r);
+    ck_assert_msg(rc == 0, "GET %s failed (%d): \"%s\"", target, rc, r->body);
 }
 
-static void has(const struct resp *r, const char *where, const char *text)
+static void get(const char *target, struct gwt_resp *r)
+{
+    get_h(target, "", r);
+}
+
+static void has(const struct gwt_resp *r, const char *where, const char *text)
 {
     ck_assert_msg(strstr(where, text) != NULL, "\"%s\" not in:\n%s\n\n%s", text, r->head, r->body);
 }
 
-static void lacks(const struct resp *r, const char *where, const char *text)
+static void lacks(const struct gwt_resp *r, const char *where, const char *text)
 {
     ck_assert_msg(strstr(where, text) == NULL, "\"%s\" in:\n%s\n\n%s", text, r->head, r->body);
 }
 
 START_TEST(test_directory)
 {
-    struct resp r;
+    struct gwt_resp r;
     char want[512];
     /* <Directory www/x> makes the backend GENERIC: SCRIPT_FILENAME is the plain path */
     get("/x/a.php", &r);
     ck_assert_int_eq(r.status, 200);
-    snprintf(want, sizeof want, "\nSCRIPT_FILENAME=%s/www/x/a.php\n", dir);
+    snprintf(want, sizeof want, "\nSCRIPT_FILENAME=%s/www/x/a.php\n", gw.dir);
     has(&r, r.body, want);
     lacks(&r, r.body, "DIRMATCH=");
     free(r.body);
     /* elsewhere FPM, the default */
     get("/y/a.php", &r);
     ck_assert_int_eq(r.status, 200);
-    snprintf(want, sizeof want, "\nSCRIPT_FILENAME=proxy:fcgi://127.0.0.1:%d%s/www/y/a.php\n", echo->port, dir);
+    snprintf(want, sizeof want, "\nSCRIPT_FILENAME=proxy:fcgi://127.0.0.1:%d%s/www/y/a.php\n", echo->port, gw.dir);
     has(&r, r.body, want);
     free(r.body);
     /* DirectoryIndex: the directory's index.php, still under <Directory www/x> */
     get("/x/", &r);
     ck_assert_int_eq(r.status, 200);
     has(&r, r.body, "\nSCRIPT_NAME=/x/index.php\n");
-    snprintf(want, sizeof want, "\nSCRIPT_FILENAME=%s/www/x/index.php\n", dir);
+    snprintf(want, sizeof want, "\nSCRIPT_FILENAME=%s/www/x/index.php\n", gw.dir);
     has(&r, r.body, want);
     free(r.body);
     /* <DirectoryMatch> */
@@ -405,7 +251,7 @@ END_TEST
 
 START_TEST(test_if)
 {
-    struct resp r;
+    struct gwt_resp r;
     /* <If "-f %{REQUEST_FILENAME}"> around SetHandler: a missing script is 404 */
     get("/x/missing.php", &r);
     ck_assert_int_eq(r.status, 404);
@@ -444,7 +290,7 @@ END_TEST
 
 START_TEST(test_require)
 {
-    struct resp r;
+    struct gwt_resp r;
     get("/app/private/x", &r); /* RequireAll: all granted, not ip 127.0.0.1 */
     ck_assert_int_eq(r.status, 403);
     ck_assert_str_eq(r.body, "Go away");
@@ -472,7 +318,7 @@ END_TEST
 
 START_TEST(test_request_header)
 {
-    struct resp r;
+    struct gwt_resp r;
     get_h("/app/r", "X-Drop: 1\r\nX-List: one\r\nX-Ed: foooox\r\nX-Ed1: fooxo\r\nX-Kept: mine\r\n", &r);
     ck_assert_int_eq(r.status, 200);
     has(&r, r.body, "\nHTTP_X_ADDED=added\n");
@@ -490,7 +336,7 @@ END_TEST
 
 START_TEST(test_header)
 {
-    struct resp r;
+    struct gwt_resp r;
     get("/app/h/x?header=X-Multi:two", &r);
     ck_assert_int_eq(r.status, 200);
     has(&r, r.head, "\r\nX-Loc: loc");
@@ -509,7 +355,7 @@ END_TEST
 
 START_TEST(test_error_override)
 {
-    struct resp r;
+    struct gwt_resp r;
     /* the backend's 404 is replaced by Apache's own page */
     get("/app/ov/x?status=404", &r);
     ck_assert_int_eq(r.status, 404);
@@ -547,7 +393,7 @@ END_TEST
 
 START_TEST(test_limits)
 {
-    struct resp r;
+    struct gwt_resp r;
     char target[400];
     memset(target, 'a', sizeof target - 1);
     target[0] = '/';
@@ -595,28 +441,28 @@ START_TEST(test_check_config)
         {"RewriteRule ^/(.*)$ fcgi://127.0.0.1:9000/$1 [P]\n", 2, "use ProxyPassMatch"},
         {"ErrorDocument 200 oops\n", 2, "Unsupported HTTP response code 200"},
     };
-    char path[256], text[512], out[2048], want[300];
-    snprintf(path, sizeof path, "%s/bad.conf", dir);
+    char path[256], text[512], *out, want[300];
+    snprintf(path, sizeof path, "%s/bad.conf", gw.dir);
     const char *args[] = {"-t", "-f", path, NULL};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         snprintf(text, sizeof text, "Listen 127.0.0.1:1\n%s", bad[i].text);
-        write_file(path, text);
-        ck_assert_int_eq(run_gw(args, out, sizeof out), 1);
+        write_file("bad.conf", text);
+        ck_assert_int_eq(gwt_gateway_cmd(args, &out), 1);
         snprintf(want, sizeof want, "bad.conf:%u: ", bad[i].line);
         ck_assert_msg(strstr(out, want) != NULL && strstr(out, bad[i].message) != NULL, "%s", out);
+        free(out);
     }
-    snprintf(path, sizeof path, "%s/gw.conf", dir);
-    ck_assert_int_eq(run_gw(args, out, sizeof out), 0);
+    args[2] = gw.conf_path;
+    ck_assert_int_eq(gwt_gateway_cmd(args, &out), 0);
     ck_assert_str_eq(out, "Syntax OK\n");
+    free(out);
 }
 END_TEST
 
 int main(void)
 {
-    if (getenv(GW_EXE_ENV) == NULL) {
-        fprintf(stderr, "%s is not set\n", GW_EXE_ENV);
+    if (!gwt_have_gateway())
         return EXIT_FAILURE;
-    }
     Suite *s = suite_create("gw-directives");
     TCase *tc = tcase_create("end-to-end");
     tcase_set_timeout(tc, 240);

@@ -7,115 +7,41 @@
  * error pages; the STDERR rate limit; ErrorLog syslog. */
 #include <check.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <math.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "gwtest.h"
 #include "harness.h"
 #include "testutil.h"
 
-#define GW_EXE_ENV "GW_EXE"
 #define SHIM_ENV "GW_SYSLOG_SHIM"
 
 static struct harness_app *echo, *slow, *victim, *hostile;
-static pid_t gw_pid = -1;
-static int gw_port;
-static char dir[] = "/tmp/gw-s-XXXXXX";
+static struct gwt_gateway gw;
 
 /* ------------------------------------------------------------------------ */
 /* The gateway                                                              */
 /* ------------------------------------------------------------------------ */
 
-static int connect_port(int port)
-{
-    struct sockaddr_in a = {
-        .sin_family = AF_INET, .sin_port = htons((uint16_t)port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (s < 0)
-        return -1;
-    struct timeval tv = {20, 0};
-    setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    if (connect(s, (struct sockaddr *)&a, sizeof a) != 0) {
-        close(s);
-        return -1;
-    }
-    return s;
-}
-
 static void write_file(const char *path, const char *text)
 {
-    FILE *f = fopen(path, "w");
-    ck_assert_ptr_nonnull(f);
-    fputs(text, f);
-    fclose(f);
-}
-
-/* Start the gateway on `port` with `conf`; its stderr goes to `errfile`
- * (NULL: /dev/null); `preload` is put in LD_PRELOAD (NULL: none). */
-static pid_t spawn_gateway(const char *conf_path, int port, const char *errfile, const char *preload)
-{
-    pid_t pid = fork();
-    ck_assert(pid >= 0);
-    if (pid == 0) {
-        int fd = open(errfile ? errfile : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (!getenv("GW_TEST_VERBOSE") || errfile)
-            dup2(fd, 2);
-        if (preload) {
-            setenv("LD_PRELOAD", preload, 1);
-            setenv("ASAN_OPTIONS", "verify_asan_link_order=0", 1);
-        }
-        if (getenv("FCGIC_UNDER_VALGRIND")) {
-            setenv("GW_NO_JIT", "1", 1);
-            execlp("valgrind", "valgrind", "--error-exitcode=99", "--leak-check=full",
-                   "--errors-for-leak-kinds=definite,indirect", "--quiet", getenv(GW_EXE_ENV), "-f", conf_path,
-                   (char *)NULL);
-        }
-        execl(getenv(GW_EXE_ENV), getenv(GW_EXE_ENV), "-f", conf_path, (char *)NULL);
-        _exit(127);
-    }
-    for (int i = 0; i < 400; i++) { /* wait until it listens */
-        int s = connect_port(port);
-        if (s >= 0) {
-            close(s);
-            return pid;
-        }
-        usleep(25000);
-    }
-    ck_abort_msg("minimal_gateway did not start listening");
-    return -1;
-}
-
-static void stop_pid(pid_t pid)
-{
-    kill(pid, SIGTERM);
-    int st;
-    waitpid(pid, &st, 0);
-    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "minimal_gateway exited with %d",
-                  WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+    ck_assert_int_eq(gwt_write_file(path, text, strlen(text)), 0);
 }
 
 static void start_gateway(void)
 {
-    ck_assert_ptr_nonnull(mkdtemp(dir));
     static const char *const echo_args[] = {"-t", "8", NULL};
     ck_assert_int_eq(harness_app_start(&echo, HARNESS_TCP, "app-echo", echo_args), 0);
     ck_assert_int_eq(harness_app_start(&slow, HARNESS_TCP, "app-echo", echo_args), 0);
     ck_assert_int_eq(harness_app_start(&victim, HARNESS_TCP, "app-echo", NULL), 0);
     ck_assert_int_eq(harness_app_start(&hostile, HARNESS_UNIX, "app-hostile", NULL), 0);
-    gw_port = gwt_free_port();
-    ck_assert_int_gt(gw_port, 0);
     char conf[4096];
     snprintf(conf, sizeof conf,
-             "Listen 127.0.0.1:%d\n"
              "ServerName localhost\n"
              "Threads 2\n"
              "Timeout 20\n"
@@ -137,107 +63,61 @@ static void start_gateway(void)
              "<Location \"/metrics\">\n"
              "    SetHandler metrics\n"
              "</Location>\n",
-             gw_port, echo->port, slow->port, victim->port, hostile->path, echo->port, hostile->path);
-    char path[256];
-    snprintf(path, sizeof path, "%s/gw.conf", dir);
-    write_file(path, conf);
-    gw_pid = spawn_gateway(path, gw_port, NULL, NULL);
+             echo->port, slow->port, victim->port, hostile->path, echo->port, hostile->path);
+    int rc = gwt_gateway_start(&gw, conf);
+    ck_assert_msg(rc == 0, "minimal_gateway did not start listening: %d", rc);
 }
 
 static void stop_gateway(void)
 {
-    if (gw_pid > 0)
-        stop_pid(gw_pid);
+    int rc = gwt_gateway_stop(&gw);
     harness_app_stop(echo);
     harness_app_stop(slow);
     harness_app_stop(victim);
     harness_app_stop(hostile);
     echo = slow = victim = hostile = NULL;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    ck_assert_int_eq(system(cmd), 0);
+    ck_assert_msg(rc == 0, "minimal_gateway exited with %d", rc);
 }
 
 /* ------------------------------------------------------------------------ */
 /* HTTP                                                                     */
 /* ------------------------------------------------------------------------ */
 
-struct resp {
-    int status;
-    char head[4096];
-    char *body;
-    size_t body_len;
-};
-
 /* Send `req`, read until the server closes. */
-static void exchange_port(int port, const char *req, struct resp *r)
+static void exchange_port(int port, const char *req, struct gwt_resp *r)
 {
-    memset(r, 0, sizeof *r);
-    int s = connect_port(port);
-    ck_assert_int_ge(s, 0);
-    size_t len = strlen(req);
-    ck_assert(write(s, req, len) == (ssize_t)len);
-    size_t cap = 65536, n = 0;
-    char *buf = malloc(cap + 1);
-    ssize_t k;
-    while ((k = read(s, buf + n, cap - n)) > 0) {
-        n += (size_t)k;
-        if (n == cap) {
-            cap *= 2;
-            buf = realloc(buf, cap + 1);
-            ck_assert_ptr_nonnull(buf);
-        }
-    }
-    close(s);
-    buf[n] = '\0';
-    char *end = strstr(buf, "\r\n\r\n");
-    ck_assert_msg(end != NULL, "no response head in \"%s\"", buf);
-    size_t hl = (size_t)(end - buf);
-    ck_assert_uint_lt(hl, sizeof r->head);
-    memcpy(r->head, buf, hl);
-    r->status = atoi(buf + 9);
-    r->body_len = n - hl - 4;
-    r->body = malloc(r->body_len + 1);
-    memcpy(r->body, end + 4, r->body_len);
-    r->body[r->body_len] = '\0';
-    free(buf);
+    int rc = gwt_exchange(port, req, strlen(req), false, r);
+    ck_assert_msg(rc == 0, "exchange failed (%d): \"%s\"", rc, r->body);
 }
 
-static int get_port(int port, const char *target, struct resp *r)
+static int get_port(int port, const char *target, struct gwt_resp *r)
 {
-    char req[4096];
-    snprintf(req, sizeof req, "GET %.3000s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n", target);
-    exchange_port(port, req, r);
+    int rc = gwt_get(port, target, "", false, r);
+    ck_assert_msg(rc == 0, "GET %s failed (%d): \"%s\"", target, rc, r->body);
     return r->status;
 }
 
-static int get(const char *target, struct resp *r)
+static int get(const char *target, struct gwt_resp *r)
 {
-    return get_port(gw_port, target, r);
+    return get_port(gw.port, target, r);
 }
 
 /* GET target, only its status. */
 static int status_of(const char *target)
 {
-    struct resp r;
+    struct gwt_resp r;
     int st = get(target, &r);
     free(r.body);
     return st;
 }
 
+/* A file of the gateway's dir, malloc'ed; "" when there is none. */
 static char *slurp(const char *name)
 {
     char path[256];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "r");
-    if (f == NULL)
-        return strdup("");
-    static const size_t cap = 1 << 20;
-    char *buf = malloc(cap);
-    size_t n = fread(buf, 1, cap - 1, f);
-    buf[n] = '\0';
-    fclose(f);
-    return buf;
+    snprintf(path, sizeof path, "%s/%s", gw.dir, name);
+    char *text = gwt_slurp(path, NULL);
+    return text ? text : strdup("");
 }
 
 static size_t count_of(const char *hay, const char *needle)
@@ -505,7 +385,7 @@ static void prom_check_histograms(const struct prom *p)
 
 static void metrics(struct prom *p)
 {
-    struct resp r;
+    struct gwt_resp r;
     ck_assert_int_eq(get("/metrics", &r), 200);
     ck_assert_ptr_nonnull(strstr(r.head, "\r\nContent-Type: text/plain; version=0.0.4"));
     prom_parse(r.body, p);
@@ -754,9 +634,9 @@ START_TEST(test_errors_classified)
     ck_assert_int_eq(status_of("/h/a.php?do=out=Status:%20200\\r\\n\\r\\npartial;close"), 200);
     ck_assert(outcome_reaches(h, "protocol", backend_outcome(&a, h, "protocol") + 1));
     /* a client that leaves while the application works */
-    int s = connect_port(gw_port);
-    static const char q[] = "GET /slow/a.php?sleep_ms=600 HTTP/1.1\r\nHost: x\r\n\r\n";
-    ck_assert(write(s, q, sizeof q - 1) == (ssize_t)(sizeof q - 1));
+    int s = gwt_connect(gw.port, 20, 0);
+    ck_assert_int_ge(s, 0);
+    ck_assert_int_eq(gwt_sends(s, "GET /slow/a.php?sleep_ms=600 HTTP/1.1\r\nHost: x\r\n\r\n"), 0);
     usleep(200000);
     close(s);
     ck_assert(outcome_reaches(slw, "cancel", backend_outcome(&a, slw, "cancel") + 1));
@@ -803,7 +683,7 @@ END_TEST
 
 START_TEST(test_status_formats)
 {
-    struct resp r;
+    struct gwt_resp r;
     ck_assert_int_eq(get("/server-status?json", &r), 200);
     ck_assert_ptr_nonnull(strstr(r.head, "\r\nContent-Type: application/json"));
     ck_assert_msg(json_valid(r.body), "invalid JSON: %s", r.body);
@@ -827,7 +707,7 @@ START_TEST(test_status_formats)
     ck_assert_ptr_nonnull(strstr(r.body, "\nBalancer balancer://pair: "));
     free(r.body);
     /* HEAD: the head only */
-    exchange_port(gw_port, "HEAD /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", &r);
+    exchange_port(gw.port, "HEAD /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", &r);
     ck_assert_int_eq(r.status, 200);
     ck_assert_uint_eq(r.body_len, 0);
     free(r.body);
@@ -838,8 +718,8 @@ START_TEST(test_error_page_bytes)
 {
     /* %b and %B count the gateway's own error pages ("404 Not Found\n") */
     ck_assert_int_eq(status_of("/nothing/logged"), 404);
-    struct resp r;
-    exchange_port(gw_port, "HEAD /nothing/head HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", &r);
+    struct gwt_resp r;
+    exchange_port(gw.port, "HEAD /nothing/head HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", &r);
     free(r.body);
     ck_assert_int_eq(status_of("/h/a.php?do=end=0,2"), 503);
     usleep(100000);
@@ -890,12 +770,12 @@ END_TEST
 START_TEST(test_syslog)
 {
     /* -t: the facility is checked */
-    char path[256], shimfile[256], errfile[256];
-    snprintf(path, sizeof path, "%s/syslog.conf", dir);
+    char path[sizeof gw.conf_path], shimfile[256], errfile[256], *cmd_out;
+    snprintf(path, sizeof path, "%s/syslog.conf", gw.dir);
     write_file(path, "Listen 127.0.0.1:1\nErrorLog syslog:nosuch\n");
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "%s -t -f %s >/dev/null 2>&1", getenv(GW_EXE_ENV), path);
-    ck_assert_int_eq(WEXITSTATUS(system(cmd)), 1);
+    const char *args[] = {"-t", "-f", path, NULL};
+    ck_assert_int_eq(gwt_gateway_cmd(args, &cmd_out), 1);
+    free(cmd_out);
     const char *shim = getenv(SHIM_ENV);
     if (shim == NULL)
         return;
@@ -908,17 +788,22 @@ START_TEST(test_syslog)
              "ProxyPass \"/down/\" \"fcgi://127.0.0.1:%d/srv/down/\"\n",
              port, dead);
     write_file(path, conf);
-    snprintf(cmd, sizeof cmd, "%s -t -f %s >/dev/null 2>&1", getenv(GW_EXE_ENV), path);
-    ck_assert_int_eq(WEXITSTATUS(system(cmd)), 0);
-    snprintf(shimfile, sizeof shimfile, "%s/syslog.out", dir);
-    snprintf(errfile, sizeof errfile, "%s/syslog.err", dir);
+    ck_assert_int_eq(gwt_gateway_cmd(args, &cmd_out), 0);
+    free(cmd_out);
+    snprintf(shimfile, sizeof shimfile, "%s/syslog.out", gw.dir);
+    snprintf(errfile, sizeof errfile, "%s/syslog.err", gw.dir);
     setenv("GW_SYSLOG_SHIM_FILE", shimfile, 1);
-    pid_t pid = spawn_gateway(path, port, errfile, shim);
-    struct resp r;
+    /* in the first gateway's dir, which it leaves alone */
+    struct gwt_gateway sg = {.pid = -1, .port = port, .stderr_path = errfile, .preload = shim};
+    snprintf(sg.conf_path, sizeof sg.conf_path, "%s", path);
+    int rc = gwt_gateway_run(&sg);
+    ck_assert_msg(rc == 0, "minimal_gateway did not start listening: %d", rc);
+    struct gwt_resp r;
     ck_assert_int_eq(get_port(port, "/down/a.php", &r), 503);
     free(r.body);
     usleep(100000);
-    stop_pid(pid);
+    rc = gwt_gateway_stop(&sg);
+    ck_assert_msg(rc == 0, "minimal_gateway exited with %d", rc);
     char *out = slurp("syslog.out"), *err = slurp("syslog.err");
     ck_assert_msg(strstr(out, "openlog minimal_gateway 152\n") != NULL, "%s", out); /* LOG_LOCAL3 */
     /* LOG_LOCAL3 | LOG_ERR, without the time and pid that syslogd adds */
@@ -932,10 +817,8 @@ END_TEST
 
 int main(void)
 {
-    if (getenv(GW_EXE_ENV) == NULL) {
-        fprintf(stderr, "%s is not set\n", GW_EXE_ENV);
+    if (!gwt_have_gateway())
         return EXIT_FAILURE;
-    }
     signal(SIGPIPE, SIG_IGN);
     Suite *s = suite_create("gw-status");
     TCase *tc = tcase_create("parsers");

@@ -31,7 +31,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -350,9 +349,7 @@ enum way { WAY_FCGIC, WAY_POOL, WAY_GATEWAY, NWAYS };
 static const char way_name[NWAYS][8] = {"fcgic", "pool", "gateway"};
 
 static struct harness_app *app, *slow_app; /* the same program; the gateway's timeout is per address */
-static pid_t gw_pid = -1;
-static int gw_port;
-static char dir[] = "/tmp/fcgic-hostile-XXXXXX";
+static struct gwt_gateway gw; /* its dir holds fcgic's files too */
 static char post_path[128];
 static char *post_body;
 
@@ -588,8 +585,8 @@ static void way_fcgic(size_t ci)
     char *script = expand(c->script, marker);
     snprintf(url, sizeof url, "http://localhost/%s.php?do=%s", c->name, script);
     free(script);
-    snprintf(json, sizeof json, "%s/f%03zu.json", dir, ci);
-    snprintf(bodyf, sizeof bodyf, "%s/f%03zu.body", dir, ci);
+    snprintf(json, sizeof json, "%s/f%03zu.json", gw.dir, ci);
+    snprintf(bodyf, sizeof bodyf, "%s/f%03zu.body", gw.dir, ci);
     snprintf(data, sizeof data, "@%s", post_path);
     snprintf(slow, sizeof slow, "%d", slow_secs());
     const char *args[16];
@@ -889,7 +886,7 @@ struct gresp {
 static int gw_connect(struct gconn *g)
 {
     memset(g, 0, sizeof *g);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)gw_port),
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)gw.port),
                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     g->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (g->fd < 0)
@@ -1232,23 +1229,17 @@ static void setup(void)
         setenv("FCGIC_NO_JIT", "1", 1);
         setenv("GW_NO_JIT", "1", 1);
     }
-    ck_assert_ptr_nonnull(mkdtemp(dir));
+    ck_assert_int_eq(gwt_gateway_init(&gw), 0);
     ck_assert_int_eq(harness_app_start(&app, HARNESS_TCP, "app-hostile", NULL), 0);
     ck_assert_int_eq(harness_app_start(&slow_app, HARNESS_TCP, "app-hostile", NULL), 0);
     post_body = malloc(POST_LEN);
     ck_assert_ptr_nonnull(post_body);
     for (size_t i = 0; i < POST_LEN; i++)
         post_body[i] = (char)('a' + i % 26);
-    snprintf(post_path, sizeof post_path, "%s/post.bin", dir);
-    FILE *f = fopen(post_path, "wb");
-    ck_assert_ptr_nonnull(f);
-    ck_assert_uint_eq(fwrite(post_body, 1, POST_LEN, f), POST_LEN);
-    fclose(f);
-    gw_port = gwt_free_port();
-    ck_assert_int_gt(gw_port, 0);
-    char conf[2048], path[256];
+    snprintf(post_path, sizeof post_path, "%s/post.bin", gw.dir);
+    ck_assert_int_eq(gwt_write_file(post_path, post_body, POST_LEN), 0);
+    char conf[2048];
     snprintf(conf, sizeof conf,
-             "Listen 127.0.0.1:%d\n"
              "ServerName localhost\n"
              "Threads 2\n"
              "Timeout 20\n"
@@ -1256,60 +1247,21 @@ static void setup(void)
              "LogLevel crit\n"
              "ProxyPass \"/h/\" \"fcgi://127.0.0.1:%d/srv/h/\" enablereuse=on max=16 timeout=10\n"
              "ProxyPass \"/s/\" \"fcgi://127.0.0.1:%d/srv/s/\" enablereuse=on max=16 timeout=%d\n",
-             gw_port, app->port, slow_app->port, slow_secs());
-    snprintf(path, sizeof path, "%s/gw.conf", dir);
-    f = fopen(path, "w");
-    ck_assert_ptr_nonnull(f);
-    fputs(conf, f);
-    fclose(f);
-    gw_pid = fork();
-    ck_assert(gw_pid >= 0);
-    if (gw_pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGTERM); /* gone with the test, whatever happens to it */
-        if (chdir(dir) != 0)
-            _exit(127);
-        int nul = open("/dev/null", O_WRONLY);
-        if (!getenv("GW_TEST_VERBOSE"))
-            dup2(nul, 2);
-        if (getenv("FCGIC_UNDER_VALGRIND"))
-            execlp("valgrind", "valgrind", "--error-exitcode=99", "--leak-check=full",
-                   "--errors-for-leak-kinds=definite,indirect", "--quiet", getenv("GW_EXE"), "-f", path,
-                   (char *)NULL);
-        execl(getenv("GW_EXE"), getenv("GW_EXE"), "-f", path, (char *)NULL);
-        _exit(127);
-    }
-    for (int i = 0; i < 400; i++) {
-        struct gconn g;
-        if (gw_connect(&g) == 0) {
-            struct pollfd pfd = {g.fd, POLLOUT, 0};
-            int ok = poll(&pfd, 1, 1000) == 1 && !(pfd.revents & (POLLERR | POLLHUP));
-            gw_close(&g);
-            if (ok)
-                return;
-        }
-        usleep(25000);
-    }
-    ck_abort_msg("minimal_gateway did not start listening");
+             app->port, slow_app->port, slow_secs());
+    ck_assert_int_eq(gwt_gateway_write_conf(&gw, conf), 0);
+    int rc = gwt_gateway_run(&gw);
+    ck_assert_msg(rc == 0, "minimal_gateway did not start listening: %d", rc);
 }
 
 static void teardown(void)
 {
-    if (gw_pid > 0) {
-        kill(gw_pid, SIGTERM);
-        int st;
-        waitpid(gw_pid, &st, 0);
-        gw_pid = -1;
-        ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "minimal_gateway exited with %d",
-                      WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
-    }
+    int rc = gwt_gateway_stop(&gw);
     harness_app_stop(app);
     harness_app_stop(slow_app);
     app = slow_app = NULL;
     free(post_body);
     post_body = NULL;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    ck_assert_int_eq(system(cmd), 0);
+    ck_assert_msg(rc == 0, "minimal_gateway exited with %d", rc);
 }
 
 START_TEST(test_matrix)
