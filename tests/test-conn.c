@@ -123,13 +123,9 @@ static void on_values(struct fcgic_conn *c, void *ud, const struct fcgic_param *
     }
 }
 
-static const struct fcgic_conn_callbacks cbs = {.version = FCGIC_CONN_CALLBACKS_VERSION,
-                                               .on_head = on_head,
-                                               .on_body = on_body,
-                                               .on_stderr = on_stderr,
-                                               .on_end = on_end,
-                                               .body_read = body_read,
-                                               .on_values = on_values};
+static const struct fcgic_conn_callbacks cbs = {.version = FCGIC_CONN_CALLBACKS_VERSION, .on_head = on_head,
+                                               .on_body = on_body, .on_stderr = on_stderr, .on_end = on_end,
+                                               .body_read = body_read, .on_values = on_values};
 
 /* Take everything the connection wants to send. */
 static size_t drain(struct fcgic_conn *c, uint8_t *out, size_t cap)

@@ -1046,15 +1046,16 @@ static void i_end(void *ud, const struct fcgic_result *res)
         c->errors++;
 }
 
-static void i_run(struct fcgic_posix *px, struct fcgic_pool *p, struct ictx *c, int want)
+/* Run the loop until *ends reaches want (20 s at most). */
+static void i_run(struct fcgic_posix *px, struct fcgic_pool *p, const int *ends, int want)
 {
     uint64_t limit = fcgic_posix_now() + 20 * SEC;
-    while (c->ends < want) {
+    while (*ends < want) {
         uint64_t now = fcgic_posix_now();
         ck_assert_uint_lt(now, limit);
         if (fcgic_pool_deadline(p) <= now)
             fcgic_pool_tick(p, now);
-        if (c->ends >= want)
+        if (*ends >= want)
             break;
         fcgic_posix_run(px, 20000000ull);
     }
@@ -1063,16 +1064,29 @@ static void i_run(struct fcgic_posix *px, struct fcgic_pool *p, struct ictx *c, 
         fcgic_pool_tick(p, now);
 }
 
+/* A pool in front of app on a POSIX transport of its own (*px). */
+static struct fcgic_pool *i_pool(const struct harness_app *app, const struct fcgic_pool_callbacks *cb, void *ud,
+                                 int reuse, unsigned max, struct fcgic_posix **px)
+{
+    ck_assert_int_eq(fcgic_posix_new(px, NULL, NULL), 0);
+    struct fcgic_transport tr;
+    fcgic_posix_transport(*px, &tr);
+    struct fcgic_pool_options o;
+    memset(&o, 0, sizeof(o));
+    o.target = app->url;
+    o.enable_reuse = reuse;
+    o.max = max;
+    struct fcgic_pool *p;
+    ck_assert_int_eq(fcgic_pool_new(&p, &o, &tr, cb, ud, NULL), 0);
+    return p;
+}
+
 static void integ(int reuse, unsigned max, int restart, int concurrent, int nreq, int *last_count, int *errors,
                   uint64_t *created)
 {
     struct harness_app *app;
     const char *args[] = {"-t", "4", NULL};
     ck_assert_int_eq(harness_app_start(&app, HARNESS_TCP, "app-echo", args), 0);
-    struct fcgic_posix *px;
-    ck_assert_int_eq(fcgic_posix_new(&px, NULL, NULL), 0);
-    struct fcgic_transport tr;
-    fcgic_posix_transport(px, &tr);
     struct ictx c;
     memset(&c, 0, sizeof(c));
     struct fcgic_pool_callbacks cb;
@@ -1080,24 +1094,19 @@ static void integ(int reuse, unsigned max, int restart, int concurrent, int nreq
     cb.version = FCGIC_POOL_CALLBACKS_VERSION;
     cb.on_head = i_head;
     cb.on_end = i_end;
-    struct fcgic_pool_options o;
-    memset(&o, 0, sizeof(o));
-    o.target = app->url;
-    o.enable_reuse = reuse;
-    o.max = max;
-    struct fcgic_pool *p;
-    ck_assert_int_eq(fcgic_pool_new(&p, &o, &tr, &cb, &c, NULL), 0);
+    struct fcgic_posix *px;
+    struct fcgic_pool *p = i_pool(app, &cb, &c, reuse, max, &px);
     struct fcgic_request req = simple_req();
     if (concurrent) {
         for (int i = 0; i < nreq; i++)
             ck_assert_int_eq(fcgic_pool_submit(p, &req, &c, NULL, fcgic_posix_now()), 0);
-        i_run(px, p, &c, nreq);
+        i_run(px, p, &c.ends, nreq);
     } else {
         for (int i = 0; i < nreq; i++) {
             if (restart && i == nreq / 2)
                 ck_assert_int_eq(harness_app_restart(app), 0);
             ck_assert_int_eq(fcgic_pool_submit(p, &req, &c, NULL, fcgic_posix_now()), 0);
-            i_run(px, p, &c, i + 1);
+            i_run(px, p, &c.ends, i + 1);
         }
     }
     *last_count = c.n ? c.conn_count[c.n - 1] : -1;
@@ -1160,22 +1169,14 @@ START_TEST(integration_flush_batches)
     struct harness_app *app;
     const char *args[] = {"-t", "2", NULL};
     ck_assert_int_eq(harness_app_start(&app, HARNESS_TCP, "app-echo", args), 0);
-    struct fcgic_posix *px;
-    ck_assert_int_eq(fcgic_posix_new(&px, NULL, NULL), 0);
-    struct fcgic_transport tr;
-    fcgic_posix_transport(px, &tr);
     struct fcgic_pool_callbacks cb;
     memset(&cb, 0, sizeof(cb));
     cb.version = FCGIC_POOL_CALLBACKS_VERSION;
     cb.on_body = f_body;
     cb.on_flush = f_flush;
     cb.on_end = f_end;
-    struct fcgic_pool_options o;
-    memset(&o, 0, sizeof(o));
-    o.target = app->url;
-    o.enable_reuse = 1;
-    struct fcgic_pool *p;
-    ck_assert_int_eq(fcgic_pool_new(&p, &o, &tr, &cb, NULL, NULL), 0);
+    struct fcgic_posix *px;
+    struct fcgic_pool *p = i_pool(app, &cb, NULL, 1, 0, &px);
     static const struct fcgic_param params[] = {FCGIC_PARAM_LIT("SCRIPT_FILENAME", "/x"),
                                                 FCGIC_PARAM_LIT("REQUEST_METHOD", "GET"),
                                                 FCGIC_PARAM_LIT("QUERY_STRING", "size=300000")};
@@ -1187,15 +1188,7 @@ START_TEST(integration_flush_batches)
         struct fctx f;
         memset(&f, 0, sizeof f);
         ck_assert_int_eq(fcgic_pool_submit(p, &req, &f, NULL, fcgic_posix_now()), 0);
-        uint64_t limit = fcgic_posix_now() + 20 * SEC;
-        while (f.ends == 0) {
-            uint64_t now = fcgic_posix_now();
-            ck_assert_uint_lt(now, limit);
-            if (fcgic_pool_deadline(p) <= now)
-                fcgic_pool_tick(p, now);
-            if (f.ends == 0)
-                fcgic_posix_run(px, 20000000ull);
-        }
+        i_run(px, p, &f.ends, 1);
         ck_assert_int_eq(f.err, 0);
         ck_assert_uint_eq(f.off, 300000);
         ck_assert_uint_eq(f.bad, 0);
