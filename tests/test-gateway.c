@@ -14,13 +14,14 @@
 #include "harness.h"
 #include "testutil.h"
 
-static struct harness_app *echo, *hostile, *php;
+static struct harness_app *echo, *echo_unix, *hostile, *php;
 static struct gwt_gateway gw;
 
 static void start_gateway(void)
 {
     static const char *const echo_args[] = {"-t", "8", NULL};
     ck_assert_int_eq(harness_app_start(&echo, HARNESS_TCP, "app-echo", echo_args), 0);
+    ck_assert_int_eq(harness_app_start(&echo_unix, HARNESS_UNIX, "app-echo", echo_args), 0);
     ck_assert_int_eq(harness_app_start(&hostile, HARNESS_UNIX, "app-hostile", NULL), 0);
     int have_php = harness_php_start(&php, HARNESS_UNIX, 4) == 0;
     int dead = gwt_free_port();
@@ -40,8 +41,19 @@ static void start_gateway(void)
                      "ProxyPass \"/app/\" \"fcgi://127.0.0.1:%d/srv/app/\" enablereuse=on max=2\n"
                      "ProxyPass \"/slow/\" \"fcgi://127.0.0.1:%d/srv/slow/\" timeout=1\n"
                      "ProxyPass \"/h/\" \"unix:%s|fcgi://localhost/srv/h/\"\n"
-                     "ProxyPass \"/down/\" \"fcgi://127.0.0.1:%d/srv/down/\"\n",
-                     echo->port, echo->port, echo->port, hostile->path, dead);
+                     "ProxyPass \"/down/\" \"fcgi://127.0.0.1:%d/srv/down/\"\n"
+                     "<Proxy \"balancer://tu\">\n"
+                     "    BalancerMember \"fcgi://127.0.0.1:%d\"\n"
+                     "    BalancerMember \"unix:%s|fcgi://localhost\"\n"
+                     "</Proxy>\n"
+                     "<Proxy \"balancer://ut\">\n"
+                     "    BalancerMember \"unix:%s|fcgi://localhost\"\n"
+                     "    BalancerMember \"fcgi://127.0.0.1:%d\"\n"
+                     "</Proxy>\n"
+                     "ProxyPass \"/tu/\" \"balancer://tu/srv/b/\"\n"
+                     "ProxyPass \"/ut/\" \"balancer://ut/srv/b/\"\n",
+                     echo->port, echo->port, echo->port, hostile->path, dead, echo->port, echo_unix->path,
+                     echo_unix->path, echo->port);
     if (have_php)
         snprintf(conf + n, sizeof conf - (size_t)n,
                  "DocumentRoot \"%s\"\n"
@@ -57,9 +69,10 @@ static void stop_gateway(void)
 {
     int rc = gwt_gateway_stop(&gw);
     harness_app_stop(echo);
+    harness_app_stop(echo_unix);
     harness_app_stop(hostile);
     harness_app_stop(php);
-    echo = hostile = php = NULL;
+    echo = echo_unix = hostile = php = NULL;
     ck_assert_msg(rc == 0, "minimal_gateway exited with %d", rc);
 }
 
@@ -108,6 +121,46 @@ START_TEST(test_proxy_pass)
     get("/nothing/here", &r);
     ck_assert_int_eq(r.status, 404);
     free(r.body);
+}
+END_TEST
+
+/* Balancers of a TCP and a unix-socket member, in both orders: each member
+ * is named as Apache names it (the fcgi:// URL, without "unix:...|") in
+ * SCRIPT_FILENAME and BALANCER_WORKER_NAME, whichever member is first. */
+START_TEST(test_balancer_names)
+{
+    char tcp[64], want_tcp[128];
+    snprintf(tcp, sizeof tcp, "fcgi://127.0.0.1:%d", echo->port);
+    snprintf(want_tcp, sizeof want_tcp, "\nSCRIPT_FILENAME=proxy:%s/srv/b/x.php\n", tcp);
+    static const char *const prefixes[] = {"/tu/", "/ut/"};
+    for (size_t k = 0; k < 2; k++) {
+        int seen_tcp = 0, seen_unix = 0;
+        for (int i = 0; i < 4; i++) {
+            char target[32], pid[32], name[128];
+            snprintf(target, sizeof target, "%sx.php", prefixes[k]);
+            struct gwt_resp r;
+            get(target, &r);
+            ck_assert_int_eq(r.status, 200);
+            gwt_header(&r, "X-Pid", pid, sizeof pid);
+            const char *wn = strstr(r.body, "\nBALANCER_WORKER_NAME=");
+            ck_assert_ptr_nonnull(wn);
+            snprintf(name, sizeof name, "%.*s", (int)strcspn(wn + 22, "\n"), wn + 22);
+            if (atoi(pid) == (int)echo_unix->pid) {
+                seen_unix++;
+                ck_assert_str_eq(name, "fcgi://localhost");
+                ck_assert_msg(strstr(r.body, "\nSCRIPT_FILENAME=proxy:fcgi://localhost/srv/b/x.php\n") != NULL,
+                              "%s: %s", target, r.body);
+            } else {
+                seen_tcp++;
+                ck_assert_int_eq(atoi(pid), (int)echo->pid);
+                ck_assert_str_eq(name, tcp);
+                ck_assert_msg(strstr(r.body, want_tcp) != NULL, "%s: %s", target, r.body);
+            }
+            free(r.body);
+        }
+        ck_assert_int_gt(seen_tcp, 0); /* byrequests takes turns */
+        ck_assert_int_gt(seen_unix, 0);
+    }
 }
 END_TEST
 
@@ -313,6 +366,7 @@ int main(void)
     tcase_set_timeout(tc, 240);
     tcase_add_unchecked_fixture(tc, start_gateway, stop_gateway);
     tcase_add_test(tc, test_proxy_pass);
+    tcase_add_test(tc, test_balancer_names);
     tcase_add_test(tc, test_bodies);
     tcase_add_test(tc, test_logs);
     tcase_add_test(tc, test_errors);

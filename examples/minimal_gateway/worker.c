@@ -166,11 +166,22 @@ static void param_str(struct fcgic_param *p, const char *name, const char *value
     p->value_len = strlen(value);
 }
 
+/* A member's name as Apache gives it: the fcgi:// URL, without the
+ * "unix:/path|" of a unix socket. */
+static struct fcgic_span member_url(const struct gw_member *m)
+{
+    struct fcgic_env_target t;
+    if (fcgic_env_parse_target(m->address, strlen(m->address), &t) != 0)
+        return (struct fcgic_span){m->address, strlen(m->address)};
+    return t.fcgi_url;
+}
+
 /* A BalancerMember. The environment maps build SCRIPT_FILENAME (and any
  * other value that names the backend) for the balancer's first member,
- * "proxy:fcgi://host:port/..."; each member rewrites that prefix to name
- * itself, and sends Apache's BALANCER_* variables for itself, whichever
- * member the library elects, also after a failover. */
+ * "proxy:fcgi://host:port/..." ("proxy:fcgi://localhost/..." for a unix
+ * socket); each member rewrites that prefix to name itself, and sends
+ * Apache's BALANCER_* variables for itself, whichever member the library
+ * elects, also after a failover. */
 static int add_member(struct fcgic_balancer *bal, const struct gw_balancer *b, const struct gw_member *m,
                       const struct gw_server *srv, uint64_t now)
 {
@@ -182,18 +193,19 @@ static int add_member(struct fcgic_balancer *bal, const struct gw_balancer *b, c
     mo.lbset = m->lbset;
     mo.status = m->status;
     mo.retry_ns = m->params.retry_ns;
+    struct fcgic_span first = member_url(&b->members[0]), self = member_url(m);
     struct fcgic_param own[3];
     param_str(&own[0], "BALANCER_NAME", b->name);
-    param_str(&own[1], "BALANCER_WORKER_NAME", m->address);
+    own[1] = (struct fcgic_param){"BALANCER_WORKER_NAME", 20, self.ptr, self.len};
     param_str(&own[2], "BALANCER_WORKER_ROUTE", m->route ? m->route : "");
     mo.params = own;
     mo.nparams = 3;
     char from[1024], to[1024];
-    int fl = snprintf(from, sizeof from, "proxy:%s", b->members[0].address);
-    int tl = snprintf(to, sizeof to, "proxy:%s", m->address);
+    int fl = snprintf(from, sizeof from, "proxy:%.*s", (int)first.len, first.ptr);
+    int tl = snprintf(to, sizeof to, "proxy:%.*s", (int)self.len, self.ptr);
     if (fl < 0 || (size_t)fl >= sizeof from || tl < 0 || (size_t)tl >= sizeof to)
         return FCGIC_E_RANGE;
-    if (m != &b->members[0]) {
+    if (fl != tl || memcmp(from, to, (size_t)fl) != 0) {
         mo.rewrite_from.ptr = from;
         mo.rewrite_from.len = (size_t)fl;
         mo.rewrite_to.ptr = to;
