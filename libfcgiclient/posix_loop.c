@@ -582,10 +582,14 @@ static bool sock_got(struct psock *s, const char *buf, size_t size, size_t n, ui
  * segment. TCP_QUICKACK sends the pending ACK at once. */
 static void sock_ack_now(struct psock *s)
 {
+#ifdef TCP_QUICKACK /* Linux */
     if (!s->tcp || s->dead || s->closing || s->fd < 0 || fcgic_conn_state(s->c) != FCGIC_CONN_ACTIVE)
         return;
     int one = 1;
     (void)setsockopt(s->fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
+#else
+    (void)s;
+#endif
 }
 
 /* Read into buf until EAGAIN, EOF, a pause or READS_PER_EVENT reads. */
