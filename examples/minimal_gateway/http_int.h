@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/uio.h>
 
 #include "http.h"
@@ -167,7 +168,13 @@ int gw__head_parse(struct gw_http_conn *c);
 /* Feed body bytes to the parser: returns bytes consumed; errors land in
  * rb->gone. Stops after each body span when asked to (pause, end). */
 size_t gw__body_feed(struct gw_http_conn *c);
-bool gw__ascii_ieq(const char *a, size_t alen, const char *b);
+/* a[0, alen) equals the lower-case b, ignoring ASCII case; b's length is
+ * taken where it is known at compile time (a literal). */
+bool gw__ascii_ieq_n(const char *a, size_t alen, const char *b, size_t blen);
+static inline bool gw__ascii_ieq(const char *a, size_t alen, const char *b)
+{
+    return gw__ascii_ieq_n(a, alen, b, strlen(b));
+}
 
 /* http_write.c */
 int gw__send(struct gw_http_conn *c, const struct iovec *iov, int n);

@@ -21,9 +21,8 @@ static char ascii_lower(char ch)
 }
 
 /* a (not NUL-terminated) equals the NUL-terminated lower-case b, ignoring ASCII case */
-bool gw__ascii_ieq(const char *a, size_t alen, const char *b)
+bool gw__ascii_ieq_n(const char *a, size_t alen, const char *b, size_t blen)
 {
-    size_t blen = strlen(b);
     if (alen != blen)
         return false;
     for (size_t i = 0; i < alen; i++)
@@ -356,6 +355,20 @@ static int check_framing(llhttp_t *p, struct gw__rblock *rb)
     return 0;
 }
 
+/* Dotted-quad text of an IPv4 address (what inet_ntop writes, without its
+ * sprintf: this runs twice per request). */
+static void fmt_ipv4(const struct in_addr *in, char *out)
+{
+    const unsigned char *b = (const unsigned char *)&in->s_addr;
+    size_t n = 0;
+    for (int i = 0; i < 4; i++) {
+        if (i)
+            out[n++] = '.';
+        n += gw_fmt_uint(out + n, b[i], 10);
+    }
+    out[n] = '\0';
+}
+
 static void fill_addresses(struct gw_http_conn *c, struct gw_http_request *r)
 {
     struct gw__rblock *rb = c->rb;
@@ -365,7 +378,7 @@ static void fill_addresses(struct gw_http_conn *c, struct gw_http_request *r)
     for (int k = 0; k < 2; k++) {
         txt[k][0] = '\0';
         if (a[k]->sa.sa_family == AF_INET) {
-            inet_ntop(AF_INET, &a[k]->in.sin_addr, txt[k], sizeof rb->client_ip);
+            fmt_ipv4(&a[k]->in.sin_addr, txt[k]);
             port[k] = ntohs(a[k]->in.sin_port);
         } else if (a[k]->sa.sa_family == AF_INET6) {
             inet_ntop(AF_INET6, &a[k]->in6.sin6_addr, txt[k], sizeof rb->client_ip);
