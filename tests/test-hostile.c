@@ -350,11 +350,14 @@ static const char way_name[NWAYS][8] = {"fcgic", "pool", "gateway"};
 
 /* The same program three times: the gateway's timeout is per address, and
  * the POST cases get an instance of their own. Some cases close or reset a
- * kept connection after a complete answer (the app's right, as an HTTP
- * server may close an idle connection); a request that is handed that
- * connection in the moment before is run again on a new one when it can be
- * (no body, or a body within replay_max), but a 16 MiB streamed body cannot,
- * and its 502 would be right: so the POST cases are kept out of that race. */
+ * kept connection after a complete answer (reset-after-end-request waits
+ * 20 ms first: the app's right, as an HTTP server may close an idle
+ * connection). A request handed that connection before the close arrives
+ * is run again on a new one when it can be (no body, or a body within
+ * replay_max); the gateway looks for a close before it hands a kept
+ * connection to a body it cannot replay, but a close that comes later
+ * cannot be seen, and a 16 MiB streamed body then rightly gets 502. So the
+ * POST cases are kept out of that race. */
 static struct harness_app *app, *slow_app, *post_app;
 static struct gwt_gateway gw; /* its dir holds fcgic's files too */
 static char post_path[128];
