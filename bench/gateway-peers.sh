@@ -179,12 +179,15 @@ for line in open(sys.argv[1]):
         cells[(be, int(size), int(c))][name].append((float(r), ms(l50), ms(l99), float(us), float(rest)))
 print("\n# medians; ratios are minimal_gateway / best peer (req/s: higher is better; p99 and CPU: lower is better);")
 print("# wrk+app: busy share of the CPU wrk and the application share (near 100%: that CPU, not the gateway, bounds req/s)")
-print(f"{'backend':7} {'size':>7} {'conns':>5}  {'peer':16} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'CPU us/req':>10} {'wrk+app':>7}")
+print("# spread: (highest - lowest) / median of the rounds' requests/s, '-' with one round")
+print(f"{'backend':7} {'size':>7} {'conns':>5}  {'peer':16} {'req/s':>9} {'spread':>6} {'p50 ms':>8} {'p99 ms':>8} {'CPU us/req':>10} {'wrk+app':>7}")
 for key in sorted(cells):
     med = {n: tuple(statistics.median(x[i] for x in v) for i in range(5)) for n, v in cells[key].items()}
     for n in sorted(med, key=lambda n: -med[n][0]):
         r, l50, l99, us, rest = med[n]
-        print(f"{key[0]:7} {key[1]:>7} {key[2]:>5}  {n:16} {r:9.0f} {l50:8.2f} {l99:8.2f} {us:10.2f} {rest:6.0f}%")
+        rs = [x[0] for x in cells[key][n]]
+        spread = f"{100 * (max(rs) - min(rs)) / r:5.0f}%" if len(rs) > 1 and r > 0 else "     -"
+        print(f"{key[0]:7} {key[1]:>7} {key[2]:>5}  {n:16} {r:9.0f} {spread} {l50:8.2f} {l99:8.2f} {us:10.2f} {rest:6.0f}%")
     gw = med.get("minimal_gateway")
     others = {n: m for n, m in med.items() if n != "minimal_gateway"}
     if gw and others:
