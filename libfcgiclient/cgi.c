@@ -143,8 +143,8 @@ static int parse_block(struct fcgic_cgi_parser *p, const char *blk, size_t n)
     memset(&p->head, 0, sizeof p->head);
     while (i < n) {
         size_t s = i;
-        while (i < n && blk[i] != '\n')
-            i++;
+        const char *nl = memchr(blk + i, '\n', n - i);
+        i = nl ? (size_t)(nl - blk) : n;
         size_t e = i; /* line is [s, e) */
         i++;          /* skip LF */
         if (e > s && blk[e - 1] == '\r')
@@ -165,9 +165,8 @@ static int parse_block(struct fcgic_cgi_parser *p, const char *blk, size_t n)
             vs++;
         while (ve > vs && (line[ve - 1] == ' ' || line[ve - 1] == '\t'))
             ve--;
-        for (size_t k = vs; k < ve; k++)
-            if (line[k] == '\0' || line[k] == '\r')
-                return FCGIC_E_CGI_BAD_HEADER;
+        if (ve > vs && (memchr(line + vs, '\r', ve - vs) || memchr(line + vs, '\0', ve - vs)))
+            return FCGIC_E_CGI_BAD_HEADER;
         struct fcgic_header h = {line, c, line + vs, ve - vs};
         int rc = hdr_slot(p);
         if (rc)
