@@ -29,21 +29,7 @@ need_pkgs valgrind spawn-fcgi curl
 [ -x "$build/examples/minimal_gateway/minimal_gateway" ] || { meson setup "$build" --buildtype=release >/dev/null; ninja -C "$build" >/dev/null; }
 [ -x "$build/tests/app-echo" ] || { echo "$build/tests/app-echo missing (build with -Dtests=true)" >&2; exit 1; }
 
-run=$(mktemp -d /tmp/gw-instr-XXXXXX)
-chmod 755 "$run"
-all_pids=()
-cleanup() {
-    for p in "${all_pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$run"
-}
-trap cleanup EXIT
-stop_pid() {
-    kill "$1" 2>/dev/null || true
-    for _ in $(seq 300); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$1" 2>/dev/null || true
-    wait "$1" 2>/dev/null || true
-}
+bench_scratch gw-instr
 
 # N requests over 8 kept-alive connections, each response read whole
 # (Content-Length or chunked); exits nonzero on anything but 200.
@@ -108,11 +94,11 @@ instr() {
         sleep 0.1
     done
     if [ $ok = 1 ] && python3 "$run/client.py" "$PEER_PORT" "$n" "$path"; then
-        stop_pid "$PEER_PID"
+        stop_pid "$PEER_PID" 300 # callgrind writes its file on the way out
         cat "$out"/cg.* 2>/dev/null | awk '/^summary:/ { s += $2 } END { if (s) print s }'
     else
         echo "$name: no answer under valgrind (skipped)" >&2
-        stop_pid "$PEER_PID"
+        stop_pid "$PEER_PID" 300 # callgrind writes its file on the way out
     fi
 }
 

@@ -44,21 +44,7 @@ need_pkgs wrk spawn-fcgi curl php8.2-fpm
 [ -x "$build/tests/app-echo" ] || { echo "$build/tests/app-echo missing (build with -Dtests=true)" >&2; exit 1; }
 ulimit -n 65536 2>/dev/null || true
 
-run=$(mktemp -d /tmp/gw-bench-XXXXXX)
-chmod 755 "$run"
-all_pids=()
-cleanup() {
-    for p in "${all_pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$run"
-}
-trap cleanup EXIT
-stop_pid() {
-    kill "$1" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$1" 2>/dev/null || true
-    wait "$1" 2>/dev/null || true
-}
+bench_scratch gw-bench
 
 mkdir -p "$run/www"
 cat > "$run/www/bench.php" <<'PHP'

@@ -15,23 +15,16 @@ n=${2:-10000}
 need_pkgs spawn-fcgi curl
 [ -x "$build/bench/idle-conns" ] || { echo "$build/bench/idle-conns missing: build first" >&2; exit 1; }
 ulimit -n "$(ulimit -Hn)"
-run=$(mktemp -d /tmp/gw-idle-XXXXXX)
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$run"
-}
-trap cleanup EXIT
+bench_scratch gw-idle
 app=$(free_port)
 spawn-fcgi -n -a 127.0.0.1 -p "$app" -- "$top/$build/tests/app-echo" -t 64 >/dev/null &
-pids+=($!)
+all_pids+=($!)
 PIN_GW=
 for name in minimal_gateway ${PEERS:-}; do
     . "bench/peers/$name.sh"
     PEER_PORT=$(free_port)
     GW_EXTRA="KeepAliveTimeout 600" "start_$name" "$app" /srv
-    pids+=("$PEER_PID")
+    all_pids+=("$PEER_PID")
     wait_http "http://127.0.0.1:$PEER_PORT/x?size=13" || { echo "$name does not answer" >&2; exit 1; }
     measured=$PEER_PID
     [ "$name" = nginx ] && measured=$(pgrep -P "$PEER_PID" | head -1)

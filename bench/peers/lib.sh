@@ -47,3 +47,27 @@ cpu_ticks() {
     for p in "$@"; do files+=(/proc/"$p"/task/*/stat); done
     cat "${files[@]}" 2>/dev/null | awk '{ sub(/.*\) /, ""); t += $12 + $13 } END { print t + 0 }'
 }
+
+# A scratch directory in $run (mode 755: peers that drop privileges read
+# their configuration there), removed on exit after every PID in all_pids
+# is stopped. $1 names it.
+bench_scratch() {
+    run=$(mktemp -d "/tmp/$1-XXXXXX")
+    chmod 755 "$run"
+    all_pids=()
+    trap bench_cleanup EXIT
+}
+bench_cleanup() {
+    for p in "${all_pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    rm -rf "$run"
+}
+
+# Stop one process: SIGTERM, up to $2 tenths of a second (50) to exit,
+# then SIGKILL.
+stop_pid() {
+    kill "$1" 2>/dev/null || true
+    for _ in $(seq "${2:-50}"); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$1" 2>/dev/null || true
+    wait "$1" 2>/dev/null || true
+}
