@@ -1281,7 +1281,7 @@ static void teardown(void)
 }
 
 /* The gateway's error-log lines about the cases that failed its way (the
- * request line names the case: /h/<name>.php), so a failure that does not
+ * request line names the case: /<route>/<name>.php), so a failure that does not
  * reproduce still says what the gateway saw. */
 static void show_gateway_log(void)
 {

@@ -20,7 +20,7 @@ static char ascii_lower(char ch)
     return ch >= 'A' && ch <= 'Z' ? (char)(ch + 32) : ch;
 }
 
-/* a (not NUL-terminated) equals the NUL-terminated lower-case b, ignoring ASCII case */
+/* a[0, alen) equals the lower-case b[0, blen), ignoring ASCII case */
 bool gw__ascii_ieq_n(const char *a, size_t alen, const char *b, size_t blen)
 {
     if (alen != blen)
