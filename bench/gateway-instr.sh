@@ -11,7 +11,9 @@
 # Each peer serves N1 and then, in a fresh process, N2 requests (8 kept-alive
 # client connections); (Ir(N2) - Ir(N1)) / (N2 - N1) leaves out start-up and
 # shutdown. Environment: PEERS (default "minimal_gateway nginx haproxy h2o"),
-# SIZE (response bytes, default 13), N1 (300), N2 (1300). Installs what is
+# SIZE (response bytes, default 13), N1 (300), N2 (1300), BROWSER=1 (the
+# requests carry the 13 header lines of a browser's page request, about 700
+# bytes, instead of Host alone). Installs what is
 # missing; a peer that cannot run under valgrind is skipped with a message.
 # Loopback only; every process it starts is stopped by PID.
 set -euo pipefail
@@ -34,8 +36,17 @@ bench_scratch gw-instr
 # N requests over 8 kept-alive connections, each response read whole
 # (Content-Length or chunked); exits nonzero on anything but 200.
 cat > "$run/client.py" <<'PY'
-import socket, sys
+import os, socket, sys
 port, total, path = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+# BROWSER=1: the header lines a browser sends with a page request (about 700 bytes)
+extra = "".join(line + "\r\n" for line in [
+    "User-Agent: Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0",
+    "Accept: text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8",
+    "Accept-Language: en-US,en;q=0.5", "Accept-Encoding: gzip, deflate, br, zstd",
+    "Referer: https://example.test/some/page/index.html?from=home", "Connection: keep-alive",
+    "Cookie: session=0123456789abcdef0123456789abcdef; theme=dark; prefs=a%3D1%26b%3D2; _ga=GA1.1.123456789.1700000000",
+    "Upgrade-Insecure-Requests: 1", "Sec-Fetch-Dest: document", "Sec-Fetch-Mode: navigate",
+    "Sec-Fetch-Site: same-origin", "Sec-Fetch-User: ?1", "Priority: u=0, i"]) if os.environ.get("BROWSER") == "1" else ""
 conns = [socket.create_connection(("127.0.0.1", port)) for _ in range(8)]
 bufs = [b""] * 8
 def read_response(i):
@@ -63,7 +74,7 @@ sent = 0
 while sent < total:
     k = min(8, total - sent)
     for i in range(k):
-        conns[i].sendall(f"GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n".encode())
+        conns[i].sendall(f"GET {path} HTTP/1.1\r\nHost: localhost\r\n{extra}\r\n".encode())
     for i in range(k):
         read_response(i)
     sent += k
@@ -102,7 +113,7 @@ instr() {
     fi
 }
 
-echo "# $(date -u '+%F %T UTC'); user-space instructions per request (callgrind), $size-byte responses from app-echo, $n1 and $n2 requests"
+echo "# $(date -u '+%F %T UTC'); user-space instructions per request (callgrind), $size-byte responses from app-echo, $n1 and $n2 requests${BROWSER:+, browser headers}"
 printf '%-16s %14s %14s %14s\n' peer "Ir($n1)" "Ir($n2)" "Ir/request"
 declare -A per
 for name in $peers; do

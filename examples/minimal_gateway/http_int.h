@@ -168,6 +168,10 @@ int gw__head_parse(struct gw_http_conn *c);
 /* Feed body bytes to the parser: returns bytes consumed; errors land in
  * rb->gone. Stops after each body span when asked to (pause, end). */
 size_t gw__body_feed(struct gw_http_conn *c);
+/* Whether every byte of v[0, n) is a field-vchar, SP, HTAB or obs-text
+ * (RFC 9110 5.5): eight bytes at a time while none of them is below 0x20 or
+ * 0x7f (then each byte of that word is looked at, so a tab costs its word). */
+bool gw__field_value_ok(const char *v, size_t n);
 /* a[0, alen) equals the lower-case b, ignoring ASCII case; b's length is
  * taken where it is known at compile time (a literal). */
 bool gw__ascii_ieq_n(const char *a, size_t alen, const char *b, size_t blen);

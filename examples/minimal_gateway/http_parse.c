@@ -47,6 +47,25 @@ static bool is_field_vchar(unsigned char ch)
     return ch == '\t' || (ch >= 0x20 && ch != 0x7f);
 }
 
+bool gw__field_value_ok(const char *v, size_t n)
+{
+    const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, v + i, 8);
+        uint64_t del = w ^ (0x7f * ones);
+        if ((((w - 0x20 * ones) & ~w) | ((del - ones) & ~del)) & high)
+            for (size_t k = i; k < i + 8; k++)
+                if (!is_field_vchar((unsigned char)v[k]))
+                    return false;
+    }
+    for (; i < n; i++)
+        if (!is_field_vchar((unsigned char)v[i]))
+            return false;
+    return true;
+}
+
 /* bytes allowed in a Host value: reg-name, IP literals, port */
 static bool is_host_char(unsigned char ch)
 {
@@ -110,28 +129,37 @@ int gw__head_scan(struct gw_http_conn *c)
     const struct gw_http_settings *set = &c->s->set;
     if (rb->scan < rb->pos)
         rb->scan = rb->line = rb->pos;
-    for (size_t i = rb->scan; i < rb->len; i++) {
-        char ch = rb->buf[i];
-        bool after_cr = i > rb->line && rb->buf[i - 1] == '\r';
-        if (after_cr && ch != '\n')
-            return 400; /* bare CR */
-        if (ch == '\0')
+    /* A line at a time: the bytes [i, end) before the next LF (or the end of
+     * what was read) fail at the first of a byte after a bare CR, a NUL, or
+     * the byte that makes the line too long; at the same byte, 400 first. */
+    const char *b = rb->buf;
+    for (size_t i = rb->scan; i < rb->len;) {
+        const char *lf = memchr(b + i, '\n', rb->len - i);
+        size_t end = lf ? (size_t)(lf - b) : rb->len;
+        size_t bad = SIZE_MAX; /* the first byte that fails with 400 */
+        size_t from = i > rb->line ? i - 1 : i; /* a CR that ended the previous read */
+        const char *cr = end > from ? memchr(b + from, '\r', end - from) : NULL;
+        if (cr && (size_t)(cr - b) + 1 < end)
+            bad = (size_t)(cr - b) + 1; /* bare CR: the byte after it is not LF */
+        const char *nul = end > i ? memchr(b + i, '\0', end - i) : NULL;
+        if (nul && (size_t)(nul - b) < bad)
+            bad = (size_t)(nul - b);
+        size_t limit = rb->nlines == 0 ? set->max_request_line : set->max_header_field_size;
+        size_t too_long = rb->line + limit + 1; /* line_len = j + 1 - line > limit + 1 */
+        if (too_long >= i && too_long < end && too_long < bad)
+            return rb->nlines == 0 ? 414 : field_limit(c);
+        if (bad != SIZE_MAX)
             return 400;
-        if (ch == '\n') {
-            if (!after_cr)
-                return 400; /* bare LF */
-            int r = scan_line_end(c, i);
-            rb->line = i + 1;
-            rb->scan = i + 1;
-            if (r != 0)
-                return r;
-            continue;
-        }
-        size_t line_len = i + 1 - rb->line;
-        if (rb->nlines == 0 && line_len > set->max_request_line + 1)
-            return 414;
-        if (rb->nlines > 0 && line_len > set->max_header_field_size + 1)
-            return field_limit(c);
+        if (lf == NULL)
+            break;
+        if (end == rb->line || b[end - 1] != '\r')
+            return 400; /* bare LF */
+        int r = scan_line_end(c, end);
+        rb->line = end + 1;
+        rb->scan = end + 1;
+        if (r != 0)
+            return r;
+        i = end + 1;
     }
     rb->scan = rb->len;
     if (rb->pos == rb->len) /* only empty lines so far */
@@ -252,9 +280,8 @@ static int on_header_value_complete(llhttp_t *p)
         h->value++;
         h->value_len--;
     }
-    for (size_t i = 0; i < h->value_len; i++)
-        if (!is_field_vchar((unsigned char)h->value[i]))
-            return fail(p, 400);
+    if (!gw__field_value_ok(h->value, h->value_len))
+        return fail(p, 400);
     if (gw__ascii_ieq(h->name, h->name_len, "content-length"))
         return check_content_length(p, h);
     if (gw__ascii_ieq(h->name, h->name_len, "transfer-encoding"))
