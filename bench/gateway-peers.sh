@@ -9,7 +9,10 @@
 # application and wrk share CPU 1. Rounds alternate between the gateways
 # (the first one rotates); each cell prints requests/s, p50/p99 latency and
 # the gateway's CPU time per request, and the summary gives the ratios of
-# minimal_gateway to the best peer (medians over the rounds).
+# minimal_gateway to the best peer (medians over the rounds). The last row,
+# "floor", is bench/floor-gateway: the same system calls per request and no
+# other work. It is no rival; its ratios bound what any gateway can reach
+# on this machine.
 #
 #   bash bench/gateway-peers.sh [quick|full] [BUILD_DIR]
 #
@@ -30,7 +33,7 @@ quick) secs=${SECS:-2} rounds=${ROUNDS:-1} ;;
 full) secs=${SECS:-5} rounds=${ROUNDS:-3} ;;
 *) echo "usage: $0 [quick|full] [BUILD_DIR]" >&2; exit 2 ;;
 esac
-peers=${PEERS:-minimal_gateway nginx h2o haproxy apache lighttpd caddy}
+peers=${PEERS:-minimal_gateway nginx h2o haproxy apache lighttpd caddy floor}
 backends=${BACKENDS:-echo php}
 sizes=${SIZES:-13 1024 65536 1048576}
 conns=${CONNS:-16 64}
@@ -175,7 +178,8 @@ for key in sorted(cells):
         spread = f"{100 * (max(rs) - min(rs)) / r:5.0f}%" if len(rs) > 1 and r > 0 else "     -"
         print(f"{key[0]:7} {key[1]:>7} {key[2]:>5}  {n:16} {r:9.0f} {spread} {l50:8.2f} {l99:8.2f} {us:10.2f} {rest:6.0f}%")
     gw = med.get("minimal_gateway")
-    others = {n: m for n, m in med.items() if n != "minimal_gateway"}
+    floor = med.get("floor")
+    others = {n: m for n, m in med.items() if n not in ("minimal_gateway", "floor")}
     if gw and others:
         # the targets: req/s against the best of nginx, h2o and HAProxy (1.5x
         # at 13 B and 1 KiB, 1.0x above); p99 and CPU per request against the
@@ -190,4 +194,10 @@ for key in sorted(cells):
                f"CPU {'met' if cr <= 2 / 3 else 'not met'}"]
         print(f"{'':22} ratio: req/s {rr:.2f} (vs {br}), p99 {pr:.2f} (vs {bp}), CPU/req {cr:.2f} (vs {bc}); "
               f"targets ({want}x, 1.0x, 0.67x): {', '.join(met)}")
+        if floor:
+            # the floor gateway does only the system calls: no gateway here can
+            # spend less CPU per request, nor go much faster than the rig lets it
+            fr, fc = floor[0] / rivals[br][0], floor[3] / others[bc][3]
+            print(f"{'':22} floor: req/s {fr:.2f}, CPU/req {fc:.2f} of the same best peers; "
+                  f"minimal_gateway's CPU/req is {gw[3] / floor[3]:.2f}x the floor's")
 PY
