@@ -30,9 +30,10 @@ static void write_file(const char *name, const char *text)
 /* The DocumentRoot: dir/www. */
 static void docroot(void)
 {
-    static const char *const dirs[] = {"www", "www/x", "www/y", "www/dm", "www/denied", "www/errors", "www/app"};
-    static const char *const files[] = {"www/index.html", "www/x/index.php",  "www/x/a.php",    "www/y/a.php",
-                                        "www/dm/a.php",   "www/denied/a.php", "www/y/page.html"};
+    static const char *const dirs[] = {"www",        "www/x",      "www/y",   "www/dm",
+                                       "www/denied", "www/errors", "www/app", "www/h"};
+    static const char *const files[] = {"www/index.html", "www/x/index.php",  "www/x/a.php",     "www/y/a.php",
+                                        "www/dm/a.php",   "www/denied/a.php", "www/y/page.html", "www/h/run.cgi"};
     char path[512];
     for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
         snprintf(path, sizeof path, "%s/%s", gw.dir, dirs[i]);
@@ -153,7 +154,10 @@ static const char conf_fmt[] =
     "</Location>\n"
     "<Location \"/app/small/\">\n"
     "    LimitRequestBody 10\n"
-    "</Location>\n";
+    "</Location>\n"
+    "<Directory \"%s/www/h\">\n"
+    "    SetHandler \"proxy:fcgi://127.0.0.1:%d\"\n"
+    "</Directory>\n";
 
 static void start_gateway(void)
 {
@@ -161,10 +165,17 @@ static void start_gateway(void)
     docroot();
     static const char *const echo_args[] = {"-t", "4", NULL};
     ck_assert_int_eq(harness_app_start(&echo, HARNESS_TCP, "app-echo", echo_args), 0);
-    char conf[8192];
+    char conf[8192], path[512];
     const char *d = gw.dir;
-    snprintf(conf, sizeof conf, conf_fmt, d, d, d, d, d, d, echo->port, echo->port);
+    snprintf(conf, sizeof conf, conf_fmt, d, d, d, d, d, d, echo->port, echo->port, d, echo->port);
     ck_assert_int_eq(gwt_gateway_write_conf(&gw, conf), 0);
+    /* the shim records the gateway's stat(2) calls under www/h (test_one_walk) */
+    gw.preload = getenv("GW_SHIM");
+    ck_assert_msg(gw.preload != NULL, "GW_SHIM is not set (run the test with meson)");
+    snprintf(path, sizeof path, "%s/www/h", d);
+    setenv("GW_STAT_SHIM_PREFIX", path, 1);
+    snprintf(path, sizeof path, "%s/stat.log", d);
+    setenv("GW_STAT_SHIM_FILE", path, 1);
     int rc = gwt_gateway_run(&gw);
     ck_assert_msg(rc == 0, "minimal_gateway did not start listening: %d", rc);
 }
@@ -427,6 +438,47 @@ START_TEST(test_limits)
 }
 END_TEST
 
+/* What the shim recorded since the last call (the log is emptied). */
+static char *stat_log(void)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/stat.log", gw.dir);
+    char *text = gwt_slurp(path, NULL);
+    unlink(path);
+    return text ? text : strdup("");
+}
+
+/* A SetHandler request looks its file up once, as Apache does: the
+ * environment builder's walk (SCRIPT_FILENAME, PATH_INFO) is answered from
+ * the stat(2) results of the walk that chose the handler. */
+START_TEST(test_one_walk)
+{
+    static const struct {
+        const char *target, *path_info;
+    } cases[] = {{"/h/run.cgi/extra/path", "\nPATH_INFO=/extra/path\n"}, {"/h/run.cgi", NULL}};
+    struct gwt_resp r;
+    char want[1024];
+    free(stat_log());
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        get(cases[i].target, &r);
+        ck_assert_int_eq(r.status, 200);
+        snprintf(want, sizeof want, "\nSCRIPT_FILENAME=proxy:fcgi://127.0.0.1:%d%s/www/h/run.cgi\n", echo->port,
+                 gw.dir);
+        has(&r, r.body, want);
+        has(&r, r.body, "\nSCRIPT_NAME=/h/run.cgi\n");
+        if (cases[i].path_info)
+            has(&r, r.body, cases[i].path_info);
+        else
+            lacks(&r, r.body, "\nPATH_INFO=");
+        free(r.body);
+        char *log = stat_log();
+        snprintf(want, sizeof want, "stat %s/www/h\nstat %s/www/h/run.cgi\n", gw.dir, gw.dir);
+        ck_assert_msg(strcmp(log, want) == 0, "%s: stat(2) calls\n%swant\n%s", cases[i].target, log, want);
+        free(log);
+    }
+}
+END_TEST
+
 /* -t names the file and line of a bad argument. */
 START_TEST(test_check_config)
 {
@@ -475,6 +527,7 @@ int main(void)
     tcase_add_test(tc, test_error_override);
     tcase_add_test(tc, test_limits);
     tcase_add_test(tc, test_check_config);
+    tcase_add_test(tc, test_one_walk);
     suite_add_tcase(s, tc);
     return testutil_run(s);
 }

@@ -19,7 +19,7 @@
 #include "harness.h"
 #include "testutil.h"
 
-#define SHIM_ENV "GW_SYSLOG_SHIM"
+#define SHIM_ENV "GW_SHIM"
 
 static struct harness_app *echo, *slow, *victim, *hostile;
 static struct gwt_gateway gw;

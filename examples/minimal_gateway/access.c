@@ -66,6 +66,9 @@ static void walk(struct gw_storage *s, size_t root_len, size_t full_len)
     }
     s->len = end;
     s->filename[end] = '\0';
+    s->root = root_len;
+    s->walked = end;
+    s->walked_type = s->type;
 }
 
 static void try_index(struct gw_storage *s, const char *const *index, size_t n_index)

@@ -23,6 +23,10 @@ struct gw_storage {
     enum fcgic_env_file_type type;
     size_t dir_len; /**< filename[0..dir_len) is the directory <Directory> matches */
     size_t base;    /**< filename + base is the base name <Files> matches ("" for a directory) */
+    /* what the walk stat(2)ed, for gw_storage_stat(): every component in
+     * filename(root, walked) and its type at walked (before DirectoryIndex) */
+    size_t root, walked;
+    enum fcgic_env_file_type walked_type;
 };
 
 /**
@@ -32,6 +36,19 @@ struct gw_storage {
  */
 void gw_storage_resolve(const struct gw_server *srv, const char *const *index, size_t n_index, const char *dpath,
                         size_t dlen, struct gw_storage *out);
+
+/**
+ * The stat callback of the environment builder (struct fcgic_env_map_config):
+ * paths the last gw_storage_resolve() of this thread stat(2)ed, while it is
+ * in use (gw_storage_in_use()), are answered from it, so a SetHandler
+ * request walks the filesystem once, as in Apache; anything else is
+ * fcgic_env_stat_posix().
+ */
+int gw_storage_stat(void *ud, const char *path, size_t len, enum fcgic_env_file_type *type);
+
+/** Let gw_storage_stat() answer from s (NULL: from nothing) on this thread;
+ *  s must stay unchanged until the next call. */
+void gw_storage_in_use(const struct gw_storage *s);
 
 /** The request as ap_expr sees it, for <If> and `Require expr`. */
 struct gw_reqexpr {

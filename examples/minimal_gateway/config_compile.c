@@ -4,6 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "access.h"
 #include "config_int.h"
 
 /* The value of a per-directory setting for a scope, over the server's. */
@@ -96,7 +97,7 @@ static int compile_mapping(struct gw_parser *p, struct gw_mapping_build *mb)
                                                              : "SetEnv proxy-fcgi-pathinfo full");
     }
     if (s->document_root != NULL)
-        cfg.stat = fcgic_env_stat_posix; /* SetEnvIf may choose `full` per request */
+        cfg.stat = gw_storage_stat; /* SetEnvIf may choose `full` per request */
     for (int b = 0; b < 2; b++)
         for (int a = 0; a < 2; a++) {
             int rc = map_variant(p, mb, &cfg, (enum fcgic_env_backend)b, a);

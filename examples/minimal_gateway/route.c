@@ -319,7 +319,12 @@ static int by_handler(struct gw_worker_thread *t, const struct gw_http_request *
         rc = apply_setenvif(t, req, q->uri, q->uri_len, m);
     if (rc == 0 && (m->handler == GW_HANDLER_STATUS || m->handler == GW_HANDLER_METRICS))
         return m->handler == GW_HANDLER_STATUS ? GW_ROUTE_STATUS : GW_ROUTE_METRICS;
-    return rc ? rc : try_handler(t, req, body_length, m, out);
+    if (rc != 0)
+        return rc;
+    gw_storage_in_use(&st); /* the builder's walk of the same file is answered from this one */
+    rc = try_handler(t, req, body_length, m, out);
+    gw_storage_in_use(NULL);
+    return rc;
 }
 
 int gw_route(struct gw_worker_thread *t, const struct gw_http_request *req, long long body_length,
