@@ -68,7 +68,6 @@ static void walk(struct gw_storage *s, size_t root_len, size_t full_len)
     s->filename[end] = '\0';
     s->root = root_len;
     s->walked = end;
-    s->walked_type = s->type;
 }
 
 static void try_index(struct gw_storage *s, const char *const *index, size_t n_index)

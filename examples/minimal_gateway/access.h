@@ -24,9 +24,9 @@ struct gw_storage {
     size_t dir_len; /**< filename[0..dir_len) is the directory <Directory> matches */
     size_t base;    /**< filename + base is the base name <Files> matches ("" for a directory) */
     /* what the walk stat(2)ed, for gw_storage_stat(): every component in
-     * filename(root, walked) and its type at walked (before DirectoryIndex) */
+     * filename(root, walked); past walked only a DirectoryIndex file found
+     * in the directory at walked (then len > walked) */
     size_t root, walked;
-    enum fcgic_env_file_type walked_type;
 };
 
 /**

@@ -22,8 +22,8 @@ static int memo_type(const struct gw_storage *s, const char *path, size_t len)
         return -1;
     if (len > s->walked)
         return len == s->len && s->type == FCGIC_ENV_FILE_REGULAR ? FCGIC_ENV_FILE_REGULAR : -1;
-    if (len == s->walked)
-        return (int)s->walked_type;
+    if (len == s->walked) /* a directory when an index file was found in it */
+        return s->len > s->walked ? FCGIC_ENV_FILE_DIRECTORY : (int)s->type;
     return s->filename[len] == '/' ? FCGIC_ENV_FILE_DIRECTORY : -1;
 }
 
