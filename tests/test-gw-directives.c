@@ -33,7 +33,8 @@ static void docroot(void)
     static const char *const dirs[] = {"www",        "www/x",      "www/y",   "www/dm",
                                        "www/denied", "www/errors", "www/app", "www/h"};
     static const char *const files[] = {"www/index.html", "www/x/index.php",  "www/x/a.php",     "www/y/a.php",
-                                        "www/dm/a.php",   "www/denied/a.php", "www/y/page.html", "www/h/run.cgi"};
+                                        "www/dm/a.php",   "www/denied/a.php", "www/y/page.html", "www/h/run.cgi",
+                                        "www/h/index.php"};
     char path[512];
     for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
         snprintf(path, sizeof path, "%s/%s", gw.dir, dirs[i]);
@@ -449,30 +450,43 @@ static char *stat_log(void)
 }
 
 /* A SetHandler request looks its file up once, as Apache does: the
- * environment builder's walk (SCRIPT_FILENAME, PATH_INFO) is answered from
- * the stat(2) results of the walk that chose the handler. */
+ * environment builder's walk (SCRIPT_FILENAME, PATH_INFO, DirectoryIndex)
+ * is answered from the stat(2) results of the walk that chose the handler. */
 START_TEST(test_one_walk)
 {
     static const struct {
-        const char *target, *path_info;
-    } cases[] = {{"/h/run.cgi/extra/path", "\nPATH_INFO=/extra/path\n"}, {"/h/run.cgi", NULL}};
+        const char *target, *script, *path_info, *stats; /* stats: under www/, one per line */
+    } cases[] = {
+        {"/h/run.cgi/extra/path", "h/run.cgi", "/extra/path", "h\nh/run.cgi\n"},
+        {"/h/run.cgi", "h/run.cgi", NULL, "h\nh/run.cgi\n"},
+        /* the first DirectoryIndex name; <FilesMatch "\.php$"> tests it with
+         * <If "-f ...">, a stat(2) of its own (Apache's -f makes one too) */
+        {"/h/", "h/index.php", NULL, "h\nh/index.php\nh/index.php\n"},
+    };
     struct gwt_resp r;
-    char want[1024];
+    char want[1024], line[600];
     free(stat_log());
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         get(cases[i].target, &r);
         ck_assert_int_eq(r.status, 200);
-        snprintf(want, sizeof want, "\nSCRIPT_FILENAME=proxy:fcgi://127.0.0.1:%d%s/www/h/run.cgi\n", echo->port,
-                 gw.dir);
+        snprintf(want, sizeof want, "\nSCRIPT_FILENAME=proxy:fcgi://127.0.0.1:%d%s/www/%s\n", echo->port, gw.dir,
+                 cases[i].script);
         has(&r, r.body, want);
-        has(&r, r.body, "\nSCRIPT_NAME=/h/run.cgi\n");
-        if (cases[i].path_info)
-            has(&r, r.body, cases[i].path_info);
-        else
+        if (cases[i].path_info) {
+            snprintf(want, sizeof want, "\nPATH_INFO=%s\n", cases[i].path_info);
+            has(&r, r.body, want);
+        } else {
             lacks(&r, r.body, "\nPATH_INFO=");
+        }
         free(r.body);
+        want[0] = '\0';
+        for (const char *p = cases[i].stats; *p;) {
+            const char *nl = strchr(p, '\n');
+            snprintf(line, sizeof line, "stat %s/www/%.*s\n", gw.dir, (int)(nl - p), p);
+            strncat(want, line, sizeof want - strlen(want) - 1);
+            p = nl + 1;
+        }
         char *log = stat_log();
-        snprintf(want, sizeof want, "stat %s/www/h\nstat %s/www/h/run.cgi\n", gw.dir, gw.dir);
         ck_assert_msg(strcmp(log, want) == 0, "%s: stat(2) calls\n%swant\n%s", cases[i].target, log, want);
         free(log);
     }
